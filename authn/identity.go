@@ -1,0 +1,199 @@
+package authn
+
+import (
+	"encoding/json"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// Credential types, the "type" field of the identity document.
+const (
+	TypeJWT         = "jwt"
+	TypeBasic       = "basic"
+	TypeAPIKey      = "api_key"
+	TypeMTLS        = "mtls"
+	TypeOpaqueToken = "opaque_token"
+)
+
+// Identity is the normalized identity document every verified credential
+// becomes, whatever its scheme. Policies read it as input.credentials[<scheme>];
+// schemas/identity.schema.json describes its JSON form.
+//
+// An Identity is immutable once returned by an authenticator: verified-token
+// caches hand the same value to many concurrent requests.
+type Identity struct {
+	Scheme      string // OpenAPI securityScheme name
+	Type        string // one of the Type* constants
+	Subject     string
+	Issuer      string // the credential's issuer (iss), if it has one
+	Source      string // the configured issuer/key manager/user store that verified it
+	ClientID    string
+	Application string
+	Scopes      []string
+	Groups      []string
+	Audience    []string
+	TokenID     string // jti, or another stable id of the credential
+	IssuedAt    time.Time
+	NotBefore   time.Time
+	ExpiresAt   time.Time
+	// CredentialID is a short SHA-256 prefix of the raw credential, safe to
+	// log and to correlate requests; never the credential itself.
+	CredentialID string
+	// Claims holds the verified claims of a token (JWT or introspection
+	// answer). It never holds the token itself.
+	Claims map[string]any
+	// Certificate describes a verified client certificate.
+	Certificate *Certificate
+	// APIs restricts where the credential may be used (API keys).
+	APIs []APIRef
+	// Plan is the subscription plan a credential carries, if any (API keys).
+	Plan string
+	// Confirmation is the RFC 8705 certificate thumbprint (cnf.x5t#S256) the
+	// credential is bound to, if any.
+	Confirmation string
+
+	astOnce sync.Once
+	astVal  ast.Value
+}
+
+// Certificate is the part of a client certificate policies may look at.
+type Certificate struct {
+	Subject           string    `json:"subject"`
+	CommonName        string    `json:"common_name"`
+	Issuer            string    `json:"issuer"`
+	Serial            string    `json:"serial"`
+	FingerprintSHA256 string    `json:"fingerprint_sha256"`
+	NotBefore         time.Time `json:"-"`
+	NotAfter          time.Time `json:"-"`
+	DNSNames          []string  `json:"dns_names,omitempty"`
+	Emails            []string  `json:"emails,omitempty"`
+	URIs              []string  `json:"uris,omitempty"`
+	SPIFFEID          string    `json:"spiffe_id,omitempty"`
+}
+
+// APIRef names an API by name and version; an empty version means any.
+type APIRef struct {
+	Name    string `json:"name"`
+	Version string `json:"version,omitempty"`
+}
+
+// Map returns the identity document as plain JSON-compatible values, in the
+// shape of schemas/identity.schema.json. Used by explain, tests and logs.
+func (id *Identity) Map() map[string]any {
+	m := map[string]any{
+		"scheme": id.Scheme,
+		"type":   id.Type,
+	}
+	putStr(m, "subject", id.Subject)
+	putStr(m, "issuer", id.Issuer)
+	putStr(m, "source", id.Source)
+	putStr(m, "client_id", id.ClientID)
+	putStr(m, "application", id.Application)
+	putStr(m, "token_id", id.TokenID)
+	putStr(m, "credential_id", id.CredentialID)
+	putStr(m, "plan", id.Plan)
+	putStr(m, "confirmation", id.Confirmation)
+	m["scopes"] = strList(id.Scopes)
+	if len(id.Groups) > 0 {
+		m["groups"] = strList(id.Groups)
+	}
+	if len(id.Audience) > 0 {
+		m["audience"] = strList(id.Audience)
+	}
+	putTime(m, "issued_at", id.IssuedAt)
+	putTime(m, "not_before", id.NotBefore)
+	putTime(m, "expires_at", id.ExpiresAt)
+	if id.Claims != nil {
+		m["claims"] = id.Claims
+	}
+	if c := id.Certificate; c != nil {
+		cm := map[string]any{
+			"subject":            c.Subject,
+			"common_name":        c.CommonName,
+			"issuer":             c.Issuer,
+			"serial":             c.Serial,
+			"fingerprint_sha256": c.FingerprintSHA256,
+			"dns_names":          strList(c.DNSNames),
+			"emails":             strList(c.Emails),
+			"uris":               strList(c.URIs),
+		}
+		putTime(cm, "not_before", c.NotBefore)
+		putTime(cm, "not_after", c.NotAfter)
+		putStr(cm, "spiffe_id", c.SPIFFEID)
+		m["certificate"] = cm
+	}
+	if id.APIs != nil {
+		apis := make([]any, 0, len(id.APIs))
+		for _, a := range id.APIs {
+			am := map[string]any{"name": a.Name}
+			putStr(am, "version", a.Version)
+			apis = append(apis, am)
+		}
+		m["apis"] = apis
+	}
+	return m
+}
+
+// MarshalJSON renders the identity document.
+func (id *Identity) MarshalJSON() ([]byte, error) { return json.Marshal(id.Map()) }
+
+// AST returns the identity document as an OPA value, built once per Identity.
+// Cached identities therefore cost nothing to put into the next request's input.
+func (id *Identity) AST() ast.Value {
+	id.astOnce.Do(func() {
+		v, err := ast.InterfaceToValue(id.Map())
+		if err != nil {
+			// Map only produces JSON-compatible values; claims came from JSON.
+			v = ast.NewObject()
+		}
+		id.astVal = v
+	})
+	return id.astVal
+}
+
+func putStr(m map[string]any, k, v string) {
+	if v != "" {
+		m[k] = v
+	}
+}
+
+func putTime(m map[string]any, k string, t time.Time) {
+	if !t.IsZero() {
+		m[k] = json.Number(itoa(t.Unix()))
+	}
+}
+
+func strList(s []string) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
+}
+
+func itoa(n int64) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
+
+// SortedUnique returns a sorted copy of s without duplicates or empty strings.
+func SortedUnique(s []string) []string {
+	out := make([]string, 0, len(s))
+	for _, v := range s {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	sort.Strings(out)
+	j := 0
+	for i, v := range out {
+		if i == 0 || v != out[j-1] {
+			out[j] = v
+			j++
+		}
+	}
+	return out[:j]
+}
