@@ -1,0 +1,255 @@
+// Package bundles loads policy and data (the base policy compiled into the
+// binary, local bundle directories and tarballs), compiles them once with a
+// sandboxed set of capabilities, prepares the decision query, and evaluates it
+// per request.
+//
+// An Engine is immutable: a reload builds a new Engine on the side and the
+// gateway swaps it in atomically with the rest of its generation, so a bad
+// bundle never replaces a good one.
+package bundles
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/bundle"
+	"github.com/open-policy-agent/opa/v1/loader"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+
+	"github.com/gatehouse/gatehouse/policies"
+)
+
+// DecisionQuery is the policy entry point every bundle set must define.
+const DecisionQuery = "data.gatehouse.authz.decision"
+
+// Errors callers inspect with errors.Is.
+var (
+	ErrLoad      = errors.New("policy bundle cannot be loaded")
+	ErrCompile   = errors.New("policy does not compile")
+	ErrEval      = errors.New("policy evaluation failed")
+	ErrUndefined = errors.New("policy decision is undefined")
+	ErrDeadline  = errors.New("policy evaluation deadline exceeded")
+)
+
+// Options says which policies and data to load.
+type Options struct {
+	// Base loads the base policy embedded in the binary (policies/).
+	Base bool
+	// Bundles are bundle directories or .tar.gz files, loaded in order.
+	Bundles []string
+	// Timeout bounds one decision; 0 means no bound beyond the caller's ctx.
+	Timeout time.Duration
+}
+
+// Engine is one compiled, prepared policy set.
+type Engine struct {
+	query     rego.PreparedEvalQuery
+	compiler  *ast.Compiler
+	store     map[string]any
+	revisions map[string]string
+	timeout   time.Duration
+}
+
+// Capabilities returns the builtins user policies may call: OPA's own set
+// without the ones that reach the network or the process environment
+// (http.send, net.lookup_ip_addr, opa.runtime). Pure builtins such as
+// net.cidr_contains stay: they are how policies express IP ranges.
+func Capabilities() *ast.Capabilities {
+	caps := ast.CapabilitiesForThisVersion()
+	denied := map[string]bool{
+		"http.send":          true,
+		"net.lookup_ip_addr": true,
+		"opa.runtime":        true,
+		"rego.parse_module":  false,
+	}
+	kept := caps.Builtins[:0]
+	for _, b := range caps.Builtins {
+		if !denied[b.Name] {
+			kept = append(kept, b)
+		}
+	}
+	caps.Builtins = kept
+	return caps
+}
+
+// Load compiles the configured policies and data and prepares the decision
+// query. Errors wrap ErrLoad or ErrCompile.
+func Load(ctx context.Context, opts Options) (*Engine, error) {
+	caps := Capabilities()
+	modules := map[string]*ast.Module{}
+	data := map[string]any{}
+	revisions := map[string]string{}
+
+	if opts.Base {
+		if err := loadEmbedded(modules, caps); err != nil {
+			return nil, err
+		}
+		revisions["gatehouse-base"] = "builtin"
+	}
+	for _, p := range opts.Bundles {
+		b, err := readBundle(p, caps)
+		if err != nil {
+			return nil, err
+		}
+		for _, mf := range b.Modules {
+			if strings.HasSuffix(mf.Path, "_test.rego") {
+				continue
+			}
+			key := p + ":" + mf.Path
+			modules[key] = mf.Parsed
+		}
+		if err := mergeData(data, b.Data, p); err != nil {
+			return nil, err
+		}
+		revisions[p] = b.Manifest.Revision
+	}
+
+	compiler := ast.NewCompiler().
+		WithCapabilities(caps).
+		WithEnablePrintStatements(false)
+	compiler.Compile(modules)
+	if compiler.Failed() {
+		return nil, fmt.Errorf("%w: %w", ErrCompile, compiler.Errors)
+	}
+	if len(compiler.GetRulesForVirtualDocument(ast.MustParseRef(DecisionQuery))) == 0 {
+		return nil, fmt.Errorf("%w: no rule defines %s", ErrCompile, DecisionQuery)
+	}
+
+	store := inmem.NewFromObjectWithOpts(data, inmem.OptRoundTripOnWrite(false))
+	pq, err := rego.New(
+		rego.Query(DecisionQuery),
+		rego.Compiler(compiler),
+		rego.Store(store),
+		rego.Capabilities(caps),
+		rego.StrictBuiltinErrors(true),
+	).PrepareForEval(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCompile, err)
+	}
+	return &Engine{query: pq, compiler: compiler, store: data, revisions: revisions, timeout: opts.Timeout}, nil
+}
+
+func loadEmbedded(modules map[string]*ast.Module, caps *ast.Capabilities) error {
+	return fs.WalkDir(policies.FS, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || !strings.HasSuffix(p, ".rego") || strings.HasSuffix(p, "_test.rego") {
+			return nil
+		}
+		src, err := policies.FS.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		m, err := ast.ParseModuleWithOpts("builtin:"+p, string(src), ast.ParserOptions{RegoVersion: ast.RegoV1, Capabilities: caps})
+		if err != nil {
+			return fmt.Errorf("%w: base policy %s: %w", ErrCompile, p, err)
+		}
+		modules["builtin:"+p] = m
+		return nil
+	})
+}
+
+func readBundle(p string, caps *ast.Capabilities) (*bundle.Bundle, error) {
+	if _, err := os.Stat(p); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrLoad, err)
+	}
+	b, err := loader.NewFileLoader().
+		WithRegoVersion(ast.RegoV1).
+		WithCapabilities(caps).
+		WithSkipBundleVerification(true).
+		AsBundle(p)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrLoad, p, err)
+	}
+	return b, nil
+}
+
+// mergeData deep-merges src into dst; two bundles writing the same leaf is an
+// error rather than a silent override.
+func mergeData(dst, src map[string]any, from string) error {
+	for k, v := range src {
+		existing, ok := dst[k]
+		if !ok {
+			dst[k] = v
+			continue
+		}
+		em, ok1 := existing.(map[string]any)
+		vm, ok2 := v.(map[string]any)
+		if !ok1 || !ok2 {
+			return fmt.Errorf("%w: %s: data key %q is defined by more than one bundle", ErrLoad, from, k)
+		}
+		if err := mergeData(em, vm, from); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Revisions returns bundle name → revision of what this engine was built from.
+func (e *Engine) Revisions() map[string]string {
+	out := make(map[string]string, len(e.revisions))
+	for k, v := range e.revisions {
+		out[k] = v
+	}
+	return out
+}
+
+// Revision is a compact, stable string of all bundle revisions, for logs.
+func (e *Engine) Revision() string {
+	keys := make([]string, 0, len(e.revisions))
+	for k := range e.revisions {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(e.revisions[k])
+	}
+	return b.String()
+}
+
+// Compiler exposes the compiled modules (for explain and tests).
+func (e *Engine) Compiler() *ast.Compiler { return e.compiler }
+
+// Data returns the merged bundle data (read-only).
+func (e *Engine) Data() map[string]any { return e.store }
+
+// Decide evaluates the decision for one input. The returned error wraps
+// ErrEval, ErrUndefined or ErrDeadline; callers fail closed on any error.
+func (e *Engine) Decide(ctx context.Context, input ast.Value, opts ...rego.EvalOption) (*Decision, error) {
+	if e.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, e.timeout)
+		defer cancel()
+	}
+	evalOpts := append([]rego.EvalOption{rego.EvalParsedInput(input)}, opts...)
+	rs, err := e.query.Eval(ctx, evalOpts...)
+	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, fmt.Errorf("%w: %w", ErrDeadline, err)
+		}
+		return nil, fmt.Errorf("%w: %w", ErrEval, err)
+	}
+	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+		return nil, ErrUndefined
+	}
+	m, ok := rs[0].Expressions[0].Value.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%w: decision is %T, not an object", ErrEval, rs[0].Expressions[0].Value)
+	}
+	return decisionFrom(m)
+}

@@ -1,0 +1,328 @@
+package gateway
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwk"
+
+	"github.com/gatehouse/gatehouse/authn"
+)
+
+// Asserter signs the short-lived identity assertion the upstream receives
+// (default header X-JWT-Assertion) and publishes the matching JWKS on the
+// admin listener, so upstreams verify who the gateway let through without
+// trusting anything the client sent.
+//
+// Signing is done with the standard library on a precomputed header: an
+// assertion is signed once per (operation, credentials) and reused until half
+// its lifetime has passed, so the hot path usually pays a map lookup.
+type Asserter struct {
+	alg      string
+	kid      string
+	signer   crypto.Signer
+	header   string // base64url of the JOSE header
+	jwks     []byte
+	issuer   string
+	audience string
+	lifetime time.Duration
+	now      func() time.Time
+
+	mu    sync.Mutex
+	cache map[assertionKey]cachedAssertion
+}
+
+type assertionKey struct {
+	op  *compiledOp
+	ids [4]*authn.Identity
+}
+
+type cachedAssertion struct {
+	token   string
+	refresh time.Time // re-sign after this
+}
+
+const assertionCacheMax = 16384
+
+// ErrSigningKey is wrapped by problems with the assertion signing key.
+var ErrSigningKey = errors.New("identity assertion signing key")
+
+// NewAsserter loads the signing key from cfg.KeyFile, or generates one for
+// this process when none is configured (each replica then publishes its own
+// JWKS; configure a key file to share one across replicas).
+func NewAsserter(cfg IdentityConfig, keyFile string) (*Asserter, error) {
+	var signer crypto.Signer
+	var err error
+	if keyFile != "" {
+		signer, err = readSigningKey(keyFile)
+	} else {
+		signer, err = generateKey(cfg.Algorithm)
+	}
+	if err != nil {
+		return nil, err
+	}
+	alg, err := algFor(signer, cfg.Algorithm)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := jwk.FromRaw(signer.Public())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSigningKey, err)
+	}
+	tp, err := pub.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSigningKey, err)
+	}
+	kid := base64.RawURLEncoding.EncodeToString(tp)
+	_ = pub.Set(jwk.KeyIDKey, kid)
+	_ = pub.Set(jwk.AlgorithmKey, alg)
+	_ = pub.Set(jwk.KeyUsageKey, "sig")
+	set := jwk.NewSet()
+	_ = set.AddKey(pub)
+	jwks, err := json.Marshal(set)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSigningKey, err)
+	}
+	hdr, _ := json.Marshal(map[string]string{"alg": alg, "typ": "JWT", "kid": kid})
+	return &Asserter{
+		alg:      alg,
+		kid:      kid,
+		signer:   signer,
+		header:   base64.RawURLEncoding.EncodeToString(hdr),
+		jwks:     jwks,
+		issuer:   cfg.Issuer,
+		audience: cfg.Audience,
+		lifetime: cfg.Lifetime.D(),
+		now:      time.Now,
+		cache:    map[assertionKey]cachedAssertion{},
+	}, nil
+}
+
+// JWKS returns the public key set upstreams verify assertions with.
+func (a *Asserter) JWKS() []byte { return a.jwks }
+
+// KeyID is the kid of the signing key.
+func (a *Asserter) KeyID() string { return a.kid }
+
+// Assertion returns a signed assertion for the identities that satisfied the
+// operation, from cache when one is fresh.
+func (a *Asserter) Assertion(op *compiledOp, ids []*authn.Identity) (string, error) {
+	key := assertionKey{op: op}
+	cacheable := len(ids) <= len(key.ids)
+	if cacheable {
+		copy(key.ids[:], ids)
+		now := a.now()
+		a.mu.Lock()
+		c, ok := a.cache[key]
+		a.mu.Unlock()
+		if ok && now.Before(c.refresh) {
+			return c.token, nil
+		}
+	}
+	now := a.now()
+	exp := now.Add(a.lifetime)
+	for _, id := range ids {
+		if !id.ExpiresAt.IsZero() && id.ExpiresAt.Before(exp) {
+			exp = id.ExpiresAt
+		}
+	}
+	tok, err := a.sign(a.claims(op, ids, now, exp))
+	if err != nil {
+		return "", err
+	}
+	if cacheable {
+		refresh := now.Add(exp.Sub(now) / 2)
+		a.mu.Lock()
+		if len(a.cache) >= assertionCacheMax {
+			clear(a.cache)
+		}
+		a.cache[key] = cachedAssertion{token: tok, refresh: refresh}
+		a.mu.Unlock()
+	}
+	return tok, nil
+}
+
+// claims builds the assertion's claims. The subject comes from the strongest
+// credential: a token (JWT, opaque, API key) over a certificate over Basic.
+func (a *Asserter) claims(op *compiledOp, ids []*authn.Identity, now, exp time.Time) map[string]any {
+	aud := a.audience
+	if aud == "" {
+		aud = op.api.Name
+	}
+	c := map[string]any{
+		"iss":       a.issuer,
+		"aud":       aud,
+		"iat":       now.Unix(),
+		"exp":       exp.Unix(),
+		"api":       map[string]string{"name": op.api.Name, "version": op.api.Version},
+		"operation": op.ID,
+	}
+	schemes := make([]string, 0, len(ids))
+	var scopes []string
+	var principal *authn.Identity
+	for _, id := range ids {
+		schemes = append(schemes, id.Scheme)
+		scopes = append(scopes, id.Scopes...)
+		if principal == nil || rank(id) < rank(principal) {
+			principal = id
+		}
+	}
+	c["schemes"] = schemes
+	if len(scopes) > 0 {
+		c["scope"] = strings.Join(authn.SortedUnique(scopes), " ")
+	}
+	if principal != nil {
+		c["sub"] = principal.Subject
+		put(c, "credential_issuer", principal.Issuer)
+		put(c, "client_id", principal.ClientID)
+		put(c, "application", principal.Application)
+		put(c, "credential_type", principal.Type)
+	}
+	for _, id := range ids {
+		if id.Certificate != nil {
+			c["certificate"] = map[string]any{
+				"subject":            id.Certificate.Subject,
+				"issuer":             id.Certificate.Issuer,
+				"serial":             id.Certificate.Serial,
+				"fingerprint_sha256": id.Certificate.FingerprintSHA256,
+			}
+		}
+	}
+	return c
+}
+
+func rank(id *authn.Identity) int {
+	switch id.Type {
+	case authn.TypeJWT, authn.TypeOpaqueToken, authn.TypeAPIKey:
+		return 0
+	case authn.TypeMTLS:
+		return 1
+	}
+	return 2
+}
+
+func put(m map[string]any, k, v string) {
+	if v != "" {
+		m[k] = v
+	}
+}
+
+func (a *Asserter) sign(claims map[string]any) (string, error) {
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	b.Grow(len(a.header) + 1 + base64.RawURLEncoding.EncodedLen(len(payload)) + 1 + 344)
+	b.WriteString(a.header)
+	b.WriteByte('.')
+	b.WriteString(base64.RawURLEncoding.EncodeToString(payload))
+	input := b.String()
+	var sig []byte
+	switch k := a.signer.(type) {
+	case *ecdsa.PrivateKey:
+		h := sha256.Sum256([]byte(input))
+		r, s, err := ecdsa.Sign(rand.Reader, k, h[:])
+		if err != nil {
+			return "", err
+		}
+		sig = make([]byte, 64)
+		r.FillBytes(sig[:32])
+		s.FillBytes(sig[32:])
+	case ed25519.PrivateKey:
+		sig = ed25519.Sign(k, []byte(input))
+	case *rsa.PrivateKey:
+		h := sha256.Sum256([]byte(input))
+		sig, err = rsa.SignPKCS1v15(nil, k, crypto.SHA256, h[:])
+		if err != nil {
+			return "", err
+		}
+	default:
+		return "", fmt.Errorf("%w: unsupported key type %T", ErrSigningKey, a.signer)
+	}
+	b.WriteByte('.')
+	b.WriteString(base64.RawURLEncoding.EncodeToString(sig))
+	return b.String(), nil
+}
+
+func generateKey(alg string) (crypto.Signer, error) {
+	switch alg {
+	case "", "ES256":
+		return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case "EdDSA":
+		_, k, err := ed25519.GenerateKey(rand.Reader)
+		return k, err
+	case "RS256":
+		return rsa.GenerateKey(rand.Reader, 2048)
+	}
+	return nil, fmt.Errorf("%w: unsupported algorithm %q", ErrSigningKey, alg)
+}
+
+func algFor(s crypto.Signer, want string) (string, error) {
+	var alg string
+	switch k := s.(type) {
+	case *ecdsa.PrivateKey:
+		if k.Curve != elliptic.P256() {
+			return "", fmt.Errorf("%w: only P-256 ECDSA keys are supported", ErrSigningKey)
+		}
+		alg = "ES256"
+	case ed25519.PrivateKey:
+		alg = "EdDSA"
+	case *rsa.PrivateKey:
+		if k.N.BitLen() < 2048 {
+			return "", fmt.Errorf("%w: RSA keys must be at least 2048 bits", ErrSigningKey)
+		}
+		alg = "RS256"
+	default:
+		return "", fmt.Errorf("%w: unsupported key type %T", ErrSigningKey, s)
+	}
+	if want != "" && want != alg {
+		return "", fmt.Errorf("%w: key is for %s but algorithm %s is configured", ErrSigningKey, alg, want)
+	}
+	return alg, nil
+}
+
+func readSigningKey(file string) (crypto.Signer, error) {
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSigningKey, err)
+	}
+	block, _ := pem.Decode(raw)
+	if block == nil {
+		return nil, fmt.Errorf("%w: %s holds no PEM block", ErrSigningKey, file)
+	}
+	var key any
+	switch block.Type {
+	case "PRIVATE KEY":
+		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+	case "EC PRIVATE KEY":
+		key, err = x509.ParseECPrivateKey(block.Bytes)
+	case "RSA PRIVATE KEY":
+		key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
+	default:
+		return nil, fmt.Errorf("%w: %s: unsupported PEM block %q", ErrSigningKey, file, block.Type)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrSigningKey, file, err)
+	}
+	s, ok := key.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s: not a signing key", ErrSigningKey, file)
+	}
+	return s, nil
+}

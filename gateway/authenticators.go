@@ -1,0 +1,117 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/gatehouse/gatehouse/authn"
+)
+
+// authnFactory builds the authenticators of one generation from the config's
+// schemes section. One authenticator serves a scheme name across every API
+// that declares it the same way, so its verified-credential cache is shared.
+type authnFactory struct {
+	cfg   *Config
+	log   hclog.Logger
+	built map[string]authn.Authenticator
+	// closers stop background work of authenticators (key refresh) when the
+	// generation is retired.
+	closers []io.Closer
+}
+
+func newAuthnFactory(cfg *Config, log hclog.Logger) *authnFactory {
+	return &authnFactory{cfg: cfg, log: log, built: map[string]authn.Authenticator{}}
+}
+
+// ErrScheme is wrapped by every problem matching an OpenAPI scheme to config.
+var ErrScheme = errors.New("security scheme")
+
+// compatible says which config scheme types serve which OpenAPI scheme types.
+func compatible(def *SchemeDef, typ string) bool {
+	switch def.Type {
+	case "http":
+		switch def.HTTPScheme {
+		case "basic":
+			return typ == SchemeBasic
+		case "bearer":
+			return typ == SchemeBearer
+		}
+		return false
+	case "oauth2", "openIdConnect":
+		return typ == SchemeBearer
+	case "apiKey":
+		return typ == SchemeAPIKey
+	case "mutualTLS":
+		return typ == SchemeMTLS
+	}
+	return false
+}
+
+func (f *authnFactory) get(api *API, def *SchemeDef) (authn.Authenticator, error) {
+	sc, ok := f.cfg.Schemes[def.Name]
+	if !ok {
+		return nil, fmt.Errorf("%w %q (%s) is used by the API but schemes.%s is not configured", ErrScheme, def.Name, describe(def), def.Name)
+	}
+	if !compatible(def, sc.Type) {
+		return nil, fmt.Errorf("%w %q is %s in the API definition but configured as type %s", ErrScheme, def.Name, describe(def), sc.Type)
+	}
+	key := def.Name + "|" + def.Type + "|" + def.HTTPScheme + "|" + def.In + "|" + def.ParamName
+	if a, ok := f.built[key]; ok {
+		return a, nil
+	}
+	var a authn.Authenticator
+	var err error
+	switch sc.Type {
+	case SchemeBasic:
+		a, err = f.basic(def.Name, sc)
+	case SchemeBearer:
+		a, err = f.bearer(def.Name, sc)
+	default:
+		err = fmt.Errorf("%w %q: type %s is not supported by this build", ErrScheme, def.Name, sc.Type)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if c, ok := a.(io.Closer); ok {
+		f.closers = append(f.closers, c)
+	}
+	f.built[key] = a
+	return a, nil
+}
+
+func (f *authnFactory) basic(name string, sc SchemeConfig) (authn.Authenticator, error) {
+	users, err := authn.LoadUsers(name, f.cfg.File(sc.UsersFile), f.cfg.File(sc.UsersMetaFile))
+	if err != nil {
+		return nil, fmt.Errorf("%w %q: %w", ErrScheme, name, err)
+	}
+	opts := []authn.Option{authn.WithLogger(f.log.Named("authn.basic"))}
+	if sc.Realm != "" {
+		opts = append(opts, authn.WithRealm(sc.Realm))
+	}
+	if sc.CacheTTL != 0 {
+		opts = append(opts, authn.WithCacheTTL(sc.CacheTTL.D()))
+	}
+	return authn.NewBasic(name, users, opts...)
+}
+
+// Close stops what the generation's authenticators run in the background.
+func (f *authnFactory) Close() error {
+	var errs []error
+	for _, c := range f.closers {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func describe(def *SchemeDef) string {
+	switch def.Type {
+	case "http":
+		return "http " + def.HTTPScheme
+	case "apiKey":
+		return "apiKey in " + def.In
+	}
+	return def.Type
+}

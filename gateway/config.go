@@ -1,0 +1,431 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/gatehouse/gatehouse/authn"
+)
+
+// Config is the gateway's one configuration file, after schema validation and
+// defaults. It is read once per generation and never mutated afterwards.
+// Every key is documented in docs/config.md.
+type Config struct {
+	Listen           ListenConfig            `json:"listen"`
+	Admin            AdminConfig             `json:"admin"`
+	APIs             []APIConfig             `json:"apis"`
+	Schemes          map[string]SchemeConfig `json:"schemes"`
+	Issuers          []IssuerConfig          `json:"issuers"`
+	Policy           PolicyConfig            `json:"policy"`
+	Upstream         UpstreamConfig          `json:"upstream"`
+	UpstreamIdentity IdentityConfig          `json:"upstream_identity"`
+	Log              LogConfig               `json:"log"`
+
+	// Path is the file the config was read from; Dir resolves relative paths.
+	Path string `json:"-"`
+	Dir  string `json:"-"`
+}
+
+// ListenConfig configures the public listeners.
+type ListenConfig struct {
+	Address              string     `json:"address"`
+	TLS                  *TLSConfig `json:"tls"`
+	HTTPAddress          string     `json:"http_address"`
+	ReadHeaderTimeout    Duration   `json:"read_header_timeout"`
+	ReadTimeout          Duration   `json:"read_timeout"`
+	WriteTimeout         Duration   `json:"write_timeout"`
+	IdleTimeout          Duration   `json:"idle_timeout"`
+	ShutdownTimeout      Duration   `json:"shutdown_timeout"`
+	MaxHeaderBytes       int        `json:"max_header_bytes"`
+	MaxConcurrentStreams int        `json:"max_concurrent_streams"`
+}
+
+// TLSConfig names the server certificate and key files.
+type TLSConfig struct {
+	CertFile   string `json:"cert_file"`
+	KeyFile    string `json:"key_file"`
+	MinVersion string `json:"min_version"`
+}
+
+// AdminConfig configures the admin listener.
+type AdminConfig struct {
+	Address *string `json:"address"`
+}
+
+// APIConfig is one API: an OpenAPI document plus the gateway facts about it.
+type APIConfig struct {
+	OpenAPI         string   `json:"openapi"`
+	Name            string   `json:"name"`
+	Version         string   `json:"version"`
+	BasePath        *string  `json:"base_path"`
+	Upstream        string   `json:"upstream"`
+	UpstreamTimeout Duration `json:"upstream_timeout"`
+	ScopeMode       string   `json:"scope_mode"`
+	ClientCAFiles   []string `json:"client_ca_files"`
+}
+
+// SchemeConfig configures the authenticator for one OpenAPI securityScheme name.
+type SchemeConfig struct {
+	Type          string   `json:"type"`
+	UsersFile     string   `json:"users_file"`
+	UsersMetaFile string   `json:"users_meta_file"`
+	Realm         string   `json:"realm"`
+	CacheTTL      Duration `json:"cache_ttl"`
+	Issuers       []string `json:"issuers"`
+}
+
+// Scheme config types.
+const (
+	SchemeBasic  = "basic"
+	SchemeBearer = "bearer"
+	SchemeAPIKey = "api_key"
+	SchemeMTLS   = "mtls"
+)
+
+// IssuerConfig is one trusted JWT issuer.
+type IssuerConfig struct {
+	Name             string       `json:"name"`
+	Issuer           string       `json:"issuer"`
+	JWKSFile         string       `json:"jwks_file"`
+	CertificateFiles []string     `json:"certificate_files"`
+	HMACSecret       Secret       `json:"hmac_secret"`
+	Audiences        []string     `json:"audiences"`
+	AllowAnyAudience bool         `json:"allow_any_audience"`
+	Algorithms       []string     `json:"algorithms"`
+	Leeway           *Duration    `json:"leeway"`
+	MaxLifetime      Duration     `json:"max_lifetime"`
+	RequiredClaims   []string     `json:"required_claims"`
+	Typ              []string     `json:"typ"`
+	Claims           ClaimMapping `json:"claims"`
+	CacheTTL         Duration     `json:"cache_ttl"`
+}
+
+// ClaimMapping names the claims that hold identity facts.
+type ClaimMapping struct {
+	Scope       string `json:"scope"`
+	ClientID    string `json:"client_id"`
+	Subject     string `json:"subject"`
+	Application string `json:"application"`
+}
+
+// PolicyConfig says where policies and data come from.
+type PolicyConfig struct {
+	Base            *bool    `json:"base"`
+	Bundles         []string `json:"bundles"`
+	DecisionTimeout Duration `json:"decision_timeout"`
+}
+
+// UpstreamConfig tunes the shared upstream transport.
+type UpstreamConfig struct {
+	MaxIdleConnsPerHost int      `json:"max_idle_conns_per_host"`
+	DialTimeout         Duration `json:"dial_timeout"`
+	IdleConnTimeout     Duration `json:"idle_conn_timeout"`
+	CAFiles             []string `json:"ca_files"`
+}
+
+// IdentityConfig configures the signed identity assertion sent upstream.
+type IdentityConfig struct {
+	Enabled   *bool    `json:"enabled"`
+	Header    string   `json:"header"`
+	Issuer    string   `json:"issuer"`
+	Audience  string   `json:"audience"`
+	Lifetime  Duration `json:"lifetime"`
+	KeyFile   string   `json:"key_file"`
+	Algorithm string   `json:"algorithm"`
+}
+
+// LogConfig configures logging.
+type LogConfig struct {
+	Level  string `json:"level"`
+	Format string `json:"format"`
+	Audit  *bool  `json:"audit"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("10s").
+type Duration time.Duration
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// UnmarshalJSON parses a Go duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration must be a string like \"10s\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("invalid duration %q: %w", s, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalJSON renders the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// Secret is a reference to a secret: env:NAME or file:PATH. The reference is
+// safe to print; the value is only ever held as authn.Redacted.
+type Secret string
+
+// ErrSecret is wrapped by every secret resolution failure.
+var ErrSecret = errors.New("secret unavailable")
+
+// Resolve reads the secret. Relative file paths are resolved against dir.
+func (s Secret) Resolve(dir string) (authn.Redacted, error) {
+	ref := string(s)
+	switch {
+	case strings.HasPrefix(ref, "env:"):
+		name := strings.TrimPrefix(ref, "env:")
+		v, ok := os.LookupEnv(name)
+		if !ok || v == "" {
+			return "", fmt.Errorf("%w: environment variable %s is not set", ErrSecret, name)
+		}
+		return authn.Redacted(v), nil
+	case strings.HasPrefix(ref, "file:"):
+		p := resolvePath(dir, strings.TrimPrefix(ref, "file:"))
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return "", fmt.Errorf("%w: %w", ErrSecret, err)
+		}
+		v := strings.TrimRight(string(b), "\r\n")
+		if v == "" {
+			return "", fmt.Errorf("%w: file %s is empty", ErrSecret, p)
+		}
+		return authn.Redacted(v), nil
+	default:
+		return "", fmt.Errorf("%w: %q is not an env:NAME or file:PATH reference", ErrSecret, ref)
+	}
+}
+
+// ConfigError is a configuration problem at a JSON pointer in the file.
+type ConfigError struct {
+	File    string
+	Pointer string // JSON pointer, "" for the whole document
+	Msg     string
+}
+
+func (e *ConfigError) Error() string {
+	ptr := e.Pointer
+	if ptr == "" {
+		ptr = "/"
+	}
+	return fmt.Sprintf("%s: %s: %s", e.File, ptr, e.Msg)
+}
+
+// ConfigErrors collects every problem found, so users fix them all at once.
+type ConfigErrors []*ConfigError
+
+func (es ConfigErrors) Error() string {
+	msgs := make([]string, len(es))
+	for i, e := range es {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+// Unwrap lets errors.As find each *ConfigError.
+func (es ConfigErrors) Unwrap() []error {
+	out := make([]error, len(es))
+	for i, e := range es {
+		out[i] = e
+	}
+	return out
+}
+
+// LoadConfig reads, schema-validates and decodes a config file, and applies
+// defaults. It does not read the files the config references; BuildGeneration
+// does, and reports those problems with the same ConfigError type.
+func LoadConfig(path string) (*Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return ParseConfig(path, raw)
+}
+
+// ParseConfig is LoadConfig for bytes already read; path names the file in
+// errors and anchors relative paths.
+func ParseConfig(path string, raw []byte) (*Config, error) {
+	js, err := yaml.YAMLToJSON(raw)
+	if err != nil {
+		return nil, ConfigErrors{{File: path, Msg: "not valid YAML: " + err.Error()}}
+	}
+	if err := validateAgainst("config.schema.json", path, js); err != nil {
+		return nil, err
+	}
+	var c Config
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return nil, ConfigErrors{{File: path, Msg: err.Error()}}
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("config path: %w", err)
+	}
+	c.Path = abs
+	c.Dir = filepath.Dir(abs)
+	c.applyDefaults()
+	if errs := c.check(); len(errs) > 0 {
+		return nil, errs
+	}
+	return &c, nil
+}
+
+// Defaults, as documented in docs/config.md.
+const (
+	DefaultAddress           = ":8443"
+	DefaultAdminAddress      = "127.0.0.1:9901"
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultIdleTimeout       = 120 * time.Second
+	DefaultShutdownTimeout   = 30 * time.Second
+	DefaultMaxHeaderBytes    = 64 << 10
+	DefaultMaxStreams        = 250
+	DefaultIdentityHeader    = "X-JWT-Assertion"
+	DefaultIdentityLifetime  = 5 * time.Minute
+	DefaultDecisionTimeout   = 100 * time.Millisecond
+	DefaultUpstreamTimeout   = 60 * time.Second
+	DefaultIdleConnsPerHost  = 256
+)
+
+func (c *Config) applyDefaults() {
+	l := &c.Listen
+	if l.Address == "" {
+		l.Address = DefaultAddress
+	}
+	setDur(&l.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	setDur(&l.IdleTimeout, DefaultIdleTimeout)
+	setDur(&l.ShutdownTimeout, DefaultShutdownTimeout)
+	if l.MaxHeaderBytes == 0 {
+		l.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if l.MaxConcurrentStreams == 0 {
+		l.MaxConcurrentStreams = DefaultMaxStreams
+	}
+	if c.Admin.Address == nil {
+		a := DefaultAdminAddress
+		c.Admin.Address = &a
+	}
+	for i := range c.APIs {
+		setDur(&c.APIs[i].UpstreamTimeout, DefaultUpstreamTimeout)
+	}
+	if c.Policy.Base == nil {
+		t := true
+		c.Policy.Base = &t
+	}
+	setDur(&c.Policy.DecisionTimeout, DefaultDecisionTimeout)
+	u := &c.Upstream
+	if u.MaxIdleConnsPerHost == 0 {
+		u.MaxIdleConnsPerHost = DefaultIdleConnsPerHost
+	}
+	setDur(&u.DialTimeout, 5*time.Second)
+	setDur(&u.IdleConnTimeout, 90*time.Second)
+	id := &c.UpstreamIdentity
+	if id.Enabled == nil {
+		t := true
+		id.Enabled = &t
+	}
+	if id.Header == "" {
+		id.Header = DefaultIdentityHeader
+	}
+	if id.Issuer == "" {
+		id.Issuer = "gatehouse"
+	}
+	setDur(&id.Lifetime, DefaultIdentityLifetime)
+	if id.Algorithm == "" {
+		id.Algorithm = "ES256"
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "json"
+	}
+	if c.Log.Audit == nil {
+		t := true
+		c.Log.Audit = &t
+	}
+}
+
+func setDur(d *Duration, def time.Duration) {
+	if *d == 0 {
+		*d = Duration(def)
+	}
+}
+
+// check performs the semantic checks that need no other file.
+func (c *Config) check() ConfigErrors {
+	var errs ConfigErrors
+	add := func(ptr, format string, args ...any) {
+		errs = append(errs, &ConfigError{File: c.Path, Pointer: ptr, Msg: fmt.Sprintf(format, args...)})
+	}
+	if c.Listen.TLS == nil && c.Listen.HTTPAddress == "" {
+		add("/listen", "no listener: set listen.tls (HTTPS) or listen.http_address (plain HTTP)")
+	}
+	issuers := map[string]int{}
+	for i, is := range c.Issuers {
+		ptr := fmt.Sprintf("/issuers/%d", i)
+		if j, dup := issuers[is.Name]; dup {
+			add(ptr+"/name", "issuer name %q is already used by /issuers/%d", is.Name, j)
+		}
+		issuers[is.Name] = i
+		if is.JWKSFile == "" && len(is.CertificateFiles) == 0 && is.HMACSecret == "" {
+			add(ptr, "issuer %q has no keys: set jwks_file, certificate_files or hmac_secret", is.Name)
+		}
+		if len(is.Audiences) == 0 && !is.AllowAnyAudience {
+			add(ptr+"/audiences", "issuer %q accepts no audience: list audiences (or set allow_any_audience: true explicitly)", is.Name)
+		}
+		if is.Leeway != nil && (is.Leeway.D() < 0 || is.Leeway.D() > 5*time.Minute) {
+			add(ptr+"/leeway", "leeway must be between 0s and 5m")
+		}
+	}
+	for name, s := range c.Schemes {
+		ptr := "/schemes/" + escapePointer(name)
+		switch s.Type {
+		case SchemeBasic:
+			if s.UsersFile == "" {
+				add(ptr+"/users_file", "a basic scheme needs users_file")
+			}
+		case SchemeBearer:
+			if len(s.Issuers) == 0 {
+				add(ptr+"/issuers", "a bearer scheme needs at least one issuer")
+			}
+			for k, n := range s.Issuers {
+				if _, ok := issuers[n]; !ok {
+					add(fmt.Sprintf("%s/issuers/%d", ptr, k), "unknown issuer %q", n)
+				}
+			}
+		}
+		if s.Type != SchemeBearer && len(s.Issuers) > 0 {
+			add(ptr+"/issuers", "issuers only apply to bearer schemes")
+		}
+		if s.Type != SchemeBasic && (s.UsersFile != "" || s.UsersMetaFile != "") {
+			add(ptr, "users_file only applies to basic schemes")
+		}
+	}
+	return errs
+}
+
+// resolvePath anchors a relative path at dir.
+func resolvePath(dir, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
+
+// File resolves a path from the config against the config's directory.
+func (c *Config) File(p string) string { return resolvePath(c.Dir, p) }
+
+func escapePointer(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
+}

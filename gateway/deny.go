@@ -1,0 +1,175 @@
+package gateway
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/bundles"
+)
+
+// denial is how one policy reason becomes an HTTP answer. The table below is
+// the one place where reasons map to status codes.
+type denial struct {
+	status int
+	// rank orders reasons when a decision lists several: the lowest wins.
+	rank int
+	// challenge: send WWW-Authenticate challenges (401s and insufficient scope).
+	challenge bool
+	// bearerError is the RFC 6750 error code for bearer challenges.
+	bearerError string
+	title       string
+}
+
+var denials = map[string]denial{
+	"credentials_invalid":     {http.StatusUnauthorized, 10, true, "invalid_token", "Unauthorized"},
+	"revoked":                 {http.StatusUnauthorized, 11, true, "invalid_token", "Unauthorized"},
+	"insufficient_scope":      {http.StatusForbidden, 20, true, "insufficient_scope", "Forbidden"},
+	"subscription_required":   {http.StatusForbidden, 30, false, "", "Forbidden"},
+	"api_not_allowed":         {http.StatusForbidden, 31, false, "", "Forbidden"},
+	"binding_required":        {http.StatusUnauthorized, 32, true, "invalid_token", "Unauthorized"},
+	"principal_mismatch":      {http.StatusForbidden, 33, false, "", "Forbidden"},
+	"credentials_missing":     {http.StatusUnauthorized, 40, true, "", "Unauthorized"},
+	"no_security_requirement": {http.StatusForbidden, 50, false, "", "Forbidden"},
+}
+
+// unknownDenial applies to reasons the table does not know (custom deny
+// rules): 403 unless the rule asked for a status.
+var unknownDenial = denial{http.StatusForbidden, 60, false, "", "Forbidden"}
+
+// pickDenial returns the governing reason of a deny decision.
+func pickDenial(d *bundles.Decision) (string, denial) {
+	best, bestD := "", denial{rank: 1 << 30}
+	for _, r := range d.Reasons {
+		dn, ok := denials[r]
+		if !ok {
+			dn = unknownDenial
+		}
+		if dn.rank < bestD.rank {
+			best, bestD = r, dn
+		}
+	}
+	if best == "" {
+		return "denied", unknownDenial
+	}
+	if _, known := denials[best]; !known && d.Status >= 400 && d.Status <= 599 {
+		bestD.status = d.Status
+		bestD.title = http.StatusText(d.Status)
+	}
+	return best, bestD
+}
+
+// challenge is one WWW-Authenticate challenge of an operation's scheme.
+type challenge struct {
+	scheme string // OpenAPI scheme name
+	kind   string // "Basic" or "Bearer"
+	realm  string
+}
+
+// challengeFor returns the challenge an OpenAPI scheme sends on 401, if it
+// has one (API keys and client certificates have no HTTP challenge).
+func challengeFor(api *API, def *SchemeDef, cfg *Config) (challenge, bool) {
+	realm := api.Name
+	if sc, ok := cfg.Schemes[def.Name]; ok && sc.Realm != "" {
+		realm = sc.Realm
+	}
+	switch {
+	case def.Type == "http" && def.HTTPScheme == "basic":
+		return challenge{def.Name, "Basic", realm}, true
+	case def.Type == "http" && def.HTTPScheme == "bearer", def.Type == "oauth2", def.Type == "openIdConnect":
+		return challenge{def.Name, "Bearer", realm}, true
+	}
+	return challenge{}, false
+}
+
+func quote(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
+
+// setChallenges writes one WWW-Authenticate header per scheme of the
+// operation, following RFC 7617 and RFC 6750.
+func setChallenges(h http.Header, op *compiledOp, d *bundles.Decision, reason string, dn denial) {
+	if !dn.challenge {
+		return
+	}
+	for _, c := range op.challenges {
+		var b strings.Builder
+		b.WriteString(c.kind)
+		b.WriteString(" realm=")
+		b.WriteString(quote(c.realm))
+		switch c.kind {
+		case "Basic":
+			if reason == "insufficient_scope" {
+				continue
+			}
+			b.WriteString(`, charset="UTF-8"`)
+		case "Bearer":
+			switch {
+			case reason == "insufficient_scope":
+				b.WriteString(`, error="insufficient_scope"`)
+				if len(d.RequiredScopes) > 0 {
+					b.WriteString(", scope=")
+					b.WriteString(quote(strings.Join(d.RequiredScopes, " ")))
+				}
+			case dn.bearerError != "":
+				// Only the scheme whose token was bad gets error=invalid_token.
+				if _, bad := d.Rejected[c.scheme]; bad || reason == "revoked" {
+					b.WriteString(`, error="`)
+					b.WriteString(dn.bearerError)
+					b.WriteString(`"`)
+				}
+			}
+		}
+		h.Add("WWW-Authenticate", b.String())
+	}
+}
+
+// problem is an RFC 9457 problem document. It deliberately carries nothing
+// an attacker could use: no reason detail, no scheme, no validation message.
+type problem struct {
+	Type      string `json:"type"`
+	Title     string `json:"title"`
+	Status    int    `json:"status"`
+	Detail    string `json:"detail,omitempty"`
+	RequestID string `json:"request_id"`
+}
+
+var details = map[int]string{
+	http.StatusBadRequest:                   "The request is malformed.",
+	http.StatusUnauthorized:                 "Valid credentials are required.",
+	http.StatusForbidden:                    "The credentials do not permit this request.",
+	http.StatusNotFound:                     "No such resource.",
+	http.StatusMethodNotAllowed:             "The method is not allowed for this resource.",
+	http.StatusRequestHeaderFieldsTooLarge:  "Request headers are too large.",
+	http.StatusInternalServerError:          "The gateway could not decide on this request.",
+	http.StatusBadGateway:                   "The upstream service failed.",
+	http.StatusServiceUnavailable:           "A service the gateway depends on is unavailable.",
+	http.StatusGatewayTimeout:               "The upstream service did not answer in time.",
+	http.StatusMisdirectedRequest:           "The request was sent to the wrong host for this connection.",
+	http.StatusRequestEntityTooLarge:        "The request body is too large.",
+	http.StatusTooManyRequests:              "Too many requests.",
+	http.StatusUnsupportedMediaType:         "Unsupported media type.",
+	http.StatusRequestedRangeNotSatisfiable: "",
+}
+
+// writeProblem writes an application/problem+json answer.
+func writeProblem(w http.ResponseWriter, status int, title, requestID string) {
+	if title == "" {
+		title = http.StatusText(status)
+	}
+	body, _ := json.Marshal(problem{
+		Type:      "about:blank",
+		Title:     title,
+		Status:    status,
+		Detail:    details[status],
+		RequestID: requestID,
+	})
+	h := w.Header()
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}

@@ -1,0 +1,234 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/hashicorp/go-hclog"
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/gatehouse/gatehouse/authn"
+	"github.com/gatehouse/gatehouse/bundles"
+)
+
+// Generation is everything a request needs, built together and swapped
+// together: config, APIs and routes, authenticators, the prepared policy.
+// A request loads the current generation once and never straddles a reload.
+type Generation struct {
+	ID      uint64
+	Config  *Config
+	APIs    []*compiledAPI
+	Engine  *bundles.Engine
+	Built   time.Time
+	router  *mux.Router
+	closers []io.Closer
+}
+
+type compiledAPI struct {
+	*API
+	astAPI    *ast.Term
+	transport http.RoundTripper
+}
+
+// compiledOp is an Operation with everything the hot path needs prepared.
+type compiledOp struct {
+	*Operation
+	api            *compiledAPI
+	astOp          *ast.Term
+	astSchemes     *ast.Term
+	authenticators []authn.Authenticator // same order as Operation.Schemes
+	// secretHeaders are canonical header names that carry credentials for
+	// this operation; they never reach the policy input or the upstream.
+	secretHeaders map[string]struct{}
+	stripQuery    []string // API key query parameters to remove
+	stripCookies  []string // API key cookies to remove
+	challenges    []challenge
+}
+
+// opHandler lets a mux match hand back the operation without a map lookup.
+type opHandler struct{ op *compiledOp }
+
+func (opHandler) ServeHTTP(http.ResponseWriter, *http.Request) {}
+
+var genCounter atomic.Uint64
+
+// BuildOptions carries process-wide pieces a generation uses.
+type BuildOptions struct {
+	Logger     hclog.Logger
+	Transports *transports
+}
+
+// BuildGeneration reads every file the config references, builds
+// authenticators and routes, and compiles the policy. Any problem fails the
+// whole build: the caller keeps serving the previous generation.
+func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Generation, error) {
+	log := opts.Logger
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	if opts.Transports == nil {
+		opts.Transports = newTransports()
+	}
+	g := &Generation{ID: genCounter.Add(1), Config: cfg, Built: time.Now()}
+	var errs ConfigErrors
+	fail := func(ptr string, err error) {
+		errs = append(errs, &ConfigError{File: cfg.Path, Pointer: ptr, Msg: err.Error()})
+	}
+
+	authns := newAuthnFactory(cfg, log)
+	g.closers = append(g.closers, authns)
+	router := mux.NewRouter()
+	seenBase := map[string]string{}
+	for i, ac := range cfg.APIs {
+		ptr := fmt.Sprintf("/apis/%d", i)
+		api, err := LoadAPI(ac, cfg.File(ac.OpenAPI))
+		if err != nil {
+			fail(ptr+"/openapi", err)
+			continue
+		}
+		key := api.BasePath
+		if other, dup := seenBase[key]; dup {
+			fail(ptr, fmt.Errorf("API %s %s has the same base path %q as %s", api.Name, api.Version, key, other))
+			continue
+		}
+		seenBase[key] = api.Name + " " + api.Version
+		tr, err := opts.Transports.get(cfg, api)
+		if err != nil {
+			fail(ptr+"/upstream", err)
+			continue
+		}
+		ca := &compiledAPI{API: api, astAPI: apiValue(api), transport: tr}
+		for _, op := range api.Operations {
+			cop, err := compileOp(ca, op, authns, cfg)
+			if err != nil {
+				fail(ptr, fmt.Errorf("%s %s: %w", op.Method, op.Path, err))
+				continue
+			}
+			addRoute(router, cop)
+		}
+		g.APIs = append(g.APIs, ca)
+	}
+	if len(errs) > 0 {
+		_ = authns.Close()
+		return nil, errs
+	}
+	router.NotFoundHandler = http.NotFoundHandler()
+	g.router = router
+
+	eng, err := bundles.Load(ctx, bundles.Options{
+		Base:    *cfg.Policy.Base,
+		Bundles: resolveAll(cfg, cfg.Policy.Bundles),
+		Timeout: cfg.Policy.DecisionTimeout.D(),
+	})
+	if err != nil {
+		_ = authns.Close()
+		return nil, err
+	}
+	g.Engine = eng
+	return g, nil
+}
+
+func resolveAll(cfg *Config, ps []string) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = cfg.File(p)
+	}
+	return out
+}
+
+// addRoute registers the operation; HEAD follows GET's security unless the
+// document defines HEAD itself.
+func addRoute(r *mux.Router, op *compiledOp) {
+	tmpl := op.api.BasePath + op.Path
+	methods := []string{op.Method}
+	if op.Method == http.MethodGet && !hasOperation(op.api.API, http.MethodHead, op.Path) {
+		methods = append(methods, http.MethodHead)
+	}
+	r.Handle(tmpl, opHandler{op}).Methods(methods...)
+}
+
+func hasOperation(api *API, method, path string) bool {
+	for _, o := range api.Operations {
+		if o.Method == method && o.Path == path {
+			return true
+		}
+	}
+	return false
+}
+
+func compileOp(api *compiledAPI, op *Operation, f *authnFactory, cfg *Config) (*compiledOp, error) {
+	c := &compiledOp{
+		Operation:     op,
+		api:           api,
+		astOp:         operationValue(op),
+		astSchemes:    schemesValue(op),
+		secretHeaders: map[string]struct{}{"Authorization": {}, "Proxy-Authorization": {}, "Cookie": {}},
+	}
+	for _, name := range op.Schemes {
+		def := api.Schemes[name]
+		a, err := f.get(api.API, def)
+		if err != nil {
+			return nil, err
+		}
+		c.authenticators = append(c.authenticators, a)
+		if def.Type == "apiKey" {
+			switch def.In {
+			case "header":
+				c.secretHeaders[http.CanonicalHeaderKey(def.ParamName)] = struct{}{}
+			case "query":
+				c.stripQuery = append(c.stripQuery, def.ParamName)
+			case "cookie":
+				c.stripCookies = append(c.stripCookies, def.ParamName)
+			}
+		}
+		if ch, ok := challengeFor(api.API, def, cfg); ok {
+			c.challenges = append(c.challenges, ch)
+		}
+	}
+	return c, nil
+}
+
+// match finds the operation for a request path and method.
+func (g *Generation) match(r *http.Request) (*compiledOp, error) {
+	var m mux.RouteMatch
+	if g.router.Match(r, &m) {
+		if h, ok := m.Handler.(opHandler); ok {
+			return h.op, nil
+		}
+	}
+	if errors.Is(m.MatchErr, mux.ErrMethodMismatch) {
+		return nil, errMethodNotAllowed
+	}
+	return nil, errNotFound
+}
+
+var (
+	errNotFound         = errors.New("no such route")
+	errMethodNotAllowed = errors.New("method not allowed")
+)
+
+// Close releases background work (key refreshers, caches) of a generation
+// that has been swapped out.
+func (g *Generation) Close() error {
+	var errs []error
+	for _, c := range g.closers {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Describe is a one-line summary for logs.
+func (g *Generation) Describe() string {
+	var names []string
+	for _, a := range g.APIs {
+		names = append(names, a.Name+"@"+a.Version)
+	}
+	return strings.Join(names, ",")
+}

@@ -1,0 +1,152 @@
+package gateway
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/gatehouse/gatehouse/authn"
+)
+
+// The policy input is built directly as an OPA ast.Value: no JSON round trip
+// on the hot path. The parts that depend only on configuration (api,
+// operation, schemes) are built once per generation; identities carry their
+// own once-built value. schemas/input.schema.json is the contract.
+
+// Interned keys, so building an input allocates values, not key strings.
+var (
+	kTime        = ast.StringTerm("time")
+	kRequest     = ast.StringTerm("request")
+	kAPI         = ast.StringTerm("api")
+	kOperation   = ast.StringTerm("operation")
+	kSchemes     = ast.StringTerm("schemes")
+	kCredentials = ast.StringTerm("credentials")
+	kRejections  = ast.StringTerm("rejections")
+	kID          = ast.StringTerm("id")
+	kMethod      = ast.StringTerm("method")
+	kPath        = ast.StringTerm("path")
+	kHost        = ast.StringTerm("host")
+	kScheme      = ast.StringTerm("scheme")
+	kClientIP    = ast.StringTerm("client_ip")
+	kHeaders     = ast.StringTerm("headers")
+	kReason      = ast.StringTerm("reason")
+	kType        = ast.StringTerm("type")
+	vHTTPS       = ast.StringTerm("https")
+	vHTTP        = ast.StringTerm("http")
+)
+
+// policyInput holds the per-request parts the pipeline has gathered.
+type policyInput struct {
+	requestID  string
+	r          *http.Request
+	path       string
+	clientIP   string
+	op         *compiledOp
+	names      []string // scheme names of creds, in the same order
+	creds      []*authn.Identity
+	rejNames   []string // scheme names of rejections, in the same order
+	rejections []*authn.Rejection
+	now        time.Time
+}
+
+func (in *policyInput) value() ast.Value {
+	scheme := vHTTP
+	if in.r.TLS != nil {
+		scheme = vHTTPS
+	}
+	req := ast.NewObject(
+		[2]*ast.Term{kID, ast.StringTerm(in.requestID)},
+		[2]*ast.Term{kMethod, ast.StringTerm(in.r.Method)},
+		[2]*ast.Term{kPath, ast.StringTerm(in.path)},
+		[2]*ast.Term{kHost, ast.StringTerm(in.r.Host)},
+		[2]*ast.Term{kScheme, scheme},
+		[2]*ast.Term{kClientIP, ast.StringTerm(in.clientIP)},
+		[2]*ast.Term{kHeaders, ast.NewTerm(in.op.headersValue(in.r.Header))},
+	)
+	creds := ast.NewObject()
+	for i, id := range in.creds {
+		creds.Insert(ast.StringTerm(in.names[i]), ast.NewTerm(id.AST()))
+	}
+	rej := ast.NewObject()
+	for i, r := range in.rejections {
+		rej.Insert(ast.StringTerm(in.rejNames[i]), ast.ObjectTerm(
+			[2]*ast.Term{kReason, ast.StringTerm(string(r.Reason))},
+		))
+	}
+	return ast.NewObject(
+		[2]*ast.Term{kTime, ast.IntNumberTerm(int(in.now.UnixNano()))},
+		[2]*ast.Term{kRequest, ast.NewTerm(req)},
+		[2]*ast.Term{kAPI, in.op.api.astAPI},
+		[2]*ast.Term{kOperation, in.op.astOp},
+		[2]*ast.Term{kSchemes, in.op.astSchemes},
+		[2]*ast.Term{kCredentials, ast.NewTerm(creds)},
+		[2]*ast.Term{kRejections, ast.NewTerm(rej)},
+	)
+}
+
+// headersValue renders request headers for the policy, lowercased, first
+// value only, without anything that carries a credential.
+func (op *compiledOp) headersValue(h http.Header) ast.Value {
+	obj := ast.NewObject()
+	for name, vals := range h {
+		if len(vals) == 0 {
+			continue
+		}
+		if _, secret := op.secretHeaders[name]; secret {
+			continue
+		}
+		obj.Insert(ast.StringTerm(strings.ToLower(name)), ast.StringTerm(vals[0]))
+	}
+	return obj
+}
+
+// Values built once per generation.
+
+func apiValue(api *API) *ast.Term {
+	return ast.ObjectTerm(
+		[2]*ast.Term{ast.StringTerm("name"), ast.StringTerm(api.Name)},
+		[2]*ast.Term{ast.StringTerm("version"), ast.StringTerm(api.Version)},
+		[2]*ast.Term{ast.StringTerm("base_path"), ast.StringTerm(api.BasePath)},
+	)
+}
+
+func operationValue(op *Operation) *ast.Term {
+	alts := make([]*ast.Term, 0, len(op.Security))
+	for _, alt := range op.Security {
+		obj := ast.NewObject()
+		for _, s := range alt {
+			scopes := make([]*ast.Term, len(s.Scopes))
+			for i, sc := range s.Scopes {
+				scopes[i] = ast.StringTerm(sc)
+			}
+			obj.Insert(ast.StringTerm(s.Scheme), ast.ArrayTerm(scopes...))
+		}
+		alts = append(alts, ast.NewTerm(obj))
+	}
+	return ast.ObjectTerm(
+		[2]*ast.Term{ast.StringTerm("id"), ast.StringTerm(op.ID)},
+		[2]*ast.Term{ast.StringTerm("method"), ast.StringTerm(op.Method)},
+		[2]*ast.Term{ast.StringTerm("path"), ast.StringTerm(op.Path)},
+		[2]*ast.Term{ast.StringTerm("public"), ast.BooleanTerm(op.Public)},
+		[2]*ast.Term{ast.StringTerm("security"), ast.ArrayTerm(alts...)},
+		[2]*ast.Term{ast.StringTerm("scope_mode"), ast.StringTerm(op.API.ScopeMode)},
+	)
+}
+
+func schemesValue(op *Operation) *ast.Term {
+	obj := ast.NewObject()
+	for _, name := range op.Schemes {
+		def := op.API.Schemes[name]
+		fields := [][2]*ast.Term{{kType, ast.StringTerm(def.Type)}}
+		if def.HTTPScheme != "" {
+			fields = append(fields, [2]*ast.Term{kScheme, ast.StringTerm(def.HTTPScheme)})
+		}
+		if def.In != "" {
+			fields = append(fields, [2]*ast.Term{ast.StringTerm("in"), ast.StringTerm(def.In)})
+		}
+		obj.Insert(ast.StringTerm(name), ast.ObjectTerm(fields...))
+	}
+	return ast.NewTerm(obj)
+}

@@ -1,0 +1,269 @@
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// forward is what the pipeline decided for one allowed request; Rewrite
+// applies it to the outbound request after ReverseProxy has removed hop-by-hop
+// headers, so nothing a client names in Connection can drop what we add.
+type forward struct {
+	op         *compiledOp
+	path       string // the normalized path that was authorized, relative to the base path
+	requestID  string
+	assertion  string
+	header     string // assertion header name
+	extra      map[string]string
+	stripAuthz bool
+}
+
+// serveProxy forwards an allowed request. One ReverseProxy value per request
+// is two small allocations and lets Rewrite close over the decision without
+// copying the request into a new context.
+func serveProxy(w http.ResponseWriter, r *http.Request, f *forward, t http.RoundTripper, eh func(http.ResponseWriter, *http.Request, error)) {
+	up := f.op.api.Upstream
+	p := &httputil.ReverseProxy{
+		Transport:    t,
+		ErrorHandler: eh,
+		BufferPool:   bufferPool,
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			out := pr.Out
+			out.URL.Scheme = up.Scheme
+			out.URL.Host = up.Host
+			out.URL.Path = up.Path + f.path
+			out.URL.RawPath = ""
+			out.Host = ""
+			if len(f.op.stripQuery) > 0 {
+				out.URL.RawQuery = stripQuery(out.URL.RawQuery, f.op.stripQuery)
+			}
+			out.URL.ForceQuery = false
+			pr.SetXForwarded()
+			h := out.Header
+			h.Del("Proxy-Authorization")
+			if f.stripAuthz {
+				h.Del("Authorization")
+			}
+			for name := range f.op.secretHeaders {
+				if name != "Cookie" && name != "Authorization" {
+					h.Del(name)
+				}
+			}
+			if len(f.op.stripCookies) > 0 {
+				stripCookies(h, f.op.stripCookies)
+			}
+			for k, v := range f.extra {
+				if safeExtraHeader(k, f.header) {
+					h.Set(k, v)
+				}
+			}
+			h.Set("X-Request-Id", f.requestID)
+			if f.assertion != "" {
+				h.Set(f.header, f.assertion)
+			}
+		},
+	}
+	p.ServeHTTP(w, r)
+}
+
+// safeExtraHeader keeps policy-supplied headers from overwriting framing,
+// hop-by-hop or gateway-owned headers.
+func safeExtraHeader(name, assertionHeader string) bool {
+	c := http.CanonicalHeaderKey(name)
+	switch c {
+	case "Host", "Content-Length", "Transfer-Encoding", "Connection", "Upgrade", "Te", "Trailer",
+		"Keep-Alive", "Proxy-Authorization", "Proxy-Connection", "X-Request-Id", "Authorization":
+		return false
+	}
+	if strings.EqualFold(c, assertionHeader) || strings.HasPrefix(c, "X-Forwarded-") || c == "Forwarded" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		ch := name[i]
+		if !(ch == '-' || ch >= '0' && ch <= '9' || ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z') {
+			return false
+		}
+	}
+	return name != ""
+}
+
+// stripQuery removes the named parameters from a raw query string and keeps
+// every other byte of it as the client sent it.
+func stripQuery(raw string, names []string) string {
+	if raw == "" {
+		return raw
+	}
+	parts := strings.Split(raw, "&")
+	kept := parts[:0]
+	for _, p := range parts {
+		k := p
+		if i := strings.IndexByte(p, '='); i >= 0 {
+			k = p[:i]
+		}
+		dk, err := url.QueryUnescape(k)
+		if err != nil {
+			dk = k
+		}
+		drop := false
+		for _, n := range names {
+			if dk == n {
+				drop = true
+				break
+			}
+		}
+		if !drop {
+			kept = append(kept, p)
+		}
+	}
+	return strings.Join(kept, "&")
+}
+
+// stripCookies removes the named cookies and keeps the others.
+func stripCookies(h http.Header, names []string) {
+	vals := h.Values("Cookie")
+	if len(vals) == 0 {
+		return
+	}
+	var kept []string
+	for _, line := range vals {
+		for _, part := range strings.Split(line, ";") {
+			p := strings.TrimSpace(part)
+			if p == "" {
+				continue
+			}
+			name := p
+			if i := strings.IndexByte(p, '='); i >= 0 {
+				name = p[:i]
+			}
+			drop := false
+			for _, n := range names {
+				if name == n {
+					drop = true
+					break
+				}
+			}
+			if !drop {
+				kept = append(kept, p)
+			}
+		}
+	}
+	h.Del("Cookie")
+	if len(kept) > 0 {
+		h.Set("Cookie", strings.Join(kept, "; "))
+	}
+}
+
+// identityHeaders are headers upstreams commonly trust as identity. Clients
+// never get to send them: they are removed from every request, public routes
+// included, before authentication runs.
+var identityHeaders = []string{
+	"X-Jwt-Assertion", "X-Forwarded-Client-Cert", "Client-Cert", "Client-Cert-Chain",
+	"X-Ssl-Client-Cert", "X-Client-Cert", "X-Client-Certificate", "Ssl-Client-Cert",
+	"X-Forwarded-User", "X-Forwarded-Email", "X-Forwarded-Preferred-Username", "X-Forwarded-Groups",
+	"X-Remote-User", "X-Remote-Group", "X-User", "X-Userinfo", "X-Auth-User", "Remote-User",
+	"X-Authenticated-User", "X-Authenticated-Userid", "X-Credential-Identifier",
+}
+
+var identityPrefixes = []string{"X-Consumer-", "X-Gatehouse-", "X-Authenticated-", "X-Auth-Request-", "X-Wso2-", "X-Apigateway-"}
+
+// stripIdentityHeaders removes client-sent identity headers in place.
+func stripIdentityHeaders(h http.Header, assertionHeader string) {
+	for _, n := range identityHeaders {
+		delete(h, n)
+	}
+	delete(h, assertionHeader)
+	for k := range h {
+		for _, p := range identityPrefixes {
+			if strings.HasPrefix(k, p) {
+				delete(h, k)
+				break
+			}
+		}
+	}
+}
+
+// bufferPool reuses proxy copy buffers across requests.
+var bufferPool = &bytesPool{p: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+
+type bytesPool struct{ p sync.Pool }
+
+func (b *bytesPool) Get() []byte  { return *(b.p.Get().(*[]byte)) }
+func (b *bytesPool) Put(v []byte) { b.p.Put(&v) }
+
+// transports keeps one tuned transport per upstream (scheme, host, timeout),
+// shared across generations so a reload keeps warm connections.
+type transports struct {
+	mu sync.Mutex
+	m  map[string]*http.Transport
+}
+
+func newTransports() *transports { return &transports{m: map[string]*http.Transport{}} }
+
+func (t *transports) get(cfg *Config, api *API) (*http.Transport, error) {
+	key := fmt.Sprintf("%s|%s|%v|%d|%v|%v|%s", api.Upstream.Scheme, api.Upstream.Host, api.UpstreamTimeout,
+		cfg.Upstream.MaxIdleConnsPerHost, cfg.Upstream.DialTimeout, cfg.Upstream.IdleConnTimeout, strings.Join(resolveAll(cfg, cfg.Upstream.CAFiles), ","))
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if tr, ok := t.m[key]; ok {
+		return tr, nil
+	}
+	u := cfg.Upstream
+	dialer := &net.Dialer{Timeout: u.DialTimeout.D(), KeepAlive: 30 * time.Second}
+	tr := &http.Transport{
+		Proxy:                  nil, // never route upstream traffic through environment proxies
+		DialContext:            dialer.DialContext,
+		MaxIdleConns:           0,
+		MaxIdleConnsPerHost:    u.MaxIdleConnsPerHost,
+		IdleConnTimeout:        u.IdleConnTimeout.D(),
+		TLSHandshakeTimeout:    10 * time.Second,
+		ResponseHeaderTimeout:  api.UpstreamTimeout,
+		ExpectContinueTimeout:  time.Second,
+		DisableCompression:     true,
+		ForceAttemptHTTP2:      true,
+		MaxResponseHeaderBytes: 1 << 20,
+	}
+	if len(u.CAFiles) > 0 {
+		pool := x509.NewCertPool()
+		for _, f := range u.CAFiles {
+			pem, err := os.ReadFile(cfg.File(f))
+			if err != nil {
+				return nil, fmt.Errorf("upstream ca_files: %w", err)
+			}
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("upstream ca_files: %s holds no PEM certificate", f)
+			}
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	t.m[key] = tr
+	return tr, nil
+}
+
+// proxyErrorHandler maps upstream failures to 502/504 problems.
+func (s *Server) proxyErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	status := http.StatusBadGateway
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		status = http.StatusGatewayTimeout
+	}
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		// The client went away; nothing useful to answer.
+		status = 499
+	}
+	s.log.Warn("upstream failed", "request_id", r.Header.Get("X-Request-Id"), "error", err.Error(), "status", status)
+	if status == 499 {
+		return
+	}
+	writeProblem(w, status, "", requestIDFrom(w))
+}

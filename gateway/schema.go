@@ -1,0 +1,139 @@
+package gateway
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+
+	"github.com/gatehouse/gatehouse/schemas"
+)
+
+var (
+	schemaOnce  sync.Once
+	schemaCache map[string]*jsonschema.Schema
+	schemaErr   error
+)
+
+// schema returns one compiled schema from schemas/, compiled once per process.
+func schema(name string) (*jsonschema.Schema, error) {
+	schemaOnce.Do(func() {
+		c := jsonschema.NewCompiler()
+		entries, err := schemas.FS.ReadDir(".")
+		if err != nil {
+			schemaErr = err
+			return
+		}
+		var names []string
+		for _, e := range entries {
+			if !strings.HasSuffix(e.Name(), ".json") {
+				continue
+			}
+			b, err := schemas.FS.ReadFile(e.Name())
+			if err != nil {
+				schemaErr = err
+				return
+			}
+			doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+			if err != nil {
+				schemaErr = fmt.Errorf("schemas/%s: %w", e.Name(), err)
+				return
+			}
+			if err := c.AddResource(e.Name(), doc); err != nil {
+				schemaErr = fmt.Errorf("schemas/%s: %w", e.Name(), err)
+				return
+			}
+			names = append(names, e.Name())
+		}
+		schemaCache = map[string]*jsonschema.Schema{}
+		for _, n := range names {
+			s, err := c.Compile(n)
+			if err != nil {
+				schemaErr = fmt.Errorf("schemas/%s: %w", n, err)
+				return
+			}
+			schemaCache[n] = s
+		}
+	})
+	if schemaErr != nil {
+		return nil, schemaErr
+	}
+	s, ok := schemaCache[name]
+	if !ok {
+		return nil, fmt.Errorf("schemas/%s: no such schema", name)
+	}
+	return s, nil
+}
+
+// validateAgainst validates a JSON document against one of our schemas and
+// turns the library's error tree into one ConfigError per leaf, each naming
+// the JSON pointer of the offending value.
+func validateAgainst(schemaName, file string, js []byte) error {
+	s, err := schema(schemaName)
+	if err != nil {
+		return err
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(js))
+	if err != nil {
+		return ConfigErrors{{File: file, Msg: "not valid JSON: " + err.Error()}}
+	}
+	err = s.Validate(doc)
+	if err == nil {
+		return nil
+	}
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return ConfigErrors{{File: file, Msg: err.Error()}}
+	}
+	var out ConfigErrors
+	seen := map[string]bool{}
+	p := message.NewPrinter(language.English)
+	var walk func(e *jsonschema.ValidationError)
+	walk = func(e *jsonschema.ValidationError) {
+		if len(e.Causes) > 0 {
+			for _, c := range e.Causes {
+				walk(c)
+			}
+			return
+		}
+		ptr := pointer(e.InstanceLocation)
+		msg := e.ErrorKind.LocalizedString(p)
+		switch k := e.ErrorKind.(type) {
+		case *kind.AdditionalProperties:
+			for _, prop := range k.Properties {
+				add := &ConfigError{File: file, Pointer: ptr + "/" + escapePointer(prop), Msg: fmt.Sprintf("unknown key %q", prop)}
+				if !seen[add.Error()] {
+					seen[add.Error()] = true
+					out = append(out, add)
+				}
+			}
+			return
+		case *kind.Required:
+			msg = "missing required key(s): " + strings.Join(k.Missing, ", ")
+		}
+		ce := &ConfigError{File: file, Pointer: ptr, Msg: msg}
+		if !seen[ce.Error()] {
+			seen[ce.Error()] = true
+			out = append(out, ce)
+		}
+	}
+	walk(ve)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Pointer < out[j].Pointer })
+	return out
+}
+
+func pointer(loc []string) string {
+	var b strings.Builder
+	for _, s := range loc {
+		b.WriteByte('/')
+		b.WriteString(escapePointer(s))
+	}
+	return b.String()
+}

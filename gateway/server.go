@@ -1,0 +1,340 @@
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// Server is a running gateway: listeners, the current generation, and the
+// process-wide pieces that outlive a reload (metrics, upstream connection
+// pools, the assertion signing key, the server certificate holder).
+type Server struct {
+	cfgPath string
+	log     hclog.Logger
+	audit   hclog.Logger
+
+	gen        atomic.Pointer[Generation]
+	metrics    *metrics
+	asserter   *Asserter
+	transports *transports
+	certs      *certHolder
+
+	reloadMu   sync.Mutex
+	lastReload atomic.Pointer[reloadStatus]
+
+	AdminMux *http.ServeMux
+
+	mu        sync.Mutex
+	servers   []*http.Server
+	listeners []net.Listener
+	addr      net.Addr
+	plainAddr net.Addr
+	adminAddr net.Addr
+}
+
+type reloadStatus struct {
+	At    time.Time `json:"at"`
+	OK    bool      `json:"ok"`
+	Error string    `json:"error,omitempty"`
+}
+
+// Options for New.
+type Options struct {
+	// Logger receives operational logs; the audit log is its "audit" child.
+	Logger hclog.Logger
+}
+
+// New loads the config and builds the first generation. It fails if the
+// config or anything it references is invalid: a gateway never starts with a
+// configuration it cannot fully honour.
+func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
+	cfg, err := LoadConfig(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	s := &Server{
+		cfgPath:    cfgPath,
+		log:        log,
+		metrics:    newMetrics(),
+		transports: newTransports(),
+		AdminMux:   http.NewServeMux(),
+	}
+	if *cfg.Log.Audit {
+		s.audit = log.Named("audit")
+	}
+	if *cfg.UpstreamIdentity.Enabled {
+		s.asserter, err = NewAsserter(cfg.UpstreamIdentity, cfg.File(cfg.UpstreamIdentity.KeyFile))
+		if err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Listen.TLS != nil {
+		s.certs, err = newCertHolder(cfg.File(cfg.Listen.TLS.CertFile), cfg.File(cfg.Listen.TLS.KeyFile))
+		if err != nil {
+			return nil, err
+		}
+	}
+	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: log, Transports: s.transports})
+	if err != nil {
+		return nil, err
+	}
+	s.gen.Store(g)
+	s.metrics.generation.Set(float64(g.ID))
+	s.metrics.reloadOK.Set(1)
+	s.lastReload.Store(&reloadStatus{At: time.Now(), OK: true})
+	s.routesAdmin()
+	log.Info("generation active", "generation", g.ID, "apis", g.Describe(), "bundle_revision", g.Engine.Revision())
+	return s, nil
+}
+
+// Generation returns the generation currently serving requests.
+func (s *Server) Generation() *Generation { return s.gen.Load() }
+
+// Reload rebuilds the generation from the config file on the side and swaps
+// it in only if everything builds. On failure the previous generation keeps
+// serving; the error is logged, counted, and shown on /readyz.
+func (s *Server) Reload(ctx context.Context) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	err := s.reload(ctx)
+	if err != nil {
+		s.metrics.reloads.WithLabelValues("failure").Inc()
+		s.metrics.reloadOK.Set(0)
+		s.lastReload.Store(&reloadStatus{At: time.Now(), OK: false, Error: err.Error()})
+		s.log.Error("reload failed; previous generation keeps serving", "generation", s.gen.Load().ID, "error", err.Error())
+		return err
+	}
+	s.metrics.reloads.WithLabelValues("success").Inc()
+	s.metrics.reloadOK.Set(1)
+	s.lastReload.Store(&reloadStatus{At: time.Now(), OK: true})
+	return nil
+}
+
+func (s *Server) reload(ctx context.Context) error {
+	cfg, err := LoadConfig(s.cfgPath)
+	if err != nil {
+		return err
+	}
+	if s.certs != nil && cfg.Listen.TLS != nil {
+		if err := s.certs.reload(cfg.File(cfg.Listen.TLS.CertFile), cfg.File(cfg.Listen.TLS.KeyFile)); err != nil {
+			return err
+		}
+	}
+	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: s.log, Transports: s.transports})
+	if err != nil {
+		return err
+	}
+	old := s.gen.Swap(g)
+	s.metrics.generation.Set(float64(g.ID))
+	s.log.Info("generation active", "generation", g.ID, "apis", g.Describe(), "bundle_revision", g.Engine.Revision())
+	if old != nil {
+		// Requests still holding the old generation finish with it; its
+		// background work stops after they had time to.
+		time.AfterFunc(time.Minute, func() { _ = old.Close() })
+	}
+	return nil
+}
+
+// Start opens the listeners and serves in the background. Addresses ending
+// in :0 get a free port; Addr/AdminAddr report what was bound.
+func (s *Server) Start() error {
+	cfg := s.gen.Load().Config
+	l := cfg.Listen
+	if l.TLS != nil {
+		ln, err := net.Listen("tcp", l.Address)
+		if err != nil {
+			return fmt.Errorf("listen %s: %w", l.Address, err)
+		}
+		s.addr = ln.Addr()
+		srv := s.publicServer(cfg)
+		srv.TLSConfig = s.tlsConfig(cfg)
+		s.serve(srv, ln, true)
+	}
+	if l.HTTPAddress != "" {
+		ln, err := net.Listen("tcp", l.HTTPAddress)
+		if err != nil {
+			s.Close()
+			return fmt.Errorf("listen %s: %w", l.HTTPAddress, err)
+		}
+		s.plainAddr = ln.Addr()
+		s.serve(s.publicServer(cfg), ln, false)
+	}
+	if a := *cfg.Admin.Address; a != "" {
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			s.Close()
+			return fmt.Errorf("listen admin %s: %w", a, err)
+		}
+		s.adminAddr = ln.Addr()
+		s.serve(&http.Server{
+			Handler:           s.AdminMux,
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			ErrorLog:          s.log.Named("admin").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
+		}, ln, false)
+	}
+	return nil
+}
+
+func (s *Server) publicServer(cfg *Config) *http.Server {
+	l := cfg.Listen
+	srv := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: l.ReadHeaderTimeout.D(),
+		ReadTimeout:       l.ReadTimeout.D(),
+		WriteTimeout:      l.WriteTimeout.D(),
+		IdleTimeout:       l.IdleTimeout.D(),
+		MaxHeaderBytes:    l.MaxHeaderBytes,
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams: l.MaxConcurrentStreams,
+		},
+		ErrorLog: s.log.Named("http").StandardLogger(&hclog.StandardLoggerOptions{ForceLevel: hclog.Debug}),
+	}
+	return srv
+}
+
+func (s *Server) serve(srv *http.Server, ln net.Listener, useTLS bool) {
+	s.mu.Lock()
+	s.servers = append(s.servers, srv)
+	s.listeners = append(s.listeners, ln)
+	s.mu.Unlock()
+	go func() {
+		var err error
+		if useTLS {
+			err = srv.ServeTLS(ln, "", "")
+		} else {
+			err = srv.Serve(ln)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("listener stopped", "address", ln.Addr().String(), "error", err.Error())
+		}
+	}()
+}
+
+// tlsConfig: TLS 1.2+ with AEAD suites only; the client certificate is
+// requested but not required at the handshake — per-API trust is checked after
+// routing, so one listener serves APIs with and without mTLS.
+func (s *Server) tlsConfig(cfg *Config) *tls.Config {
+	min := uint16(tls.VersionTLS12)
+	if cfg.Listen.TLS.MinVersion == "1.3" {
+		min = tls.VersionTLS13
+	}
+	return &tls.Config{
+		MinVersion:     min,
+		GetCertificate: s.certs.get,
+		ClientAuth:     tls.RequestClientCert,
+		CipherSuites: []uint16{
+			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+			tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+			tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+			tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+			tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+			tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+		},
+	}
+}
+
+// Addr is the HTTPS listener's address (nil when not configured).
+func (s *Server) Addr() net.Addr { return s.addr }
+
+// PlainAddr is the plain HTTP listener's address (nil when not configured).
+func (s *Server) PlainAddr() net.Addr { return s.plainAddr }
+
+// AdminAddr is the admin listener's address (nil when disabled).
+func (s *Server) AdminAddr() net.Addr { return s.adminAddr }
+
+// Shutdown stops accepting connections and drains in-flight requests until
+// ctx ends; then it closes what is left.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	servers := append([]*http.Server(nil), s.servers...)
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	errs := make([]error, len(servers))
+	for i, srv := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = srv.Shutdown(ctx)
+		}()
+	}
+	wg.Wait()
+	if g := s.gen.Load(); g != nil {
+		_ = g.Close()
+	}
+	return errors.Join(errs...)
+}
+
+// Close stops everything at once, without draining.
+func (s *Server) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, srv := range s.servers {
+		_ = srv.Close()
+	}
+	for _, ln := range s.listeners {
+		_ = ln.Close()
+	}
+}
+
+func (s *Server) routesAdmin() {
+	m := s.AdminMux
+	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	m.HandleFunc("GET /readyz", s.readyz)
+	m.Handle("GET /metrics", s.metrics.handler())
+	m.HandleFunc("GET /.well-known/jwks.json", func(w http.ResponseWriter, _ *http.Request) {
+		if s.asserter == nil {
+			http.NotFound(w, nil)
+			return
+		}
+		w.Header().Set("Content-Type", "application/jwk-set+json")
+		w.Header().Set("Cache-Control", "max-age=300")
+		_, _ = w.Write(s.asserter.JWKS())
+	})
+}
+
+// readyz reports the serving generation and the last reload. It answers 200
+// while a generation serves, also after a failed reload (the previous one
+// still serves correctly), and shows the failure so operators see it.
+func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
+	g := s.gen.Load()
+	body := map[string]any{"status": "ready"}
+	status := http.StatusOK
+	if g == nil {
+		body["status"] = "not_ready"
+		status = http.StatusServiceUnavailable
+	} else {
+		body["generation"] = g.ID
+		body["apis"] = g.Describe()
+		body["bundle_revision"] = g.Engine.Revision()
+	}
+	if lr := s.lastReload.Load(); lr != nil {
+		body["last_reload"] = lr
+		if !lr.OK {
+			body["status"] = "degraded"
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// Metrics returns the Prometheus registry of this server.
+func (s *Server) Metrics() *metrics { return s.metrics }
