@@ -1,0 +1,265 @@
+package authn
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+)
+
+// JWT authenticates bearer tokens that are JWTs (RFC 7519, JWS compact
+// serialization) from a fixed set of trusted issuers, following RFC 8725:
+//
+//  1. Exactly one Authorization header, scheme "Bearer" (any case), a token68
+//     of at most WithMaxTokenSize bytes (16 KB by default).
+//  2. Verified-token cache lookup by SHA-256 of the token.
+//  3. Shape: no dot at all is an opaque token, not ours (ErrNotJWT); five
+//     parts is a JWE (unsupported_credential); anything but three base64url
+//     parts is malformed.
+//  4. Header: `alg` must be in the allow-list of some issuer of the scheme
+//     ("none" never is); `crit` is refused (no extension is understood);
+//     `b64` is refused; `jku`, `x5u`, `jwk`, `x5c` are ignored — nothing is
+//     ever fetched or trusted from a token.
+//  5. The issuer is picked by the payload's unverified `iss`, exactly; an
+//     unknown iss is rejected before any key lookup (unknown_issuer).
+//  6. That issuer's allow-list must contain `alg`; the key comes from that
+//     issuer's KeySource only (by kid; a token without kid uses the issuer's
+//     only key), and must itself allow `alg` (a JWK's "alg", its type and
+//     curve). The signature is verified with that key and algorithm.
+//  7. Claims: exp required; exp, nbf, iat with the issuer's leeway; aud must
+//     hold a configured audience; max lifetime; required claims; typ
+//     allow-list.
+//
+// Rejection reasons: malformed (shape, base64, JSON, claim types, oversize),
+// invalid_signature (algorithm not allowed, or the signature does not
+// verify), unknown_issuer, unknown_key, expired, not_yet_valid,
+// audience_mismatch, invalid_credentials (exp missing, lifetime too long,
+// required claim missing, typ not allowed), unsupported_credential (JWE,
+// crit), ambiguous_credentials (two Authorization headers). KeySource errors
+// other than ErrUnknownKey are technical failures.
+//
+// Identity.Claims holds every claim of the verified payload as decoded by
+// encoding/json with UseNumber: objects are map[string]any, arrays []any,
+// numbers json.Number (never float64), so large integers survive intact.
+//
+// Verified identities are cached until min(exp, now + cache TTL). The cache
+// belongs to this authenticator and so to its fixed set of issuers: an entry
+// can only have been verified by one of them, and iss binds a token to one
+// issuer. A new configuration generation builds new authenticators and
+// caches. Failures are never cached.
+type JWT struct {
+	scheme       string
+	issuers      []*issuer
+	byIss        map[string]*issuer
+	algs         []string // union of the issuers' allow-lists
+	cache        *Cache[*Identity]
+	cacheTTL     time.Duration
+	now          func() time.Time
+	maxTokenSize int
+	realm        string
+}
+
+var _ Authenticator = (*JWT)(nil)
+
+// ErrNotJWT reports a bearer token that has no dot at all, so is not a JWS
+// compact serialization: an opaque token. It wraps ErrNoCredentials —
+// errors.Is(ErrNotJWT, ErrNoCredentials) is true — so to a caller that knows
+// only the three outcomes the JWT scheme simply has no credential; a caller
+// that can route opaque tokens to key managers (introspection, the internal
+// key manager) tests errors.Is(err, ErrNotJWT) first. Compare with
+// errors.Is, never ==.
+var ErrNotJWT = fmt.Errorf("authn: bearer token is not a JWT: %w", ErrNoCredentials)
+
+// NewJWT returns the bearer JWT authenticator of the OpenAPI security scheme
+// named scheme, trusting issuers. Options used: WithClock, WithLogger,
+// WithCacheSize, WithCacheTTL, WithMaxTokenSize, WithRealm.
+func NewJWT(scheme string, issuers []*Issuer, opts ...Option) (*JWT, error) {
+	if len(issuers) == 0 {
+		return nil, fmt.Errorf("authn: bearer scheme %q has no issuers", scheme)
+	}
+	o := buildOptions(opts)
+	j := &JWT{
+		scheme:       scheme,
+		byIss:        map[string]*issuer{},
+		cacheTTL:     o.cacheTTL,
+		now:          o.now,
+		maxTokenSize: o.maxTokenSize,
+		realm:        o.realm,
+	}
+	if j.realm == "" {
+		j.realm = scheme
+	}
+	names := map[string]bool{}
+	for _, cfg := range issuers {
+		is, err := compileIssuer(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("authn: bearer scheme %q: %w", scheme, err)
+		}
+		if names[is.name] {
+			return nil, fmt.Errorf("authn: bearer scheme %q: issuer %q is listed twice", scheme, is.name)
+		}
+		if other, dup := j.byIss[is.iss]; dup {
+			return nil, fmt.Errorf("authn: bearer scheme %q: issuers %q and %q have the same iss %q; their keys would be pooled", scheme, other.name, is.name, is.iss)
+		}
+		names[is.name] = true
+		j.byIss[is.iss] = is
+		j.issuers = append(j.issuers, is)
+		j.algs = append(j.algs, is.algs...)
+		o.logger.Debug("issuer configured", "scheme", scheme, "issuer", is.name, "iss", is.iss, "algorithms", is.algs)
+	}
+	j.algs = SortedUnique(j.algs)
+	if j.cacheTTL > 0 {
+		j.cache = NewCache[*Identity](o.cacheSize, o.now)
+	}
+	return j, nil
+}
+
+// Scheme is the OpenAPI securityScheme name.
+func (j *JWT) Scheme() string { return j.scheme }
+
+// CacheStats reports the verified-token cache's hits and misses.
+func (j *JWT) CacheStats() (hits, misses uint64) { return j.cache.Stats() }
+
+// Authenticate verifies the request's bearer JWT. See the type comment.
+func (j *JWT) Authenticate(r *http.Request) (*Identity, error) {
+	tok, err := authorizationFor(r, j.scheme, "Bearer", j.maxTokenSize+64)
+	if err != nil {
+		return nil, err
+	}
+	return j.Verify(r.Context(), tok)
+}
+
+// Verify verifies a raw token as Authenticate does, for callers that have
+// already taken it out of the request (explain, key-manager routing).
+func (j *JWT) Verify(ctx context.Context, token string) (*Identity, error) {
+	if len(token) > j.maxTokenSize {
+		return nil, Reject(j.scheme, ReasonMalformed, "token too long", nil)
+	}
+	var key CacheKey
+	if j.cache != nil {
+		key = sha256.Sum256([]byte(token))
+		if id, ok := j.cache.Get(key); ok {
+			return id, nil
+		}
+	}
+	id, is, err := j.verify(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if ttl := j.ttlFor(is); ttl > 0 {
+		exp := j.now().Add(ttl)
+		if id.ExpiresAt.Before(exp) {
+			exp = id.ExpiresAt
+		}
+		j.cache.Put(key, id, exp)
+	}
+	return id, nil
+}
+
+func (j *JWT) ttlFor(is *issuer) time.Duration {
+	if j.cache == nil || is.cacheTTL < 0 {
+		return 0
+	}
+	if is.cacheTTL > 0 {
+		return is.cacheTTL
+	}
+	return j.cacheTTL
+}
+
+func (j *JWT) reject(reason Reason, detail string) (*Identity, *issuer, error) {
+	return nil, nil, Reject(j.scheme, reason, detail, nil)
+}
+
+func (j *JWT) verify(ctx context.Context, token string) (*Identity, *issuer, error) {
+	raw := []byte(token)
+	parts, kind := splitJWT(raw)
+	switch kind {
+	case kindOpaque:
+		return nil, nil, ErrNotJWT
+	case kindJWE:
+		return j.reject(ReasonUnsupportedCredential, "encrypted tokens (JWE) are not supported")
+	case kindMalformed:
+		return j.reject(ReasonMalformed, "not a JWS compact serialization")
+	}
+	hdr, err := decodeHeader(parts.header)
+	if err != nil {
+		return j.reject(ReasonMalformed, err.Error())
+	}
+	switch {
+	case hdr.alg == "":
+		return j.reject(ReasonMalformed, "header has no alg")
+	case !slices.Contains(j.algs, hdr.alg):
+		return j.reject(ReasonInvalidSignature, "algorithm not allowed")
+	case hdr.crit:
+		return j.reject(ReasonUnsupportedCredential, "crit header: no extension is supported")
+	case hdr.b64:
+		return j.reject(ReasonMalformed, "b64 header is not allowed in a JWT")
+	}
+	claims, err := decodeClaims(parts.payload)
+	if err != nil {
+		return j.reject(ReasonMalformed, err.Error())
+	}
+	iss, present := claims["iss"]
+	issStr, isStr := iss.(string)
+	switch {
+	case !present:
+		return j.reject(ReasonUnknownIssuer, "token has no iss")
+	case !isStr:
+		return j.reject(ReasonMalformed, "iss is not a string")
+	}
+	is := j.byIss[issStr]
+	if is == nil {
+		return j.reject(ReasonUnknownIssuer, "iss is not a trusted issuer of this scheme")
+	}
+	if !slices.Contains(is.algs, hdr.alg) {
+		return j.reject(ReasonInvalidSignature, "algorithm not allowed for issuer "+is.name)
+	}
+	key, err := is.keys.Key(ctx, hdr.kid, hdr.alg)
+	if err != nil {
+		if errors.Is(err, ErrUnknownKey) {
+			return j.reject(ReasonUnknownKey, "no key of issuer "+is.name+" matches the token's kid")
+		}
+		return nil, nil, fmt.Errorf("authn: %s: keys of issuer %s: %w", j.scheme, is.name, err)
+	}
+	if !key.Allows(hdr.alg) {
+		return j.reject(ReasonInvalidSignature, "key does not allow the token's algorithm")
+	}
+	if err := verifySignature(parts, key, hdr.alg); err != nil {
+		return j.reject(ReasonInvalidSignature, err.Error())
+	}
+	times, ce := is.validate(claims, hdr, j.now())
+	if ce != nil {
+		return j.reject(ce.reason, ce.detail)
+	}
+	return is.identity(j.scheme, token, claims, times), is, nil
+}
+
+// Challenge is the WWW-Authenticate value for this scheme without error
+// parameters: `Bearer realm="<realm>"` (the realm defaults to the scheme name).
+func (j *JWT) Challenge() string { return BearerChallenge(j.realm, "", "") }
+
+// BearerChallenge returns an RFC 6750 §3 challenge: `Bearer realm="…"`, plus
+// `error="…"` and `error_description="…"` when not empty (e.g.
+// "invalid_token", "insufficient_scope"). Quotes and backslashes are escaped,
+// control characters dropped.
+func BearerChallenge(realm, errCode, description string) string {
+	var sb strings.Builder
+	sb.WriteString(`Bearer realm="`)
+	writeQuoted(&sb, realm)
+	sb.WriteByte('"')
+	if errCode != "" {
+		sb.WriteString(`, error="`)
+		writeQuoted(&sb, errCode)
+		sb.WriteByte('"')
+	}
+	if description != "" {
+		sb.WriteString(`, error_description="`)
+		writeQuoted(&sb, description)
+		sb.WriteByte('"')
+	}
+	return sb.String()
+}

@@ -1,0 +1,367 @@
+package authn
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/sha1" //nolint:gosec // x5t is defined as a SHA-1 thumbprint (RFC 7515 §4.1.7); used as a key id only
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/lestrrat-go/jwx/v3/jwk"
+)
+
+// ErrUnknownKey is returned by a KeySource that has no key for a token's kid
+// (or, for a token without kid, no single key to use). The JWT authenticator
+// maps it to Rejection unknown_key; any other KeySource error is a technical
+// failure (503).
+var ErrUnknownKey = errors.New("authn: unknown key")
+
+// MinRSABits is the smallest RSA modulus accepted (RFC 7518 §3.3, §3.5).
+const MinRSABits = 2048
+
+// KeySource gives an issuer's verification keys. It is the seam for the
+// remote JWKS source (refresh, rotation, stale-if-error) of the next issue;
+// StaticKeys serves keys loaded from files. Implementations must be safe for
+// concurrent use and must only ever return keys of their own issuer.
+type KeySource interface {
+	// Key returns the key named kid that may verify alg. When kid is empty
+	// (the token names no key) a source returns its only key if it has
+	// exactly one. It returns ErrUnknownKey (possibly wrapped) when it has
+	// no such key; a remote source may refetch first, ctx bounds that.
+	Key(ctx context.Context, kid, alg string) (*VerificationKey, error)
+}
+
+// VerificationKey is one key an issuer signs tokens with.
+type VerificationKey struct {
+	// ID is the key id (JWK kid), possibly empty.
+	ID string
+	// Algorithms lists the JWS algorithms this key may verify: the JWK's
+	// "alg" if it has one, else every algorithm its type and size allow.
+	Algorithms []string
+	// Public is *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey, or a
+	// []byte HMAC secret.
+	Public any
+	// Thumbprint is the RFC 7638 SHA-256 thumbprint (base64url): safe to
+	// log, never the key.
+	Thumbprint string
+}
+
+// Allows reports whether the key may verify alg.
+func (k *VerificationKey) Allows(alg string) bool { return slices.Contains(k.Algorithms, alg) }
+
+// NewVerificationKey checks pub and returns a key that may verify alg (or,
+// with alg empty, every algorithm its type allows). It refuses RSA keys
+// under MinRSABits, curves other than P-256/P-384/P-521 and Ed25519, private
+// keys, HMAC secrets (use Issuer.Secret), and an alg the key cannot do.
+func NewVerificationKey(kid string, pub crypto.PublicKey, alg string) (*VerificationKey, error) {
+	algs, err := keyAlgorithms(pub)
+	if err != nil {
+		return nil, err
+	}
+	if alg != "" {
+		if !slices.Contains(algs, alg) {
+			return nil, fmt.Errorf("key type cannot do alg %q", alg)
+		}
+		algs = []string{alg}
+	}
+	jk, err := jwk.Import(pub)
+	if err != nil {
+		return nil, fmt.Errorf("key: %w", err)
+	}
+	tp, err := jk.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("key thumbprint: %w", err)
+	}
+	return &VerificationKey{ID: kid, Algorithms: algs, Public: pub, Thumbprint: base64.RawURLEncoding.EncodeToString(tp)}, nil
+}
+
+// keyAlgorithms returns the algorithms a public key's type and size allow.
+func keyAlgorithms(pub crypto.PublicKey) ([]string, error) {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		if k.N == nil || k.N.BitLen() < MinRSABits {
+			return nil, fmt.Errorf("RSA key of %d bits is below the minimum of %d", bitLen(k), MinRSABits)
+		}
+		return []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}, nil
+	case *ecdsa.PublicKey:
+		switch k.Curve {
+		case elliptic.P256():
+			return []string{"ES256"}, nil
+		case elliptic.P384():
+			return []string{"ES384"}, nil
+		case elliptic.P521():
+			return []string{"ES512"}, nil
+		}
+		return nil, errors.New("unsupported elliptic curve")
+	case ed25519.PublicKey:
+		if len(k) != ed25519.PublicKeySize {
+			return nil, errors.New("invalid Ed25519 key")
+		}
+		return []string{"EdDSA", "Ed25519"}, nil
+	case []byte:
+		return nil, errors.New("symmetric keys are not accepted here: configure the issuer's shared secret instead")
+	case *rsa.PrivateKey, *ecdsa.PrivateKey, ed25519.PrivateKey:
+		return nil, errors.New("private key given where a public key is expected")
+	}
+	return nil, fmt.Errorf("unsupported key type %T", pub)
+}
+
+func bitLen(k *rsa.PublicKey) int {
+	if k.N == nil {
+		return 0
+	}
+	return k.N.BitLen()
+}
+
+// StaticKeys is a KeySource over a fixed set of keys (a JWKS file, PEM
+// certificates or public keys, or an HMAC secret).
+type StaticKeys struct {
+	keys []*VerificationKey
+	byID map[string][]*VerificationKey
+	// anyKid: the keys came without key ids (PEM) and there is exactly one;
+	// it verifies tokens whatever kid they name.
+	anyKid bool
+}
+
+var _ KeySource = (*StaticKeys)(nil)
+
+// NewStaticKeys returns a source over keys. Tokens select a key by kid; a
+// token without kid uses the only key when there is exactly one.
+func NewStaticKeys(keys ...*VerificationKey) (*StaticKeys, error) {
+	if len(keys) == 0 {
+		return nil, errors.New("no usable keys")
+	}
+	s := &StaticKeys{keys: keys, byID: map[string][]*VerificationKey{}}
+	for _, k := range keys {
+		if k.ID != "" {
+			s.byID[k.ID] = append(s.byID[k.ID], k)
+		}
+	}
+	return s, nil
+}
+
+// Keys returns the keys of the source.
+func (s *StaticKeys) Keys() []*VerificationKey { return slices.Clone(s.keys) }
+
+// Key implements KeySource.
+func (s *StaticKeys) Key(_ context.Context, kid, alg string) (*VerificationKey, error) {
+	if kid != "" {
+		for _, k := range s.byID[kid] {
+			if k.Allows(alg) {
+				return k, nil
+			}
+		}
+		if !s.anyKid {
+			return nil, ErrUnknownKey
+		}
+	}
+	if len(s.keys) == 1 && (kid == "" || s.anyKid) && s.keys[0].Allows(alg) {
+		return s.keys[0], nil
+	}
+	return nil, ErrUnknownKey
+}
+
+// jwkFields are the JWK members checked before a key is used (RFC 7517 §4).
+type jwkFields struct {
+	Kty    string   `json:"kty"`
+	Use    string   `json:"use"`
+	KeyOps []string `json:"key_ops"`
+	Alg    string   `json:"alg"`
+	Kid    string   `json:"kid"`
+	D      string   `json:"d"`
+}
+
+// ParseJWKS reads a JWK Set (RFC 7517 §5). Keys that must not verify
+// signatures are skipped with a warning naming their kid and the reason:
+// `oct` (shared secrets never come from a JWKS), `use` other than "sig",
+// `key_ops` without "verify", an `alg` the key type cannot do or that is not
+// a signature algorithm, RSA under 2048 bits, unsupported curves, keys that
+// do not parse. Private key material is reduced to its public part, with a
+// warning. It is an error when no usable key remains. logger may be nil.
+func ParseJWKS(data []byte, logger hclog.Logger) (*StaticKeys, error) {
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	var set struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(data, &set); err != nil {
+		return nil, errors.New("jwks: not a JSON JWK Set")
+	}
+	var keys []*VerificationKey
+	for i, raw := range set.Keys {
+		k, err := parseJWK(raw, logger)
+		if err != nil {
+			var f jwkFields
+			_ = json.Unmarshal(raw, &f)
+			logger.Warn("jwks key skipped", "index", i, "kid", f.Kid, "kty", f.Kty, "reason", err.Error())
+			continue
+		}
+		keys = append(keys, k)
+	}
+	s, err := NewStaticKeys(keys...)
+	if err != nil {
+		return nil, fmt.Errorf("jwks: %w", err)
+	}
+	return s, nil
+}
+
+// LoadJWKSFile reads a JWK Set from a file; see ParseJWKS.
+func LoadJWKSFile(path string, logger hclog.Logger) (*StaticKeys, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	s, err := ParseJWKS(data, logger)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
+
+func parseJWK(raw []byte, logger hclog.Logger) (*VerificationKey, error) {
+	var f jwkFields
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return nil, errors.New("not a JSON object")
+	}
+	switch f.Kty {
+	case "RSA", "EC", "OKP":
+	case "oct":
+		return nil, errors.New("symmetric (oct) keys are never taken from a JWKS")
+	default:
+		return nil, fmt.Errorf("unsupported kty %q", f.Kty)
+	}
+	if f.Use != "" && f.Use != "sig" {
+		return nil, fmt.Errorf("use %q is not \"sig\"", f.Use)
+	}
+	if f.KeyOps != nil && !slices.Contains(f.KeyOps, "verify") {
+		return nil, errors.New("key_ops does not include \"verify\"")
+	}
+	if f.Alg != "" && !knownSignatureAlg(f.Alg) {
+		return nil, fmt.Errorf("alg %q is not an accepted signature algorithm", f.Alg)
+	}
+	jk, err := jwk.ParseKey(raw)
+	if err != nil {
+		return nil, errors.New("key does not parse")
+	}
+	if f.D != "" {
+		logger.Warn("jwks holds private key material; only its public part is used", "kid", f.Kid)
+		if jk, err = jk.PublicKey(); err != nil {
+			return nil, errors.New("cannot derive the public key")
+		}
+	}
+	var pub any
+	if err := jwk.Export(jk, &pub); err != nil {
+		return nil, errors.New("key does not export")
+	}
+	return NewVerificationKey(f.Kid, pub, f.Alg)
+}
+
+// ParsePEMKeys reads PEM blocks: CERTIFICATE (its public key is used;
+// validity dates are not checked, as IdPs publish self-signed certificates)
+// and PUBLIC KEY (PKIX). Other block types are errors, so a private key
+// pasted by mistake is refused. PEM keys carry no kid: each is reachable by
+// its RFC 7638 thumbprint and, for certificates, by the base64url SHA-1
+// (x5t) and SHA-256 (x5t#S256) of the certificate; a source with exactly one
+// key uses it whatever kid a token names.
+func ParsePEMKeys(data []byte) (*StaticKeys, error) {
+	var keys []*VerificationKey
+	aliases := map[*VerificationKey][]string{}
+	for n := 1; ; n++ {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			break
+		}
+		var pub any
+		var als []string
+		switch b.Type {
+		case "CERTIFICATE":
+			c, err := x509.ParseCertificate(b.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("PEM block %d: invalid certificate", n)
+			}
+			pub = c.PublicKey
+			s1, s256 := sha1.Sum(c.Raw), sha256.Sum256(c.Raw) //nolint:gosec // x5t
+			als = []string{base64.RawURLEncoding.EncodeToString(s1[:]), base64.RawURLEncoding.EncodeToString(s256[:])}
+		case "PUBLIC KEY":
+			p, err := x509.ParsePKIXPublicKey(b.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("PEM block %d: invalid public key", n)
+			}
+			pub = p
+		default:
+			return nil, fmt.Errorf("PEM block %d: type %q is not CERTIFICATE or PUBLIC KEY", n, b.Type)
+		}
+		k, err := NewVerificationKey("", pub, "")
+		if err != nil {
+			return nil, fmt.Errorf("PEM block %d: %w", n, err)
+		}
+		k.ID = k.Thumbprint
+		keys = append(keys, k)
+		aliases[k] = als
+	}
+	s, err := NewStaticKeys(keys...)
+	if err != nil {
+		return nil, errors.New("no CERTIFICATE or PUBLIC KEY PEM blocks")
+	}
+	for k, als := range aliases {
+		for _, a := range als {
+			s.byID[a] = append(s.byID[a], k)
+		}
+	}
+	s.anyKid = len(keys) == 1
+	return s, nil
+}
+
+// LoadPEMFiles reads certificates and public keys from PEM files; see
+// ParsePEMKeys.
+func LoadPEMFiles(paths ...string) (*StaticKeys, error) {
+	var all []byte
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := ParsePEMKeys(data); err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		all = append(append(all, data...), '\n')
+	}
+	return ParsePEMKeys(all)
+}
+
+// hmacKeys returns the source for an issuer's shared secret.
+func hmacKeys(secret []byte) (*StaticKeys, []string, error) {
+	var algs []string
+	for _, a := range []struct {
+		alg string
+		n   int
+	}{{"HS256", 32}, {"HS384", 48}, {"HS512", 64}} {
+		if len(secret) >= a.n {
+			algs = append(algs, a.alg)
+		}
+	}
+	if len(algs) == 0 {
+		return nil, nil, fmt.Errorf("shared secret of %d bytes is shorter than the minimum of 32", len(secret))
+	}
+	k := &VerificationKey{Algorithms: algs, Public: secret, Thumbprint: "hmac:" + CredentialID(string(secret))[:8]}
+	s, err := NewStaticKeys(k)
+	if err != nil {
+		return nil, nil, err
+	}
+	s.anyKid = true
+	return s, algs, nil
+}

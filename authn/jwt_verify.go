@@ -1,0 +1,160 @@
+package authn
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+
+	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
+)
+
+// tokenKind classifies a bearer token by its shape alone.
+type tokenKind int
+
+const (
+	kindMalformed tokenKind = iota
+	kindJWS                 // three non-empty-header/payload base64url parts
+	kindJWE                 // five parts: encrypted, not supported
+	kindOpaque              // no dot at all: not a JWT (an opaque token)
+)
+
+// jwtParts is a JWS compact serialization split into its parts. All fields
+// are sub-slices of the token: splitting copies nothing.
+type jwtParts struct {
+	header, payload, signature []byte
+	signingInput               []byte // header "." payload
+}
+
+// splitJWT classifies token and, for a JWS, splits it. A JWS has exactly two
+// dots, a non-empty header and payload, and only base64url characters
+// (no padding) in every part; the signature may be empty (the "none"
+// algorithm, rejected later by the algorithm check).
+func splitJWT(token []byte) (jwtParts, tokenKind) {
+	dots := bytes.Count(token, []byte{'.'})
+	switch dots {
+	case 0:
+		if len(token) == 0 {
+			return jwtParts{}, kindMalformed
+		}
+		return jwtParts{}, kindOpaque
+	case 2:
+	case 4:
+		if allBase64URLOrDot(token) {
+			return jwtParts{}, kindJWE
+		}
+		return jwtParts{}, kindMalformed
+	default:
+		return jwtParts{}, kindMalformed
+	}
+	i := bytes.IndexByte(token, '.')
+	j := i + 1 + bytes.IndexByte(token[i+1:], '.')
+	p := jwtParts{
+		header:       token[:i],
+		payload:      token[i+1 : j],
+		signature:    token[j+1:],
+		signingInput: token[:j],
+	}
+	if len(p.header) == 0 || len(p.payload) == 0 || !allBase64URLOrDot(token) {
+		return jwtParts{}, kindMalformed
+	}
+	return p, kindJWS
+}
+
+func allBase64URLOrDot(b []byte) bool {
+	for _, c := range b {
+		if !isBase64URLChar(c) && c != '.' {
+			return false
+		}
+	}
+	return true
+}
+
+func isBase64URLChar(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_'
+}
+
+var b64 = base64.RawURLEncoding.Strict()
+
+func decodeB64(src []byte) ([]byte, error) {
+	dst := make([]byte, b64.DecodedLen(len(src)))
+	n, err := b64.Decode(dst, src)
+	if err != nil {
+		return nil, err
+	}
+	return dst[:n], nil
+}
+
+// jwsHeader holds the protected header members Gatehouse reads. Members are
+// matched by exact name (a map decode, not encoding/json's case-insensitive
+// struct matching), so {"alg":…,"ALG":…} cannot be read two ways.
+// jku, x5u, jwk and x5c are deliberately ignored: keys come from the issuer's
+// configuration only, never from the token.
+type jwsHeader struct {
+	alg, kid, typ string
+	crit          bool // a "crit" member is present
+	b64           bool // a "b64" member is present (RFC 7797)
+}
+
+var (
+	errHeaderJSON   = errors.New("header is not a JSON object")
+	errHeaderMember = errors.New("header member has the wrong type")
+	errClaimsJSON   = errors.New("claims are not a JSON object")
+)
+
+func decodeHeader(seg []byte) (jwsHeader, error) {
+	raw, err := decodeB64(seg)
+	if err != nil {
+		return jwsHeader{}, errHeaderJSON
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+		return jwsHeader{}, errHeaderJSON
+	}
+	var h jwsHeader
+	if !headerString(m, "alg", &h.alg) || !headerString(m, "kid", &h.kid) || !headerString(m, "typ", &h.typ) {
+		return jwsHeader{}, errHeaderMember
+	}
+	_, h.crit = m["crit"]
+	_, h.b64 = m["b64"]
+	return h, nil
+}
+
+func headerString(m map[string]json.RawMessage, name string, dst *string) bool {
+	v, ok := m[name]
+	return !ok || json.Unmarshal(v, dst) == nil
+}
+
+// decodeClaims decodes the payload: one JSON object, numbers kept as
+// json.Number, member names exact, nothing after the object.
+func decodeClaims(seg []byte) (map[string]any, error) {
+	raw, err := decodeB64(seg)
+	if err != nil {
+		return nil, errClaimsJSON
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil || m == nil {
+		return nil, errClaimsJSON
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errClaimsJSON
+	}
+	return m, nil
+}
+
+// verifySignature checks sig over p.signingInput with key under alg. alg has
+// already been checked against the issuer's allow-list and the key's own
+// algorithms; the token's header plays no part here.
+func verifySignature(p jwtParts, key *VerificationKey, alg string) error {
+	sig, err := decodeB64(p.signature)
+	if err != nil || len(sig) == 0 {
+		return errors.New("signature is not base64url")
+	}
+	if err := jwsbb.Verify(key.Public, alg, p.signingInput, sig); err != nil {
+		return errors.New("signature does not verify")
+	}
+	return nil
+}
