@@ -55,6 +55,7 @@ type Engine struct {
 	compiler  *ast.Compiler
 	store     map[string]any
 	revisions map[string]string
+	revision  string
 	timeout   time.Duration
 }
 
@@ -134,7 +135,9 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCompile, err)
 	}
-	return &Engine{query: pq, compiler: compiler, store: data, revisions: revisions, timeout: opts.Timeout}, nil
+	e := &Engine{query: pq, compiler: compiler, store: data, revisions: revisions, timeout: opts.Timeout}
+	e.revision = e.joinRevisions()
+	return e, nil
 }
 
 func loadEmbedded(modules map[string]*ast.Module, caps *ast.Capabilities) error {
@@ -204,7 +207,9 @@ func (e *Engine) Revisions() map[string]string {
 }
 
 // Revision is a compact, stable string of all bundle revisions, for logs.
-func (e *Engine) Revision() string {
+func (e *Engine) Revision() string { return e.revision }
+
+func (e *Engine) joinRevisions() string {
 	keys := make([]string, 0, len(e.revisions))
 	for k := range e.revisions {
 		keys = append(keys, k)

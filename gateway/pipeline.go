@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strconv"
@@ -11,46 +12,70 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/bundles"
 )
 
-// ServeHTTP is the request pipeline: route, authenticate, decide, then deny
-// or forward. See DESIGN.md, "The shape, in one picture".
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	gen := s.gen.Load()
-	rec := &recorder{ResponseWriter: w, status: http.StatusOK, requestID: requestID(r)}
-	ev := auditEvent{start: start, requestID: rec.requestID, method: r.Method, gen: gen}
-	defer func() { s.finish(rec, &ev) }()
+// Evaluation is what the gateway decided about one request, up to but not
+// including forwarding it. The pipeline acts on it; `gatehouse explain`
+// prints it.
+type Evaluation struct {
+	RequestID string
+	Method    string
+	Path      string
+	Op        *compiledOp
+	// Status is the answer when the request is not forwarded (0 when allowed).
+	Status int
+	// Reason is the governing reason of a denial or failure.
+	Reason string
+	// Names/Creds are the verified credentials by scheme, Rejected/Rejections
+	// the presented-but-invalid ones, in the operation's scheme order.
+	Names      []string
+	Creds      []*authn.Identity
+	RejNames   []string
+	Rejections []*authn.Rejection
+	// Failure is a technical failure (authenticator or policy).
+	Failure    error
+	Input      ast.Value
+	Decision   *bundles.Decision
+	AuthnTime  time.Duration
+	PolicyTime time.Duration
+	denial     denial
+}
 
-	// Identity headers are never the client's to send, on any route.
-	stripIdentityHeaders(r.Header, gen.Config.UpstreamIdentity.Header)
+// Operation returns the matched operation, or nil.
+func (e *Evaluation) Operation() *Operation {
+	if e.Op == nil {
+		return nil
+	}
+	return e.Op.Operation
+}
+
+// Evaluate routes, authenticates and decides one request. It strips client
+// identity headers from r in place (they are never the client's to send) and
+// calls no upstream.
+func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, opts ...rego.EvalOption) *Evaluation {
+	ev := &Evaluation{RequestID: requestID, Method: r.Method, Path: r.URL.Path}
+	stripIdentityHeaders(r.Header, g.Config.UpstreamIdentity.Header)
 
 	if reason := unsafePath(r); reason != "" {
-		ev.reasons = []string{reason}
-		writeProblem(rec, http.StatusBadRequest, "", rec.requestID)
-		return
+		ev.Status, ev.Reason = http.StatusBadRequest, reason
+		return ev
 	}
-	op, err := gen.match(r)
+	op, err := g.match(r)
 	if err != nil {
-		status := http.StatusNotFound
+		ev.Status, ev.Reason = http.StatusNotFound, "no_route"
 		if errors.Is(err, errMethodNotAllowed) {
-			status = http.StatusMethodNotAllowed
+			ev.Status, ev.Reason = http.StatusMethodNotAllowed, "method_not_allowed"
 		}
-		writeProblem(rec, status, "", rec.requestID)
-		return
+		return ev
 	}
-	ev.op = op
+	ev.Op = op
 
-	in := policyInput{
-		requestID: rec.requestID,
-		r:         r,
-		path:      r.URL.Path,
-		clientIP:  clientIP(r),
-		op:        op,
-		now:       start,
-	}
+	in := policyInput{requestID: requestID, r: r, path: r.URL.Path, clientIP: clientIP(r), op: op, now: now}
 	if !op.Public {
 		authStart := time.Now()
 		for i, a := range op.authenticators {
@@ -58,9 +83,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			id, err := a.Authenticate(r)
 			switch {
 			case err == nil:
-				in.names = append(in.names, name)
-				in.creds = append(in.creds, id)
-				ev.outcomes = append(ev.outcomes, outcome{scheme: name, result: "verified", credentialID: id.CredentialID})
+				ev.Names = append(ev.Names, name)
+				ev.Creds = append(ev.Creds, id)
 			case errors.Is(err, authn.ErrNoCredentials):
 				// Not presented: another alternative may still be satisfied.
 			default:
@@ -68,64 +92,87 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				if !ok {
 					// Technical failure (key set or key manager unreachable):
 					// fail closed, never fall through to another scheme.
-					ev.outcomes = append(ev.outcomes, outcome{scheme: name, result: "error"})
-					ev.reasons = []string{"authentication_unavailable"}
-					s.log.Error("authenticator failed", "request_id", rec.requestID, "scheme", name, "error", err.Error())
-					rec.Header().Set("Retry-After", "5")
-					writeProblem(rec, http.StatusServiceUnavailable, "", rec.requestID)
-					return
+					ev.Status, ev.Reason, ev.Failure = http.StatusServiceUnavailable, "authentication_unavailable",
+						fmt.Errorf("scheme %s: %w", name, err)
+					ev.AuthnTime = time.Since(authStart)
+					return ev
 				}
-				in.rejNames = append(in.rejNames, name)
-				in.rejections = append(in.rejections, rej)
-				ev.outcomes = append(ev.outcomes, outcome{scheme: name, result: string(rej.Reason)})
+				ev.RejNames = append(ev.RejNames, name)
+				ev.Rejections = append(ev.Rejections, rej)
 			}
 		}
-		s.metrics.authnSeconds.Observe(time.Since(authStart).Seconds())
+		ev.AuthnTime = time.Since(authStart)
 	}
+	in.names, in.creds, in.rejNames, in.rejections = ev.Names, ev.Creds, ev.RejNames, ev.Rejections
 
 	policyStart := time.Now()
-	d, err := gen.Engine.Decide(r.Context(), in.value())
-	s.metrics.policySeconds.Observe(time.Since(policyStart).Seconds())
+	ev.Input = in.value()
+	d, err := g.Engine.Decide(r.Context(), ev.Input, opts...)
+	ev.PolicyTime = time.Since(policyStart)
 	if err != nil {
-		ev.reasons = []string{"policy_error"}
-		status := http.StatusInternalServerError
-		s.log.Error("policy evaluation failed", "request_id", rec.requestID, "error", err.Error(),
-			"deadline", errors.Is(err, bundles.ErrDeadline))
-		writeProblem(rec, status, "", rec.requestID)
-		return
+		ev.Status, ev.Reason, ev.Failure = http.StatusInternalServerError, "policy_error", err
+		return ev
 	}
-	ev.decision = d
+	ev.Decision = d
 	if !d.Allow {
-		reason, dn := pickDenial(d)
-		ev.reasons = d.Reasons
-		setChallenges(rec.Header(), op, d, reason, dn)
-		writeProblem(rec, dn.status, dn.title, rec.requestID)
+		ev.Reason, ev.denial = pickDenial(d)
+		ev.Status = ev.denial.status
+	}
+	return ev
+}
+
+// ServeHTTP is the request pipeline: route, authenticate, decide, then deny
+// or forward. See DESIGN.md, "The shape, in one picture".
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	gen := s.gen.Load()
+	rec := &recorder{ResponseWriter: w, status: http.StatusOK, requestID: requestID(r)}
+	ev := gen.Evaluate(r, rec.requestID, start)
+	defer s.finish(rec, gen, ev, start)
+	if ev.Op != nil && !ev.Op.Public {
+		s.metrics.authnSeconds.Observe(ev.AuthnTime.Seconds())
+	}
+	if ev.Decision != nil || ev.Reason == "policy_error" {
+		s.metrics.policySeconds.Observe(ev.PolicyTime.Seconds())
+	}
+	if ev.Failure != nil {
+		s.log.Error("request failed closed", "request_id", rec.requestID, "reason", ev.Reason, "error", ev.Failure.Error())
+	}
+	if ev.Status != 0 {
+		if ev.Status == http.StatusServiceUnavailable {
+			rec.Header().Set("Retry-After", "5")
+		}
+		title := ""
+		if ev.Decision != nil {
+			setChallenges(rec.Header(), ev.Op, ev.Decision, ev.Reason, ev.denial)
+			title = ev.denial.title
+		}
+		writeProblem(rec, ev.Status, title, rec.requestID)
 		return
 	}
 
+	op, d := ev.Op, ev.Decision
 	f := &forward{
-		op:        op,
-		path:      strings.TrimPrefix(r.URL.Path, op.api.BasePath),
-		requestID: rec.requestID,
-		header:    gen.Config.UpstreamIdentity.Header,
-		extra:     d.Headers,
+		op:         op,
+		path:       strings.TrimPrefix(r.URL.Path, op.api.BasePath),
+		requestID:  rec.requestID,
+		header:     gen.Config.UpstreamIdentity.Header,
+		extra:      d.Headers,
+		stripAuthz: hasAuthorizationScheme(op),
 	}
 	if f.path == "" {
 		f.path = "/"
 	}
-	f.stripAuthz = hasAuthorizationScheme(op)
 	if s.asserter != nil && !op.Public {
-		ids := satisfiedIdentities(d, in.names, in.creds)
-		tok, err := s.asserter.Assertion(op, ids)
+		tok, err := s.asserter.Assertion(op, satisfiedIdentities(d, ev.Names, ev.Creds))
 		if err != nil {
-			ev.reasons = []string{"assertion_failed"}
+			ev.Status, ev.Reason = http.StatusInternalServerError, "assertion_failed"
 			s.log.Error("cannot sign identity assertion", "request_id", rec.requestID, "error", err.Error())
 			writeProblem(rec, http.StatusInternalServerError, "", rec.requestID)
 			return
 		}
 		f.assertion = tok
 	}
-	ev.forwarded = true
 	serveProxy(rec, r, f, op.api.transport, s.proxyErrorHandler)
 }
 

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/topdown"
+
+	"github.com/gatehouse/gatehouse/gateway"
+)
+
+type headerFlags []string
+
+func (h *headerFlags) String() string     { return strings.Join(*h, ", ") }
+func (h *headerFlags) Set(v string) error { *h = append(*h, v); return nil }
+
+// explainCmd dry-runs one request through a freshly built generation: the
+// matched operation, each authenticator's outcome, the identity documents,
+// the policy input and the decision. No upstream is called.
+func explainCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("c", "gatehouse.yaml", "config file")
+	method := fs.String("method", "GET", "request method")
+	target := fs.String("url", "", "request path and query, e.g. /petstore/v1/pets/1 (required)")
+	host := fs.String("host", "localhost", "Host header")
+	certFile := fs.String("cert", "", "client certificate (PEM) presented over TLS")
+	remote := fs.String("remote", "127.0.0.1:40000", "client address")
+	trace := fs.Bool("trace", false, "print the policy evaluation trace (which rules fired)")
+	var headers headerFlags
+	fs.Var(&headers, "H", "request header 'Name: value' (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *target == "" || !strings.HasPrefix(*target, "/") {
+		fmt.Fprintln(stderr, "gatehouse explain: --url must be a path starting with /")
+		return 2
+	}
+	cfg, err := gateway.LoadConfig(*cfgPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "gatehouse explain: %v\n", err)
+		return 1
+	}
+	g, err := gateway.BuildGeneration(context.Background(), cfg, gateway.BuildOptions{})
+	if err != nil {
+		fmt.Fprintf(stderr, "gatehouse explain: %v\n", err)
+		return 1
+	}
+	defer g.Close()
+
+	r := httptest.NewRequest(strings.ToUpper(*method), *target, nil)
+	r.Host = *host
+	r.RemoteAddr = *remote
+	for _, h := range headers {
+		name, value, ok := strings.Cut(h, ":")
+		if !ok {
+			fmt.Fprintf(stderr, "gatehouse explain: header %q is not 'Name: value'\n", h)
+			return 2
+		}
+		r.Header.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+	}
+	r.TLS = &tls.ConnectionState{Version: tls.VersionTLS13, HandshakeComplete: true, ServerName: *host}
+	if *certFile != "" {
+		certs, err := readCerts(*certFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "gatehouse explain: %v\n", err)
+			return 1
+		}
+		r.TLS.PeerCertificates = certs
+	}
+
+	var opts []rego.EvalOption
+	var tracer *topdown.BufferTracer
+	if *trace {
+		tracer = topdown.NewBufferTracer()
+		opts = append(opts, rego.EvalQueryTracer(tracer))
+	}
+	ev := g.Evaluate(r, "explain", time.Now(), opts...)
+	out := explanation(ev)
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		fmt.Fprintf(stderr, "gatehouse explain: %v\n", err)
+		return 1
+	}
+	if tracer != nil {
+		var buf bytes.Buffer
+		topdown.PrettyTraceWithOpts(&buf, *tracer, topdown.PrettyTraceOptions{Locations: true})
+		fmt.Fprintln(stdout, "--- trace ---")
+		_, _ = stdout.Write(buf.Bytes())
+	}
+	return 0
+}
+
+func explanation(ev *gateway.Evaluation) map[string]any {
+	out := map[string]any{
+		"request": map[string]any{"method": ev.Method, "path": ev.Path},
+	}
+	status := ev.Status
+	if status == 0 {
+		status = http.StatusOK
+		out["result"] = "allow (would be forwarded upstream)"
+	} else {
+		out["result"] = "deny"
+	}
+	out["status"] = status
+	if ev.Reason != "" {
+		out["reason"] = ev.Reason
+	}
+	if ev.Failure != nil {
+		out["failure"] = ev.Failure.Error()
+	}
+	op := ev.Operation()
+	if op == nil {
+		return out
+	}
+	out["operation"] = map[string]any{
+		"api": op.API.Name, "version": op.API.Version, "id": op.ID,
+		"method": op.Method, "path": op.API.BasePath + op.Path, "public": op.Public,
+	}
+	var authns []map[string]any
+	identities := map[string]any{}
+	for _, scheme := range op.Schemes {
+		a := map[string]any{"scheme": scheme, "outcome": "not_presented"}
+		if op.Public {
+			a["outcome"] = "skipped (public operation)"
+		}
+		for i, n := range ev.Names {
+			if n == scheme {
+				a["outcome"] = "verified"
+				identities[scheme] = ev.Creds[i].Map()
+			}
+		}
+		for i, n := range ev.RejNames {
+			if n == scheme {
+				a["outcome"] = "rejected"
+				a["reason"] = string(ev.Rejections[i].Reason)
+				if ev.Rejections[i].Detail != "" {
+					a["detail"] = ev.Rejections[i].Detail
+				}
+			}
+		}
+		authns = append(authns, a)
+	}
+	out["authenticators"] = authns
+	out["identities"] = identities
+	if ev.Input != nil {
+		if v, err := ast.JSON(ev.Input); err == nil {
+			out["input"] = v
+		}
+	}
+	if ev.Decision != nil {
+		out["decision"] = ev.Decision.Raw
+	}
+	return out
+}
+
+func readCerts(file string) ([]*x509.Certificate, error) {
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var certs []*x509.Certificate
+	for {
+		var b *pem.Block
+		b, raw = pem.Decode(raw)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		certs = append(certs, c)
+	}
+	if len(certs) == 0 {
+		return nil, fmt.Errorf("%s: no PEM certificate", file)
+	}
+	return certs, nil
+}

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/gatehouse/gatehouse/gateway"
+)
+
+func runCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("c", "gatehouse.yaml", "config file")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := gateway.LoadConfig(*cfgPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "gatehouse: %v\n", err)
+		return 1
+	}
+	log := gateway.NewLogger(cfg.Log, os.Stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	srv, err := gateway.New(ctx, *cfgPath, gateway.Options{Logger: log})
+	if err != nil {
+		log.Error("cannot start", "error", err.Error())
+		fmt.Fprintf(stderr, "gatehouse: %v\n", err)
+		return 1
+	}
+	if err := srv.Start(); err != nil {
+		log.Error("cannot listen", "error", err.Error())
+		return 1
+	}
+	log.Info("listening", "https", addr(srv.Addr()), "http", addr(srv.PlainAddr()), "admin", addr(srv.AdminAddr()))
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-hup:
+			log.Info("reloading on SIGHUP")
+			_ = srv.Reload(ctx) // a failure is logged; the old generation serves on
+		case <-ctx.Done():
+			log.Info("draining", "timeout", cfg.Listen.ShutdownTimeout.D().String())
+			dctx, cancel := context.WithTimeout(context.Background(), cfg.Listen.ShutdownTimeout.D())
+			err := srv.Shutdown(dctx)
+			cancel()
+			if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+				log.Error("shutdown", "error", err.Error())
+				return 1
+			}
+			log.Info("stopped")
+			return 0
+		}
+	}
+}
+
+func addr(a interface{ String() string }) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}

@@ -1,0 +1,29 @@
+package gateway
+
+import (
+	"io"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// NewLogger builds the process logger from the log section: JSON by default,
+// lowercase messages, snake_case keys, named sub-loggers (audit, authn.jwt,
+// bundles). Secrets never reach it: authenticators log credential ids and
+// authn.Redacted values only.
+func NewLogger(c LogConfig, w io.Writer) hclog.Logger {
+	level := hclog.LevelFromString(c.Level)
+	if c.Level == "off" {
+		level = hclog.Off
+	}
+	if level == hclog.NoLevel {
+		level = hclog.Info
+	}
+	return hclog.New(&hclog.LoggerOptions{
+		Name:       "gatehouse",
+		Level:      level,
+		Output:     w,
+		JSONFormat: c.Format != "text",
+		// Logging happens from many goroutines; hclog serializes writes.
+		TimeFormat: "2006-01-02T15:04:05.000Z07:00",
+	})
+}
