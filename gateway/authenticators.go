@@ -14,16 +14,17 @@ import (
 // schemes section. One authenticator serves a scheme name across every API
 // that declares it the same way, so its verified-credential cache is shared.
 type authnFactory struct {
-	cfg   *Config
-	log   hclog.Logger
-	built map[string]authn.Authenticator
+	cfg     *Config
+	log     hclog.Logger
+	built   map[string]authn.Authenticator
+	issuers map[string]*authn.Issuer
 	// closers stop background work of authenticators (key refresh) when the
 	// generation is retired.
 	closers []io.Closer
 }
 
 func newAuthnFactory(cfg *Config, log hclog.Logger) *authnFactory {
-	return &authnFactory{cfg: cfg, log: log, built: map[string]authn.Authenticator{}}
+	return &authnFactory{cfg: cfg, log: log, built: map[string]authn.Authenticator{}, issuers: map[string]*authn.Issuer{}}
 }
 
 // ErrScheme is wrapped by every problem matching an OpenAPI scheme to config.

@@ -378,8 +378,14 @@ func (c *Config) check() ConfigErrors {
 			add(ptr+"/name", "issuer name %q is already used by /issuers/%d", is.Name, j)
 		}
 		issuers[is.Name] = i
-		if is.JWKSFile == "" && len(is.CertificateFiles) == 0 && is.HMACSecret == "" {
-			add(ptr, "issuer %q has no keys: set jwks_file, certificate_files or hmac_secret", is.Name)
+		sources := 0
+		for _, set := range []bool{is.JWKSFile != "", len(is.CertificateFiles) > 0, is.HMACSecret != ""} {
+			if set {
+				sources++
+			}
+		}
+		if sources != 1 {
+			add(ptr, "issuer %q needs exactly one key source: jwks_file, certificate_files or hmac_secret", is.Name)
 		}
 		if len(is.Audiences) == 0 && !is.AllowAnyAudience {
 			add(ptr+"/audiences", "issuer %q accepts no audience: list audiences (or set allow_any_audience: true explicitly)", is.Name)
