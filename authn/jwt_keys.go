@@ -36,10 +36,11 @@ const MinRSABits = 2048
 // StaticKeys serves keys loaded from files. Implementations must be safe for
 // concurrent use and must only ever return keys of their own issuer.
 type KeySource interface {
-	// Key returns the key named kid that may verify alg. When kid is empty
-	// (the token names no key) a source returns its only key if it has
-	// exactly one. It returns ErrUnknownKey (possibly wrapped) when it has
-	// no such key; a remote source may refetch first, ctx bounds that.
+	// Key returns the key named kid, preferably one that may verify alg
+	// (the caller checks VerificationKey.Allows). When kid is empty (the
+	// token names no key) a source returns its only key if it has exactly
+	// one. It returns ErrUnknownKey (possibly wrapped) when it has no such
+	// key; a remote source may refetch first, ctx bounds that.
 	Key(ctx context.Context, kid, alg string) (*VerificationKey, error)
 }
 
@@ -155,19 +156,24 @@ func NewStaticKeys(keys ...*VerificationKey) (*StaticKeys, error) {
 // Keys returns the keys of the source.
 func (s *StaticKeys) Keys() []*VerificationKey { return slices.Clone(s.keys) }
 
-// Key implements KeySource.
+// Key implements KeySource. Among keys named kid it prefers one that allows
+// alg; if none does it still returns one, and the caller's Allows check
+// rejects the token (a known key misused is not an unknown key).
 func (s *StaticKeys) Key(_ context.Context, kid, alg string) (*VerificationKey, error) {
 	if kid != "" {
-		for _, k := range s.byID[kid] {
-			if k.Allows(alg) {
-				return k, nil
+		if ks := s.byID[kid]; len(ks) > 0 {
+			for _, k := range ks {
+				if k.Allows(alg) {
+					return k, nil
+				}
 			}
+			return ks[0], nil
 		}
 		if !s.anyKid {
 			return nil, ErrUnknownKey
 		}
 	}
-	if len(s.keys) == 1 && (kid == "" || s.anyKid) && s.keys[0].Allows(alg) {
+	if len(s.keys) == 1 {
 		return s.keys[0], nil
 	}
 	return nil, ErrUnknownKey
