@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -110,7 +111,11 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 		if err := mergeData(data, b.Data, p); err != nil {
 			return nil, err
 		}
-		revisions[p] = b.Manifest.Revision
+		name := filepath.Base(filepath.Clean(p))
+		if _, dup := revisions[name]; dup {
+			name = p
+		}
+		revisions[name] = b.Manifest.Revision
 	}
 
 	compiler := ast.NewCompiler().

@@ -1,0 +1,5 @@
+package gatehouse.custom
+
+deny contains r if {
+	r := {"reason": "x"
+}
