@@ -15,6 +15,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
 	"os"
 	"slices"
 
@@ -260,6 +261,9 @@ func parseJWK(raw []byte, logger hclog.Logger) (*VerificationKey, error) {
 	}
 	jk, err := jwk.ParseKey(raw)
 	if err != nil {
+		if bits := rsaModulusBits(raw); f.Kty == "RSA" && bits > 0 && bits < MinRSABits {
+			return nil, fmt.Errorf("RSA key of %d bits is below the minimum of %d", bits, MinRSABits)
+		}
 		return nil, errors.New("key does not parse")
 	}
 	if f.D != "" {
@@ -273,6 +277,21 @@ func parseJWK(raw []byte, logger hclog.Logger) (*VerificationKey, error) {
 		return nil, errors.New("key does not export")
 	}
 	return NewVerificationKey(f.Kid, pub, f.Alg)
+}
+
+// rsaModulusBits returns the size of an RSA JWK's modulus, 0 if unreadable.
+func rsaModulusBits(raw []byte) int {
+	var f struct {
+		N string `json:"n"`
+	}
+	if json.Unmarshal(raw, &f) != nil {
+		return 0
+	}
+	n, err := base64.RawURLEncoding.DecodeString(f.N)
+	if err != nil || len(n) == 0 {
+		return 0
+	}
+	return new(big.Int).SetBytes(n).BitLen()
 }
 
 // ParsePEMKeys reads PEM blocks: CERTIFICATE (its public key is used;

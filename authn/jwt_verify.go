@@ -75,11 +75,11 @@ func isBase64URLChar(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_'
 }
 
-var b64 = base64.RawURLEncoding.Strict()
+var b64Enc = base64.RawURLEncoding.Strict()
 
 func decodeB64(src []byte) ([]byte, error) {
-	dst := make([]byte, b64.DecodedLen(len(src)))
-	n, err := b64.Decode(dst, src)
+	dst := make([]byte, b64Enc.DecodedLen(len(src)))
+	n, err := b64Enc.Decode(dst, src)
 	if err != nil {
 		return nil, err
 	}

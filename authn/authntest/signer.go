@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"strings"
 	"time"
 
@@ -120,21 +121,44 @@ func (s *Signer) PublicJWK() (jwk.Key, error) {
 	if err != nil {
 		return nil, err
 	}
+	return k, s.describe(k)
+}
+
+// PrivateJWK returns the private key as a JWK with kid, alg and use "sig"
+// (for tests that publish private material by mistake, or hand the key to
+// jwx directly).
+func (s *Signer) PrivateJWK() (jwk.Key, error) {
+	k, err := jwk.Import(s.key)
+	if err != nil {
+		return nil, err
+	}
+	return k, s.describe(k)
+}
+
+func (s *Signer) describe(k jwk.Key) error {
 	alg, ok := jwa.LookupSignatureAlgorithm(s.alg)
 	if !ok {
-		return nil, fmt.Errorf("authntest: unknown alg %q", s.alg)
+		return fmt.Errorf("authntest: unknown alg %q", s.alg)
 	}
 	for name, v := range map[string]any{jwk.KeyIDKey: s.kid, jwk.AlgorithmKey: alg, jwk.KeyUsageKey: "sig"} {
 		if err := k.Set(name, v); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return k, nil
+	return nil
 }
 
 // JWKMap returns PublicJWK as a plain map, to tamper with in tests (set
 // "use" to "enc", drop "alg", …) before JWKSFromMaps.
 func (s *Signer) JWKMap() (map[string]any, error) {
+	if pub, ok := s.Public().(*rsa.PublicKey); ok {
+		// Built by hand: jwx refuses to import RSA keys under 2048 bits, and
+		// negative tests need to publish exactly such keys.
+		return map[string]any{
+			"kty": "RSA", "kid": s.kid, "alg": s.alg, "use": "sig",
+			"n": b64(pub.N.Bytes()), "e": b64(big.NewInt(int64(pub.E)).Bytes()),
+		}, nil
+	}
 	k, err := s.PublicJWK()
 	if err != nil {
 		return nil, err
