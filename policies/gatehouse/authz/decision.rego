@@ -1,0 +1,116 @@
+# METADATA
+# title: Gatehouse base authorization policy
+# description: |
+#   Entry point: data.gatehouse.authz.decision, always defined. Default deny.
+#   Any file of this package denies with
+#     deny_reasons contains "reason" if { ... }
+#   without editing this file.
+package gatehouse.authz
+
+# METADATA
+# title: deny_reasons
+# description: |
+#   The extension point: every reason to deny besides authentication itself.
+#   A partial set: custom.rego and later files (subscriptions, API-key
+#   restrictions) each add their own. Any element denies, even on public
+#   operations, so rules that only make sense for an authenticated caller
+#   must say so (e.g. alternative >= 0, or read principal).
+
+# METADATA
+# title: allow
+# description: |
+#   Public, or a satisfied alternative with no revoked or invalid credential;
+#   and no deny reason.
+default allow := false
+
+allow if {
+	not public
+	alternative >= 0
+	not revoked
+	not invalid_credentials
+	count(deny_reasons) == 0
+}
+
+allow if {
+	public
+	count(deny_reasons) == 0
+}
+
+# METADATA
+# title: decision
+# description: |
+#   The decision the gateway enforces (schemas/decision.schema.json).
+#   The first body is a fast path for the common request (one credential
+#   satisfying a one-scheme first alternative, nothing rejected, no custom
+#   headers); it yields exactly what full_decision yields, which the tests
+#   check.
+default decision := {"allow": false, "reasons": ["policy_error"], "alternative": -1}
+
+decision := {
+	"allow": true,
+	"reasons": [],
+	"alternative": 0,
+	"schemes": [name],
+	"principal": cred,
+} if {
+	input.operation.public == false
+	count(input.rejections) == 0
+	count(input.credentials) == 1
+	first := input.operation.security[0]
+	count(first) == 1
+	some name, required in first
+	cred := input.credentials[name]
+	not input.operation.scope_mode == "any"
+	not lacks_scope(cred, required)
+	not revoked_credential(cred)
+	count(deny_reasons) == 0
+	not data.gatehouse.custom.headers
+} else := full_decision
+
+# METADATA
+# title: full_decision
+# description: The decision, computed without shortcuts.
+full_decision := object.union(
+	{
+		"allow": true,
+		"reasons": [],
+		"alternative": alternative,
+		"schemes": schemes,
+		"principal": principal,
+	},
+	allow_extras,
+) if {
+	allow
+} else := object.union(
+	{
+		"allow": false,
+		"reasons": reasons,
+		"alternative": alternative,
+	},
+	deny_extras,
+)
+
+# Optional members, present only when non-empty.
+allow_extras["headers"] := headers if count(headers) > 0
+
+allow_extras["rejected"] := rejected if count(input.rejections) > 0
+
+deny_extras["required_scopes"] := required_scopes if authn_reason == "insufficient_scope"
+
+deny_extras["rejected"] := rejected if count(input.rejections) > 0
+
+deny_extras["status"] := custom_status
+
+deny_extras["messages"] := custom_messages
+
+# METADATA
+# title: reasons
+# description: Why a request is denied, sorted; never empty on a denial.
+reasons := sorted if {
+	sorted := sort(all_reasons)
+	count(sorted) > 0
+} else := ["policy_error"]
+
+all_reasons contains r if some r in deny_reasons
+
+all_reasons contains authn_reason if not public

@@ -1,0 +1,163 @@
+# Security requirements.
+#
+# Which alternative of input.operation.security the presented credentials
+# satisfy, and why none does. Alternatives are ORed; the schemes inside one are
+# ANDed; each scheme's required scopes are checked against that scheme's own
+# credential. Override semantics (operation over document) are resolved by the
+# gateway: the input already carries the effective requirements.
+package gatehouse.authz
+
+# METADATA
+# title: public
+# description: The operation was declared public (security is []), so no authentication ran.
+public if input.operation.public == true
+
+# scope_mode "any" (WSO2 style): one listed scope is enough. Anything else,
+# including a missing or misspelt mode, is the stricter OpenAPI "all".
+scope_mode_any if input.operation.scope_mode == "any"
+
+# METADATA
+# title: scopes_ok
+# description: |
+#   The verified credential of one scheme holds the scopes that scheme
+#   requires. Undefined (false) when the credential is undefined, so callers
+#   pass input.credentials[name] directly.
+scopes_ok(cred, required) if {
+	not scope_mode_any
+	not lacks_scope(cred, required)
+}
+
+scopes_ok(cred, required) if {
+	scope_mode_any
+	count(required) == 0
+	cred.scheme
+}
+
+scopes_ok(cred, required) if {
+	scope_mode_any
+	some s in required
+	s in cred.scopes
+}
+
+# A credential without a scopes list lacks every scope.
+lacks_scope(cred, required) if {
+	some s in required
+	not s in cred.scopes
+}
+
+# METADATA
+# title: satisfied
+# description: |
+#   Indexes of the non-empty alternatives whose every scheme has a verified
+#   credential carrying the scopes that scheme requires.
+satisfied contains i if {
+	some i, alt in input.operation.security
+	count(alt) > 0
+	every name, required in alt {
+		scopes_ok(input.credentials[name], required)
+	}
+}
+
+# METADATA
+# title: alternative
+# description: |
+#   Index in operation.security of the satisfied alternative: the first one
+#   that names at least one scheme, else the first anonymous ({}) one, else -1.
+#   Preferring credentials over {} keeps the caller's identity when
+#   authentication is optional.
+default alternative := -1
+
+alternative := min(satisfied)
+
+alternative := i if {
+	count(satisfied) == 0
+	some i, alt in input.operation.security
+	count(alt) == 0
+	not anonymous_before(i)
+}
+
+anonymous_before(i) if {
+	some j, alt in input.operation.security
+	j < i
+	count(alt) == 0
+}
+
+# An alternative all of whose schemes have a verified credential, scopes aside.
+present(alt) if {
+	every name, _ in alt {
+		input.credentials[name]
+	}
+}
+
+any_present if {
+	some alt in input.operation.security
+	present(alt)
+}
+
+# METADATA
+# title: invalid_credentials
+# description: |
+#   A credential was presented and rejected for a reason other than revoked.
+#   It never falls through to another alternative unless
+#   data.gatehouse.config.allow_fallthrough[input.api.name] is true (and
+#   another alternative is satisfied).
+invalid_credentials if {
+	some r in input.rejections
+	not r.reason == "revoked"
+	not fallthrough
+}
+
+fallthrough if {
+	data.gatehouse.config.allow_fallthrough[input.api.name] == true
+	alternative >= 0
+}
+
+# METADATA
+# title: authn_reason
+# description: |
+#   The one authentication reason a non-public operation is denied for, most
+#   specific first; undefined when an alternative is satisfied and no
+#   credential is revoked or invalid.
+authn_reason := "no_security_requirement" if {
+	count(input.operation.security) == 0
+} else := "revoked" if {
+	revoked
+} else := "credentials_invalid" if {
+	invalid_credentials
+} else := "credentials_missing" if {
+	not any_present
+} else := "insufficient_scope" if {
+	alternative < 0
+}
+
+# METADATA
+# title: required_scopes
+# description: |
+#   For insufficient_scope: the scopes of the first alternative (in
+#   declaration order) whose credentials were all presented, sorted, for the
+#   RFC 6750 challenge.
+required_scopes := sort({s |
+	some required in input.operation.security[closest_present]
+	some s in required
+})
+
+closest_present := min({i |
+	some i, alt in input.operation.security
+	present(alt)
+})
+
+# METADATA
+# title: schemes
+# description: The scheme names of the satisfied alternative, sorted; empty when none.
+default schemes := []
+
+schemes := sort(object.keys(input.operation.security[alternative]))
+
+# METADATA
+# title: rejected
+# description: |
+#   scheme -> rejection reason, for the 401 challenge; empty on public
+#   operations (no authentication runs there).
+default rejected := {}
+
+rejected := {name: r.reason | some name, r in input.rejections} if not public
