@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/gatehouse/gatehouse/gateway"
@@ -26,6 +27,19 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	log := gateway.NewLogger(cfg.Log, os.Stderr)
+	// GATEHOUSE_CPUPROFILE=<file> writes a CPU profile of the whole run,
+	// stopped on shutdown (used by `go run ./gateway/loadbench -cpuprofile`).
+	if p := os.Getenv("GATEHOUSE_CPUPROFILE"); p != "" {
+		f, err := os.Create(p)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "gatehouse: GATEHOUSE_CPUPROFILE: %v\n", err)
+			return 1
+		}
+		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 

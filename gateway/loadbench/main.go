@@ -1,0 +1,504 @@
+// Command loadbench is the loopback load comparison of `make bench`: wrk
+// against an upstream, a bare TLS reverse proxy, and the real gatehouse
+// binary on the same upstream, in alternating rounds, reported as
+// throughput and p50/p99 latency and as ratios to the bare proxy measured in
+// the same round.
+//
+//	go run ./gateway/loadbench -wrk wrk                 # 3 rounds × 10 s per target
+//	go run ./gateway/loadbench -quick                   # one short round, a smoke test
+//	go run ./gateway/loadbench -out bench-results.txt   # also write the report
+//
+// Every target is its own process on its own loopback port: the upstream and
+// the bare proxy are this program re-executed (-role), the gateway is
+// `gatehouse run -c <generated config>` built from this tree, logging as it
+// ships (JSON, info, audit lines on) to a file. See PERFORMANCE.md.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gatehouse/gatehouse/authn/authntest"
+)
+
+const (
+	issuerID  = "https://issuer.loadbench.local/"
+	audience  = "bench"
+	basePath  = "/bench/v1"
+	jwtPath   = basePath + "/items/42"
+	publicURL = basePath + "/health"
+	// upstreamBody is the small answer of the upstream.
+	upstreamBody = `{"id":42,"name":"bench item","status":"ok"}` + "\n"
+)
+
+type options struct {
+	wrk         string
+	duration    time.Duration
+	warmup      time.Duration
+	rounds      int
+	connections int
+	threads     int
+	quick       bool
+	out         string
+	gatehouse   string
+	cpuprofile  string
+	keep        bool
+	quietWait   time.Duration
+}
+
+// hidden flags: roles of re-executed children, profiling, debugging.
+var hidden = map[string]bool{"role": true, "addr": true, "upstream": true, "cert": true, "key": true, "cpuprofile": true, "keep": true}
+
+func main() {
+	var o options
+	role := flag.String("role", "", "internal: run as upstream or bareproxy")
+	addr := flag.String("addr", "", "internal: listen address of a role")
+	upstream := flag.String("upstream", "", "internal: upstream URL of the bare proxy")
+	cert := flag.String("cert", "", "internal: certificate file of the bare proxy")
+	key := flag.String("key", "", "internal: key file of the bare proxy")
+	flag.StringVar(&o.wrk, "wrk", "wrk", "wrk binary")
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "length of one measurement")
+	flag.IntVar(&o.rounds, "rounds", 3, "rounds; each runs every target once")
+	flag.IntVar(&o.connections, "connections", 64, "wrk connections")
+	flag.IntVar(&o.threads, "threads", 2, "wrk threads")
+	flag.BoolVar(&o.quick, "quick", false, "smoke run: 1 round of 3 s per target")
+	flag.StringVar(&o.out, "out", "", "also write the report to this file (e.g. bench-results.txt)")
+	flag.StringVar(&o.gatehouse, "gatehouse", "", "gatehouse binary (default: build ./cmd/gatehouse from this tree)")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "prefix: after the rounds, profile the gateway (repeated and fresh token) into <prefix>-jwt-*.pprof")
+	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (configs, tokens, gateway logs)")
+	flag.DurationVar(&o.quietWait, "quiet-wait", 2*time.Minute, "before each measurement, wait up to this long for other load on the machine to drop below 10% (0: never wait)")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./gateway/loadbench [flags]\n\n")
+		flag.VisitAll(func(f *flag.Flag) {
+			if !hidden[f.Name] {
+				fmt.Fprintf(flag.CommandLine.Output(), "  -%s\t%s (default %q)\n", f.Name, f.Usage, f.DefValue)
+			}
+		})
+	}
+	flag.Parse()
+
+	switch *role {
+	case "upstream":
+		fatal(serveUpstream(*addr))
+	case "bareproxy":
+		fatal(serveBareProxy(*addr, *upstream, *cert, *key))
+	case "":
+	default:
+		fatal(fmt.Errorf("unknown role %q", *role))
+	}
+	if o.quick {
+		o.rounds, o.duration = 1, 3*time.Second
+	}
+	o.warmup = 3 * time.Second
+	if o.duration < 5*time.Second {
+		o.warmup = 2 * time.Second
+	}
+	if o.rounds < 1 || o.connections < 1 || o.threads < 1 || o.duration < time.Second {
+		fatal(errors.New("-rounds, -connections, -threads must be ≥ 1 and -duration ≥ 1s"))
+	}
+	b := &bench{opts: o}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := b.run(ctx)
+	b.cleanup()
+	fatal(err)
+}
+
+func fatal(err error) {
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "loadbench: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "loadbench: "+format+"\n", args...)
+}
+
+type target struct {
+	name  string
+	label string
+	url   string
+	proc  *proc // the process whose CPU is the proxy's (upstream for the direct target)
+	fresh bool  // one pre-minted token per request
+	token bool  // send the repeated token
+}
+
+type bench struct {
+	opts     options
+	work     string
+	root     string
+	binary   string
+	revision string
+	pki      struct {
+		caFile, certFile, keyFile string
+		pool                      *x509.CertPool
+	}
+	signer  *authntest.Signer
+	token   string
+	procs   []*proc
+	targets []*target
+	logs    map[string]string // gateway config name → log file
+
+	minted   []string
+	tokenOff int // next unused fresh token
+	reused   int // fresh requests that had to reuse a token
+
+	results []*result
+	warm    map[string]*result
+}
+
+func (b *bench) run(ctx context.Context) error {
+	var err error
+	if b.work, err = os.MkdirTemp("", "gatehouse-loadbench-"); err != nil {
+		return err
+	}
+	if err := b.build(); err != nil {
+		return err
+	}
+	if err := b.setup(); err != nil {
+		return err
+	}
+	if err := b.preflight(); err != nil {
+		return err
+	}
+	logf("warming up every target for %s", b.opts.warmup)
+	b.warm = map[string]*result{}
+	for _, t := range b.targets {
+		if t.fresh {
+			continue
+		}
+		r, err := b.measure(ctx, t, 0, b.opts.warmup)
+		if err != nil {
+			logf("warm-up of %s: %v", t.name, err) // the rounds will tell
+			continue
+		}
+		b.warm[t.name] = r
+	}
+	for round := 1; round <= b.opts.rounds; round++ {
+		for _, t := range b.targets {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			r, err := b.measure(ctx, t, round, b.opts.duration)
+			if err != nil {
+				return err
+			}
+			logf("round %d %-16s %9.0f req/s  p50 %-8s p99 %-8s  non-2xx %d  foreign CPU %.0f%%",
+				round, t.name, r.rps, fmtDur(r.p50), fmtDur(r.p99), r.non2xx, 100*r.foreign)
+			b.results = append(b.results, r)
+		}
+	}
+	report := b.report()
+	fmt.Print(report)
+	if b.opts.out != "" {
+		if err := os.WriteFile(b.opts.out, []byte(report), 0o644); err != nil {
+			return err
+		}
+		logf("report written to %s", b.opts.out)
+	}
+	if b.opts.cpuprofile != "" {
+		return b.profile(ctx)
+	}
+	return nil
+}
+
+func (b *bench) cleanup() {
+	for _, p := range b.procs {
+		p.stop(5 * time.Second)
+	}
+	if b.work != "" && !b.opts.keep {
+		_ = os.RemoveAll(b.work)
+	} else if b.work != "" {
+		logf("work directory kept: %s", b.work)
+	}
+}
+
+// build compiles the gateway from this tree, as `make build` does, unless a
+// binary was given.
+func (b *bench) build() error {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil || strings.TrimSpace(string(out)) == "" || strings.TrimSpace(string(out)) == os.DevNull {
+		return fmt.Errorf("run from inside the gatehouse module (go env GOMOD: %v)", err)
+	}
+	b.root = filepath.Dir(strings.TrimSpace(string(out)))
+	if rev, err := exec.Command("git", "-C", b.root, "rev-parse", "--short", "HEAD").Output(); err == nil {
+		b.revision = strings.TrimSpace(string(rev))
+		if st, err := exec.Command("git", "-C", b.root, "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(st) > 0 {
+			b.revision += " (working tree has changes)"
+		}
+	}
+	if b.opts.gatehouse != "" {
+		b.binary = b.opts.gatehouse
+		return nil
+	}
+	b.binary = filepath.Join(b.work, "gatehouse")
+	logf("building %s from %s", b.binary, b.root)
+	cmd := exec.Command("go", "build", "-o", b.binary, "./cmd/gatehouse")
+	cmd.Dir, cmd.Stdout, cmd.Stderr = b.root, os.Stderr, os.Stderr
+	return cmd.Run()
+}
+
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// proc is a child process; done closes when it has exited.
+type proc struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop sends SIGTERM and waits up to grace before SIGKILL.
+func (p *proc) stop(grace time.Duration) {
+	if p.exited() {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(grace):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// start runs a child whose output goes to the file logFile; it dies with us.
+func (b *bench) start(name, logFile string, env []string, bin string, args ...string) (*proc, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	f, err := os.Create(logFile)
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &proc{cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); f.Close(); close(p.done) }()
+	b.procs = append(b.procs, p)
+	return p, nil
+}
+
+// setup writes PKI, keys, the API, the configs, and starts every process.
+func (b *bench) setup() error {
+	w := b.work
+	ca, err := authntest.NewCA(authntest.WithCommonName("Gatehouse Loadbench CA"))
+	if err != nil {
+		return err
+	}
+	srv, err := ca.Server()
+	if err != nil {
+		return err
+	}
+	if b.pki.caFile, _, err = ca.Cert.WriteFiles(w, "ca"); err != nil {
+		return err
+	}
+	if b.pki.certFile, b.pki.keyFile, err = srv.WriteFiles(w, "server"); err != nil {
+		return err
+	}
+	b.pki.pool = ca.Pool()
+	if b.signer, err = authntest.NewSigner("RS256", authntest.WithKID("loadbench-1")); err != nil {
+		return err
+	}
+	jwks, err := authntest.JWKS(b.signer)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(w, "issuer-jwks.json"), jwks, 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(w, "bench-api.json"), openAPI(), 0o644); err != nil {
+		return err
+	}
+	if b.token, err = b.mint(0); err != nil {
+		return err
+	}
+
+	upAddr, err := freePort()
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	up, err := b.start("upstream", filepath.Join(w, "upstream.log"), nil, self, "-role", "upstream", "-addr", upAddr)
+	if err != nil {
+		return err
+	}
+	bareAddr, err := freePort()
+	if err != nil {
+		return err
+	}
+	bare, err := b.start("bare proxy", filepath.Join(w, "bareproxy.log"), nil, self, "-role", "bareproxy", "-addr", bareAddr,
+		"-upstream", "http://"+upAddr, "-cert", b.pki.certFile, "-key", b.pki.keyFile)
+	if err != nil {
+		return err
+	}
+	b.logs = map[string]string{}
+	gw, gwAddr, err := b.gateway("gatehouse", "http://"+upAddr, true, nil)
+	if err != nil {
+		return err
+	}
+	gwQuiet, gwQuietAddr, err := b.gateway("gatehouse-noaudit", "http://"+upAddr, false, nil)
+	if err != nil {
+		return err
+	}
+	b.targets = []*target{
+		{name: "upstream", label: "upstream direct (plain HTTP)", url: "http://" + upAddr + jwtPath, proc: up, token: true},
+		{name: "bare", label: "bare ReverseProxy, TLS, tuned", url: "https://" + bareAddr + jwtPath, proc: bare, token: true},
+		{name: "jwt-repeated", label: "gatehouse JWT, repeated token", url: "https://" + gwAddr + jwtPath, proc: gw, token: true},
+		{name: "jwt-fresh", label: "gatehouse JWT, fresh RS256/req", url: "https://" + gwAddr + jwtPath, proc: gw, fresh: true},
+		{name: "public", label: "gatehouse public route", url: "https://" + gwAddr + publicURL, proc: gw},
+		{name: "jwt-repeated-noaudit", label: "  same, log.audit: false", url: "https://" + gwQuietAddr + jwtPath, proc: gwQuiet, token: true},
+	}
+	return nil
+}
+
+// gateway writes a config and starts `gatehouse run`, its logs (JSON at
+// info: the defaults) going to a file as they would under a supervisor.
+func (b *bench) gateway(name, upstream string, audit bool, env []string) (*proc, string, error) {
+	addr, err := freePort()
+	if err != nil {
+		return nil, "", err
+	}
+	admin, err := freePort()
+	if err != nil {
+		return nil, "", err
+	}
+	auditLine := ""
+	if !audit {
+		auditLine = "  audit: false\n"
+	}
+	cfg := fmt.Sprintf(`listen:
+  address: %s
+  tls: {cert_file: server.pem, key_file: server-key.pem}
+admin:
+  address: %s
+apis:
+  - openapi: bench-api.json
+    upstream: %s
+schemes:
+  benchJWT: {type: bearer, issuers: [bench]}
+issuers:
+  - name: bench
+    issuer: %s
+    jwks_file: issuer-jwks.json
+    audiences: [%s]
+log:
+  level: info
+  format: json
+%s`, addr, admin, upstream, issuerID, audience, auditLine)
+	cfgFile := filepath.Join(b.work, name+".yaml")
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
+		return nil, "", err
+	}
+	logFile := filepath.Join(b.work, name+".log")
+	b.logs[name] = logFile
+	cmd, err := b.start(name, logFile, env, b.binary, "run", "-c", cfgFile)
+	if err != nil {
+		return nil, "", err
+	}
+	// Wait for the admin listener; the public one opens before it.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + admin + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return cmd, addr, nil
+			}
+		}
+		if cmd.exited() || time.Now().After(deadline) {
+			log, _ := os.ReadFile(logFile)
+			return nil, "", fmt.Errorf("%s did not become ready: %s", name, log)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// preflight checks every target answers as intended, so a misconfiguration
+// cannot pass for speed (401s are fast).
+func (b *bench) preflight() error {
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: b.pki.pool, MinVersion: tls.VersionTLS12},
+	}}
+	fresh, err := b.mint(-1)
+	if err != nil {
+		return err
+	}
+	check := func(u, authz string, want int) error {
+		req, _ := http.NewRequest(http.MethodGet, u, nil)
+		if authz != "" {
+			req.Header.Set("Authorization", "Bearer "+authz)
+		}
+		var resp *http.Response
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			resp, err = c.Do(req)
+			if err == nil || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if err != nil {
+			return fmt.Errorf("preflight %s: %w", u, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			return fmt.Errorf("preflight %s: status %d, want %d: %s", u, resp.StatusCode, want, body)
+		}
+		return nil
+	}
+	for _, t := range b.targets {
+		tok := ""
+		if t.token {
+			tok = b.token
+		}
+		if t.fresh {
+			tok = fresh
+		}
+		if err := check(t.url, tok, http.StatusOK); err != nil {
+			return err
+		}
+		if strings.HasPrefix(t.name, "jwt-") && !t.fresh {
+			if err := check(t.url, "", http.StatusUnauthorized); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
