@@ -46,7 +46,7 @@ func ParseAuthorization(v string) (scheme, credentials string, err error) {
 	}
 	credentials = v[i:]
 	for j := 0; j < len(credentials); j++ {
-		if c := credentials[j]; c < 0x20 || c > 0x7e {
+		if !charClass[credentials[j]].has(classVisibleOrSP) {
 			return scheme, "", ErrMalformedAuthorization
 		}
 	}
@@ -70,30 +70,48 @@ func IsToken68(s string) bool {
 	return i == len(s)
 }
 
-func isToken68Char(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	switch c {
-	case '-', '.', '_', '~', '+', '/':
-		return true
-	}
-	return false
-}
+func isToken68Char(c byte) bool { return charClass[c].has(classToken68) }
 
 // isTchar reports whether c is an RFC 9110 tchar.
-func isTchar(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
+func isTchar(c byte) bool { return charClass[c].has(classTchar) }
+
+// isBase64URLChar reports whether c is in the base64url alphabet (RFC 4648
+// §5), without padding.
+func isBase64URLChar(c byte) bool { return charClass[c].has(classBase64URL) }
+
+// Character classes, one table lookup per byte on the hot path (a bearer
+// token is scanned several times before any decoding).
+type charClassBits uint8
+
+const (
+	classTchar charClassBits = 1 << iota
+	classToken68
+	classBase64URL
+	classVisibleOrSP // VCHAR or SP: %x20-7E
+)
+
+func (b charClassBits) has(c charClassBits) bool { return b&c != 0 }
+
+var charClass = func() (t [256]charClassBits) {
+	for c := 0x20; c <= 0x7e; c++ {
+		t[c] |= classVisibleOrSP
 	}
-	switch c {
-	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
-		return true
+	alnum := func(c int) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' }
+	for c := range 256 {
+		if alnum(c) {
+			t[c] |= classTchar | classToken68 | classBase64URL
+		}
 	}
-	return false
-}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] |= classTchar
+	}
+	for _, c := range "-._~+/" {
+		t[c] |= classToken68
+	}
+	t['-'] |= classBase64URL
+	t['_'] |= classBase64URL
+	return t
+}()
 
 // authorizationFor returns the credentials of the request's Authorization
 // header when it names wantScheme (case-insensitively).

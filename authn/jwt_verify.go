@@ -71,10 +71,6 @@ func allBase64URLOrDot(b []byte) bool {
 	return true
 }
 
-func isBase64URLChar(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_'
-}
-
 var b64Enc = base64.RawURLEncoding.Strict()
 
 func decodeB64(src []byte) ([]byte, error) {
