@@ -93,11 +93,11 @@ full_decision := object.union(
 # Optional members, present only when non-empty.
 allow_extras["headers"] := headers if count(headers) > 0
 
-allow_extras["rejected"] := rejected if count(input.rejections) > 0
+allow_extras["rejected"] := rejected if count(rejected) > 0
 
 deny_extras["required_scopes"] := required_scopes if authn_reason == "insufficient_scope"
 
-deny_extras["rejected"] := rejected if count(input.rejections) > 0
+deny_extras["rejected"] := rejected if count(rejected) > 0
 
 deny_extras["status"] := custom_status
 

@@ -2,15 +2,16 @@
 #
 # The principal is the identity document of ONE credential of the satisfied
 # alternative, never fields mixed across credentials (so a subject is never
-# paired with another credential's issuer). Precedence by identity type:
-# a token (jwt, opaque_token) over an API key over a client certificate (mtls)
-# over basic; equal types by scheme name. The gateway takes subject, issuer,
+# paired with another credential's issuer). Precedence by identity type, the
+# same as the gateway's upstream assertion: a token (jwt, opaque_token,
+# api_key) over a client certificate (mtls) over basic (anything else last);
+# equal ranks by scheme name. The gateway takes subject, issuer,
 # source, client_id, application and scopes from it for the upstream
 # assertion. Empty when the operation is public or the anonymous ({})
 # alternative was the one satisfied.
 package gatehouse.authz
 
-type_rank := {"jwt": 0, "opaque_token": 0, "api_key": 1, "mtls": 2, "basic": 3}
+type_rank := {"jwt": 0, "opaque_token": 0, "api_key": 0, "mtls": 1, "basic": 2}
 
 # METADATA
 # title: primary_scheme
@@ -22,7 +23,7 @@ primary_scheme := name if {
 } else := ranked[1] if {
 	ranked := min({[rank, name] |
 		some name, _ in input.operation.security[alternative]
-		rank := object.get(type_rank, input.credentials[name].type, 9)
+		rank := object.get(type_rank, input.credentials[name].type, 3)
 	})
 }
 

@@ -27,10 +27,9 @@ scopes_ok(cred, required) if {
 	not lacks_scope(cred, required)
 }
 
-scopes_ok(cred, required) if {
+scopes_ok(_, required) if {
 	scope_mode_any
 	count(required) == 0
-	cred.scheme
 }
 
 scopes_ok(cred, required) if {
@@ -39,10 +38,12 @@ scopes_ok(cred, required) if {
 	s in cred.scopes
 }
 
-# A credential without a scopes list lacks every scope.
+# A credential without a scopes list lacks every scope. (object.get, because
+# Rego evaluates the arguments of a call before `not`: `not s in cred.scopes`
+# would be false, not true, when cred.scopes is undefined.)
 lacks_scope(cred, required) if {
 	some s in required
-	not s in cred.scopes
+	not s in object.get(cred, "scopes", [])
 }
 
 # METADATA
@@ -89,6 +90,8 @@ present(alt) if {
 	}
 }
 
+has_requirements if count(input.operation.security) > 0
+
 any_present if {
 	some alt in input.operation.security
 	present(alt)
@@ -119,7 +122,7 @@ fallthrough if {
 #   specific first; undefined when an alternative is satisfied and no
 #   credential is revoked or invalid.
 authn_reason := "no_security_requirement" if {
-	count(input.operation.security) == 0
+	not has_requirements
 } else := "revoked" if {
 	revoked
 } else := "credentials_invalid" if {

@@ -24,9 +24,17 @@ revoked_credential(cred) if {
 	_ = data.gatehouse.revocations.jti[cred.token_id]
 }
 
-# A credential without issued_at cannot prove it is newer than the cutoff of
-# its source, so it is treated as revoked (fail closed).
+# A credential without a numeric issued_at cannot prove it is newer than the
+# cutoff of its source, so it is treated as revoked (fail closed).
 revoked_credential(cred) if {
 	cutoff := data.gatehouse.revocations.issued_before[cred.source]
-	not cred.issued_at >= cutoff
+	not issued_since(cred, cutoff)
+}
+
+# A helper rather than `not cred.issued_at >= cutoff`: Rego evaluates the
+# arguments of a call before `not`, so an undefined issued_at would make that
+# expression fail instead of succeed.
+issued_since(cred, cutoff) if {
+	is_number(cred.issued_at)
+	cred.issued_at >= cutoff
 }
