@@ -13,6 +13,12 @@
 // Any other error is a technical failure (a key set or key manager that cannot be
 // reached, a store that is down); the gateway fails closed with 503 and never lets
 // such a request fall through to another scheme.
+//
+// Test the outcomes with errors.Is(err, ErrNoCredentials) and AsRejection, never
+// with ==: "not presented" may come wrapped. ErrNotJWT (a bearer token with no
+// dot at all, i.e. an opaque token) is such a case: it is ErrNoCredentials to
+// every caller, and callers that route opaque tokens to key managers test
+// errors.Is(err, ErrNotJWT) first.
 package authn
 
 import (
