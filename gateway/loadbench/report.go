@@ -217,6 +217,9 @@ func (b *bench) profile(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+			return err
+		}
 		cmd, addr, err := b.gateway("gatehouse-profile-"+tname, up, true, []string{"GATEHOUSE_CPUPROFILE=" + file})
 		if err != nil {
 			return err
