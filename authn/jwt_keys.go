@@ -29,6 +29,8 @@ import (
 // failure (503).
 var ErrUnknownKey = errors.New("authn: unknown key")
 
+var errNoKeySource = errors.New("authn: issuer has no key source")
+
 // MinRSABits is the smallest RSA modulus accepted (RFC 7518 §3.3, §3.5).
 const MinRSABits = 2048
 
@@ -96,6 +98,9 @@ func keyAlgorithms(pub crypto.PublicKey) ([]string, error) {
 		if k.N == nil || k.N.BitLen() < MinRSABits {
 			return nil, fmt.Errorf("RSA key of %d bits is below the minimum of %d", bitLen(k), MinRSABits)
 		}
+		if k.E < 3 || k.E%2 == 0 {
+			return nil, errors.New("RSA public exponent must be odd and at least 3")
+		}
 		return []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}, nil
 	case *ecdsa.PublicKey:
 		switch k.Curve {
@@ -161,6 +166,9 @@ func (s *StaticKeys) Keys() []*VerificationKey { return slices.Clone(s.keys) }
 // alg; if none does it still returns one, and the caller's Allows check
 // rejects the token (a known key misused is not an unknown key).
 func (s *StaticKeys) Key(_ context.Context, kid, alg string) (*VerificationKey, error) {
+	if s == nil {
+		return nil, errNoKeySource // a technical failure: fail closed
+	}
 	if kid != "" {
 		if ks := s.byID[kid]; len(ks) > 0 {
 			for _, k := range ks {

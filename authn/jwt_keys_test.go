@@ -161,7 +161,7 @@ func TestStaticKeysLookup(t *testing.T) {
 
 func TestNewVerificationKey(t *testing.T) {
 	weak := authntest.Must(authntest.NewSigner("RS256", authntest.WithRSABits(1024)))
-	rsa := authntest.Must(authntest.NewSigner("RS256"))
+	rsaS := authntest.Must(authntest.NewSigner("RS256"))
 	tests := []struct {
 		name string
 		pub  any
@@ -169,10 +169,11 @@ func TestNewVerificationKey(t *testing.T) {
 		want string
 	}{
 		{name: "weak-rsa", pub: weak.Public(), want: "below the minimum of 2048"},
-		{name: "private", pub: rsa.Private(), want: "private key"},
+		{name: "private", pub: rsaS.Private(), want: "private key"},
 		{name: "hmac", pub: []byte("0123456789abcdef0123456789abcdef"), want: "symmetric"},
-		{name: "alg-mismatch", pub: rsa.Public(), alg: "ES256", want: "cannot do alg"},
+		{name: "alg-mismatch", pub: rsaS.Public(), alg: "ES256", want: "cannot do alg"},
 		{name: "unsupported", pub: "nope", want: "unsupported key type"},
+		{name: "rsa-exponent-1", pub: &rsa.PublicKey{N: rsaS.Public().(*rsa.PublicKey).N, E: 1}, want: "exponent"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -181,7 +182,7 @@ func TestNewVerificationKey(t *testing.T) {
 			}
 		})
 	}
-	k, err := authn.NewVerificationKey("k", rsa.Public(), "PS512")
+	k, err := authn.NewVerificationKey("k", rsaS.Public(), "PS512")
 	if err != nil || !k.Allows("PS512") || k.Allows("RS256") || k.Thumbprint == "" {
 		t.Fatalf("PS512 key: %+v %v", k, err)
 	}

@@ -343,6 +343,8 @@ func TestJWT(t *testing.T) {
 		{name: "fail/tampered-signature-ES256", headers: bearer(authntest.TamperSignature(mint(t, f.esA, f.claims(issA)))), reason: authn.ReasonInvalidSignature},
 		{name: "fail/tampered-payload", headers: bearer(authntest.TamperPayload(mint(t, f.rsA, f.claims(issA)), f.with(issA, func(c map[string]any) { c["sub"] = "root" }))), reason: authn.ReasonInvalidSignature},
 		{name: "fail/empty-signature", headers: bearer(strings.TrimRight(mint(t, f.rsA, f.claims(issA)), "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")), reason: authn.ReasonInvalidSignature},
+		{name: "fail/psychic-ecdsa-zero-signature", headers: bearer(authntest.RawToken(map[string]any{"alg": "ES256", "kid": "a-es"}, f.claims(issA), make([]byte, 64))), reason: authn.ReasonInvalidSignature},
+		{name: "fail/ecdsa-signature-wrong-length", headers: bearer(authntest.RawToken(map[string]any{"alg": "ES256", "kid": "a-es"}, f.claims(issA), make([]byte, 65))), reason: authn.ReasonInvalidSignature},
 		{name: "fail/unknown-kid", headers: bearer(mint(t, f.rsA, f.claims(issA), authntest.WithHeader("kid", "nope"))), reason: authn.ReasonUnknownKey},
 		{name: "fail/no-kid-several-keys", headers: bearer(mint(t, f.rsA, f.claims(issA), authntest.WithoutKID())), reason: authn.ReasonUnknownKey},
 		{name: "fail/cross-issuer-A-key-claims-B", headers: bearer(mint(t, f.rsA, f.claims(issB))), reason: authn.ReasonUnknownKey},
@@ -370,6 +372,22 @@ func TestJWT(t *testing.T) {
 		{name: "fail/required-claim-null", auth: reqAuth, headers: bearer(mint(t, f.rsA, f.with(issA, func(c map[string]any) { c["client_id"] = "x"; c["tenant"] = nil }))), reason: authn.ReasonInvalidCredentials},
 	}
 	runJWTCases(t, main, cases)
+}
+
+// A key source that fails (here: none at all; later, an unreachable JWKS)
+// is a technical failure, never a rejection and never an identity.
+func TestJWTKeySourceFailureIsTechnical(t *testing.T) {
+	f := newJWTFixture(t)
+	broken := *f.a
+	broken.Keys = (*authn.StaticKeys)(nil)
+	j := f.jwt(t, []*authn.Issuer{&broken})
+	id, err := authenticate(t, j, mint(t, f.rsA, f.claims(issA)))
+	if err == nil || id != nil {
+		t.Fatal("accepted")
+	}
+	if _, isRej := authn.AsRejection(err); isRej || errors.Is(err, authn.ErrNoCredentials) {
+		t.Fatalf("err = %v, want a technical failure", err)
+	}
 }
 
 // Keys named by a token's jku, x5u, jwk or x5c are never fetched or used: an
