@@ -20,7 +20,7 @@ import (
 	"slices"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/lestrrat-go/jwx/v3/jwk"
+	"github.com/lestrrat-go/jwx/v2/jwk"
 )
 
 // ErrUnknownKey is returned by a KeySource that has no key for a token's kid
@@ -80,7 +80,7 @@ func NewVerificationKey(kid string, pub crypto.PublicKey, alg string) (*Verifica
 		}
 		algs = []string{alg}
 	}
-	jk, err := jwk.Import(pub)
+	jk, err := jwk.FromRaw(pub)
 	if err != nil {
 		return nil, fmt.Errorf("key: %w", err)
 	}
@@ -281,7 +281,7 @@ func parseJWK(raw []byte, logger hclog.Logger) (*VerificationKey, error) {
 		}
 	}
 	var pub any
-	if err := jwk.Export(jk, &pub); err != nil {
+	if err := jk.Raw(&pub); err != nil {
 		return nil, errors.New("key does not export")
 	}
 	return NewVerificationKey(f.Kid, pub, f.Alg)

@@ -15,9 +15,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v3/jwa"
-	"github.com/lestrrat-go/jwx/v3/jwk"
-	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
 )
 
 // Signer signs JWTs with one key and algorithm, and publishes the public
@@ -117,7 +117,7 @@ func (s *Signer) Secret() []byte {
 // PublicJWK returns the public key as a JWK with kid, alg and use "sig"
 // (an "oct" JWK holding the secret for HS*: only for negative tests).
 func (s *Signer) PublicJWK() (jwk.Key, error) {
-	k, err := jwk.Import(s.Public())
+	k, err := jwk.FromRaw(s.Public())
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +128,7 @@ func (s *Signer) PublicJWK() (jwk.Key, error) {
 // (for tests that publish private material by mistake, or hand the key to
 // jwx directly).
 func (s *Signer) PrivateJWK() (jwk.Key, error) {
-	k, err := jwk.Import(s.key)
+	k, err := jwk.FromRaw(s.key)
 	if err != nil {
 		return nil, err
 	}
@@ -136,8 +136,8 @@ func (s *Signer) PrivateJWK() (jwk.Key, error) {
 }
 
 func (s *Signer) describe(k jwk.Key) error {
-	alg, ok := jwa.LookupSignatureAlgorithm(s.alg)
-	if !ok {
+	var alg jwa.SignatureAlgorithm
+	if err := alg.Accept(s.alg); err != nil {
 		return fmt.Errorf("authntest: unknown alg %q", s.alg)
 	}
 	for name, v := range map[string]any{jwk.KeyIDKey: s.kid, jwk.AlgorithmKey: alg, jwk.KeyUsageKey: "sig"} {
@@ -236,7 +236,11 @@ func signRaw(header, claims map[string]any, key any, alg string) (string, error)
 		return "", err
 	}
 	input := b64(hb) + "." + b64(cb)
-	sig, err := jwsbb.Sign(key, alg, []byte(input), nil)
+	signer, err := jws.NewSigner(jwa.SignatureAlgorithm(alg))
+	if err != nil {
+		return "", fmt.Errorf("authntest: sign: %w", err)
+	}
+	sig, err := signer.Sign([]byte(input), key)
 	if err != nil {
 		return "", fmt.Errorf("authntest: sign: %w", err)
 	}
