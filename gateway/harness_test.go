@@ -45,6 +45,7 @@ type env struct {
 	client   *http.Client
 	client1  *http.Client // HTTP/1.1 only, for headers HTTP/2 forbids
 	logs     *syncBuffer
+	repl     *strings.Replacer
 	base     string // https://127.0.0.1:port
 	admin    string // http://127.0.0.1:port
 }
@@ -72,11 +73,11 @@ func newEnv(t *testing.T, o envOptions) *env {
 	e.write("users.yaml", "users:\n  alice:\n    scopes: [read, write]\n    groups: [staff]\n  bob:\n    scopes: [read]\n")
 
 	e.upstream = newRecordingUpstream(t)
-	repl := strings.NewReplacer("${DIR}", e.dir, "${UPSTREAM}", e.upstream.URL)
+	e.repl = strings.NewReplacer("${DIR}", e.dir, "${UPSTREAM}", e.upstream.URL)
 	for name, content := range o.files {
-		e.write(name, repl.Replace(content))
+		e.write(name, content)
 	}
-	e.write("gatehouse.yaml", repl.Replace(o.config))
+	e.write("gatehouse.yaml", o.config)
 
 	log := hclog.New(&hclog.LoggerOptions{Output: e.logs, JSONFormat: true, Level: hclog.Trace})
 	ctx := context.Background()
@@ -124,8 +125,12 @@ func newEnv(t *testing.T, o envOptions) *env {
 	return e
 }
 
+// write writes a file into the env dir, replacing ${DIR} and ${UPSTREAM}.
 func (e *env) write(name, content string) {
 	e.t.Helper()
+	if e.repl != nil {
+		content = e.repl.Replace(content)
+	}
 	p := filepath.Join(e.dir, name)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		e.t.Fatal(err)

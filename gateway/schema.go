@@ -16,6 +16,9 @@ import (
 	"github.com/gatehouse/gatehouse/schemas"
 )
 
+// schemaBase is the $id prefix every schema in schemas/ uses.
+const schemaBase = "https://gatehouse.dev/schemas/"
+
 var (
 	schemaOnce  sync.Once
 	schemaCache map[string]*jsonschema.Schema
@@ -46,7 +49,8 @@ func schema(name string) (*jsonschema.Schema, error) {
 				schemaErr = fmt.Errorf("schemas/%s: %w", e.Name(), err)
 				return
 			}
-			if err := c.AddResource(e.Name(), doc); err != nil {
+			// Schemas refer to each other by their $id, under schemaBase.
+			if err := c.AddResource(schemaBase+e.Name(), doc); err != nil {
 				schemaErr = fmt.Errorf("schemas/%s: %w", e.Name(), err)
 				return
 			}
@@ -54,7 +58,7 @@ func schema(name string) (*jsonschema.Schema, error) {
 		}
 		schemaCache = map[string]*jsonschema.Schema{}
 		for _, n := range names {
-			s, err := c.Compile(n)
+			s, err := c.Compile(schemaBase + n)
 			if err != nil {
 				schemaErr = fmt.Errorf("schemas/%s: %w", n, err)
 				return
