@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 )
@@ -56,6 +57,14 @@ func jwtIdentity(scopes ...any) map[string]any {
 }
 
 func benchInput(security []any, creds map[string]any) ast.Value {
+	return benchRequest(security, creds, map[string]any{})
+}
+
+func benchRejected(security []any, rejections map[string]any) ast.Value {
+	return benchRequest(security, map[string]any{}, rejections)
+}
+
+func benchRequest(security []any, creds, rejections map[string]any) ast.Value {
 	in := map[string]any{
 		"time": 1700000100000000000,
 		"request": map[string]any{
@@ -74,7 +83,7 @@ func benchInput(security []any, creds map[string]any) ast.Value {
 			"clientCert": map[string]any{"type": "mutualTLS"},
 		},
 		"credentials": creds,
-		"rejections":  map[string]any{},
+		"rejections":  rejections,
 	}
 	v, err := ast.InterfaceToValue(in)
 	if err != nil {
@@ -101,6 +110,12 @@ func benchCases() []benchCase {
 		{"deny/insufficient_scope", benchInput(
 			[]any{map[string]any{"petsOAuth": []any{"admin:pets"}}},
 			map[string]any{"petsOAuth": jwtIdentity("read:pets")}), false},
+		{"deny/credentials_missing", benchInput(
+			[]any{map[string]any{"petsOAuth": []any{"read:pets"}}},
+			map[string]any{}), false},
+		{"deny/credentials_invalid", benchRejected(
+			[]any{map[string]any{"petsOAuth": []any{"read:pets"}}},
+			map[string]any{"petsOAuth": map[string]any{"reason": "expired", "type": "jwt"}}), false},
 		{"allow/and_basic_cert", benchInput(oauthOrBasicCert, map[string]any{
 			"basicAuth": map[string]any{"scheme": "basicAuth", "type": "basic", "subject": "bob", "source": "users", "scopes": []any{}},
 			"clientCert": map[string]any{
@@ -125,18 +140,36 @@ func TestBenchCasesDecide(t *testing.T) {
 	}
 }
 
+// BenchmarkDecision measures one decision the way the gateway evaluates it:
+// a prepared query and an ast input. "json" is plain Eval, which converts the
+// decision to Go values; "ast" also keeps the decision as an *ast.Term (no
+// conversion: the caller reads the few members it needs) and skips per-eval
+// metrics, the two engine options worth taking on the hot path.
 func BenchmarkDecision(b *testing.B) {
 	pq := prepare(b, benchData())
 	ctx := context.Background()
-	for _, c := range benchCases() {
-		b.Run(c.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				rs, err := pq.Eval(ctx, rego.EvalParsedInput(c.input))
-				if err != nil || len(rs) != 1 {
-					b.Fatal(rs, err)
+	modes := []struct {
+		name string
+		opts []rego.EvalOption
+	}{
+		{"json", nil},
+		{"ast", []rego.EvalOption{
+			rego.EvalGenerateJSON(func(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }),
+			rego.EvalMetrics(metrics.NoOp()),
+		}},
+	}
+	for _, m := range modes {
+		for _, c := range benchCases() {
+			b.Run(m.name+"/"+c.name, func(b *testing.B) {
+				opts := append([]rego.EvalOption{rego.EvalParsedInput(c.input)}, m.opts...)
+				b.ReportAllocs()
+				for b.Loop() {
+					rs, err := pq.Eval(ctx, opts...)
+					if err != nil || len(rs) != 1 {
+						b.Fatal(rs, err)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }

@@ -12,20 +12,45 @@
 # rejects (the bundle is refused and the previous one kept).
 package gatehouse.authz
 
+# Users' deny rules are type-checked together with this file, so everything
+# here reads their elements through functions (whose parameters are untyped):
+# a well-typed rule such as `deny contains {"reason": "x"} if ...` must
+# compile even though its elements have no status or message.
+
 # Each element of data.gatehouse.custom.deny denies with its reason. An element
 # that is not an object with a non-empty string reason still denies, with
-# "custom_deny", so a mistyped rule fails closed.
+# "custom_deny", so a mistyped rule (or data) fails closed.
 deny_reasons contains custom_reason(d) if {
 	some d in data.gatehouse.custom.deny
 }
 
-# A boolean `deny if { ... }` written instead of a set still denies.
-deny_reasons contains "custom_deny" if data.gatehouse.custom.deny == true
+# A boolean deny in data still denies. (A rule written `deny if { ... }` does
+# not compile with this file: the bundle is refused, which is closed too.)
+deny_reasons contains "custom_deny" if is_true(data.gatehouse.custom.deny)
+
+# Not `x == true`: that would type the parameter boolean and refuse the set
+# of a well-formed deny rule at compile time.
+is_true(x) if {
+	is_boolean(x)
+	x
+}
 
 custom_reason(d) := d.reason if {
 	is_string(d.reason)
 	d.reason != ""
 } else := "custom_deny"
+
+custom_status_of(d) := d.status if {
+	is_number(d.status)
+	d.status == floor(d.status)
+	d.status >= 400
+	d.status <= 599
+}
+
+custom_message_of(d) := d.message if {
+	is_string(d.message)
+	d.message != ""
+}
 
 # METADATA
 # title: custom_status
@@ -33,14 +58,9 @@ custom_reason(d) := d.reason if {
 #   The HTTP status custom deny rules ask for: an integer 400-599, the highest
 #   when several ask. Undefined when none asks.
 custom_status := max(statuses) if {
-	count(data.gatehouse.custom.deny) > 0
 	statuses := {s |
 		some d in data.gatehouse.custom.deny
-		s := d.status
-		is_number(s)
-		s == floor(s)
-		s >= 400
-		s <= 599
+		s := custom_status_of(d)
 	}
 	count(statuses) > 0
 }
@@ -51,12 +71,9 @@ custom_status := max(statuses) if {
 #   Messages of the custom deny rules, sorted, for decision logs (never sent
 #   to the client by the gateway). Undefined when there are none.
 custom_messages := messages if {
-	count(data.gatehouse.custom.deny) > 0
 	messages := sort({m |
 		some d in data.gatehouse.custom.deny
-		m := d.message
-		is_string(m)
-		m != ""
+		m := custom_message_of(d)
 	})
 	count(messages) > 0
 }
@@ -72,4 +89,4 @@ headers := {k: v |
 	some k, v in data.gatehouse.custom.headers
 	is_string(k)
 	is_string(v)
-}
+} if data.gatehouse.custom.headers

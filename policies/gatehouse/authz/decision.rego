@@ -40,10 +40,12 @@ allow if {
 # title: decision
 # description: |
 #   The decision the gateway enforces (schemas/decision.schema.json).
-#   The first body is a fast path for the common request (one credential
-#   satisfying a one-scheme first alternative, nothing rejected, no custom
-#   headers); it yields exactly what full_decision yields, which the tests
-#   check.
+#   The first three bodies are fast paths for the requests a gateway sees
+#   most: one credential satisfying a one-scheme first alternative; no
+#   credential at all; only rejected credentials. Each yields exactly what
+#   full_decision yields (every table test checks it) and gives way to it
+#   whenever anything else is in play: several credentials, custom headers,
+#   deny reasons, an anonymous alternative, scope_mode any, revocation.
 default decision := {"allow": false, "reasons": ["policy_error"], "alternative": -1}
 
 decision := {
@@ -65,7 +67,39 @@ decision := {
 	not revoked_credential(cred)
 	count(deny_reasons) == 0
 	not data.gatehouse.custom.headers
+} else := {
+	"allow": false,
+	"reasons": ["credentials_missing"],
+	"alternative": -1,
+} if {
+	count(input.rejections) == 0
+	unauthenticated
+} else := {
+	"allow": false,
+	"reasons": ["credentials_invalid"],
+	"alternative": -1,
+	"rejected": rejected,
+} if {
+	count(input.rejections) > 0
+	not revoked_rejection
+	unauthenticated
+	count(rejected) > 0
 } else := full_decision
+
+# No credential was verified on a non-public operation that requires some and
+# has no anonymous alternative, and nothing else denies: for the fast paths.
+unauthenticated if {
+	input.operation.public == false
+	count(input.credentials) == 0
+	count(input.operation.security) > 0
+	not anonymous_allowed
+	count(deny_reasons) == 0
+}
+
+anonymous_allowed if {
+	some alt in input.operation.security
+	count(alt) == 0
+}
 
 # METADATA
 # title: full_decision

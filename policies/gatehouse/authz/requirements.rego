@@ -16,29 +16,8 @@ public if input.operation.public == true
 # including a missing or misspelt mode, is the stricter OpenAPI "all".
 scope_mode_any if input.operation.scope_mode == "any"
 
-# METADATA
-# title: scopes_ok
-# description: |
-#   The verified credential of one scheme holds the scopes that scheme
-#   requires. Undefined (false) when the credential is undefined, so callers
-#   pass input.credentials[name] directly.
-scopes_ok(cred, required) if {
-	not scope_mode_any
-	not lacks_scope(cred, required)
-}
-
-scopes_ok(_, required) if {
-	scope_mode_any
-	count(required) == 0
-}
-
-scopes_ok(cred, required) if {
-	scope_mode_any
-	some s in required
-	s in cred.scopes
-}
-
-# A credential without a scopes list lacks every scope. (object.get, because
+# Scope mode "all": the credential lacks one of the required scopes. A
+# credential without a scopes list lacks every scope. (object.get, because
 # Rego evaluates the arguments of a call before `not`: `not s in cred.scopes`
 # would be false, not true, when cred.scopes is undefined.)
 lacks_scope(cred, required) if {
@@ -46,16 +25,38 @@ lacks_scope(cred, required) if {
 	not s in object.get(cred, "scopes", [])
 }
 
+# Scope mode "any": the credential holds one of the required scopes, or none
+# is required.
+holds_any_scope(_, required) if count(required) == 0
+
+holds_any_scope(cred, required) if {
+	some s in required
+	s in cred.scopes
+}
+
 # METADATA
 # title: satisfied
 # description: |
 #   Indexes of the non-empty alternatives whose every scheme has a verified
-#   credential carrying the scopes that scheme requires.
+#   credential carrying the scopes that scheme requires (in the operation's
+#   scope mode).
 satisfied contains i if {
+	not scope_mode_any
 	some i, alt in input.operation.security
 	count(alt) > 0
 	every name, required in alt {
-		scopes_ok(input.credentials[name], required)
+		cred := input.credentials[name]
+		not lacks_scope(cred, required)
+	}
+}
+
+satisfied contains i if {
+	scope_mode_any
+	some i, alt in input.operation.security
+	count(alt) > 0
+	every name, required in alt {
+		cred := input.credentials[name]
+		holds_any_scope(cred, required)
 	}
 }
 
@@ -92,10 +93,13 @@ present(alt) if {
 
 has_requirements if count(input.operation.security) > 0
 
-any_present if {
-	some alt in input.operation.security
+# Indexes of the alternatives all of whose credentials were presented.
+present_alternatives contains i if {
+	some i, alt in input.operation.security
 	present(alt)
 }
+
+any_present if count(present_alternatives) > 0
 
 # METADATA
 # title: invalid_credentials
@@ -140,13 +144,8 @@ authn_reason := "no_security_requirement" if {
 #   declaration order) whose credentials were all presented, sorted, for the
 #   RFC 6750 challenge.
 required_scopes := sort({s |
-	some required in input.operation.security[closest_present]
+	some required in input.operation.security[min(present_alternatives)]
 	some s in required
-})
-
-closest_present := min({i |
-	some i, alt in input.operation.security
-	present(alt)
 })
 
 # METADATA
@@ -163,4 +162,7 @@ schemes := sort(object.keys(input.operation.security[alternative]))
 #   operations (no authentication runs there).
 default rejected := {}
 
-rejected := {name: r.reason | some name, r in input.rejections} if not public
+rejected := {name: r.reason | some name, r in input.rejections} if {
+	count(input.rejections) > 0
+	not public
+}

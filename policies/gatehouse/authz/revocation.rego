@@ -9,7 +9,9 @@ package gatehouse.authz
 # METADATA
 # title: revoked
 # description: Some credential presented for this operation is revoked.
-revoked if {
+revoked if revoked_rejection
+
+revoked_rejection if {
 	some r in input.rejections
 	r.reason == "revoked"
 }
