@@ -120,12 +120,13 @@ principal_is(_, want) if not want.principal_scheme
 
 principal_is(d, want) if d.principal.scheme == want.principal_scheme
 
-# check is what every table test asserts: the decision matches, and the fast
-# path agrees with the full computation.
+# check is what every table test asserts: the decision matches, the fast
+# paths agree with the full computation, and the policy always decided.
 check(tc) if {
 	d := decide(tc)
 	matches(d, tc.want)
 	d == full(tc)
+	not "policy_error" in d.reasons
 }
 
 # --- decision assembly -------------------------------------------------------

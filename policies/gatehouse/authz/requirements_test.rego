@@ -137,6 +137,10 @@ test_anonymous_alternative[note] if {
 			"input": request([{}, {"petsOAuth": ["read:pets"]}], {"petsOAuth": jwt_alice}, {}),
 			"want": {"allow": true, "alternative": 1, "principal_scheme": "petsOAuth"},
 		},
+		"several {}: the first": {
+			"input": request([{"petsOAuth": ["read:pets"]}, {}, {}], {}, {}),
+			"want": {"allow": true, "alternative": 1},
+		},
 		"a token lacking the scope falls back to {}": {
 			"input": request([{"petsOAuth": ["admin:pets"]}, {}], {"petsOAuth": jwt_alice}, {}),
 			"want": {"allow": true, "alternative": 1, "principal": {}},
@@ -211,6 +215,11 @@ test_allow_fallthrough[note] if {
 			),
 			"config": {"allow_fallthrough": {"petstore": "yes"}},
 			"want": {"allow": false, "reasons": ["credentials_invalid"]},
+		},
+		"still invalid when nothing else is presented": {
+			"input": request(oauth_or_basic_cert, {}, {"petsOAuth": {"reason": "expired", "type": "jwt"}}),
+			"config": {"allow_fallthrough": {"petstore": true}},
+			"want": {"allow": false, "reasons": ["credentials_invalid"], "alternative": -1, "rejected": {"petsOAuth": "expired"}},
 		},
 		"still invalid when nothing else is satisfied": {
 			"input": request(oauth_or_basic_cert, {"basicAuth": basic_bob}, {"petsOAuth": {"reason": "expired", "type": "jwt"}}),
