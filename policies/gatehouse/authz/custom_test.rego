@@ -30,6 +30,11 @@ test_custom_deny[note] if {
 			"custom": {"deny": {{"reason": "maintenance", "status": 503}}},
 			"want": {"allow": false, "reasons": ["maintenance"], "status": 503},
 		},
+		"adds to insufficient_scope": {
+			"input": request([{"petsOAuth": ["admin:pets"]}], {"petsOAuth": jwt_alice}, {}),
+			"custom": {"deny": {{"reason": "geo_blocked"}}},
+			"want": {"allow": false, "reasons": ["geo_blocked", "insufficient_scope"], "required_scopes": ["admin:pets"]},
+		},
 		"adds to an authentication reason": {
 			"input": request(oauth_read, {}, {}),
 			"custom": {"deny": {{"reason": "geo_blocked"}}},

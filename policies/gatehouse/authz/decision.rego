@@ -40,9 +40,10 @@ allow if {
 # title: decision
 # description: |
 #   The decision the gateway enforces (schemas/decision.schema.json).
-#   The first three bodies are fast paths for the requests a gateway sees
-#   most: one credential satisfying a one-scheme first alternative; no
-#   credential at all; only rejected credentials. Each yields exactly what
+#   The first four bodies are fast paths for the requests a gateway sees
+#   most: one credential satisfying a one-scheme first alternative, or
+#   lacking a scope of the only one; no credential at all; only rejected
+#   credentials. Each yields exactly what
 #   full_decision yields (every table test checks it) and gives way to it
 #   whenever anything else is in play: several credentials, custom headers,
 #   deny reasons, an anonymous alternative, scope_mode any, revocation.
@@ -67,6 +68,24 @@ decision := {
 	not revoked_credential(cred)
 	count(deny_reasons) == 0
 	not data.gatehouse.custom.headers
+} else := {
+	"allow": false,
+	"reasons": ["insufficient_scope"],
+	"alternative": -1,
+	"required_scopes": sort({s | some s in required}),
+} if {
+	input.operation.public == false
+	count(input.rejections) == 0
+	count(input.credentials) == 1
+	count(input.operation.security) == 1
+	first := input.operation.security[0]
+	count(first) == 1
+	some name, required in first
+	cred := input.credentials[name]
+	not input.operation.scope_mode == "any"
+	lacks_scope(cred, required)
+	not revoked_credential(cred)
+	count(deny_reasons) == 0
 } else := {
 	"allow": false,
 	"reasons": ["credentials_missing"],
@@ -125,13 +144,23 @@ full_decision := object.union(
 )
 
 # Optional members, present only when non-empty.
-allow_extras["headers"] := headers if count(headers) > 0
+# (Cheap guards first: most requests have neither.)
+allow_extras["headers"] := headers if {
+	data.gatehouse.custom.headers
+	count(headers) > 0
+}
 
-allow_extras["rejected"] := rejected if count(rejected) > 0
+allow_extras["rejected"] := rejected if {
+	count(input.rejections) > 0
+	count(rejected) > 0
+}
 
 deny_extras["required_scopes"] := required_scopes if authn_reason == "insufficient_scope"
 
-deny_extras["rejected"] := rejected if count(rejected) > 0
+deny_extras["rejected"] := rejected if {
+	count(input.rejections) > 0
+	count(rejected) > 0
+}
 
 deny_extras["status"] := custom_status
 

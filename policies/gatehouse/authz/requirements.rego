@@ -25,6 +25,18 @@ lacks_scope(cred, required) if {
 	not s in object.get(cred, "scopes", [])
 }
 
+# Scope mode "all": some scheme of the alternative has no credential, or its
+# credential lacks a required scope.
+unmet(alt) if {
+	some name, _ in alt
+	not input.credentials[name]
+}
+
+unmet(alt) if {
+	some name, required in alt
+	lacks_scope(input.credentials[name], required)
+}
+
 # Scope mode "any": the credential holds one of the required scopes, or none
 # is required.
 holds_any_scope(_, required) if count(required) == 0
@@ -44,10 +56,7 @@ satisfied contains i if {
 	not scope_mode_any
 	some i, alt in input.operation.security
 	count(alt) > 0
-	every name, required in alt {
-		cred := input.credentials[name]
-		not lacks_scope(cred, required)
-	}
+	not unmet(alt)
 }
 
 satisfied contains i if {

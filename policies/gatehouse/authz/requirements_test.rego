@@ -16,7 +16,11 @@ test_single_scheme[note] if {
 		},
 		"token without the scope is insufficient_scope": {
 			"input": request(oauth_read, {"petsOAuth": jwt(["write:pets"])}, {}),
-			"want": {"allow": false, "reasons": ["insufficient_scope"], "required_scopes": ["read:pets"]},
+			"want": {"allow": false, "reasons": ["insufficient_scope"], "required_scopes": ["read:pets"], "alternative": -1},
+		},
+		"required scopes are reported sorted and unique": {
+			"input": request([{"petsOAuth": ["write:pets", "admin:pets", "admin:pets"]}], {"petsOAuth": jwt([])}, {}),
+			"want": {"allow": false, "reasons": ["insufficient_scope"], "required_scopes": ["admin:pets", "write:pets"]},
 		},
 		"a credential of another scheme does not count": {
 			"input": request(oauth_read, {"basicAuth": basic_bob}, {}),

@@ -47,6 +47,11 @@ test_revoked[note] if {
 			"revocations": revocations,
 			"want": {"allow": false, "reasons": ["revoked"]},
 		},
+		"revoked wins over insufficient_scope": {
+			"input": request([{"petsOAuth": ["admin:pets"]}], {"petsOAuth": jwt_alice}, {}),
+			"revocations": revocations,
+			"want": {"allow": false, "reasons": ["revoked"], "absent": ["required_scopes"]},
+		},
 		"revoked never falls through, even with allow_fallthrough": {
 			"input": request(
 				oauth_or_basic_cert,
