@@ -7,14 +7,13 @@
 #   without editing this file.
 package gatehouse.authz
 
-# METADATA
-# title: deny_reasons
-# description: |
-#   The extension point: every reason to deny besides authentication itself.
-#   A partial set: custom.rego and later files (subscriptions, API-key
-#   restrictions) each add their own. Any element denies, even on public
-#   operations, so rules that only make sense for an authenticated caller
-#   must say so (e.g. alternative >= 0, or read principal).
+# deny_reasons is the extension point: every reason to deny besides
+# authentication itself. A partial set: custom.rego and later files
+# (subscriptions, API-key restrictions) each add their own with
+#   deny_reasons contains "reason" if { ... }
+# Any element denies, even on public operations, so rules that only make sense
+# for an authenticated caller must say so (alternative >= 0, or read
+# principal). The fast paths below only answer when it is empty.
 
 # METADATA
 # title: allow
@@ -43,10 +42,10 @@ allow if {
 #   The first four bodies are fast paths for the requests a gateway sees
 #   most: one credential satisfying a one-scheme first alternative, or
 #   lacking a scope of the only one; no credential at all; only rejected
-#   credentials. Each yields exactly what
-#   full_decision yields (every table test checks it) and gives way to it
-#   whenever anything else is in play: several credentials, custom headers,
-#   deny reasons, an anonymous alternative, scope_mode any, revocation.
+#   credentials. Each yields exactly what full_decision yields (every table
+#   test checks it) and gives way to it whenever anything else is in play:
+#   several credentials, custom headers, deny reasons, an anonymous
+#   alternative, scope_mode any, revocation.
 default decision := {"allow": false, "reasons": ["policy_error"], "alternative": -1}
 
 decision := {
