@@ -381,3 +381,54 @@ func BenchmarkPipeline(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkInput is building the policy input alone, for the allowed
+// single-JWT request of BenchmarkDecision.
+func BenchmarkInput(b *testing.B) {
+	e := newBenchEnv(b)
+	g := e.generation(b, "")
+	r := benchRequest("GET", benchBase+"/pets/42", "Bearer "+e.token)
+	now := time.Now()
+	ev := g.Evaluate(r, "bench-req-1", now)
+	if ev.Status != 0 {
+		b.Fatalf("not allowed: status %d reason %q", ev.Status, ev.Reason)
+	}
+	in := policyInput{requestID: "bench-req-1", r: r, path: r.URL.Path, clientIP: clientIP(r), op: ev.Op, now: now,
+		names: ev.Names, creds: ev.Creds}
+	if in.value().Compare(ev.Input) != 0 {
+		b.Fatal("input differs from the pipeline's")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = in.value()
+	}
+}
+
+// BenchmarkAudit is the per-request bookkeeping after the answer: metrics,
+// and the JSON audit line (on by default) written to io.Discard.
+func BenchmarkAudit(b *testing.B) {
+	e := newBenchEnv(b)
+	s := e.server(b)
+	g := s.Generation()
+	r := benchRequest("GET", benchBase+"/pets/42", "Bearer "+e.token)
+	ev := g.Evaluate(r, "bench-req-1", time.Now())
+	rec := &recorder{ResponseWriter: httptest.NewRecorder(), status: http.StatusOK, requestID: "bench-req-1"}
+	audit := s.audit
+	for _, c := range []struct {
+		name string
+		on   bool
+	}{{"json", true}, {"off", false}} {
+		b.Run(c.name, func(b *testing.B) {
+			s.audit = nil
+			if c.on {
+				s.audit = audit
+			}
+			start := time.Now()
+			b.ReportAllocs()
+			for b.Loop() {
+				s.finish(rec, g, ev, start)
+			}
+		})
+	}
+	s.audit = audit
+}
