@@ -140,6 +140,28 @@ func TestBenchCasesDecide(t *testing.T) {
 	}
 }
 
+// BenchmarkFloor is OPA's fixed cost on this machine, for ratios taken in the
+// same run: a prepared query of a constant decision, same input, same data.
+func BenchmarkFloor(b *testing.B) {
+	pq, err := rego.New(
+		rego.Query("data.gatehouse.authz.decision"),
+		rego.Module("floor.rego", `package gatehouse.authz
+
+decision := {"allow": true, "reasons": [], "alternative": 0}`),
+		rego.Store(inmem.NewFromObject(benchData())),
+	).PrepareForEval(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	input := benchCases()[0].input
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := pq.Eval(context.Background(), rego.EvalParsedInput(input)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkDecision measures one decision the way the gateway evaluates it:
 // a prepared query and an ast input. "json" is plain Eval, which converts the
 // decision to Go values; "ast" also keeps the decision as an *ast.Term (no

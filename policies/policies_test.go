@@ -45,7 +45,13 @@ func parseAll(t testing.TB, withTests bool) map[string]*ast.Module {
 	return mods
 }
 
+// Every embedded .rego file (tests included) parses as Rego v1, and the
+// production set (tests excluded, as the engine loads it) compiles in strict
+// mode and defines the entry point.
 func TestEmbeddedPolicyParsesAndCompiles(t *testing.T) {
+	if all := parseAll(t, true); len(all) == 0 {
+		t.Fatal("no .rego file embedded")
+	}
 	mods := parseAll(t, false)
 	for _, want := range []string{"decision.rego", "requirements.rego", "revocation.rego", "custom.rego", "principal.rego"} {
 		if _, ok := mods["gatehouse/authz/"+want]; !ok {
@@ -84,10 +90,26 @@ func TestRegoTests(t *testing.T) {
 		if r.Error != nil {
 			t.Errorf("%s.%s: error: %v", r.Package, r.Name, r.Error)
 		} else if r.Fail {
-			t.Errorf("%s.%s: FAIL", r.Package, r.Name)
+			t.Errorf("%s.%s: FAIL%s", r.Package, r.Name, failedCases(r.SubResults, ""))
 		}
 	}
 	if n == 0 {
 		t.Fatal("no Rego tests ran")
 	}
+}
+
+// failedCases names the failing cases of a parameterized Rego test.
+func failedCases(m tester.SubResultMap, prefix string) string {
+	var out string
+	for name, sr := range m {
+		if !sr.Fail {
+			continue
+		}
+		if len(sr.SubResults) > 0 {
+			out += failedCases(sr.SubResults, prefix+name+"/")
+			continue
+		}
+		out += "\n\t" + prefix + name
+	}
+	return out
 }
