@@ -35,7 +35,45 @@ var (
 	kType        = ast.StringTerm("type")
 	vHTTPS       = ast.StringTerm("https")
 	vHTTP        = ast.StringTerm("http")
+	// emptyObject stands for no credentials / no rejections. Input values
+	// are never mutated by evaluation, so one instance serves every request
+	// (as the per-generation api and operation values do).
+	emptyObject = ast.NewTerm(ast.NewObject())
 )
+
+// Interned values of common methods and header names: building the input
+// then allocates neither a lowercased copy nor a term for them.
+var (
+	methodTerms     = internedTerms(http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions)
+	headerNameTerms = func() map[string]*ast.Term {
+		m := map[string]*ast.Term{}
+		for _, n := range []string{
+			"Accept", "Accept-Charset", "Accept-Encoding", "Accept-Language", "Cache-Control", "Connection",
+			"Content-Encoding", "Content-Length", "Content-Type", "Forwarded", "If-Match", "If-Modified-Since",
+			"If-None-Match", "Origin", "Pragma", "Referer", "Sec-Fetch-Dest", "Sec-Fetch-Mode", "Sec-Fetch-Site",
+			"Te", "Traceparent", "Tracestate", "User-Agent", "Via", "X-Forwarded-For", "X-Forwarded-Host",
+			"X-Forwarded-Proto", "X-Real-Ip", "X-Request-Id", "X-Correlation-Id", "X-Api-Version",
+		} {
+			m[n] = ast.StringTerm(strings.ToLower(n))
+		}
+		return m
+	}()
+)
+
+func internedTerms(vals ...string) map[string]*ast.Term {
+	m := make(map[string]*ast.Term, len(vals))
+	for _, v := range vals {
+		m[v] = ast.StringTerm(v)
+	}
+	return m
+}
+
+func termOf(interned map[string]*ast.Term, s string) *ast.Term {
+	if t, ok := interned[s]; ok {
+		return t
+	}
+	return ast.StringTerm(s)
+}
 
 // policyInput holds the per-request parts the pipeline has gathered.
 type policyInput struct {
@@ -58,22 +96,30 @@ func (in *policyInput) value() ast.Value {
 	}
 	req := ast.NewObject(
 		[2]*ast.Term{kID, ast.StringTerm(in.requestID)},
-		[2]*ast.Term{kMethod, ast.StringTerm(in.r.Method)},
+		[2]*ast.Term{kMethod, termOf(methodTerms, in.r.Method)},
 		[2]*ast.Term{kPath, ast.StringTerm(in.path)},
 		[2]*ast.Term{kHost, ast.StringTerm(in.r.Host)},
 		[2]*ast.Term{kScheme, scheme},
 		[2]*ast.Term{kClientIP, ast.StringTerm(in.clientIP)},
 		[2]*ast.Term{kHeaders, ast.NewTerm(in.op.headersValue(in.r.Header))},
 	)
-	creds := ast.NewObject()
-	for i, id := range in.creds {
-		creds.Insert(ast.StringTerm(in.names[i]), ast.NewTerm(id.AST()))
+	creds := emptyObject
+	if len(in.creds) > 0 {
+		obj := ast.NewObjectWithCapacity(len(in.creds))
+		for i, id := range in.creds {
+			obj.Insert(ast.StringTerm(in.names[i]), ast.NewTerm(id.AST()))
+		}
+		creds = ast.NewTerm(obj)
 	}
-	rej := ast.NewObject()
-	for i, r := range in.rejections {
-		rej.Insert(ast.StringTerm(in.rejNames[i]), ast.ObjectTerm(
-			[2]*ast.Term{kReason, ast.StringTerm(string(r.Reason))},
-		))
+	rej := emptyObject
+	if len(in.rejections) > 0 {
+		obj := ast.NewObjectWithCapacity(len(in.rejections))
+		for i, r := range in.rejections {
+			obj.Insert(ast.StringTerm(in.rejNames[i]), ast.ObjectTerm(
+				[2]*ast.Term{kReason, ast.StringTerm(string(r.Reason))},
+			))
+		}
+		rej = ast.NewTerm(obj)
 	}
 	return ast.NewObject(
 		[2]*ast.Term{kTime, ast.IntNumberTerm(int(in.now.UnixNano()))},
@@ -81,15 +127,15 @@ func (in *policyInput) value() ast.Value {
 		[2]*ast.Term{kAPI, in.op.api.astAPI},
 		[2]*ast.Term{kOperation, in.op.astOp},
 		[2]*ast.Term{kSchemes, in.op.astSchemes},
-		[2]*ast.Term{kCredentials, ast.NewTerm(creds)},
-		[2]*ast.Term{kRejections, ast.NewTerm(rej)},
+		[2]*ast.Term{kCredentials, creds},
+		[2]*ast.Term{kRejections, rej},
 	)
 }
 
 // headersValue renders request headers for the policy, lowercased, first
 // value only, without anything that carries a credential.
 func (op *compiledOp) headersValue(h http.Header) ast.Value {
-	obj := ast.NewObject()
+	obj := ast.NewObjectWithCapacity(len(h))
 	for name, vals := range h {
 		if len(vals) == 0 {
 			continue
@@ -97,7 +143,11 @@ func (op *compiledOp) headersValue(h http.Header) ast.Value {
 		if _, secret := op.secretHeaders[name]; secret {
 			continue
 		}
-		obj.Insert(ast.StringTerm(strings.ToLower(name)), ast.StringTerm(vals[0]))
+		key, ok := headerNameTerms[name]
+		if !ok {
+			key = ast.StringTerm(strings.ToLower(name))
+		}
+		obj.Insert(key, ast.StringTerm(vals[0]))
 	}
 	return obj
 }
