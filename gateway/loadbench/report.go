@@ -82,6 +82,9 @@ func (b *bench) report() string {
 	p("  go         %s %s/%s, GOMAXPROCS %d (all processes: defaults)\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0))
 	p("  wrk        %s\n", wrkVersion)
 	p("  gatehouse  %s\n", b.revision)
+	if o.gatewayEnv != "" {
+		p("  gateway environment  %s\n", o.gatewayEnv)
+	}
 	p("\n  method     wrk -t%d -c%d -d%s --latency; %d round(s), each running every target once in the\n", o.threads, o.connections, o.duration, o.rounds)
 	p("             order below, after a %s warm-up of each; ratios are taken within a round against the\n", o.warmup)
 	p("             bare proxy of that round, then the median over rounds is shown [min–max].\n")
