@@ -18,9 +18,11 @@ import (
 //  1. Exactly one Authorization header, scheme "Bearer" (any case), a token68
 //     of at most WithMaxTokenSize bytes (16 KB by default).
 //  2. Verified-token cache lookup by SHA-256 of the token.
-//  3. Shape: no dot at all is an opaque token, not ours (ErrNotJWT); five
-//     parts is a JWE (unsupported_credential); anything but three base64url
-//     parts is malformed.
+//  3. Shape: a JWT has exactly two dots, three base64url parts (no
+//     padding) and a first part that decodes to a JSON object with "alg".
+//     Five base64url parts is a JWE (unsupported_credential). Any other
+//     token68 — opaque tokens, Google-style "ya29.…" — is not ours
+//     (ErrNotJWT, for key managers); anything else is malformed.
 //  4. Header: `alg` must be in the allow-list of some issuer of the scheme
 //     ("none" never is); `crit` is refused (no extension is understood);
 //     `b64` is refused; `jku`, `x5u`, `jwk`, `x5c` are ignored — nothing is
@@ -66,8 +68,8 @@ type JWT struct {
 
 var _ Authenticator = (*JWT)(nil)
 
-// ErrNotJWT reports a bearer token that has no dot at all, so is not a JWS
-// compact serialization: an opaque token. It wraps ErrNoCredentials —
+// ErrNotJWT reports a bearer token that is a token68 but not a JWS compact
+// serialization (see JWT, step 3): an opaque token. It wraps ErrNoCredentials —
 // errors.Is(ErrNotJWT, ErrNoCredentials) is true — so to a caller that knows
 // only the three outcomes the JWT scheme simply has no credential; a caller
 // that can route opaque tokens to key managers (introspection, the internal
@@ -176,18 +178,29 @@ func (j *JWT) reject(reason Reason, detail string) (*Identity, *issuer, error) {
 	return nil, nil, Reject(j.scheme, reason, detail, nil)
 }
 
+// notJWT answers for a token that is not a JWS compact serialization: a
+// token68 is someone else's (ErrNotJWT: an opaque token for a key manager),
+// anything else is malformed.
+func (j *JWT) notJWT(token string) (*Identity, *issuer, error) {
+	if IsToken68(token) {
+		return nil, nil, ErrNotJWT
+	}
+	return j.reject(ReasonMalformed, "not a token68")
+}
+
 func (j *JWT) verify(ctx context.Context, token string) (*Identity, *issuer, error) {
 	raw := []byte(token)
 	parts, kind := splitJWT(raw)
 	switch kind {
-	case kindOpaque:
-		return nil, nil, ErrNotJWT
 	case kindJWE:
 		return j.reject(ReasonUnsupportedCredential, "encrypted tokens (JWE) are not supported")
-	case kindMalformed:
-		return j.reject(ReasonMalformed, "not a JWS compact serialization")
+	case kindNotJWS:
+		return j.notJWT(token)
 	}
 	hdr, err := decodeHeader(parts.header)
+	if errors.Is(err, errNotJOSE) {
+		return j.notJWT(token)
+	}
 	if err != nil {
 		return j.reject(ReasonMalformed, err.Error())
 	}
