@@ -236,6 +236,9 @@ func (j *JWT) verify(ctx context.Context, token string) (*Identity, *issuer, *Ve
 	if err != nil {
 		return j.reject(ReasonMalformed, err.Error())
 	}
+	if apiKeyMarked(hdr, claims) {
+		return j.reject(ReasonInvalidCredentials, "an API key is not an access token")
+	}
 	iss, present := claims["iss"]
 	issStr, isStr := iss.(string)
 	switch {
