@@ -29,6 +29,8 @@ type Generation struct {
 	Built   time.Time
 	router  *mux.Router
 	closers []io.Closer
+	// jwks are the remote key sources the generation's issuers use.
+	jwks []*authn.RemoteJWKS
 }
 
 type compiledAPI struct {
@@ -63,6 +65,9 @@ var genCounter atomic.Uint64
 type BuildOptions struct {
 	Logger     hclog.Logger
 	Transports *transports
+	// KeySources shares remote JWKS sources across generations (a Server
+	// keeps one); nil: the generation's own, closed with it.
+	KeySources *keySources
 }
 
 // BuildGeneration reads every file the config references, builds
@@ -83,6 +88,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	}
 
 	authns := newAuthnFactory(cfg, log)
+	authns.sources = opts.KeySources
 	g.closers = append(g.closers, authns)
 	router := mux.NewRouter()
 	seenBase := map[string]string{}
@@ -121,6 +127,8 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	}
 	router.NotFoundHandler = http.NotFoundHandler()
 	g.router = router
+	g.jwks = authns.jwks
+	waitSources(ctx, log, authns.created)
 
 	eng, err := bundles.Load(ctx, bundles.Options{
 		Base:    *cfg.Policy.Base,

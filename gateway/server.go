@@ -28,6 +28,7 @@ type Server struct {
 	asserter   *Asserter
 	transports *transports
 	certs      *certHolder
+	keySources *keySources
 
 	reloadMu   sync.Mutex
 	lastReload atomic.Pointer[reloadStatus]
@@ -71,8 +72,10 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		log:        log,
 		metrics:    newMetrics(),
 		transports: newTransports(),
+		keySources: newKeySources(log),
 		AdminMux:   http.NewServeMux(),
 	}
+	s.metrics.reg.MustRegister(jwksCollector{s})
 	if *cfg.Log.Audit {
 		s.audit = log.Named("audit")
 	}
@@ -88,7 +91,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 			return nil, err
 		}
 	}
-	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: log, Transports: s.transports})
+	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: log, Transports: s.transports, KeySources: s.keySources})
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +137,7 @@ func (s *Server) reload(ctx context.Context) error {
 			return err
 		}
 	}
-	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: s.log, Transports: s.transports})
+	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: s.log, Transports: s.transports, KeySources: s.keySources})
 	if err != nil {
 		return err
 	}
@@ -324,6 +327,7 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 		body["generation"] = g.ID
 		body["apis"] = g.Describe()
 		body["bundle_revision"] = g.Engine.Revision()
+		addIssuerStatus(body, g)
 	}
 	if lr := s.lastReload.Load(); lr != nil {
 		body["last_reload"] = lr
