@@ -18,6 +18,7 @@ type authnFactory struct {
 	log     hclog.Logger
 	built   map[string]authn.Authenticator
 	issuers map[string]*authn.Issuer
+	apiKeys *apiKeyState
 	// closers stop background work of authenticators (key refresh) when the
 	// generation is retired.
 	closers []io.Closer
@@ -70,6 +71,8 @@ func (f *authnFactory) get(api *API, def *SchemeDef) (authn.Authenticator, error
 		a, err = f.basic(def.Name, sc)
 	case SchemeBearer:
 		a, err = f.bearer(def.Name, sc)
+	case SchemeAPIKey:
+		a, err = f.apiKey(def, sc)
 	default:
 		err = fmt.Errorf("%w %q: type %s is not supported by this build", ErrScheme, def.Name, sc.Type)
 	}

@@ -29,6 +29,7 @@ type Generation struct {
 	Built   time.Time
 	router  *mux.Router
 	closers []io.Closer
+	apiKeys *apiKeyState
 }
 
 type compiledAPI struct {
@@ -84,6 +85,12 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 
 	authns := newAuthnFactory(cfg, log)
 	g.closers = append(g.closers, authns)
+	apiKeys, err := buildAPIKeys(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	authns.apiKeys = apiKeys
+	g.apiKeys = apiKeys
 	router := mux.NewRouter()
 	seenBase := map[string]string{}
 	for i, ac := range cfg.APIs {
@@ -132,6 +139,10 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 		return nil, err
 	}
 	g.Engine = eng
+	if err := g.apiKeys.finish(g.APIs, eng); err != nil {
+		_ = authns.Close()
+		return nil, err
+	}
 	return g, nil
 }
 
@@ -192,6 +203,7 @@ func compileOp(api *compiledAPI, op *Operation, f *authnFactory, cfg *Config) (*
 			c.challenges = append(c.challenges, ch)
 		}
 	}
+	exclusiveAPIKeys(c)
 	return c, nil
 }
 
