@@ -136,6 +136,9 @@ func (m *MTLS) Trust() *Trust { return m.trust }
 
 // Authenticate implements Authenticator.
 func (m *MTLS) Authenticate(r *http.Request) (*Identity, error) {
+	if err := ForwardedCertificateError(r); err != nil {
+		return nil, m.reject(ReasonMalformed, "the trusted proxy's client certificate header is malformed", err)
+	}
 	chain, _ := ClientCertificates(r)
 	if len(chain) == 0 {
 		return nil, ErrNoCredentials

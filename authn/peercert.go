@@ -24,12 +24,23 @@ type forwardedKey struct{}
 // a client identity.
 type forwarded struct {
 	chain []*x509.Certificate
+	err   error
 }
 
 // WithForwardedCertificates records that the request came through a trusted
-// proxy, with the client certificate chain it forwarded (nil: none).
-func WithForwardedCertificates(ctx context.Context, chain []*x509.Certificate) context.Context {
-	return context.WithValue(ctx, forwardedKey{}, &forwarded{chain: chain})
+// proxy, with the client certificate chain it forwarded (nil: none), or the
+// error parsing the proxy's header (a presented but malformed credential).
+func WithForwardedCertificates(ctx context.Context, chain []*x509.Certificate, err error) context.Context {
+	return context.WithValue(ctx, forwardedKey{}, &forwarded{chain: chain, err: err})
+}
+
+// ForwardedCertificateError is the parse error of a trusted proxy's
+// certificate header, nil when there was none.
+func ForwardedCertificateError(r *http.Request) error {
+	if f, ok := r.Context().Value(forwardedKey{}).(*forwarded); ok {
+		return f.err
+	}
+	return nil
 }
 
 // ClientCertificates returns the client certificate chain of r, leaf first,

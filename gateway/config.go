@@ -28,6 +28,7 @@ type Config struct {
 	Upstream         UpstreamConfig          `json:"upstream"`
 	UpstreamIdentity IdentityConfig          `json:"upstream_identity"`
 	Log              LogConfig               `json:"log"`
+	MTLS             MTLSConfig              `json:"mtls"`
 
 	// Path is the file the config was read from; Dir resolves relative paths.
 	Path string `json:"-"`
@@ -70,6 +71,8 @@ type APIConfig struct {
 	UpstreamTimeout Duration `json:"upstream_timeout"`
 	ScopeMode       string   `json:"scope_mode"`
 	ClientCAFiles   []string `json:"client_ca_files"`
+	// MTLS holds the API's client-certificate settings (config_mtls.go).
+	MTLS *APIMTLSConfig `json:"mtls"`
 }
 
 // SchemeConfig configures the authenticator for one OpenAPI securityScheme name.
@@ -418,6 +421,7 @@ func (c *Config) check() ConfigErrors {
 			add(ptr, "users_file only applies to basic schemes")
 		}
 	}
+	c.checkMTLS(add)
 	return errs
 }
 
