@@ -1,9 +1,10 @@
 package bundles
 
 import (
-	"encoding/json"
 	"fmt"
-	"sort"
+	"slices"
+
+	"github.com/open-policy-agent/opa/v1/ast"
 )
 
 // Decision is data.gatehouse.authz.decision in Go form; schemas/decision.schema.json
@@ -13,52 +14,60 @@ type Decision struct {
 	Reasons        []string          `json:"reasons"`
 	Alternative    int               `json:"alternative"`
 	Schemes        []string          `json:"schemes,omitempty"`
-	Principal      map[string]any    `json:"principal,omitempty"`
+	Principal      ast.Object        `json:"-"`
 	RequiredScopes []string          `json:"required_scopes,omitempty"`
 	Rejected       map[string]string `json:"rejected,omitempty"`
 	Headers        map[string]string `json:"headers,omitempty"`
 	Status         int               `json:"status,omitempty"`
-	// Raw is the decision object exactly as the policy returned it.
-	Raw map[string]any `json:"-"`
+	// Value is the decision object exactly as the policy returned it. It is
+	// kept as an ast value (no conversion on the hot path); JSON converts it
+	// for decision logs and `gatehouse explain`.
+	Value ast.Value `json:"-"`
 }
 
-func decisionFrom(m map[string]any) (*Decision, error) {
-	d := &Decision{Alternative: -1, Raw: m}
-	allow, ok := m["allow"].(bool)
+// JSON returns the decision as the policy returned it, in Go JSON form.
+func (d *Decision) JSON() (any, error) { return ast.JSON(d.Value) }
+
+// Keys of the decision members, made once.
+var (
+	keyAllow          = ast.InternedTerm("allow")
+	keyReasons        = ast.InternedTerm("reasons")
+	keyAlternative    = ast.InternedTerm("alternative")
+	keySchemes        = ast.InternedTerm("schemes")
+	keyPrincipal      = ast.InternedTerm("principal")
+	keyRequiredScopes = ast.InternedTerm("required_scopes")
+	keyRejected       = ast.InternedTerm("rejected")
+	keyHeaders        = ast.InternedTerm("headers")
+	keyStatus         = ast.InternedTerm("status")
+)
+
+// decisionFrom reads the members the gateway acts on straight from the ast
+// object the policy returned: no conversion of the whole decision to Go maps.
+func decisionFrom(v ast.Value) (*Decision, error) {
+	obj, ok := v.(ast.Object)
 	if !ok {
-		return nil, fmt.Errorf("%w: decision.allow is %T, not a boolean", ErrEval, m["allow"])
+		return nil, fmt.Errorf("%w: decision is %s, not an object", ErrEval, ast.ValueName(v))
 	}
-	d.Allow = allow
-	d.Reasons = stringList(m["reasons"])
-	sort.Strings(d.Reasons)
-	if n, ok := m["alternative"].(json.Number); ok {
-		if i, err := n.Int64(); err == nil {
-			d.Alternative = int(i)
-		}
+	d := &Decision{Alternative: -1, Value: v}
+	allow, ok := get(obj, keyAllow).(ast.Boolean)
+	if !ok {
+		return nil, fmt.Errorf("%w: decision.allow is %s, not a boolean", ErrEval, valueName(get(obj, keyAllow)))
 	}
-	d.Schemes = stringList(m["schemes"])
-	d.Principal, _ = m["principal"].(map[string]any)
-	d.RequiredScopes = stringList(m["required_scopes"])
-	if rj, ok := m["rejected"].(map[string]any); ok {
-		d.Rejected = make(map[string]string, len(rj))
-		for k, v := range rj {
-			if s, ok := v.(string); ok {
-				d.Rejected[k] = s
-			}
-		}
+	d.Allow = bool(allow)
+	d.Reasons = stringList(get(obj, keyReasons))
+	if len(d.Reasons) > 1 {
+		slices.Sort(d.Reasons)
 	}
-	if h, ok := m["headers"].(map[string]any); ok && len(h) > 0 {
-		d.Headers = make(map[string]string, len(h))
-		for k, v := range h {
-			if s, ok := v.(string); ok {
-				d.Headers[k] = s
-			}
-		}
+	if n, ok := intOf(get(obj, keyAlternative)); ok {
+		d.Alternative = n
 	}
-	if n, ok := m["status"].(json.Number); ok {
-		if i, err := n.Int64(); err == nil {
-			d.Status = int(i)
-		}
+	d.Schemes = stringList(get(obj, keySchemes))
+	d.Principal, _ = get(obj, keyPrincipal).(ast.Object)
+	d.RequiredScopes = stringList(get(obj, keyRequiredScopes))
+	d.Rejected = stringMap(get(obj, keyRejected))
+	d.Headers = stringMap(get(obj, keyHeaders))
+	if n, ok := intOf(get(obj, keyStatus)); ok {
+		d.Status = n
 	}
 	// A decision that allows while listing reasons is contradictory: fail closed.
 	if d.Allow && len(d.Reasons) > 0 {
@@ -67,16 +76,67 @@ func decisionFrom(m map[string]any) (*Decision, error) {
 	return d, nil
 }
 
-func stringList(v any) []string {
-	arr, ok := v.([]any)
-	if !ok {
-		return nil
+func get(obj ast.Object, k *ast.Term) ast.Value {
+	if t := obj.Get(k); t != nil {
+		return t.Value
 	}
-	out := make([]string, 0, len(arr))
-	for _, x := range arr {
-		if s, ok := x.(string); ok {
-			out = append(out, s)
+	return nil
+}
+
+func valueName(v ast.Value) string {
+	if v == nil {
+		return "undefined"
+	}
+	return ast.ValueName(v)
+}
+
+func intOf(v ast.Value) (int, bool) {
+	n, ok := v.(ast.Number)
+	if !ok {
+		return 0, false
+	}
+	i, ok := n.Int()
+	return i, ok
+}
+
+// stringList keeps the string elements of an array or set.
+func stringList(v ast.Value) []string {
+	var out []string
+	add := func(t *ast.Term) {
+		if s, ok := t.Value.(ast.String); ok {
+			out = append(out, string(s))
 		}
 	}
+	switch x := v.(type) {
+	case *ast.Array:
+		if x.Len() == 0 {
+			return nil
+		}
+		out = make([]string, 0, x.Len())
+		x.Foreach(add)
+	case ast.Set:
+		if x.Len() == 0 {
+			return nil
+		}
+		out = make([]string, 0, x.Len())
+		x.Foreach(add)
+	}
+	return out
+}
+
+// stringMap keeps the string members of an object with string values.
+func stringMap(v ast.Value) map[string]string {
+	obj, ok := v.(ast.Object)
+	if !ok || obj.Len() == 0 {
+		return nil
+	}
+	out := make(map[string]string, obj.Len())
+	obj.Foreach(func(k, v *ast.Term) {
+		ks, ok1 := k.Value.(ast.String)
+		vs, ok2 := v.Value.(ast.String)
+		if ok1 && ok2 {
+			out[string(ks)] = string(vs)
+		}
+	})
 	return out
 }

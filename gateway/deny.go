@@ -23,6 +23,9 @@ type denial struct {
 }
 
 var denials = map[string]denial{
+	// policy_error: the policy could not decide (its default decision). An
+	// internal error, never the client's fault, and it outranks every reason.
+	"policy_error":            {http.StatusInternalServerError, 0, false, "", "Internal Server Error"},
 	"credentials_invalid":     {http.StatusUnauthorized, 10, true, "invalid_token", "Unauthorized"},
 	"revoked":                 {http.StatusUnauthorized, 11, true, "invalid_token", "Unauthorized"},
 	"insufficient_scope":      {http.StatusForbidden, 20, true, "insufficient_scope", "Forbidden"},

@@ -164,7 +164,9 @@ func explanation(ev *gateway.Evaluation) map[string]any {
 		}
 	}
 	if ev.Decision != nil {
-		out["decision"] = ev.Decision.Raw
+		if v, err := ev.Decision.JSON(); err == nil {
+			out["decision"] = v
+		}
 	}
 	return out
 }

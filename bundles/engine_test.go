@@ -1,0 +1,141 @@
+package bundles_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/gatehouse/gatehouse/bundles"
+)
+
+// writeBundle writes files into a fresh bundle directory.
+func writeBundle(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// publicInput is a minimal input of a public operation: only custom deny
+// rules can deny it.
+func publicInput(headers map[string]string) ast.Value {
+	h := map[string]any{}
+	for k, v := range headers {
+		h[k] = v
+	}
+	v, err := ast.InterfaceToValue(map[string]any{
+		"request":     map[string]any{"method": "GET", "path": "/x", "headers": h, "client_ip": "192.0.2.7"},
+		"api":         map[string]any{"name": "shapes", "version": "1", "base_path": "/shapes"},
+		"operation":   map[string]any{"id": "public", "method": "GET", "path": "/x", "public": true, "security": []any{}, "scope_mode": "all"},
+		"schemes":     map[string]any{},
+		"credentials": map[string]any{},
+		"rejections":  map[string]any{},
+	})
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// User policies run sandboxed: no builtin that reaches the network or the
+// process environment compiles; pure builtins do.
+func TestSandbox(t *testing.T) {
+	cases := []struct {
+		name    string
+		rule    string
+		refused bool
+	}{
+		{"ok/cidr_contains", `deny contains {"reason": "office"} if net.cidr_contains("192.0.2.0/24", input.request.client_ip)`, false},
+		{"ok/time_now", `deny contains {"reason": "night"} if time.clock([time.now_ns(), "UTC"])[0] < 0`, false},
+		{"fail/http_send", `deny contains {"reason": r.body.reason} if r := http.send({"method": "GET", "url": "http://127.0.0.1:1/"})`, true},
+		{"fail/opa_runtime_env", `deny contains {"reason": "env"} if opa.runtime().env.HOME`, true},
+		{"fail/lookup_ip", `deny contains {"reason": "dns"} if net.lookup_ip_addr("example.com")`, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := writeBundle(t, map[string]string{
+				".manifest":   `{"revision": "sandbox", "roots": ["gatehouse/custom"]}`,
+				"custom.rego": "package gatehouse.custom\n\n" + c.rule + "\n",
+			})
+			e, err := bundles.Load(context.Background(), bundles.Options{Base: true, Bundles: []string{dir}})
+			if c.refused {
+				if err == nil || !errors.Is(err, bundles.ErrCompile) {
+					t.Fatalf("bundle compiled (err %v); want ErrCompile", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			d, err := e.Decide(context.Background(), publicInput(nil))
+			if err != nil {
+				t.Fatalf("Decide: %v", err)
+			}
+			if c.name == "ok/cidr_contains" && (d.Allow || len(d.Reasons) != 1 || d.Reasons[0] != "office") {
+				t.Fatalf("decision %+v, want deny office", d)
+			}
+		})
+	}
+}
+
+// A runaway policy (a comprehension over 10^10 pairs) hits the decision
+// deadline: the evaluation is interrupted, the caller gets ErrDeadline and
+// fails closed, and other decisions on the same engine go on meanwhile.
+func TestDeadlineInterruptsRunawayPolicy(t *testing.T) {
+	dir := writeBundle(t, map[string]string{
+		".manifest": `{"revision": "runaway", "roots": ["gatehouse/custom"]}`,
+		"custom.rego": `package gatehouse.custom
+
+deny contains {"reason": "never"} if {
+	input.request.headers["x-runaway"]
+	count([1 |
+		some i in numbers.range(1, 100000)
+		some j in numbers.range(1, 100000)
+		i == j + 1000000
+	]) > 0
+}
+`,
+	})
+	e, err := bundles.Load(context.Background(), bundles.Options{Base: true, Bundles: []string{dir}, Timeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := e.Decide(context.Background(), publicInput(map[string]string{"x-runaway": "1"}))
+			errs <- err
+		}()
+	}
+	// Ordinary decisions are unaffected while the runaway ones run.
+	for range 20 {
+		d, err := e.Decide(context.Background(), publicInput(nil))
+		if err != nil || !d.Allow {
+			t.Fatalf("ordinary decision during runaway: %+v %v", d, err)
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if !errors.Is(err, bundles.ErrDeadline) {
+			t.Fatalf("runaway decision: %v, want ErrDeadline", err)
+		}
+	}
+}
