@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 	"unsafe"
 )
@@ -234,12 +235,13 @@ func (a *APIKey) verifyJWT(ctx context.Context, key string) (*Identity, error) {
 	is := a.issuer
 	parts, kind := splitJWT([]byte(key))
 	switch kind {
-	case kindOpaque:
-		return a.reject(ReasonInvalidCredentials, "unknown API key")
+	case kindNotJWS:
+		if key != "" && !strings.Contains(key, ".") {
+			return a.reject(ReasonInvalidCredentials, "unknown API key")
+		}
+		return a.reject(ReasonMalformed, "not a JWS compact serialization")
 	case kindJWE:
 		return a.reject(ReasonUnsupportedCredential, "encrypted tokens (JWE) are not supported")
-	case kindMalformed:
-		return a.reject(ReasonMalformed, "not a JWS compact serialization")
 	}
 	hdr, err := decodeHeader(parts.header)
 	if err != nil {

@@ -29,6 +29,7 @@ type Config struct {
 	UpstreamIdentity IdentityConfig          `json:"upstream_identity"`
 	Log              LogConfig               `json:"log"`
 	APIKeys          *APIKeysConfig          `json:"api_keys"`
+	MTLS             MTLSConfig              `json:"mtls"`
 
 	// Path is the file the config was read from; Dir resolves relative paths.
 	Path string `json:"-"`
@@ -71,6 +72,8 @@ type APIConfig struct {
 	UpstreamTimeout Duration `json:"upstream_timeout"`
 	ScopeMode       string   `json:"scope_mode"`
 	ClientCAFiles   []string `json:"client_ca_files"`
+	// MTLS holds the API's client-certificate settings (config_mtls.go).
+	MTLS *APIMTLSConfig `json:"mtls"`
 }
 
 // SchemeConfig configures the authenticator for one OpenAPI securityScheme name.
@@ -421,6 +424,7 @@ func (c *Config) check() ConfigErrors {
 		}
 	}
 	c.checkAPIKeys(add)
+	c.checkMTLS(add)
 	return errs
 }
 
