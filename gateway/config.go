@@ -28,6 +28,8 @@ type Config struct {
 	Upstream         UpstreamConfig          `json:"upstream"`
 	UpstreamIdentity IdentityConfig          `json:"upstream_identity"`
 	Log              LogConfig               `json:"log"`
+	APIKeys          *APIKeysConfig          `json:"api_keys"`
+	MTLS             MTLSConfig              `json:"mtls"`
 
 	// Path is the file the config was read from; Dir resolves relative paths.
 	Path string `json:"-"`
@@ -70,6 +72,8 @@ type APIConfig struct {
 	UpstreamTimeout Duration `json:"upstream_timeout"`
 	ScopeMode       string   `json:"scope_mode"`
 	ClientCAFiles   []string `json:"client_ca_files"`
+	// MTLS holds the API's client-certificate settings (config_mtls.go).
+	MTLS *APIMTLSConfig `json:"mtls"`
 }
 
 // SchemeConfig configures the authenticator for one OpenAPI securityScheme name.
@@ -356,6 +360,7 @@ func (c *Config) applyDefaults() {
 		t := true
 		c.Log.Audit = &t
 	}
+	c.applyAPIKeyDefaults()
 }
 
 func setDur(d *Duration, def time.Duration) {
@@ -411,6 +416,8 @@ func (c *Config) check() ConfigErrors {
 			add(ptr, "users_file only applies to basic schemes")
 		}
 	}
+	c.checkAPIKeys(add)
+	c.checkMTLS(add)
 	return errs
 }
 
