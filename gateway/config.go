@@ -28,6 +28,7 @@ type Config struct {
 	Upstream         UpstreamConfig          `json:"upstream"`
 	UpstreamIdentity IdentityConfig          `json:"upstream_identity"`
 	Log              LogConfig               `json:"log"`
+	Watch            WatchConfig             `json:"watch"`
 
 	// Path is the file the config was read from; Dir resolves relative paths.
 	Path string `json:"-"`
@@ -121,6 +122,9 @@ type PolicyConfig struct {
 	Base            *bool    `json:"base"`
 	Bundles         []string `json:"bundles"`
 	DecisionTimeout Duration `json:"decision_timeout"`
+	// Remote and DecisionLogs: see config_bundles.go.
+	Remote       *RemoteConfig      `json:"remote"`
+	DecisionLogs *DecisionLogConfig `json:"decision_logs"`
 }
 
 // UpstreamConfig tunes the shared upstream transport.
@@ -354,6 +358,7 @@ func (c *Config) applyDefaults() {
 		t := true
 		c.Log.Audit = &t
 	}
+	c.applyBundleDefaults()
 }
 
 func setDur(d *Duration, def time.Duration) {
@@ -418,6 +423,7 @@ func (c *Config) check() ConfigErrors {
 			add(ptr, "users_file only applies to basic schemes")
 		}
 	}
+	errs = append(errs, c.checkBundles()...)
 	return errs
 }
 

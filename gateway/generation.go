@@ -29,6 +29,7 @@ type Generation struct {
 	Built   time.Time
 	router  *mux.Router
 	closers []io.Closer
+	ops     map[*Operation]*compiledOp
 }
 
 type compiledAPI struct {
@@ -63,6 +64,9 @@ var genCounter atomic.Uint64
 type BuildOptions struct {
 	Logger     hclog.Logger
 	Transports *transports
+	// Remote are the bundles downloaded from bundle services (owned by the
+	// Server, which outlives generations).
+	Remote []*bundles.Source
 }
 
 // BuildGeneration reads every file the config references, builds
@@ -76,7 +80,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	if opts.Transports == nil {
 		opts.Transports = newTransports()
 	}
-	g := &Generation{ID: genCounter.Add(1), Config: cfg, Built: time.Now()}
+	g := &Generation{ID: genCounter.Add(1), Config: cfg, Built: time.Now(), ops: map[*Operation]*compiledOp{}}
 	var errs ConfigErrors
 	fail := func(ptr string, err error) {
 		errs = append(errs, &ConfigError{File: cfg.Path, Pointer: ptr, Msg: err.Error()})
@@ -112,6 +116,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 				continue
 			}
 			addRoute(router, cop)
+			g.ops[op] = cop
 		}
 		g.APIs = append(g.APIs, ca)
 	}
@@ -125,8 +130,12 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	eng, err := bundles.Load(ctx, bundles.Options{
 		Base:    *cfg.Policy.Base,
 		Bundles: resolveAll(cfg, cfg.Policy.Bundles),
+		Remote:  opts.Remote,
 		Timeout: cfg.Policy.DecisionTimeout.D(),
 	})
+	if err == nil {
+		err = probePolicy(ctx, g, eng)
+	}
 	if err != nil {
 		_ = authns.Close()
 		return nil, err
