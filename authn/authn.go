@@ -15,8 +15,8 @@
 // such a request fall through to another scheme.
 //
 // Test the outcomes with errors.Is(err, ErrNoCredentials) and AsRejection, never
-// with ==: "not presented" may come wrapped. ErrNotJWT (a bearer token with no
-// dot at all, i.e. an opaque token) is such a case: it is ErrNoCredentials to
+// with ==: "not presented" may come wrapped. ErrNotJWT (a bearer token that is
+// not a JWS compact serialization, i.e. an opaque token) is such a case: it is ErrNoCredentials to
 // every caller, and callers that route opaque tokens to key managers test
 // errors.Is(err, ErrNotJWT) first.
 package authn

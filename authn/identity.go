@@ -54,6 +54,10 @@ type Identity struct {
 	// Confirmation is the RFC 8705 certificate thumbprint (cnf.x5t#S256) the
 	// credential is bound to, if any.
 	Confirmation string
+	// SubscriptionValidation says the policy must check that Application is
+	// subscribed to the API being called (set by the issuer or key manager
+	// configuration; policies read identity.subscription_validation).
+	SubscriptionValidation bool
 
 	astOnce sync.Once
 	astVal  ast.Value
@@ -96,6 +100,9 @@ func (id *Identity) Map() map[string]any {
 	putStr(m, "credential_id", id.CredentialID)
 	putStr(m, "plan", id.Plan)
 	putStr(m, "confirmation", id.Confirmation)
+	if id.SubscriptionValidation {
+		m["subscription_validation"] = true
+	}
 	m["scopes"] = strList(id.Scopes)
 	if len(id.Groups) > 0 {
 		m["groups"] = strList(id.Groups)

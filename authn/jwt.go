@@ -18,9 +18,11 @@ import (
 //  1. Exactly one Authorization header, scheme "Bearer" (any case), a token68
 //     of at most WithMaxTokenSize bytes (16 KB by default).
 //  2. Verified-token cache lookup by SHA-256 of the token.
-//  3. Shape: no dot at all is an opaque token, not ours (ErrNotJWT); five
-//     parts is a JWE (unsupported_credential); anything but three base64url
-//     parts is malformed.
+//  3. Shape: a JWT has exactly two dots, three base64url parts (no
+//     padding) and a first part that decodes to a JSON object with "alg".
+//     Five base64url parts is a JWE (unsupported_credential). Any other
+//     token68 — opaque tokens, Google-style "ya29.…" — is not ours
+//     (ErrNotJWT, for key managers); anything else is malformed.
 //  4. Header: `alg` must be in the allow-list of some issuer of the scheme
 //     ("none" never is); `crit` is refused (no extension is understood);
 //     `b64` is refused; `jku`, `x5u`, `jwk`, `x5c` are ignored — nothing is
@@ -31,9 +33,10 @@ import (
 //     issuer's KeySource only (by kid; a token without kid uses the issuer's
 //     only key), and must itself allow `alg` (a JWK's "alg", its type and
 //     curve). The signature is verified with that key and algorithm.
-//  7. Claims: exp required; exp, nbf, iat with the issuer's leeway; aud must
-//     hold a configured audience; max lifetime; required claims; typ
-//     allow-list.
+//  7. Claims, checked before the key lookup so that malformed, expired or
+//     misaddressed tokens never make a remote key source fetch: exp
+//     required; exp, nbf, iat with the issuer's leeway; aud must hold a
+//     configured audience; max lifetime; required claims; typ allow-list.
 //
 // Rejection reasons: malformed (shape, base64, JSON, claim types, oversize),
 // invalid_signature (algorithm not allowed, or the signature does not
@@ -47,7 +50,10 @@ import (
 // encoding/json with UseNumber: objects are map[string]any, arrays []any,
 // numbers json.Number (never float64), so large integers survive intact.
 //
-// Verified identities are cached until min(exp, now + cache TTL). The cache
+// Verified identities are cached until min(exp, now + cache TTL); for keys
+// from a RotatingKeySource (remote JWKS) a hit also requires the source to
+// still hold the verifying key, so removing a key from the JWKS invalidates
+// its cached tokens at the next refresh (≤ the refresh interval). The cache
 // belongs to this authenticator and so to its fixed set of issuers: an entry
 // can only have been verified by one of them, and iss binds a token to one
 // issuer. A new configuration generation builds new authenticators and
@@ -57,7 +63,7 @@ type JWT struct {
 	issuers      []*issuer
 	byIss        map[string]*issuer
 	algs         []string // union of the issuers' allow-lists
-	cache        *Cache[*Identity]
+	cache        *Cache[jwtEntry]
 	cacheTTL     time.Duration
 	now          func() time.Time
 	maxTokenSize int
@@ -66,8 +72,8 @@ type JWT struct {
 
 var _ Authenticator = (*JWT)(nil)
 
-// ErrNotJWT reports a bearer token that has no dot at all, so is not a JWS
-// compact serialization: an opaque token. It wraps ErrNoCredentials —
+// ErrNotJWT reports a bearer token that is a token68 but not a JWS compact
+// serialization (see JWT, step 3): an opaque token. It wraps ErrNoCredentials —
 // errors.Is(ErrNotJWT, ErrNoCredentials) is true — so to a caller that knows
 // only the three outcomes the JWT scheme simply has no credential; a caller
 // that can route opaque tokens to key managers (introspection, the internal
@@ -114,7 +120,7 @@ func NewJWT(scheme string, issuers []*Issuer, opts ...Option) (*JWT, error) {
 	}
 	j.algs = SortedUnique(j.algs)
 	if j.cacheTTL > 0 {
-		j.cache = NewCache[*Identity](o.cacheSize, o.now)
+		j.cache = NewCache[jwtEntry](o.cacheSize, o.now)
 	}
 	return j, nil
 }
@@ -144,11 +150,17 @@ func (j *JWT) Verify(ctx context.Context, token string) (*Identity, error) {
 	if j.cache != nil {
 		// No copy of the token: Sum256 only reads it.
 		key = sha256.Sum256(unsafe.Slice(unsafe.StringData(token), len(token)))
-		if id, ok := j.cache.Get(key); ok {
-			return id, nil
+		if e, ok := j.cache.Get(key); ok {
+			// A rotating source (remote JWKS) must still hold the key
+			// that verified the token: a key removed from the JWKS stops
+			// validating cached tokens at the refresh that removes it.
+			if e.src == nil || e.src.Holds(e.key) {
+				return e.id, nil
+			}
+			j.cache.Delete(key)
 		}
 	}
-	id, is, err := j.verify(ctx, token)
+	id, is, vk, err := j.verify(ctx, token)
 	if err != nil {
 		return nil, err
 	}
@@ -157,9 +169,17 @@ func (j *JWT) Verify(ctx context.Context, token string) (*Identity, error) {
 		if id.ExpiresAt.Before(exp) {
 			exp = id.ExpiresAt
 		}
-		j.cache.Put(key, id, exp)
+		j.cache.Put(key, jwtEntry{id: id, src: is.rotating, key: vk}, exp)
 	}
 	return id, nil
+}
+
+// jwtEntry is a verified-token cache entry: the identity, and for keys from
+// a rotating source the source and key that verified it.
+type jwtEntry struct {
+	id  *Identity
+	src RotatingKeySource
+	key *VerificationKey
 }
 
 func (j *JWT) ttlFor(is *issuer) time.Duration {
@@ -172,22 +192,33 @@ func (j *JWT) ttlFor(is *issuer) time.Duration {
 	return j.cacheTTL
 }
 
-func (j *JWT) reject(reason Reason, detail string) (*Identity, *issuer, error) {
-	return nil, nil, Reject(j.scheme, reason, detail, nil)
+func (j *JWT) reject(reason Reason, detail string) (*Identity, *issuer, *VerificationKey, error) {
+	return nil, nil, nil, Reject(j.scheme, reason, detail, nil)
 }
 
-func (j *JWT) verify(ctx context.Context, token string) (*Identity, *issuer, error) {
+// notJWT answers for a token that is not a JWS compact serialization: a
+// token68 is someone else's (ErrNotJWT: an opaque token for a key manager),
+// anything else is malformed.
+func (j *JWT) notJWT(token string) (*Identity, *issuer, *VerificationKey, error) {
+	if IsToken68(token) {
+		return nil, nil, nil, ErrNotJWT
+	}
+	return j.reject(ReasonMalformed, "not a token68")
+}
+
+func (j *JWT) verify(ctx context.Context, token string) (*Identity, *issuer, *VerificationKey, error) {
 	raw := []byte(token)
 	parts, kind := splitJWT(raw)
 	switch kind {
-	case kindOpaque:
-		return nil, nil, ErrNotJWT
 	case kindJWE:
 		return j.reject(ReasonUnsupportedCredential, "encrypted tokens (JWE) are not supported")
-	case kindMalformed:
-		return j.reject(ReasonMalformed, "not a JWS compact serialization")
+	case kindNotJWS:
+		return j.notJWT(token)
 	}
 	hdr, err := decodeHeader(parts.header)
+	if errors.Is(err, errNotJOSE) {
+		return j.notJWT(token)
+	}
 	if err != nil {
 		return j.reject(ReasonMalformed, err.Error())
 	}
@@ -205,6 +236,9 @@ func (j *JWT) verify(ctx context.Context, token string) (*Identity, *issuer, err
 	if err != nil {
 		return j.reject(ReasonMalformed, err.Error())
 	}
+	if apiKeyMarked(hdr, claims) {
+		return j.reject(ReasonInvalidCredentials, "an API key is not an access token")
+	}
 	iss, present := claims["iss"]
 	issStr, isStr := iss.(string)
 	switch {
@@ -220,12 +254,19 @@ func (j *JWT) verify(ctx context.Context, token string) (*Identity, *issuer, err
 	if !slices.Contains(is.algs, hdr.alg) {
 		return j.reject(ReasonInvalidSignature, "algorithm not allowed for issuer "+is.name)
 	}
+	// Claims first: an expired or misaddressed token must never make a
+	// remote key source fetch. The claims are not trusted until the
+	// signature verifies; a forged token may so be rejected for a claim.
+	times, ce := is.validate(claims, hdr, j.now())
+	if ce != nil {
+		return j.reject(ce.reason, ce.detail)
+	}
 	key, err := is.keys.Key(ctx, hdr.kid, hdr.alg)
 	if err != nil {
 		if errors.Is(err, ErrUnknownKey) {
 			return j.reject(ReasonUnknownKey, "no key of issuer "+is.name+" matches the token's kid")
 		}
-		return nil, nil, fmt.Errorf("authn: %s: keys of issuer %s: %w", j.scheme, is.name, err)
+		return nil, nil, nil, fmt.Errorf("authn: %s: keys of issuer %s: %w", j.scheme, is.name, err)
 	}
 	if !key.Allows(hdr.alg) {
 		return j.reject(ReasonInvalidSignature, "key does not allow the token's algorithm")
@@ -233,11 +274,7 @@ func (j *JWT) verify(ctx context.Context, token string) (*Identity, *issuer, err
 	if err := verifySignature(parts, key, hdr.alg); err != nil {
 		return j.reject(ReasonInvalidSignature, err.Error())
 	}
-	times, ce := is.validate(claims, hdr, j.now())
-	if ce != nil {
-		return j.reject(ce.reason, ce.detail)
-	}
-	return is.identity(j.scheme, token, claims, times), is, nil
+	return is.identity(j.scheme, token, claims, times), is, key, nil
 }
 
 // Challenge is the WWW-Authenticate value for this scheme without error

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,16 +27,32 @@ func benchClaims(now time.Time) map[string]any {
 	return c
 }
 
+// BenchmarkJWT: verify with and without the verified-token cache, per
+// algorithm, with keys from a file (static) and from a remote JWKS served by
+// a loopback issuer (the cache hit then also asks the source whether it
+// still holds the key).
 func BenchmarkJWT(b *testing.B) {
 	for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
 		s := authntest.Must(authntest.NewSigner(alg, authntest.WithKID("k1")))
 		keys := authntest.Must(authn.ParseJWKS(authntest.Must(authntest.JWKS(s)), nil))
-		is := &authn.Issuer{Name: "corp", Issuer: issA, Audiences: []string{"petstore"}, Keys: keys}
+		srv := authntest.NewIssuer(b, authntest.WithSigners(s), authntest.WithIssuerID(issA))
+		remote, err := authn.NewRemoteJWKS(authn.RemoteJWKSConfig{Name: "corp", Issuer: issA, JWKSURL: srv.JWKSURL()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = remote.Close() })
+		if err := remote.Refresh(context.Background()); err != nil {
+			b.Fatal(err)
+		}
 		tok := authntest.Must(s.Mint(benchClaims(time.Now())))
-		for _, mode := range []string{"cached", "uncached"} {
+		for _, mode := range []string{"cached", "uncached", "cached-remote", "uncached-remote"} {
 			var opts []authn.Option
-			if mode == "uncached" {
+			if strings.HasPrefix(mode, "uncached") {
 				opts = append(opts, authn.WithCacheTTL(0))
+			}
+			is := &authn.Issuer{Name: "corp", Issuer: issA, Audiences: []string{"petstore"}, Keys: keys}
+			if strings.HasSuffix(mode, "-remote") {
+				is.Keys = remote
 			}
 			j, err := authn.NewJWT("petsOAuth", []*authn.Issuer{is}, opts...)
 			if err != nil {

@@ -145,6 +145,8 @@ func (is *issuer) identity(scheme, token string, claims map[string]any, t tokenT
 		ExpiresAt:    t.exp,
 		CredentialID: CredentialID(token),
 		Claims:       claims,
+
+		SubscriptionValidation: is.subscription,
 	}
 	if is.clientClaim != "" {
 		id.ClientID = claimString(claims, is.clientClaim)

@@ -72,6 +72,10 @@ type Issuer struct {
 	// issuer accepts HS256 (HS384 from 48 bytes, HS512 from 64) and nothing
 	// else: HS tokens are never checked against an asymmetric key.
 	Secret Redacted
+	// SubscriptionValidation marks this issuer's identities
+	// (Identity.SubscriptionValidation): the policy then requires the
+	// token's application to be subscribed to the API being called.
+	SubscriptionValidation bool
 	// CacheTTL bounds how long this issuer's verified tokens are cached
 	// (the authenticator's WithCacheTTL when zero; negative: never cached).
 	// Never past a token's exp.
@@ -115,6 +119,8 @@ type issuer struct {
 	subjectClaim string
 	appClaim     string
 	keys         KeySource
+	rotating     RotatingKeySource // keys, when they change over time
+	subscription bool
 	cacheTTL     time.Duration
 }
 
@@ -143,6 +149,7 @@ func compileIssuer(cfg *Issuer) (*issuer, error) {
 		subjectClaim: cfg.Claims.Subject,
 		appClaim:     cfg.Claims.Application,
 		cacheTTL:     cfg.CacheTTL,
+		subscription: cfg.SubscriptionValidation,
 	}
 	if is.subjectClaim == "" {
 		is.subjectClaim = "sub"
@@ -222,6 +229,7 @@ func compileIssuer(cfg *Issuer) (*issuer, error) {
 		}
 	}
 	is.algs = SortedUnique(is.algs)
+	is.rotating, _ = is.keys.(RotatingKeySource)
 	return is, nil
 }
 

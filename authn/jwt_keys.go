@@ -103,6 +103,12 @@ func keyAlgorithms(pub crypto.PublicKey) ([]string, error) {
 		}
 		return []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}, nil
 	case *ecdsa.PublicKey:
+		if k.X == nil || k.Y == nil {
+			return nil, errors.New("invalid EC key")
+		}
+		if _, err := k.ECDH(); err != nil { // the point must be on the curve
+			return nil, errors.New("EC point is not on the curve")
+		}
 		switch k.Curve {
 		case elliptic.P256():
 			return []string{"ES256"}, nil
@@ -190,12 +196,35 @@ func (s *StaticKeys) Key(_ context.Context, kid, alg string) (*VerificationKey, 
 
 // jwkFields are the JWK members checked before a key is used (RFC 7517 §4).
 type jwkFields struct {
-	Kty    string   `json:"kty"`
-	Use    string   `json:"use"`
-	KeyOps []string `json:"key_ops"`
-	Alg    string   `json:"alg"`
-	Kid    string   `json:"kid"`
-	D      string   `json:"d"`
+	Kty    string
+	Use    string
+	KeyOps []string
+	Alg    string
+	Kid    string
+	D      string
+}
+
+// decodeJWKFields reads the members by their exact names (jwx does too;
+// encoding/json's case-insensitive struct matching would let
+// {"use":"enc","USE":"sig"} be read one way here and another way there).
+// A member of the wrong type is an error.
+func decodeJWKFields(raw []byte) (jwkFields, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+		return jwkFields{}, errors.New("not a JSON object")
+	}
+	var f jwkFields
+	for name, dst := range map[string]*string{"kty": &f.Kty, "use": &f.Use, "alg": &f.Alg, "kid": &f.Kid, "d": &f.D} {
+		if v, ok := m[name]; ok && json.Unmarshal(v, dst) != nil {
+			return jwkFields{}, fmt.Errorf("%s is not a string", name)
+		}
+	}
+	if v, ok := m["key_ops"]; ok {
+		if json.Unmarshal(v, &f.KeyOps) != nil || f.KeyOps == nil {
+			return jwkFields{}, errors.New("key_ops is not an array of strings")
+		}
+	}
+	return f, nil
 }
 
 // ParseJWKS reads a JWK Set (RFC 7517 §5). Keys that must not verify
@@ -209,19 +238,19 @@ func ParseJWKS(data []byte, logger hclog.Logger) (*StaticKeys, error) {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
-	var set struct {
-		Keys []json.RawMessage `json:"keys"`
-	}
-	if err := json.Unmarshal(data, &set); err != nil {
-		return nil, errors.New("jwks: not a JSON JWK Set")
+	set, err := jwksMembers(data)
+	if err != nil {
+		return nil, err
 	}
 	var keys []*VerificationKey
-	for i, raw := range set.Keys {
+	for i, raw := range set {
 		k, err := parseJWK(raw, logger)
 		if err != nil {
-			var f jwkFields
+			var f struct{ Kid, Kty any } // best effort, for the log line only
 			_ = json.Unmarshal(raw, &f)
-			logger.Warn("jwks key skipped", "index", i, "kid", f.Kid, "kty", f.Kty, "reason", err.Error())
+			kid, _ := f.Kid.(string)
+			kty, _ := f.Kty.(string)
+			logger.Warn("jwks key skipped", "index", i, "kid", kid, "kty", kty, "reason", err.Error())
 			continue
 		}
 		keys = append(keys, k)
@@ -246,10 +275,32 @@ func LoadJWKSFile(path string, logger hclog.Logger) (*StaticKeys, error) {
 	return s, nil
 }
 
-func parseJWK(raw []byte, logger hclog.Logger) (*VerificationKey, error) {
-	var f jwkFields
-	if err := json.Unmarshal(raw, &f); err != nil {
-		return nil, errors.New("not a JSON object")
+// jwksMembers returns the elements of a JWK Set's "keys" member (exact
+// name; a set without it is empty).
+func jwksMembers(data []byte) ([]json.RawMessage, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(data, &m); err != nil || m == nil {
+		return nil, errors.New("jwks: not a JSON JWK Set")
+	}
+	var keys []json.RawMessage
+	if v, ok := m["keys"]; ok && json.Unmarshal(v, &keys) != nil {
+		return nil, errors.New("jwks: keys is not an array")
+	}
+	return keys, nil
+}
+
+func parseJWK(raw []byte, logger hclog.Logger) (k *VerificationKey, err error) {
+	// Keys come from the network: a panic in a parsing library (seen with
+	// jwx and EC coordinates larger than the field) must reject the key,
+	// never crash the refresher's goroutine.
+	defer func() {
+		if p := recover(); p != nil {
+			k, err = nil, errors.New("key does not parse")
+		}
+	}()
+	f, err := decodeJWKFields(raw)
+	if err != nil {
+		return nil, err
 	}
 	switch f.Kty {
 	case "RSA", "EC", "OKP":

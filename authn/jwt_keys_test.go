@@ -54,6 +54,13 @@ func TestParseJWKSRejectsWeakAndMisusedKeys(t *testing.T) {
 		{"kty": "XYZ", "kid": "unknown-kty"},
 		{"kty": "RSA", "kid": "garbage", "n": "!!", "e": "AQAB"},
 		privateRSA,
+		// Found by FuzzParseRemoteJWKS: jwx panicked on a coordinate
+		// larger than the field.
+		edit(es, "ec-off-curve", func(m map[string]any) { m["x"] = ""; m["y"] = strings.Repeat("0", 44) }),
+		edit(es, "ec-not-on-curve", func(m map[string]any) { m["y"] = m["x"] }),
+		// Members are read by exact name, as jwx reads them.
+		edit(rsaS, "case-trick", func(m map[string]any) { m["use"] = "enc"; m["USE"] = "sig" }),
+		edit(rsaS, "use-not-string", func(m map[string]any) { m["use"] = 1 }),
 	}
 	log, buf := captureLogger()
 	ks, err := authn.ParseJWKS(authntest.Must(authntest.JWKSFromMaps(keys...)), log)
@@ -72,7 +79,7 @@ func TestParseJWKSRejectsWeakAndMisusedKeys(t *testing.T) {
 			t.Errorf("private JWK kept as %T", k.Public)
 		}
 	}
-	for _, kid := range []string{"weak-rsa", "oct", "enc-use", "enc-ops", "alg-mismatch", "curve-mismatch", "alg-none", "alg-hs", "unknown-kty", "garbage"} {
+	for _, kid := range []string{"weak-rsa", "oct", "enc-use", "enc-ops", "alg-mismatch", "curve-mismatch", "alg-none", "alg-hs", "unknown-kty", "garbage", "ec-off-curve", "ec-not-on-curve", "case-trick", "use-not-string"} {
 		if _, err := ks.Key(ctx, kid, "RS256"); !errors.Is(err, authn.ErrUnknownKey) {
 			t.Errorf("key %s was accepted", kid)
 		}
@@ -113,11 +120,12 @@ func jwkPrivateMap(s *authntest.Signer, kid string) (map[string]any, error) {
 
 func TestParseJWKSErrors(t *testing.T) {
 	for name, doc := range map[string]string{
-		"not-json":    "<html>",
-		"empty":       "",
-		"no-keys":     `{"keys":[]}`,
-		"only-bad":    `{"keys":[{"kty":"oct","k":"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"}]}`,
-		"keys-object": `{"keys":{}}`,
+		"not-json":        "<html>",
+		"empty":           "",
+		"no-keys":         `{"keys":[]}`,
+		"only-bad":        `{"keys":[{"kty":"oct","k":"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"}]}`,
+		"keys-object":     `{"keys":{}}`,
+		"keys-mixed-case": `{"KEYS":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := authn.ParseJWKS([]byte(doc), nil); err == nil {

@@ -15,10 +15,9 @@ import (
 type tokenKind int
 
 const (
-	kindMalformed tokenKind = iota
-	kindJWS                 // three non-empty-header/payload base64url parts
-	kindJWE                 // five parts: encrypted, not supported
-	kindOpaque              // no dot at all: not a JWT (an opaque token)
+	kindNotJWS tokenKind = iota // anything else: not a JWT (opaque, or not a token68 at all)
+	kindJWS                     // two dots, three base64url parts, non-empty header and payload
+	kindJWE                     // five base64url parts: encrypted, not supported
 )
 
 // jwtParts is a JWS compact serialization split into its parts. All fields
@@ -28,26 +27,23 @@ type jwtParts struct {
 	signingInput               []byte // header "." payload
 }
 
-// splitJWT classifies token and, for a JWS, splits it. A JWS has exactly two
-// dots, a non-empty header and payload, and only base64url characters
-// (no padding) in every part; the signature may be empty (the "none"
-// algorithm, rejected later by the algorithm check).
+// splitJWT classifies token by shape and, for a JWS, splits it. A JWS has
+// exactly two dots, a non-empty header and payload, and only base64url
+// characters (no padding) in every part; the signature may be empty (the
+// "none" algorithm, rejected later by the algorithm check). Whether a
+// kindJWS token is a JWT at all is only known once its header decodes to a
+// JSON object with "alg" (see decodeHeader): "ya29.a0Af…" style tokens have
+// dots too.
 func splitJWT(token []byte) (jwtParts, tokenKind) {
-	dots := bytes.Count(token, []byte{'.'})
-	switch dots {
-	case 0:
-		if len(token) == 0 {
-			return jwtParts{}, kindMalformed
-		}
-		return jwtParts{}, kindOpaque
+	switch bytes.Count(token, []byte{'.'}) {
 	case 2:
 	case 4:
 		if allBase64URLOrDot(token) {
 			return jwtParts{}, kindJWE
 		}
-		return jwtParts{}, kindMalformed
+		return jwtParts{}, kindNotJWS
 	default:
-		return jwtParts{}, kindMalformed
+		return jwtParts{}, kindNotJWS
 	}
 	i := bytes.IndexByte(token, '.')
 	j := i + 1 + bytes.IndexByte(token[i+1:], '.')
@@ -58,7 +54,7 @@ func splitJWT(token []byte) (jwtParts, tokenKind) {
 		signingInput: token[:j],
 	}
 	if len(p.header) == 0 || len(p.payload) == 0 || !allBase64URLOrDot(token) {
-		return jwtParts{}, kindMalformed
+		return jwtParts{}, kindNotJWS
 	}
 	return p, kindJWS
 }
@@ -95,19 +91,27 @@ type jwsHeader struct {
 }
 
 var (
-	errHeaderJSON   = errors.New("header is not a JSON object")
+	// errNotJOSE: the first part is not a base64url JSON object with an
+	// "alg" member, so the token is not a JWT (it is someone else's).
+	errNotJOSE      = errors.New("header is not a JOSE header")
 	errHeaderMember = errors.New("header member has the wrong type")
 	errClaimsJSON   = errors.New("claims are not a JSON object")
 )
 
+// decodeHeader decodes a JOSE header. It returns errNotJOSE when seg is not
+// a base64url JSON object with an "alg" member (whatever its type), and
+// errHeaderMember when alg, kid or typ is not a string.
 func decodeHeader(seg []byte) (jwsHeader, error) {
 	raw, err := decodeB64(seg)
 	if err != nil {
-		return jwsHeader{}, errHeaderJSON
+		return jwsHeader{}, errNotJOSE
 	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
-		return jwsHeader{}, errHeaderJSON
+		return jwsHeader{}, errNotJOSE
+	}
+	if _, ok := m["alg"]; !ok {
+		return jwsHeader{}, errNotJOSE
 	}
 	var h jwsHeader
 	if !headerString(m, "alg", &h.alg) || !headerString(m, "kid", &h.kid) || !headerString(m, "typ", &h.typ) {

@@ -195,12 +195,7 @@ func (a *Asserter) claims(op *compiledOp, ids []*authn.Identity, now, exp time.T
 	}
 	for _, id := range ids {
 		if id.Certificate != nil {
-			c["certificate"] = map[string]any{
-				"subject":            id.Certificate.Subject,
-				"issuer":             id.Certificate.Issuer,
-				"serial":             id.Certificate.Serial,
-				"fingerprint_sha256": id.Certificate.FingerprintSHA256,
-			}
+			c["certificate"] = certificateClaim(id.Certificate)
 		}
 	}
 	return c

@@ -18,13 +18,16 @@ type authnFactory struct {
 	log     hclog.Logger
 	built   map[string]authn.Authenticator
 	issuers map[string]*authn.Issuer
+	apiKeys *apiKeyState
+	// trusts are the per-API client-certificate trusts (API name@version).
+	trusts map[string]*authn.Trust
 	// closers stop background work of authenticators (key refresh) when the
 	// generation is retired.
 	closers []io.Closer
 }
 
 func newAuthnFactory(cfg *Config, log hclog.Logger) *authnFactory {
-	return &authnFactory{cfg: cfg, log: log, built: map[string]authn.Authenticator{}, issuers: map[string]*authn.Issuer{}}
+	return &authnFactory{cfg: cfg, log: log, built: map[string]authn.Authenticator{}, issuers: map[string]*authn.Issuer{}, trusts: map[string]*authn.Trust{}}
 }
 
 // ErrScheme is wrapped by every problem matching an OpenAPI scheme to config.
@@ -53,6 +56,9 @@ func compatible(def *SchemeDef, typ string) bool {
 
 func (f *authnFactory) get(api *API, def *SchemeDef) (authn.Authenticator, error) {
 	sc, ok := f.cfg.Schemes[def.Name]
+	if def.Synthetic { // the mTLS extensions' scheme needs no config entry
+		sc, ok = SchemeConfig{Type: SchemeMTLS}, true
+	}
 	if !ok {
 		return nil, fmt.Errorf("%w %q (%s) is used by the API but schemes.%s is not configured", ErrScheme, def.Name, describe(def), def.Name)
 	}
@@ -60,6 +66,9 @@ func (f *authnFactory) get(api *API, def *SchemeDef) (authn.Authenticator, error
 		return nil, fmt.Errorf("%w %q is %s in the API definition but configured as type %s", ErrScheme, def.Name, describe(def), sc.Type)
 	}
 	key := def.Name + "|" + def.Type + "|" + def.HTTPScheme + "|" + def.In + "|" + def.ParamName
+	if sc.Type == SchemeMTLS {
+		key += mtlsKey(api) // client CA trust is per API
+	}
 	if a, ok := f.built[key]; ok {
 		return a, nil
 	}
@@ -70,6 +79,10 @@ func (f *authnFactory) get(api *API, def *SchemeDef) (authn.Authenticator, error
 		a, err = f.basic(def.Name, sc)
 	case SchemeBearer:
 		a, err = f.bearer(def.Name, sc)
+	case SchemeAPIKey:
+		a, err = f.apiKey(def, sc)
+	case SchemeMTLS:
+		a, err = f.mtls(api, def, sc)
 	default:
 		err = fmt.Errorf("%w %q: type %s is not supported by this build", ErrScheme, def.Name, sc.Type)
 	}

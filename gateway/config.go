@@ -29,6 +29,8 @@ type Config struct {
 	UpstreamIdentity IdentityConfig          `json:"upstream_identity"`
 	Log              LogConfig               `json:"log"`
 	Watch            WatchConfig             `json:"watch"`
+	APIKeys          *APIKeysConfig          `json:"api_keys"`
+	MTLS             MTLSConfig              `json:"mtls"`
 
 	// Path is the file the config was read from; Dir resolves relative paths.
 	Path string `json:"-"`
@@ -71,6 +73,8 @@ type APIConfig struct {
 	UpstreamTimeout Duration `json:"upstream_timeout"`
 	ScopeMode       string   `json:"scope_mode"`
 	ClientCAFiles   []string `json:"client_ca_files"`
+	// MTLS holds the API's client-certificate settings (config_mtls.go).
+	MTLS *APIMTLSConfig `json:"mtls"`
 }
 
 // SchemeConfig configures the authenticator for one OpenAPI securityScheme name.
@@ -359,6 +363,7 @@ func (c *Config) applyDefaults() {
 		c.Log.Audit = &t
 	}
 	c.applyBundleDefaults()
+	c.applyAPIKeyDefaults()
 }
 
 func setDur(d *Duration, def time.Duration) {
@@ -424,6 +429,8 @@ func (c *Config) check() ConfigErrors {
 		}
 	}
 	errs = append(errs, c.checkBundles()...)
+	c.checkAPIKeys(add)
+	c.checkMTLS(add)
 	return errs
 }
 

@@ -30,6 +30,12 @@ type Generation struct {
 	router  *mux.Router
 	closers []io.Closer
 	ops     map[*Operation]*compiledOp
+	apiKeys *apiKeyState
+	// fwd accepts client certificates from trusted proxies (nil: off);
+	// trusts are the client-certificate trusts (per API, and the proxy's),
+	// which the server's file watcher reloads in place.
+	fwd    *forwardedCerts
+	trusts []*authn.Trust
 }
 
 type compiledAPI struct {
@@ -45,6 +51,8 @@ type compiledOp struct {
 	astOp          *ast.Term
 	astSchemes     *ast.Term
 	authenticators []authn.Authenticator // same order as Operation.Schemes
+	// mtls: the operation can take a client certificate (SNI/Host check).
+	mtls bool
 	// secretHeaders are canonical header names that carry credentials for
 	// this operation; they never reach the policy input or the upstream.
 	secretHeaders map[string]struct{}
@@ -88,6 +96,12 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 
 	authns := newAuthnFactory(cfg, log)
 	g.closers = append(g.closers, authns)
+	apiKeys, err := buildAPIKeys(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	authns.apiKeys = apiKeys
+	g.apiKeys = apiKeys
 	router := mux.NewRouter()
 	seenBase := map[string]string{}
 	for i, ac := range cfg.APIs {
@@ -120,6 +134,14 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 		}
 		g.APIs = append(g.APIs, ca)
 	}
+	fwd, proxyTrust, err := newForwardedCerts(cfg)
+	if err != nil {
+		fail("/mtls/forwarded_certificate", err)
+	}
+	g.fwd, g.trusts = fwd, authns.trustList()
+	if proxyTrust != nil {
+		g.trusts = append(g.trusts, proxyTrust)
+	}
 	if len(errs) > 0 {
 		_ = authns.Close()
 		return nil, errs
@@ -141,6 +163,10 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 		return nil, err
 	}
 	g.Engine = eng
+	if err := g.apiKeys.finish(g.APIs, eng); err != nil {
+		_ = authns.Close()
+		return nil, err
+	}
 	return g, nil
 }
 
@@ -179,6 +205,7 @@ func compileOp(api *compiledAPI, op *Operation, f *authnFactory, cfg *Config) (*
 		astOp:         operationValue(op),
 		astSchemes:    schemesValue(op),
 		secretHeaders: map[string]struct{}{"Authorization": {}, "Proxy-Authorization": {}, "Cookie": {}},
+		mtls:          usesMTLS(api.API, op),
 	}
 	for _, name := range op.Schemes {
 		def := api.Schemes[name]
@@ -201,6 +228,7 @@ func compileOp(api *compiledAPI, op *Operation, f *authnFactory, cfg *Config) (*
 			c.challenges = append(c.challenges, ch)
 		}
 	}
+	exclusiveAPIKeys(c)
 	return c, nil
 }
 

@@ -103,6 +103,9 @@ func (in *policyInput) value() ast.Value {
 		[2]*ast.Term{kClientIP, ast.StringTerm(in.clientIP)},
 		[2]*ast.Term{kHeaders, ast.NewTerm(in.op.headersValue(in.r.Header))},
 	)
+	if cc := clientCertValue(in.r); cc != nil {
+		req.Insert(kClientCert, cc)
+	}
 	creds := emptyObject
 	if len(in.creds) > 0 {
 		obj := ast.NewObjectWithCapacity(len(in.creds))

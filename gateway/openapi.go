@@ -32,6 +32,11 @@ type API struct {
 	Operations []*Operation
 	// Extensions holds the document's x- extensions, for later capabilities.
 	Extensions map[string]any
+	// Config is the API's entry in the config file.
+	Config APIConfig
+	// DocClientCAFiles are the CA bundles x-gatehouse-client-ca names,
+	// resolved against the document's directory.
+	DocClientCAFiles []string
 }
 
 // SchemeDef is an OpenAPI securityScheme as the gateway needs it.
@@ -42,6 +47,8 @@ type SchemeDef struct {
 	In         string // for apiKey: header, query, cookie
 	ParamName  string // for apiKey: the header/query/cookie name
 	Extensions map[string]any
+	// Synthetic: added by the gateway (the mTLS extensions), not declared.
+	Synthetic bool
 }
 
 // Requirement is one security alternative: every scheme in it must be
@@ -109,7 +116,10 @@ func LoadAPI(ac APIConfig, file string) (*API, error) {
 		return nil, fmt.Errorf("%w: %s: %w", ErrOpenAPI, file, err)
 	}
 
-	api := &API{Source: file, Extensions: doc.Extensions, Schemes: map[string]*SchemeDef{}}
+	api := &API{Source: file, Extensions: doc.Extensions, Schemes: map[string]*SchemeDef{}, Config: ac}
+	if api.DocClientCAFiles, err = docClientCAs(doc, file); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrOpenAPI, file, err)
+	}
 	if doc.Info != nil {
 		api.Name = nameRe.ReplaceAllString(strings.ToLower(strings.TrimSpace(doc.Info.Title)), "-")
 		api.Version = doc.Info.Version
@@ -233,6 +243,9 @@ func (api *API) operation(doc *openapi3.T, p, method string, o *openapi3.Operati
 			}
 		}
 		op.Security = append(op.Security, alt)
+	}
+	if err := api.applyMTLS(doc, op, o); err != nil {
+		return nil, err
 	}
 	if op.Public && len(op.Security) > 0 {
 		return nil, fmt.Errorf("%s is marked public but also has security requirements", extPublic)

@@ -44,6 +44,10 @@ type Evaluation struct {
 	AuthnTime  time.Duration
 	PolicyTime time.Duration
 	denial     denial
+
+	// Request is the request as evaluated (it may carry a forwarded client
+	// certificate in its context); forward this one.
+	Request *http.Request
 }
 
 // Operation returns the matched operation, or nil.
@@ -59,6 +63,8 @@ func (e *Evaluation) Operation() *Operation {
 // calls no upstream.
 func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, opts ...rego.EvalOption) *Evaluation {
 	ev := &Evaluation{RequestID: requestID, Method: r.Method, Path: r.URL.Path}
+	r = g.prepareRequest(r) // before the strip: reads a trusted proxy's certificate header
+	ev.Request = r
 	stripIdentityHeaders(r.Header, g.Config.UpstreamIdentity.Header)
 
 	if reason := unsafePath(r); reason != "" {
@@ -74,6 +80,10 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 		return ev
 	}
 	ev.Op = op
+	if op.mtls && misdirected(r) {
+		ev.Status, ev.Reason = http.StatusMisdirectedRequest, "misdirected_request"
+		return ev
+	}
 
 	in := policyInput{requestID: requestID, r: r, path: r.URL.Path, clientIP: clientIP(r), op: op, now: now}
 	if !op.Public {
@@ -128,6 +138,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	gen := s.gen.Load()
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK, requestID: requestID(r)}
 	ev := gen.Evaluate(r, rec.requestID, start)
+	r = ev.Request
 	defer s.finish(rec, gen, ev, start)
 	if ev.Op != nil && !ev.Op.Public {
 		s.metrics.authnSeconds.Observe(ev.AuthnTime.Seconds())
@@ -162,6 +173,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if f.path == "" {
 		f.path = "/"
+	}
+	if h := gen.Config.MTLS.UpstreamHeader; h != "" {
+		f.xfccHeader = h
+		if !op.Public {
+			f.xfcc = upstreamXFCC(satisfiedIdentities(d, ev.Names, ev.Creds))
+		}
 	}
 	if s.asserter != nil && !op.Public {
 		tok, err := s.asserter.Assertion(op, satisfiedIdentities(d, ev.Names, ev.Creds))

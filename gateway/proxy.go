@@ -27,6 +27,10 @@ type forward struct {
 	header     string // assertion header name
 	extra      map[string]string
 	stripAuthz bool
+	// xfccHeader/xfcc: the certificate identity the gateway writes upstream
+	// (mtls.upstream_header); any other copy is removed.
+	xfccHeader string
+	xfcc       string
 }
 
 // serveProxy forwards an allowed request. One ReverseProxy value per request
@@ -66,6 +70,12 @@ func serveProxy(w http.ResponseWriter, r *http.Request, f *forward, t http.Round
 			for k, v := range f.extra {
 				if safeExtraHeader(k, f.header) {
 					h.Set(k, v)
+				}
+			}
+			if f.xfccHeader != "" {
+				h.Del(f.xfccHeader)
+				if f.xfcc != "" {
+					h.Set(f.xfccHeader, f.xfcc)
 				}
 			}
 			h.Set("X-Request-Id", f.requestID)

@@ -41,6 +41,8 @@ type Server struct {
 	addr      net.Addr
 	plainAddr net.Addr
 	adminAddr net.Addr
+	// apiKeysAddr is the API key endpoint's dedicated listener, if any.
+	apiKeysAddr net.Addr
 }
 
 type reloadStatus struct {
@@ -191,6 +193,10 @@ func (s *Server) Start() error {
 			ErrorLog:          s.log.Named("admin").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
 		}, ln, false)
 	}
+	if err := s.startAPIKeyListener(cfg); err != nil {
+		s.Close()
+		return err
+	}
 	return nil
 }
 
@@ -312,6 +318,7 @@ func (s *Server) routesAdmin() {
 		w.Header().Set("Cache-Control", "max-age=300")
 		_, _ = w.Write(s.asserter.JWKS())
 	})
+	s.routesAPIKeys(m, true)
 }
 
 // readyz reports the serving generation and the last reload. It answers 200
