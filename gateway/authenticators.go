@@ -18,6 +18,7 @@ type authnFactory struct {
 	log     hclog.Logger
 	built   map[string]authn.Authenticator
 	issuers map[string]*authn.Issuer
+	apiKeys *apiKeyState
 	// trusts are the per-API client-certificate trusts (API name@version).
 	trusts map[string]*authn.Trust
 	// closers stop background work of authenticators (key refresh) when the
@@ -78,6 +79,8 @@ func (f *authnFactory) get(api *API, def *SchemeDef) (authn.Authenticator, error
 		a, err = f.basic(def.Name, sc)
 	case SchemeBearer:
 		a, err = f.bearer(def.Name, sc)
+	case SchemeAPIKey:
+		a, err = f.apiKey(def, sc)
 	case SchemeMTLS:
 		a, err = f.mtls(api, def, sc)
 	default:

@@ -334,6 +334,7 @@ func BenchmarkEvaluate(b *testing.B) {
 		{"jwt-cached", cached, benchRequest("GET", benchBase+"/pets/42", "Bearer "+e.token)},
 		{"jwt-uncached", uncached, benchRequest("GET", benchBase+"/pets/42", "Bearer "+e.token)},
 		{"basic-cached", cached, benchRequest("GET", benchBase+"/owners/u-19", e.basic)},
+		{"public", cached, benchRequest("GET", benchBase+"/health", "")},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {

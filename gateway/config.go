@@ -28,6 +28,7 @@ type Config struct {
 	Upstream         UpstreamConfig          `json:"upstream"`
 	UpstreamIdentity IdentityConfig          `json:"upstream_identity"`
 	Log              LogConfig               `json:"log"`
+	APIKeys          *APIKeysConfig          `json:"api_keys"`
 	MTLS             MTLSConfig              `json:"mtls"`
 
 	// Path is the file the config was read from; Dir resolves relative paths.
@@ -357,6 +358,7 @@ func (c *Config) applyDefaults() {
 		t := true
 		c.Log.Audit = &t
 	}
+	c.applyAPIKeyDefaults()
 }
 
 func setDur(d *Duration, def time.Duration) {
@@ -421,6 +423,7 @@ func (c *Config) check() ConfigErrors {
 			add(ptr, "users_file only applies to basic schemes")
 		}
 	}
+	c.checkAPIKeys(add)
 	c.checkMTLS(add)
 	return errs
 }

@@ -29,6 +29,7 @@ type Generation struct {
 	Built   time.Time
 	router  *mux.Router
 	closers []io.Closer
+	apiKeys *apiKeyState
 	// fwd accepts client certificates from trusted proxies (nil: off);
 	// trusts are the client-certificate trusts (per API, and the proxy's),
 	// which the server's file watcher reloads in place.
@@ -91,6 +92,12 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 
 	authns := newAuthnFactory(cfg, log)
 	g.closers = append(g.closers, authns)
+	apiKeys, err := buildAPIKeys(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	authns.apiKeys = apiKeys
+	g.apiKeys = apiKeys
 	router := mux.NewRouter()
 	seenBase := map[string]string{}
 	for i, ac := range cfg.APIs {
@@ -147,6 +154,10 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 		return nil, err
 	}
 	g.Engine = eng
+	if err := g.apiKeys.finish(g.APIs, eng); err != nil {
+		_ = authns.Close()
+		return nil, err
+	}
 	return g, nil
 }
 
@@ -208,6 +219,7 @@ func compileOp(api *compiledAPI, op *Operation, f *authnFactory, cfg *Config) (*
 			c.challenges = append(c.challenges, ch)
 		}
 	}
+	exclusiveAPIKeys(c)
 	return c, nil
 }
 

@@ -40,6 +40,8 @@ type Server struct {
 	addr      net.Addr
 	plainAddr net.Addr
 	adminAddr net.Addr
+	// apiKeysAddr is the API key endpoint's dedicated listener, if any.
+	apiKeysAddr net.Addr
 }
 
 type reloadStatus struct {
@@ -187,6 +189,10 @@ func (s *Server) Start() error {
 			ErrorLog:          s.log.Named("admin").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
 		}, ln, false)
 	}
+	if err := s.startAPIKeyListener(cfg); err != nil {
+		s.Close()
+		return err
+	}
 	return nil
 }
 
@@ -308,6 +314,7 @@ func (s *Server) routesAdmin() {
 		w.Header().Set("Cache-Control", "max-age=300")
 		_, _ = w.Write(s.asserter.JWKS())
 	})
+	s.routesAPIKeys(m, true)
 }
 
 // readyz reports the serving generation and the last reload. It answers 200

@@ -306,3 +306,14 @@ func apiString(refs []authn.APIRef) string {
 	}
 	return strings.Join(parts, ",")
 }
+
+// WithKnownAPIs returns a copy of the service that issues keys only for
+// apis (the APIs a gateway generation serves); the keys are shared.
+func (s *Service) WithKnownAPIs(apis []authn.APIRef) *Service {
+	c := *s
+	c.cfg.KnownAPIs = slices.Clone(apis)
+	if c.cfg.KnownAPIs == nil {
+		c.cfg.KnownAPIs = []authn.APIRef{}
+	}
+	return &c
+}

@@ -1,0 +1,262 @@
+package gateway
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/gatehouse/gatehouse/authn"
+	"github.com/gatehouse/gatehouse/authn/apikeys"
+	"github.com/gatehouse/gatehouse/bundles"
+)
+
+// apiKeyState is the API key side of one generation: the token service
+// (signing and verification keys, from the api_keys section), its issuing
+// endpoint, and the static keys of the generation's bundle data. It is
+// built with the generation and swapped with it, so rotating keys, users or
+// data is a reload.
+type apiKeyState struct {
+	cfg      *APIKeysConfig // nil when api_keys is not configured
+	service  *apikeys.Service
+	endpoint *apikeys.Endpoint
+	// Dedicated listener material (endpoint.listen is an address).
+	serverCert *tls.Certificate
+	clientCAs  *x509.CertPool
+	minTLS     uint16
+	// static holds data.gatehouse.static_api_keys of this generation,
+	// stored once after the policy engine loads and before the generation
+	// serves; authenticators read it per request.
+	static atomic.Pointer[authn.StaticAPIKeys]
+	log    hclog.Logger
+}
+
+// errAPIKeys is wrapped by problems with the api_keys section's files.
+var errAPIKeys = errors.New("api_keys")
+
+// buildAPIKeys loads the token service's keys and the endpoint's users and
+// CAs. Problems are ConfigErrors pointing into /api_keys.
+func buildAPIKeys(cfg *Config, log hclog.Logger) (*apiKeyState, error) {
+	st := &apiKeyState{cfg: cfg.APIKeys, log: log.Named("apikeys")}
+	k := cfg.APIKeys
+	if k == nil {
+		return st, nil
+	}
+	fail := func(ptr string, err error) error {
+		return ConfigErrors{{File: cfg.Path, Pointer: "/api_keys" + ptr, Msg: err.Error()}}
+	}
+	sc := apikeys.Config{
+		Name:            k.Name,
+		Issuer:          k.Issuer,
+		Algorithm:       k.Algorithm,
+		DefaultValidity: k.DefaultValidity.D(),
+		MaxValidity:     k.MaxValidity.D(),
+		AllowNoExpiry:   k.AllowNoExpiry,
+	}
+	var err error
+	if k.SigningKeyFile != "" {
+		if sc.Signer, err = apikeys.LoadSigningKey(cfg.File(k.SigningKeyFile)); err != nil {
+			return nil, fail("/signing_key_file", err)
+		}
+	}
+	if k.CertificateFile != "" {
+		if sc.Certificate, err = apikeys.LoadCertificate(cfg.File(k.CertificateFile)); err != nil {
+			return nil, fail("/certificate_file", err)
+		}
+	}
+	sc.Verification, err = apikeys.LoadVerificationKeys(resolveAll(cfg, k.VerificationJWKSFiles), resolveAll(cfg, k.VerificationCertificateFiles), st.log)
+	if err != nil {
+		return nil, fail("", err)
+	}
+	if st.service, err = apikeys.New(sc); err != nil {
+		return nil, fail("", err)
+	}
+	if e := k.Endpoint; e != nil {
+		if err := st.buildEndpoint(cfg, e); err != nil {
+			return nil, fail("/endpoint", err)
+		}
+	}
+	return st, nil
+}
+
+func (st *apiKeyState) buildEndpoint(cfg *Config, e *APIKeyEndpointConfig) error {
+	ep := &apikeys.Endpoint{
+		Group:              e.PermissionGroup,
+		ClientCerts:        len(e.ClientCAFiles) > 0,
+		AllowedCommonNames: e.AllowedCommonNames,
+		Logger:             st.log,
+	}
+	if e.BasicUsersFile != "" {
+		users, err := authn.LoadUsers("apikey-issuers", cfg.File(e.BasicUsersFile), cfg.File(e.BasicUsersMetaFile))
+		if err != nil {
+			return err
+		}
+		if ep.Basic, err = authn.NewBasic("apikeys", users, authn.WithRealm("gatehouse-apikeys")); err != nil {
+			return err
+		}
+	}
+	if len(e.ClientCAFiles) > 0 {
+		st.clientCAs = x509.NewCertPool()
+		for _, f := range e.ClientCAFiles {
+			pem, err := os.ReadFile(cfg.File(f))
+			if err != nil {
+				return fmt.Errorf("client_ca_files: %w", err)
+			}
+			if !st.clientCAs.AppendCertsFromPEM(pem) {
+				return fmt.Errorf("client_ca_files: %s holds no PEM certificate", f)
+			}
+		}
+	}
+	if e.TLS != nil {
+		c, err := tls.LoadX509KeyPair(cfg.File(e.TLS.CertFile), cfg.File(e.TLS.KeyFile))
+		if err != nil {
+			return fmt.Errorf("tls: %w", err)
+		}
+		st.serverCert = &c
+		st.minTLS = tls.VersionTLS12
+		if e.TLS.MinVersion == "1.3" {
+			st.minTLS = tls.VersionTLS13
+		}
+	}
+	st.endpoint = ep
+	return nil
+}
+
+// finish completes the state once the generation's APIs and policy engine
+// are built: keys are issued only for APIs this generation serves, and the
+// static keys of the bundle data are parsed (a malformed entry fails the
+// whole generation, so the previous one keeps serving).
+func (st *apiKeyState) finish(apis []*compiledAPI, eng *bundles.Engine) error {
+	if st.service != nil && st.endpoint != nil {
+		known := make([]authn.APIRef, 0, len(apis))
+		for _, a := range apis {
+			known = append(known, authn.APIRef{Name: a.Name, Version: a.Version})
+		}
+		st.endpoint.Service = st.service.WithKnownAPIs(known)
+	}
+	var raw any
+	if gh, ok := eng.Data()["gatehouse"].(map[string]any); ok {
+		raw = gh["static_api_keys"]
+	}
+	keys, err := authn.ParseStaticAPIKeys(raw)
+	if err != nil {
+		return fmt.Errorf("%w: bundle data: gatehouse.static_api_keys: %w", bundles.ErrLoad, err)
+	}
+	st.static.Store(keys)
+	return nil
+}
+
+// onAdmin reports whether the issuing endpoint is served on the admin
+// listener.
+func (st *apiKeyState) onAdmin() bool {
+	return st.endpoint != nil && st.cfg.Endpoint.Listen == APIKeyListenAdmin
+}
+
+// apiKey builds the authenticator of an OpenAPI apiKey scheme: keys of the
+// token service (when api_keys is configured) and static keys from data.
+func (f *authnFactory) apiKey(def *SchemeDef, sc SchemeConfig) (authn.Authenticator, error) {
+	st := f.apiKeys
+	cfg := authn.APIKeyConfig{
+		Location: authn.APIKeyLocation{In: def.In, Name: def.ParamName},
+		Static:   st.static.Load,
+	}
+	if st.service != nil {
+		v := st.service.Verifier()
+		if l := st.cfg.Leeway; l != nil {
+			d := l.D()
+			v.Leeway = &d
+		}
+		cfg.Issuer = v
+	}
+	var opts []authn.Option
+	if sc.CacheTTL != 0 {
+		opts = append(opts, authn.WithCacheTTL(sc.CacheTTL.D()))
+	}
+	a, err := authn.NewAPIKey(def.Name, cfg, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("%w %q: %w", ErrScheme, def.Name, err)
+	}
+	return a, nil
+}
+
+// routesAPIKeys adds the token service's routes to the admin listener: the
+// published verification keys always (404 when api_keys is not
+// configured), the issuing endpoint when it listens there.
+func (s *Server) routesAPIKeys(m *http.ServeMux, admin bool) {
+	m.HandleFunc("GET "+APIKeyJWKSPath, func(w http.ResponseWriter, _ *http.Request) {
+		st := s.gen.Load().apiKeys
+		if st == nil || st.service == nil {
+			http.NotFound(w, nil)
+			return
+		}
+		w.Header().Set("Content-Type", "application/jwk-set+json")
+		w.Header().Set("Cache-Control", "max-age=300")
+		_, _ = w.Write(st.service.JWKS())
+	})
+	m.HandleFunc(APIKeyPath, func(w http.ResponseWriter, r *http.Request) {
+		st := s.gen.Load().apiKeys
+		if st == nil || st.endpoint == nil || st.onAdmin() != admin {
+			http.NotFound(w, r)
+			return
+		}
+		st.endpoint.ServeHTTP(w, r)
+	})
+}
+
+// startAPIKeyListener opens the dedicated listener of the issuing endpoint,
+// when it has one. Its certificate and client CAs come from the current
+// generation at each handshake, so a reload rotates them; a changed listen
+// address needs a restart.
+func (s *Server) startAPIKeyListener(cfg *Config) error {
+	if cfg.APIKeys == nil || cfg.APIKeys.Endpoint == nil || cfg.APIKeys.Endpoint.Listen == APIKeyListenAdmin {
+		return nil
+	}
+	e := cfg.APIKeys.Endpoint
+	ln, err := net.Listen("tcp", e.Listen)
+	if err != nil {
+		return fmt.Errorf("listen api_keys endpoint %s: %w", e.Listen, err)
+	}
+	s.apiKeysAddr = ln.Addr()
+	mux := http.NewServeMux()
+	s.routesAPIKeys(mux, false)
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          s.log.Named("apikeys").StandardLogger(&hclog.StandardLoggerOptions{ForceLevel: hclog.Debug}),
+	}
+	if e.TLS != nil {
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetConfigForClient: s.apiKeysTLS}
+	}
+	s.serve(srv, ln, e.TLS != nil)
+	return nil
+}
+
+// apiKeysTLS is the dedicated listener's TLS configuration of the current
+// generation: its certificate, and, with client CAs, a client certificate
+// verified when given (Basic callers need none).
+func (s *Server) apiKeysTLS(*tls.ClientHelloInfo) (*tls.Config, error) {
+	st := s.gen.Load().apiKeys
+	if st == nil || st.serverCert == nil {
+		return nil, errors.New("api keys endpoint: no certificate in this generation")
+	}
+	c := &tls.Config{MinVersion: st.minTLS, Certificates: []tls.Certificate{*st.serverCert}}
+	if st.clientCAs != nil {
+		c.ClientCAs = st.clientCAs
+		c.ClientAuth = tls.VerifyClientCertIfGiven
+	}
+	return c, nil
+}
+
+// APIKeysAddr is the address of the issuing endpoint's dedicated listener
+// (nil when it has none).
+func (s *Server) APIKeysAddr() net.Addr { return s.apiKeysAddr }
