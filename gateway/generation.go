@@ -31,6 +31,7 @@ type Generation struct {
 	closers []io.Closer
 	// jwks are the remote key sources the generation's issuers use.
 	jwks    []*authn.RemoteJWKS
+	ops     map[*Operation]*compiledOp
 	apiKeys *apiKeyState
 	// fwd accepts client certificates from trusted proxies (nil: off);
 	// trusts are the client-certificate trusts (per API, and the proxy's),
@@ -76,6 +77,9 @@ type BuildOptions struct {
 	// KeySources shares remote JWKS sources across generations (a Server
 	// keeps one); nil: the generation's own, closed with it.
 	KeySources *keySources
+	// Remote are the bundles downloaded from bundle services (owned by the
+	// Server, which outlives generations).
+	Remote []*bundles.Source
 }
 
 // BuildGeneration reads every file the config references, builds
@@ -89,7 +93,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	if opts.Transports == nil {
 		opts.Transports = newTransports()
 	}
-	g := &Generation{ID: genCounter.Add(1), Config: cfg, Built: time.Now()}
+	g := &Generation{ID: genCounter.Add(1), Config: cfg, Built: time.Now(), ops: map[*Operation]*compiledOp{}}
 	var errs ConfigErrors
 	fail := func(ptr string, err error) {
 		errs = append(errs, &ConfigError{File: cfg.Path, Pointer: ptr, Msg: err.Error()})
@@ -132,6 +136,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 				continue
 			}
 			addRoute(router, cop)
+			g.ops[op] = cop
 		}
 		g.APIs = append(g.APIs, ca)
 	}
@@ -155,8 +160,12 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	eng, err := bundles.Load(ctx, bundles.Options{
 		Base:    *cfg.Policy.Base,
 		Bundles: resolveAll(cfg, cfg.Policy.Bundles),
+		Remote:  opts.Remote,
 		Timeout: cfg.Policy.DecisionTimeout.D(),
 	})
+	if err == nil {
+		err = probePolicy(ctx, g, eng)
+	}
 	if err != nil {
 		_ = authns.Close()
 		return nil, err
