@@ -29,6 +29,9 @@ type Generation struct {
 	Built   time.Time
 	router  *mux.Router
 	closers []io.Closer
+	// jwks are the remote key sources the generation's issuers use.
+	jwks    []*authn.RemoteJWKS
+	ops     map[*Operation]*compiledOp
 	apiKeys *apiKeyState
 	// fwd accepts client certificates from trusted proxies (nil: off);
 	// trusts are the client-certificate trusts (per API, and the proxy's),
@@ -71,6 +74,12 @@ var genCounter atomic.Uint64
 type BuildOptions struct {
 	Logger     hclog.Logger
 	Transports *transports
+	// KeySources shares remote JWKS sources across generations (a Server
+	// keeps one); nil: the generation's own, closed with it.
+	KeySources *keySources
+	// Remote are the bundles downloaded from bundle services (owned by the
+	// Server, which outlives generations).
+	Remote []*bundles.Source
 }
 
 // BuildGeneration reads every file the config references, builds
@@ -84,13 +93,14 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	if opts.Transports == nil {
 		opts.Transports = newTransports()
 	}
-	g := &Generation{ID: genCounter.Add(1), Config: cfg, Built: time.Now()}
+	g := &Generation{ID: genCounter.Add(1), Config: cfg, Built: time.Now(), ops: map[*Operation]*compiledOp{}}
 	var errs ConfigErrors
 	fail := func(ptr string, err error) {
 		errs = append(errs, &ConfigError{File: cfg.Path, Pointer: ptr, Msg: err.Error()})
 	}
 
 	authns := newAuthnFactory(cfg, log)
+	authns.sources = opts.KeySources
 	g.closers = append(g.closers, authns)
 	apiKeys, err := buildAPIKeys(cfg, log)
 	if err != nil {
@@ -126,6 +136,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 				continue
 			}
 			addRoute(router, cop)
+			g.ops[op] = cop
 		}
 		g.APIs = append(g.APIs, ca)
 	}
@@ -143,12 +154,18 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	}
 	router.NotFoundHandler = http.NotFoundHandler()
 	g.router = router
+	g.jwks = authns.jwks
+	waitSources(ctx, log, authns.created)
 
 	eng, err := bundles.Load(ctx, bundles.Options{
 		Base:    *cfg.Policy.Base,
 		Bundles: resolveAll(cfg, cfg.Policy.Bundles),
+		Remote:  opts.Remote,
 		Timeout: cfg.Policy.DecisionTimeout.D(),
 	})
+	if err == nil {
+		err = probePolicy(ctx, g, eng)
+	}
 	if err != nil {
 		_ = authns.Close()
 		return nil, err

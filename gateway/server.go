@@ -28,6 +28,7 @@ type Server struct {
 	asserter   *Asserter
 	transports *transports
 	certs      *certHolder
+	keySources *keySources
 
 	reloadMu   sync.Mutex
 	lastReload atomic.Pointer[reloadStatus]
@@ -35,6 +36,7 @@ type Server struct {
 	AdminMux *http.ServeMux
 
 	mu        sync.Mutex
+	watcher   *Watcher
 	servers   []*http.Server
 	listeners []net.Listener
 	addr      net.Addr
@@ -73,8 +75,10 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		log:        log,
 		metrics:    newMetrics(),
 		transports: newTransports(),
+		keySources: newKeySources(log),
 		AdminMux:   http.NewServeMux(),
 	}
+	s.metrics.reg.MustRegister(jwksCollector{s})
 	if *cfg.Log.Audit {
 		s.audit = log.Named("audit")
 	}
@@ -90,7 +94,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 			return nil, err
 		}
 	}
-	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: log, Transports: s.transports})
+	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: log, Transports: s.transports, KeySources: s.keySources})
 	if err != nil {
 		return nil, err
 	}
@@ -123,6 +127,7 @@ func (s *Server) Reload(ctx context.Context) error {
 	s.metrics.reloads.WithLabelValues("success").Inc()
 	s.metrics.reloadOK.Set(1)
 	s.lastReload.Store(&reloadStatus{At: time.Now(), OK: true})
+	s.rewatch()
 	return nil
 }
 
@@ -136,13 +141,15 @@ func (s *Server) reload(ctx context.Context) error {
 			return err
 		}
 	}
-	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: s.log, Transports: s.transports})
+	start := time.Now()
+	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: s.log, Transports: s.transports, KeySources: s.keySources})
 	if err != nil {
 		return err
 	}
 	old := s.gen.Swap(g)
 	s.metrics.generation.Set(float64(g.ID))
-	s.log.Info("generation active", "generation", g.ID, "apis", g.Describe(), "bundle_revision", g.Engine.Revision())
+	s.log.Info("generation active", "generation", g.ID, "apis", g.Describe(), "bundle_revision", g.Engine.Revision(),
+		"build_ms", time.Since(start).Milliseconds())
 	if old != nil {
 		// Requests still holding the old generation finish with it; its
 		// background work stops after they had time to.
@@ -331,6 +338,7 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 		body["generation"] = g.ID
 		body["apis"] = g.Describe()
 		body["bundle_revision"] = g.Engine.Revision()
+		addIssuerStatus(body, g)
 	}
 	if lr := s.lastReload.Load(); lr != nil {
 		body["last_reload"] = lr
