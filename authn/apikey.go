@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/textproto"
 	"slices"
 	"strings"
 	"time"
@@ -121,6 +122,10 @@ type apiKeyIssuer struct {
 func NewAPIKey(scheme string, cfg APIKeyConfig, opts ...Option) (*APIKey, error) {
 	if err := cfg.Location.Validate(); err != nil {
 		return nil, fmt.Errorf("authn: api key scheme %q: %w", scheme, err)
+	}
+	if cfg.Location.In == InHeader {
+		// Canonical once, so reading the header allocates nothing.
+		cfg.Location.Name = textproto.CanonicalMIMEHeaderKey(cfg.Location.Name)
 	}
 	o := buildOptions(opts)
 	a := &APIKey{
