@@ -117,7 +117,9 @@ func setChallenges(h http.Header, op *compiledOp, d *bundles.Decision, reason st
 				}
 			case dn.bearerError != "":
 				// Only the scheme whose token was bad gets error=invalid_token.
-				if _, bad := d.Rejected[c.scheme]; bad || reason == "revoked" {
+				// binding_required: RFC 8705 §3, a bound token without its
+				// certificate is an invalid token.
+				if _, bad := d.Rejected[c.scheme]; bad || reason == "revoked" || reason == "binding_required" {
 					b.WriteString(`, error="`)
 					b.WriteString(dn.bearerError)
 					b.WriteString(`"`)

@@ -94,9 +94,9 @@ issuers:
     issuer: "https://issuer.test/"
     jwks_file: issuer.jwks
     audiences: [shapes]
+log: {level: trace}
 mtls:
   upstream_header: X-Forwarded-Client-Cert
-log: {level: trace}
 `
 
 // partners.yaml: OpenAPI 3.1 with a mutualTLS scheme.
