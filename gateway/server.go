@@ -28,6 +28,7 @@ type Server struct {
 	asserter   *Asserter
 	transports *transports
 	certs      *certHolder
+	keySources *keySources
 
 	reloadMu   sync.Mutex
 	lastReload atomic.Pointer[reloadStatus]
@@ -74,8 +75,10 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		log:        log,
 		metrics:    newMetrics(),
 		transports: newTransports(),
+		keySources: newKeySources(log),
 		AdminMux:   http.NewServeMux(),
 	}
+	s.metrics.reg.MustRegister(jwksCollector{s})
 	if *cfg.Log.Audit {
 		s.audit = log.Named("audit")
 	}
@@ -91,7 +94,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 			return nil, err
 		}
 	}
-	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: log, Transports: s.transports})
+	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: log, Transports: s.transports, KeySources: s.keySources})
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +142,7 @@ func (s *Server) reload(ctx context.Context) error {
 		}
 	}
 	start := time.Now()
-	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: s.log, Transports: s.transports})
+	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: s.log, Transports: s.transports, KeySources: s.keySources})
 	if err != nil {
 		return err
 	}
@@ -335,6 +338,7 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 		body["generation"] = g.ID
 		body["apis"] = g.Describe()
 		body["bundle_revision"] = g.Engine.Revision()
+		addIssuerStatus(body, g)
 	}
 	if lr := s.lastReload.Load(); lr != nil {
 		body["last_reload"] = lr
