@@ -30,6 +30,7 @@ type Server struct {
 	certs      *certHolder
 	remote     *remoteBundles // nil without policy.remote
 	remoteCfg  []byte         // policy.remote at start, to notice changes
+	keySources *keySources
 
 	reloadMu   sync.Mutex
 	lastReload atomic.Pointer[reloadStatus]
@@ -76,8 +77,10 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		log:        log,
 		metrics:    newMetrics(),
 		transports: newTransports(),
+		keySources: newKeySources(log),
 		AdminMux:   http.NewServeMux(),
 	}
+	s.metrics.reg.MustRegister(jwksCollector{s})
 	if *cfg.Log.Audit {
 		s.audit = log.Named("audit")
 	}
@@ -97,7 +100,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: log, Transports: s.transports, Remote: remote})
+	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: log, Transports: s.transports, KeySources: s.keySources, Remote: remote})
 	if err != nil {
 		s.stopRemote(ctx)
 		return nil, err
@@ -154,7 +157,7 @@ func (s *Server) reload(ctx context.Context) error {
 	}
 	s.checkRemoteUnchanged(cfg)
 	start := time.Now()
-	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: s.log, Transports: s.transports, Remote: s.remoteCurrent("", nil)})
+	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: s.log, Transports: s.transports, KeySources: s.keySources, Remote: s.remoteCurrent("", nil)})
 	if err != nil {
 		return err
 	}
@@ -356,6 +359,7 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 		body["generation"] = g.ID
 		body["apis"] = g.Describe()
 		body["bundle_revision"] = g.Engine.Revision()
+		addIssuerStatus(body, g)
 	}
 	if lr := s.lastReload.Load(); lr != nil {
 		body["last_reload"] = lr
