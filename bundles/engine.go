@@ -58,7 +58,8 @@ type Engine struct {
 	revisions map[string]string
 	revision  string
 	timeout   time.Duration
-	mask      *rego.PreparedEvalQuery
+	// mask and drop are data.system.log.mask / drop, when defined.
+	mask, drop *rego.PreparedEvalQuery
 }
 
 // Capabilities returns the builtins user policies may call: OPA's own set
@@ -155,6 +156,9 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("%w: %w", ErrCompile, err)
 	}
 	e := &Engine{query: pq, compiler: compiler, store: data, revisions: revisions, timeout: opts.Timeout}
+	if err := e.prepareLogQueries(ctx, store, caps); err != nil {
+		return nil, err
+	}
 	e.revision = e.joinRevisions()
 	return e, nil
 }
