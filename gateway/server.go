@@ -28,6 +28,7 @@ type Server struct {
 	asserter   *Asserter
 	transports *transports
 	certs      *certHolder
+	tls        tlsState // in-place TLS file reloads (server_tls.go)
 
 	reloadMu   sync.Mutex
 	lastReload atomic.Pointer[reloadStatus]
@@ -141,6 +142,7 @@ func (s *Server) reload(ctx context.Context) error {
 		return err
 	}
 	old := s.gen.Swap(g)
+	s.rewatchTLS()
 	s.metrics.generation.Set(float64(g.ID))
 	s.log.Info("generation active", "generation", g.ID, "apis", g.Describe(), "bundle_revision", g.Engine.Revision())
 	if old != nil {
@@ -175,6 +177,7 @@ func (s *Server) Start() error {
 		s.plainAddr = ln.Addr()
 		s.serve(s.publicServer(cfg), ln, false)
 	}
+	s.startTLSWatch()
 	if a := *cfg.Admin.Address; a != "" {
 		ln, err := net.Listen("tcp", a)
 		if err != nil {
@@ -279,6 +282,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	s.stopTLSWatch()
 	if g := s.gen.Load(); g != nil {
 		_ = g.Close()
 	}
@@ -287,6 +291,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // Close stops everything at once, without draining.
 func (s *Server) Close() {
+	s.stopTLSWatch()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, srv := range s.servers {
@@ -331,6 +336,9 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 		body["generation"] = g.ID
 		body["apis"] = g.Describe()
 		body["bundle_revision"] = g.Engine.Revision()
+		if len(g.trusts) > 0 {
+			body["client_trust"] = trustStatus(g, time.Now())
+		}
 	}
 	if lr := s.lastReload.Load(); lr != nil {
 		body["last_reload"] = lr
