@@ -13,15 +13,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
-	"github.com/open-policy-agent/opa/v1/bundle"
-	"github.com/open-policy-agent/opa/v1/loader"
 	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
@@ -47,6 +43,9 @@ type Options struct {
 	Base bool
 	// Bundles are bundle directories or .tar.gz files, loaded in order.
 	Bundles []string
+	// Remote are bundles already downloaded (and verified) from a bundle
+	// service; they go through exactly the checks local bundles do.
+	Remote []*Source
 	// Timeout bounds one decision; 0 means no bound beyond the caller's ctx.
 	Timeout time.Duration
 }
@@ -59,6 +58,7 @@ type Engine struct {
 	revisions map[string]string
 	revision  string
 	timeout   time.Duration
+	mask      *rego.PreparedEvalQuery
 }
 
 // Capabilities returns the builtins user policies may call: OPA's own set
@@ -71,7 +71,6 @@ func Capabilities() *ast.Capabilities {
 		"http.send":          true,
 		"net.lookup_ip_addr": true,
 		"opa.runtime":        true,
-		"rego.parse_module":  false,
 	}
 	kept := caps.Builtins[:0]
 	for _, b := range caps.Builtins {
@@ -84,7 +83,8 @@ func Capabilities() *ast.Capabilities {
 }
 
 // Load compiles the configured policies and data and prepares the decision
-// query. Errors wrap ErrLoad or ErrCompile.
+// query. Errors wrap ErrLoad, ErrData, ErrRoots or ErrCompile; on any error
+// nothing is returned, so the caller keeps what it had.
 func Load(ctx context.Context, opts Options) (*Engine, error) {
 	caps := Capabilities()
 	modules := map[string]*ast.Module{}
@@ -97,26 +97,39 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 		}
 		revisions["gatehouse-base"] = "builtin"
 	}
+	srcs := make([]*Source, 0, len(opts.Bundles)+len(opts.Remote))
 	for _, p := range opts.Bundles {
-		b, err := readBundle(p, caps)
+		if err := exists(p); err != nil {
+			return nil, err
+		}
+		s, err := ReadLocal(p)
 		if err != nil {
 			return nil, err
 		}
-		for _, mf := range b.Modules {
+		srcs = append(srcs, s)
+	}
+	srcs = append(srcs, opts.Remote...)
+	if err := checkSources(srcs, opts.Base); err != nil {
+		return nil, err
+	}
+	for _, s := range srcs {
+		if err := validateData(s); err != nil {
+			return nil, err
+		}
+		for _, mf := range s.Bundle.Modules {
 			if strings.HasSuffix(mf.Path, "_test.rego") {
 				continue
 			}
-			key := p + ":" + mf.Path
-			modules[key] = mf.Parsed
+			modules[s.Origin+":"+mf.Path] = mf.Parsed
 		}
-		if err := mergeData(data, b.Data, p); err != nil {
+		if err := mergeData(data, s.Bundle.Data, s.Origin); err != nil {
 			return nil, err
 		}
-		name := filepath.Base(filepath.Clean(p))
+		name := s.Name
 		if _, dup := revisions[name]; dup {
-			name = p
+			name = s.Origin
 		}
-		revisions[name] = b.Manifest.Revision
+		revisions[name] = s.Bundle.Manifest.Revision
 	}
 
 	compiler := ast.NewCompiler().
@@ -165,21 +178,6 @@ func loadEmbedded(modules map[string]*ast.Module, caps *ast.Capabilities) error 
 		modules["builtin:"+p] = m
 		return nil
 	})
-}
-
-func readBundle(p string, caps *ast.Capabilities) (*bundle.Bundle, error) {
-	if _, err := os.Stat(p); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrLoad, err)
-	}
-	b, err := loader.NewFileLoader().
-		WithRegoVersion(ast.RegoV1).
-		WithCapabilities(caps).
-		WithSkipBundleVerification(true).
-		AsBundle(p)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrLoad, p, err)
-	}
-	return b, nil
 }
 
 // mergeData deep-merges src into dst; two bundles writing the same leaf is an

@@ -28,6 +28,7 @@ type Config struct {
 	Upstream         UpstreamConfig          `json:"upstream"`
 	UpstreamIdentity IdentityConfig          `json:"upstream_identity"`
 	Log              LogConfig               `json:"log"`
+	Watch            WatchConfig             `json:"watch"`
 	APIKeys          *APIKeysConfig          `json:"api_keys"`
 	MTLS             MTLSConfig              `json:"mtls"`
 
@@ -125,6 +126,9 @@ type PolicyConfig struct {
 	Base            *bool    `json:"base"`
 	Bundles         []string `json:"bundles"`
 	DecisionTimeout Duration `json:"decision_timeout"`
+	// Remote and DecisionLogs: see config_bundles.go.
+	Remote       *RemoteConfig      `json:"remote"`
+	DecisionLogs *DecisionLogConfig `json:"decision_logs"`
 }
 
 // UpstreamConfig tunes the shared upstream transport.
@@ -358,6 +362,7 @@ func (c *Config) applyDefaults() {
 		t := true
 		c.Log.Audit = &t
 	}
+	c.applyBundleDefaults()
 	c.applyAPIKeyDefaults()
 }
 
@@ -423,6 +428,7 @@ func (c *Config) check() ConfigErrors {
 			add(ptr, "users_file only applies to basic schemes")
 		}
 	}
+	errs = append(errs, c.checkBundles()...)
 	c.checkAPIKeys(add)
 	c.checkMTLS(add)
 	return errs

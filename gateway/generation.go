@@ -29,6 +29,7 @@ type Generation struct {
 	Built   time.Time
 	router  *mux.Router
 	closers []io.Closer
+	ops     map[*Operation]*compiledOp
 	apiKeys *apiKeyState
 	// fwd accepts client certificates from trusted proxies (nil: off);
 	// trusts are the client-certificate trusts (per API, and the proxy's),
@@ -71,6 +72,9 @@ var genCounter atomic.Uint64
 type BuildOptions struct {
 	Logger     hclog.Logger
 	Transports *transports
+	// Remote are the bundles downloaded from bundle services (owned by the
+	// Server, which outlives generations).
+	Remote []*bundles.Source
 }
 
 // BuildGeneration reads every file the config references, builds
@@ -84,7 +88,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	if opts.Transports == nil {
 		opts.Transports = newTransports()
 	}
-	g := &Generation{ID: genCounter.Add(1), Config: cfg, Built: time.Now()}
+	g := &Generation{ID: genCounter.Add(1), Config: cfg, Built: time.Now(), ops: map[*Operation]*compiledOp{}}
 	var errs ConfigErrors
 	fail := func(ptr string, err error) {
 		errs = append(errs, &ConfigError{File: cfg.Path, Pointer: ptr, Msg: err.Error()})
@@ -126,6 +130,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 				continue
 			}
 			addRoute(router, cop)
+			g.ops[op] = cop
 		}
 		g.APIs = append(g.APIs, ca)
 	}
@@ -147,8 +152,12 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	eng, err := bundles.Load(ctx, bundles.Options{
 		Base:    *cfg.Policy.Base,
 		Bundles: resolveAll(cfg, cfg.Policy.Bundles),
+		Remote:  opts.Remote,
 		Timeout: cfg.Policy.DecisionTimeout.D(),
 	})
+	if err == nil {
+		err = probePolicy(ctx, g, eng)
+	}
 	if err != nil {
 		_ = authns.Close()
 		return nil, err

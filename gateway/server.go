@@ -36,6 +36,7 @@ type Server struct {
 	AdminMux *http.ServeMux
 
 	mu        sync.Mutex
+	watcher   *Watcher
 	servers   []*http.Server
 	listeners []net.Listener
 	addr      net.Addr
@@ -124,6 +125,7 @@ func (s *Server) Reload(ctx context.Context) error {
 	s.metrics.reloads.WithLabelValues("success").Inc()
 	s.metrics.reloadOK.Set(1)
 	s.lastReload.Store(&reloadStatus{At: time.Now(), OK: true})
+	s.rewatch()
 	return nil
 }
 
@@ -137,6 +139,7 @@ func (s *Server) reload(ctx context.Context) error {
 			return err
 		}
 	}
+	start := time.Now()
 	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: s.log, Transports: s.transports})
 	if err != nil {
 		return err
@@ -144,7 +147,8 @@ func (s *Server) reload(ctx context.Context) error {
 	old := s.gen.Swap(g)
 	s.rewatchTLS()
 	s.metrics.generation.Set(float64(g.ID))
-	s.log.Info("generation active", "generation", g.ID, "apis", g.Describe(), "bundle_revision", g.Engine.Revision())
+	s.log.Info("generation active", "generation", g.ID, "apis", g.Describe(), "bundle_revision", g.Engine.Revision(),
+		"build_ms", time.Since(start).Milliseconds())
 	if old != nil {
 		// Requests still holding the old generation finish with it; its
 		// background work stops after they had time to.

@@ -54,6 +54,11 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	log.Info("listening", "https", addr(srv.Addr()), "http", addr(srv.PlainAddr()), "admin", addr(srv.AdminAddr()))
+	if *cfg.Watch.Enabled {
+		if err := srv.Watch(ctx); err != nil {
+			log.Error("cannot watch files; reload with SIGHUP", "error", err.Error())
+		}
+	}
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

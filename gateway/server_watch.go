@@ -1,0 +1,52 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+)
+
+// Watch starts reloading on file changes: the config file and every file the
+// serving generation was built from (Config.Files). Each change builds a new
+// generation through Reload, so a change that does not build — a bundle that
+// does not parse or compile, data that fails its schema, overlapping roots, a
+// truncated tarball — leaves the previous generation serving, and shows on
+// /readyz and in gatehouse_reloads_total{result="failure"}. It runs until
+// ctx ends.
+func (s *Server) Watch(ctx context.Context) error {
+	s.mu.Lock()
+	if s.watcher != nil {
+		s.mu.Unlock()
+		return errors.New("already watching")
+	}
+	w, err := NewWatcher(s.log.Named("watch"), s.gen.Load().Config.Watch.Debounce.D())
+	if err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	s.watcher = w
+	s.mu.Unlock()
+	s.rewatch()
+	go w.Run(ctx)
+	return nil
+}
+
+// Watcher returns the file watcher (nil unless Watch was called), for other
+// parts of the gateway to register their own groups of files.
+func (s *Server) Watcher() *Watcher {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.watcher
+}
+
+// rewatch points the "generation" group at the files of the serving
+// generation (its config may have added or removed some).
+func (s *Server) rewatch() {
+	w := s.Watcher()
+	if w == nil {
+		return
+	}
+	w.Watch("generation", s.gen.Load().Config.Files(), func(ctx context.Context) {
+		s.log.Info("files changed; reloading")
+		_ = s.Reload(ctx) // a failure is logged, counted and shown on /readyz
+	})
+}
