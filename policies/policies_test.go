@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/tester"
@@ -80,6 +81,9 @@ func TestRegoTests(t *testing.T) {
 	ch, err := tester.NewRunner().
 		SetCompiler(ast.NewCompiler().WithStrict(true)).
 		SetModules(mods).
+		// The default 5 s per test is too short for table tests under
+		// -race on a shared 2-core machine; a deadline is not an assertion.
+		SetTimeout(2*time.Minute).
 		RunTests(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
