@@ -41,6 +41,20 @@ func checkFetchURL(raw string, allowHTTP bool) (*url.URL, error) {
 	return u, nil
 }
 
+// CheckJWKSURL reports whether raw may be fetched for keys or discovery: an
+// https URL with a host, or plain http to a loopback host (or anywhere when
+// allowHTTP is set), without user info or fragment. For config checks.
+func CheckJWKSURL(raw string, allowHTTP bool) error {
+	_, err := checkFetchURL(raw, allowHTTP)
+	return err
+}
+
+// DiscoveryURLFor returns iss's OpenID Provider configuration URL (OpenID
+// Connect Discovery 1.0 §4: a terminating "/" of iss is removed first).
+func DiscoveryURLFor(iss string) string {
+	return strings.TrimSuffix(iss, "/") + "/.well-known/openid-configuration"
+}
+
 func isLoopbackHost(h string) bool {
 	if strings.EqualFold(h, "localhost") {
 		return true

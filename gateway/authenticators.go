@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -24,6 +25,10 @@ type authnFactory struct {
 	// closers stop background work of authenticators (key refresh) when the
 	// generation is retired.
 	closers []io.Closer
+	// sources shares remote key sources across generations; jwks lists the
+	// ones this generation uses, created those whose first fetch it awaits.
+	sources       *keySources
+	jwks, created []*authn.RemoteJWKS
 }
 
 func newAuthnFactory(cfg *Config, log hclog.Logger) *authnFactory {
@@ -66,6 +71,11 @@ func (f *authnFactory) get(api *API, def *SchemeDef) (authn.Authenticator, error
 		return nil, fmt.Errorf("%w %q is %s in the API definition but configured as type %s", ErrScheme, def.Name, describe(def), sc.Type)
 	}
 	key := def.Name + "|" + def.Type + "|" + def.HTTPScheme + "|" + def.In + "|" + def.ParamName
+	issuers, err := schemeIssuers(def, sc)
+	if err != nil {
+		return nil, err
+	}
+	key += "|" + strings.Join(issuers, ",")
 	if sc.Type == SchemeMTLS {
 		key += mtlsKey(api) // client CA trust is per API
 	}
@@ -73,12 +83,11 @@ func (f *authnFactory) get(api *API, def *SchemeDef) (authn.Authenticator, error
 		return a, nil
 	}
 	var a authn.Authenticator
-	var err error
 	switch sc.Type {
 	case SchemeBasic:
 		a, err = f.basic(def.Name, sc)
 	case SchemeBearer:
-		a, err = f.bearer(def.Name, sc)
+		a, err = f.bearer(def.Name, sc, issuers)
 	case SchemeAPIKey:
 		a, err = f.apiKey(def, sc)
 	case SchemeMTLS:

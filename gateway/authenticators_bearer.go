@@ -7,11 +7,44 @@ import (
 	"github.com/gatehouse/gatehouse/authn"
 )
 
+// extIssuers names, on an OpenAPI securityScheme, the configured issuers
+// trusted for it in this API (instead of schemes.<name>.issuers).
+const extIssuers = "x-gatehouse-issuers"
+
+// schemeIssuers returns the issuer names of a bearer scheme: the API
+// definition's x-gatehouse-issuers when present, else the config's.
+func schemeIssuers(def *SchemeDef, sc SchemeConfig) ([]string, error) {
+	raw, ok := def.Extensions[extIssuers]
+	if !ok {
+		return sc.Issuers, nil
+	}
+	if sc.Type != SchemeBearer {
+		return nil, fmt.Errorf("%w %q: %s only applies to bearer schemes", ErrScheme, def.Name, extIssuers)
+	}
+	list, ok := raw.([]any)
+	var names []string
+	for _, v := range list {
+		n, isStr := v.(string)
+		if !isStr || n == "" {
+			ok = false
+			break
+		}
+		names = append(names, n)
+	}
+	if !ok || len(names) == 0 {
+		return nil, fmt.Errorf("%w %q: %s must be a non-empty list of issuer names", ErrScheme, def.Name, extIssuers)
+	}
+	return names, nil
+}
+
 // bearer builds the JWT authenticator of a bearer scheme, trusting exactly
-// the issuers the scheme names (so API A can trust issuers API B does not).
-func (f *authnFactory) bearer(name string, sc SchemeConfig) (authn.Authenticator, error) {
+// the issuers named for it (so API A can trust issuers API B does not).
+func (f *authnFactory) bearer(name string, sc SchemeConfig, names []string) (authn.Authenticator, error) {
+	if len(names) == 0 {
+		return nil, fmt.Errorf("%w %q %w", ErrScheme, name, errNoIssuers)
+	}
 	var issuers []*authn.Issuer
-	for _, n := range sc.Issuers {
+	for _, n := range names {
 		is, err := f.issuer(n)
 		if err != nil {
 			return nil, fmt.Errorf("%w %q: %w", ErrScheme, name, err)
@@ -52,6 +85,8 @@ func (f *authnFactory) issuer(name string) (*authn.Issuer, error) {
 		RequiredClaims:   ic.RequiredClaims,
 		Types:            ic.Typ,
 		CacheTTL:         ic.CacheTTL.D(),
+
+		SubscriptionValidation: ic.SubscriptionValidation,
 		Claims: authn.ClaimMapping{
 			Scope:       ic.Claims.Scope,
 			ClientID:    ic.Claims.ClientID,
@@ -72,6 +107,8 @@ func (f *authnFactory) issuer(name string) (*authn.Issuer, error) {
 		is.Keys, err = authn.LoadPEMFiles(resolveAll(f.cfg, ic.CertificateFiles)...)
 	case ic.HMACSecret != "":
 		is.Secret, err = ic.HMACSecret.Resolve(f.cfg.Dir)
+	case ic.remote():
+		is.Keys, err = f.remoteKeys(ic)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("issuer %q: %w", name, err)
@@ -81,4 +118,22 @@ func (f *authnFactory) issuer(name string) (*authn.Issuer, error) {
 	}
 	f.issuers[name] = is
 	return is, nil
+}
+
+// remoteKeys returns the shared remote key source of an issuer, counted as
+// used by this generation.
+func (f *authnFactory) remoteKeys(ic *IssuerConfig) (authn.KeySource, error) {
+	if f.sources == nil {
+		f.sources = newKeySources(f.log)
+	}
+	src, release, created, err := f.sources.acquire(f.cfg, ic)
+	if err != nil {
+		return nil, err
+	}
+	f.closers = append(f.closers, release)
+	f.jwks = append(f.jwks, src)
+	if created {
+		f.created = append(f.created, src)
+	}
+	return src, nil
 }

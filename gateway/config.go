@@ -111,6 +111,8 @@ type IssuerConfig struct {
 	Typ              []string     `json:"typ"`
 	Claims           ClaimMapping `json:"claims"`
 	CacheTTL         Duration     `json:"cache_ttl"`
+	// Remote key sources and subscription validation: config_issuers.go.
+	RemoteIssuerConfig
 }
 
 // ClaimMapping names the claims that hold identity facts.
@@ -388,15 +390,7 @@ func (c *Config) check() ConfigErrors {
 			add(ptr+"/name", "issuer name %q is already used by /issuers/%d", is.Name, j)
 		}
 		issuers[is.Name] = i
-		sources := 0
-		for _, set := range []bool{is.JWKSFile != "", len(is.CertificateFiles) > 0, is.HMACSecret != ""} {
-			if set {
-				sources++
-			}
-		}
-		if sources != 1 {
-			add(ptr, "issuer %q needs exactly one key source: jwks_file, certificate_files or hmac_secret", is.Name)
-		}
+		c.checkIssuerKeys(ptr, &is, add)
 		if len(is.Audiences) == 0 && !is.AllowAnyAudience {
 			add(ptr+"/audiences", "issuer %q accepts no audience: list audiences (or set allow_any_audience: true explicitly)", is.Name)
 		}
@@ -412,9 +406,8 @@ func (c *Config) check() ConfigErrors {
 				add(ptr+"/users_file", "a basic scheme needs users_file")
 			}
 		case SchemeBearer:
-			if len(s.Issuers) == 0 {
-				add(ptr+"/issuers", "a bearer scheme needs at least one issuer")
-			}
+			// No issuers here is fine when the API definitions name them
+			// (x-gatehouse-issuers); BuildGeneration checks that.
 			for k, n := range s.Issuers {
 				if _, ok := issuers[n]; !ok {
 					add(fmt.Sprintf("%s/issuers/%d", ptr, k), "unknown issuer %q", n)

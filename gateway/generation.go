@@ -29,6 +29,8 @@ type Generation struct {
 	Built   time.Time
 	router  *mux.Router
 	closers []io.Closer
+	// jwks are the remote key sources the generation's issuers use.
+	jwks    []*authn.RemoteJWKS
 	ops     map[*Operation]*compiledOp
 	apiKeys *apiKeyState
 	// fwd accepts client certificates from trusted proxies (nil: off);
@@ -72,6 +74,9 @@ var genCounter atomic.Uint64
 type BuildOptions struct {
 	Logger     hclog.Logger
 	Transports *transports
+	// KeySources shares remote JWKS sources across generations (a Server
+	// keeps one); nil: the generation's own, closed with it.
+	KeySources *keySources
 	// Remote are the bundles downloaded from bundle services (owned by the
 	// Server, which outlives generations).
 	Remote []*bundles.Source
@@ -95,6 +100,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	}
 
 	authns := newAuthnFactory(cfg, log)
+	authns.sources = opts.KeySources
 	g.closers = append(g.closers, authns)
 	apiKeys, err := buildAPIKeys(cfg, log)
 	if err != nil {
@@ -148,6 +154,8 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	}
 	router.NotFoundHandler = http.NotFoundHandler()
 	g.router = router
+	g.jwks = authns.jwks
+	waitSources(ctx, log, authns.created)
 
 	eng, err := bundles.Load(ctx, bundles.Options{
 		Base:    *cfg.Policy.Base,

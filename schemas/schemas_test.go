@@ -266,12 +266,14 @@ func TestDecisionSchema(t *testing.T) {
 func TestDataSchema(t *testing.T) {
 	s := compileAll(t)["data.schema.json"]
 	valid := map[string]string{
-		"ok/empty":         `{}`,
-		"ok/user_data":     `{"acme": {"anything": [1, 2]}}`,
-		"ok/revocations":   `{"gatehouse": {"revocations": {"jti": {"jti-1": true, "key-2": {"at": 1700000000}}, "issued_before": {"corp": 1700000000}}}}`,
-		"ok/config":        `{"gatehouse": {"config": {"allow_fallthrough": {"petstore": true}}}}`,
-		"ok/custom":        `{"gatehouse": {"custom": {"deny": [{"reason": "maintenance", "status": 503}], "headers": {"x-env": "prod"}, "blocked": ["t1"]}}}`,
-		"ok/subscriptions": `{"gatehouse": {"applications": {"app-1": {"name": "shop"}}, "subscriptions": {"app-1": [{"api": "petstore", "plan": "gold"}]}}}`,
+		"ok/empty":                 `{}`,
+		"ok/user_data":             `{"acme": {"anything": [1, 2]}}`,
+		"ok/revocations":           `{"gatehouse": {"revocations": {"jti": {"jti-1": true, "key-2": {"at": 1700000000}}, "issued_before": {"corp": 1700000000}}}}`,
+		"ok/config":                `{"gatehouse": {"config": {"allow_fallthrough": {"petstore": true}}}}`,
+		"ok/custom":                `{"gatehouse": {"custom": {"deny": [{"reason": "maintenance", "status": 503}], "headers": {"x-env": "prod"}, "blocked": ["t1"]}}}`,
+		"ok/subscriptions":         `{"gatehouse": {"applications": {"app-1": {"name": "shop"}}, "subscriptions": {"app-1": [{"api": "petstore", "plan": "gold"}]}}}`,
+		"ok/subscription_versions": `{"gatehouse": {"subscriptions": {"app-1": [{"api": "petstore", "version": "1.0.0"}, {"api": "orders", "version": ""}], "app-2": []}}}`,
+		"ok/application_metadata":  `{"gatehouse": {"applications": {"app-1": {"name": "shop", "owner": "team-a", "tier": 3}}}}`,
 	}
 	invalid := map[string]string{
 		"fail/misspelt_revocations":    `{"gatehouse": {"revocation": {"jti": {"a": true}}}}`,
@@ -280,6 +282,11 @@ func TestDataSchema(t *testing.T) {
 		"fail/fallthrough_not_boolean": `{"gatehouse": {"config": {"allow_fallthrough": {"petstore": "yes"}}}}`,
 		"fail/custom_deny_no_reason":   `{"gatehouse": {"custom": {"deny": [{"status": 403}]}}}`,
 		"fail/custom_header_number":    `{"gatehouse": {"custom": {"headers": {"x-n": 1}}}}`,
+		"fail/subscriptions_object":    `{"gatehouse": {"subscriptions": {"app-1": {"api": "petstore"}}}}`,
+		"fail/subscription_no_api":     `{"gatehouse": {"subscriptions": {"app-1": [{"plan": "gold"}]}}}`,
+		"fail/subscription_misspelt":   `{"gatehouse": {"subscriptions": {"app-1": [{"api": "petstore", "versoin": "1"}]}}}`,
+		"fail/subscription_empty_app":  `{"gatehouse": {"subscriptions": {"": [{"api": "petstore"}]}}}`,
+		"fail/application_name_number": `{"gatehouse": {"applications": {"app-1": {"name": 1}}}}`,
 	}
 	for name, d := range valid {
 		if err := s.Validate(doc(t, d)); err != nil {

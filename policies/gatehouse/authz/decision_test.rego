@@ -88,12 +88,14 @@ oauth_read := [{"petsOAuth": ["read:pets"]}]
 oauth_or_basic_cert := [{"petsOAuth": ["read:pets"]}, {"basicAuth": [], "clientCert": []}]
 
 # decide evaluates the decision of one table case: its input plus the bundle
-# data it names (revocations, config, custom: absent means not loaded).
+# data it names (revocations, config, custom, subscriptions: absent means not
+# loaded).
 decide(tc) := d if {
 	d := authz.decision with input as tc.input
 		with data.gatehouse.revocations as object.get(tc, "revocations", {})
 		with data.gatehouse.config as object.get(tc, "config", {})
 		with data.gatehouse.custom as object.get(tc, "custom", {})
+		with data.gatehouse.subscriptions as object.get(tc, "subscriptions", {})
 }
 
 # full is the same decision computed without the fast path.
@@ -102,6 +104,7 @@ full(tc) := d if {
 		with data.gatehouse.revocations as object.get(tc, "revocations", {})
 		with data.gatehouse.config as object.get(tc, "config", {})
 		with data.gatehouse.custom as object.get(tc, "custom", {})
+		with data.gatehouse.subscriptions as object.get(tc, "subscriptions", {})
 }
 
 # matches: every key of want has that value in the decision; the keys listed

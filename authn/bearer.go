@@ -1,0 +1,172 @@
+package authn
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Bearer authenticates the bearer tokens of one OpenAPI scheme (http bearer,
+// oauth2, openIdConnect) by routing each token to what can verify it: JWTs
+// to the scheme's JWT verifier (its issuers), opaque tokens to its key
+// managers, in their configured order.
+//
+//   - A JWT goes to the issuers. With IntrospectJWTs, a JWT none of them
+//     knows (unknown_issuer, or a scheme without issuers) goes to the key
+//     managers too; otherwise it is rejected as the JWT verifier says.
+//   - Any other token68 (authn.ErrNotJWT) goes to the key managers. A scheme
+//     without key managers does not take it: ErrNotJWT, "not presented".
+//   - Key managers are asked in order until one says active. If none does
+//     and one of them could not answer, the request fails closed (the token
+//     might be active there); otherwise the first rejection is returned.
+//
+// Outcomes keep the Authenticator contract: errors.Is(err,
+// ErrNoCredentials) for "not presented", *Rejection for invalid, anything
+// else a technical failure.
+type Bearer struct {
+	scheme         string
+	jwt            *JWT // nil: no issuers
+	kms            []KeyManager
+	introspectJWTs bool
+	maxTokenSize   int
+	realm          string
+}
+
+var _ Authenticator = (*Bearer)(nil)
+
+// BearerConfig configures NewBearer.
+type BearerConfig struct {
+	// JWT verifies JWTs (nil when the scheme has no issuers).
+	JWT *JWT
+	// KeyManagers validate opaque tokens, in this order.
+	KeyManagers []KeyManager
+	// IntrospectJWTs sends JWTs no issuer of the scheme knows to the key
+	// managers (for servers that introspect JWTs too).
+	IntrospectJWTs bool
+}
+
+// NewBearer returns the bearer authenticator of scheme. Options used:
+// WithMaxTokenSize, WithRealm.
+func NewBearer(scheme string, cfg BearerConfig, opts ...Option) (*Bearer, error) {
+	if cfg.JWT == nil && len(cfg.KeyManagers) == 0 {
+		return nil, fmt.Errorf("authn: bearer scheme %q has no issuers and no key managers", scheme)
+	}
+	seen := map[string]bool{}
+	for _, km := range cfg.KeyManagers {
+		if seen[km.Name()] {
+			return nil, fmt.Errorf("authn: bearer scheme %q: key manager %q is listed twice", scheme, km.Name())
+		}
+		seen[km.Name()] = true
+	}
+	o := buildOptions(opts)
+	b := &Bearer{
+		scheme:         scheme,
+		jwt:            cfg.JWT,
+		kms:            cfg.KeyManagers,
+		introspectJWTs: cfg.IntrospectJWTs,
+		maxTokenSize:   o.maxTokenSize,
+		realm:          o.realm,
+	}
+	if cfg.JWT != nil {
+		b.maxTokenSize = cfg.JWT.maxTokenSize
+	}
+	if b.realm == "" {
+		b.realm = scheme
+	}
+	return b, nil
+}
+
+// Scheme is the OpenAPI securityScheme name.
+func (b *Bearer) Scheme() string { return b.scheme }
+
+// JWT returns the scheme's JWT verifier (nil without issuers).
+func (b *Bearer) JWT() *JWT { return b.jwt }
+
+// Challenge is the scheme's WWW-Authenticate value without error parameters.
+func (b *Bearer) Challenge() string { return BearerChallenge(b.realm, "", "") }
+
+// Authenticate routes the request's bearer token. See the type comment.
+func (b *Bearer) Authenticate(r *http.Request) (*Identity, error) {
+	tok, err := authorizationFor(r, b.scheme, "Bearer", b.maxTokenSize+64)
+	if err != nil {
+		return nil, err
+	}
+	if len(tok) > b.maxTokenSize {
+		return nil, Reject(b.scheme, ReasonMalformed, "token too long", nil)
+	}
+	var jwtErr error
+	if b.jwt != nil {
+		id, err := b.jwt.Verify(r.Context(), tok)
+		if err == nil || !b.toKeyManagers(err) {
+			return id, err
+		}
+		jwtErr = err
+	} else if err := b.classify(tok); err != nil && !b.toKeyManagers(err) {
+		return nil, err
+	} else {
+		jwtErr = err
+	}
+	if len(b.kms) == 0 {
+		if jwtErr == nil {
+			jwtErr = ErrNotJWT
+		}
+		return nil, jwtErr
+	}
+	return b.validate(r, tok)
+}
+
+// toKeyManagers reports whether a JWT verifier's answer hands the token on:
+// always for an opaque token (ErrNotJWT), and for a JWT of an unknown issuer
+// when the scheme introspects JWTs.
+func (b *Bearer) toKeyManagers(err error) bool {
+	if errors.Is(err, ErrNotJWT) {
+		return len(b.kms) > 0
+	}
+	if rej, ok := AsRejection(err); ok && b.introspectJWTs && len(b.kms) > 0 {
+		return rej.Reason == ReasonUnknownIssuer
+	}
+	return false
+}
+
+// classify is the JWT verifier's shape check for a scheme without issuers:
+// nil for an opaque token, a Rejection for a JWE or a JWT (unknown_issuer:
+// the scheme trusts no issuer), which IntrospectJWTs hands on.
+func (b *Bearer) classify(tok string) error {
+	parts, kind := splitJWT([]byte(tok))
+	switch kind {
+	case kindJWE:
+		return Reject(b.scheme, ReasonUnsupportedCredential, "encrypted tokens (JWE) are not supported", nil)
+	case kindNotJWS:
+		return nil
+	}
+	if _, err := decodeHeader(parts.header); errors.Is(err, errNotJOSE) {
+		return nil
+	}
+	return Reject(b.scheme, ReasonUnknownIssuer, "the scheme trusts no JWT issuer", nil)
+}
+
+// validate asks the key managers in order.
+func (b *Bearer) validate(r *http.Request, tok string) (*Identity, error) {
+	var rejection, failure error
+	for _, km := range b.kms {
+		info, err := km.Validate(r.Context(), tok)
+		if err == nil {
+			return info.Identity(b.scheme), nil
+		}
+		if rej, ok := AsRejection(err); ok {
+			if rejection == nil {
+				cp := *rej
+				cp.Scheme = b.scheme
+				rejection = &cp
+			}
+			continue
+		}
+		if failure == nil {
+			failure = fmt.Errorf("key manager %s: %w", km.Name(), err)
+		}
+	}
+	if failure != nil {
+		return nil, failure
+	}
+	return nil, rejection
+}

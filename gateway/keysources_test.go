@@ -1,0 +1,89 @@
+package gateway
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/authn/authntest"
+)
+
+const sharedSourceDoc = `
+openapi: 3.0.3
+info: {title: Shop, version: "1"}
+x-gatehouse-base-path: /shop
+x-gatehouse-upstream: http://127.0.0.1:9
+security: [{oauth: []}]
+paths:
+  /items:
+    get: {operationId: listItems, responses: {"200": {description: ok}}}
+components:
+  securitySchemes:
+    oauth: {type: http, scheme: bearer}
+`
+
+// Generations built with the same issuer config share its key source (no
+// refetch on reload); a changed config gets a new source; the last
+// generation using a source closes it.
+func TestKeySourcesOutliveGenerations(t *testing.T) {
+	srv := authntest.NewIssuer(t, authntest.WithAlg("ES256"))
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "shop.yaml"), []byte(sharedSourceDoc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ks := newKeySources(nil)
+	build := func(extra string) *Generation {
+		t.Helper()
+		raw := `
+listen: {http_address: "127.0.0.1:0"}
+admin: {address: ""}
+apis: [{openapi: shop.yaml}]
+schemes: {oauth: {type: bearer, issuers: [corp]}}
+issuers:
+  - {name: corp, issuer: "` + srv.Issuer() + `", jwks_url: "` + srv.JWKSURL() + `", audiences: [shop]` + extra + `}
+`
+		cfg, err := ParseConfig(filepath.Join(dir, "gatehouse.yaml"), []byte(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := BuildGeneration(context.Background(), cfg, BuildOptions{KeySources: ks})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	g1 := build("")
+	g2 := build(", max_lifetime: 1h") // not a key source setting
+	if len(g1.jwks) != 1 || g1.jwks[0] != g2.jwks[0] {
+		t.Fatal("an unchanged issuer did not keep its key source")
+	}
+	if n := srv.JWKSFetches(); n != 1 {
+		t.Fatalf("fetches = %d, want 1", n)
+	}
+	g3 := build(", jwks_refresh: {interval: 30m, max: 30m}")
+	if g3.jwks[0] == g1.jwks[0] || srv.JWKSFetches() != 2 {
+		t.Fatalf("a changed key source config reused the source (fetches %d)", srv.JWKSFetches())
+	}
+	shared := g1.jwks[0]
+	_ = g1.Close()
+	if len(ks.m) != 2 || !shared.Available() {
+		t.Fatalf("closing one of two generations closed the shared source (%d sources)", len(ks.m))
+	}
+	_ = g2.Close()
+	if len(ks.m) != 1 {
+		t.Fatalf("%d sources after the last user closed", len(ks.m))
+	}
+	before := srv.JWKSFetches()
+	if _, err := shared.Key(context.Background(), "unknown-kid", "ES256"); err == nil || srv.JWKSFetches() != before {
+		t.Fatalf("a closed source fetched (err %v)", err)
+	}
+	_ = g3.Close()
+	if len(ks.m) != 0 {
+		t.Fatalf("%d sources left", len(ks.m))
+	}
+	if !strings.Contains(shared.Status().URL, srv.URL()) {
+		t.Fatalf("status = %+v", shared.Status())
+	}
+}
