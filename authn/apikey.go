@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/textproto"
 	"slices"
 	"strings"
 	"time"
@@ -65,6 +66,10 @@ type APIKeyConfig struct {
 	// nil, or returning nil, means none. It is called per request, so it
 	// must be cheap (an atomic load).
 	Static func() *StaticAPIKeys
+	// SubscriptionValidation marks every key this scheme verifies (issued
+	// and static) with subscription_validation, so the subscription rules
+	// require the key's application to be subscribed to the API called.
+	SubscriptionValidation bool
 }
 
 // APIKey authenticates API keys (an OpenAPI apiKey scheme) wherever the
@@ -94,6 +99,7 @@ type APIKey struct {
 	loc      APIKeyLocation
 	issuer   *apiKeyIssuer
 	static   func() *StaticAPIKeys
+	subVal   bool
 	cache    *Cache[*Identity]
 	cacheTTL time.Duration
 	now      func() time.Time
@@ -117,11 +123,16 @@ func NewAPIKey(scheme string, cfg APIKeyConfig, opts ...Option) (*APIKey, error)
 	if err := cfg.Location.Validate(); err != nil {
 		return nil, fmt.Errorf("authn: api key scheme %q: %w", scheme, err)
 	}
+	if cfg.Location.In == InHeader {
+		// Canonical once, so reading the header allocates nothing.
+		cfg.Location.Name = textproto.CanonicalMIMEHeaderKey(cfg.Location.Name)
+	}
 	o := buildOptions(opts)
 	a := &APIKey{
 		scheme:   scheme,
 		loc:      cfg.Location,
 		static:   cfg.Static,
+		subVal:   cfg.SubscriptionValidation,
 		cacheTTL: o.cacheTTL,
 		now:      o.now,
 		maxSize:  DefaultMaxAPIKeySize,
@@ -202,7 +213,7 @@ func (a *APIKey) Verify(ctx context.Context, key string) (*Identity, error) {
 	digest := CacheKey(sha256.Sum256(unsafe.Slice(unsafe.StringData(key), len(key))))
 	if a.static != nil {
 		if s := a.static(); s != nil {
-			if id := s.lookup(digest, a.scheme); id != nil {
+			if id := s.lookup(digest, a.scheme, a.subVal); id != nil {
 				return id, nil
 			}
 		}
@@ -290,7 +301,9 @@ func (a *APIKey) verifyJWT(ctx context.Context, key string) (*Identity, error) {
 	if err != nil {
 		return a.reject(ReasonMalformed, "apis claim: "+err.Error())
 	}
-	return is.identity(a.scheme, key, claims, t, apis), nil
+	id := is.identity(a.scheme, key, claims, t, apis)
+	id.SubscriptionValidation = a.subVal
+	return id, nil
 }
 
 func (is *apiKeyIssuer) validateTimes(claims map[string]any, now time.Time) (tokenTimes, *claimError) {

@@ -22,7 +22,7 @@ func FuzzAPIKeyQuery(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
-		vals, err := queryValues(raw, "api_key")
+		vals, err := queryValues(nil, raw, "api_key")
 		if !strings.Contains(raw, "api") && !strings.Contains(raw, "%") && len(vals) > 0 {
 			t.Fatalf("found %q in %q", vals, raw)
 		}

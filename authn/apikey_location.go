@@ -53,30 +53,32 @@ var errUndecodable = errors.New("query parameter is not valid percent-encoding")
 // Values returns every value the request carries at this location, in
 // order. A query value that does not decode is an error.
 func (l APIKeyLocation) Values(r *http.Request) ([]string, error) {
+	return l.appendValues(nil, r)
+}
+
+// appendValues appends the values to dst; with a stack buffer as dst the
+// usual single key costs no allocation.
+func (l APIKeyLocation) appendValues(dst []string, r *http.Request) ([]string, error) {
 	switch l.In {
 	case InHeader:
-		return r.Header[textproto.CanonicalMIMEHeaderKey(l.Name)], nil
+		return append(dst, r.Header[textproto.CanonicalMIMEHeaderKey(l.Name)]...), nil
 	case InQuery:
-		return queryValues(r.URL.RawQuery, l.Name)
+		return queryValues(dst, r.URL.RawQuery, l.Name)
 	case InCookie:
-		cs := r.CookiesNamed(l.Name)
-		if len(cs) == 0 {
-			return nil, nil
+		for _, c := range r.CookiesNamed(l.Name) {
+			dst = append(dst, c.Value)
 		}
-		out := make([]string, len(cs))
-		for i, c := range cs {
-			out[i] = c.Value
-		}
-		return out, nil
+		return dst, nil
 	}
-	return nil, nil
+	return dst, nil
 }
 
 // single returns the one key at this location: ErrNoCredentials when there
 // is none, ambiguous_credentials when there are several, malformed when it
 // does not decode.
 func (l APIKeyLocation) single(r *http.Request, scheme string) (string, error) {
-	vals, err := l.Values(r)
+	var buf [2]string
+	vals, err := l.appendValues(buf[:0], r)
 	switch {
 	case err != nil:
 		return "", Reject(scheme, ReasonMalformed, err.Error(), nil)
@@ -88,10 +90,8 @@ func (l APIKeyLocation) single(r *http.Request, scheme string) (string, error) {
 	return vals[0], nil
 }
 
-// queryValues returns the values of parameter name in a raw query,
-// allocating only when it is present.
-func queryValues(raw, name string) ([]string, error) {
-	var out []string
+// queryValues appends the values of parameter name in a raw query to out.
+func queryValues(out []string, raw, name string) ([]string, error) {
 	for raw != "" {
 		part := raw
 		if i := strings.IndexByte(raw, '&'); i >= 0 {

@@ -41,10 +41,10 @@ type StaticAPIKey struct {
 type staticAPIKey struct {
 	digest CacheKey
 	entry  StaticAPIKey
-	// ids holds one prebuilt identity per scheme name (string →
-	// *Identity), so a request builds no identity (and so no policy value)
-	// for a known key; reads take no lock.
-	ids sync.Map
+	// ids (idsSub with subscription validation) hold one prebuilt identity
+	// per scheme name (string → *Identity), so a request builds no identity
+	// (and so no policy value) for a known key; reads take no lock.
+	ids, idsSub sync.Map
 }
 
 // StaticAPIKeySource is the Identity.Source of static keys.
@@ -174,12 +174,16 @@ func (s *StaticAPIKeys) Len() int {
 
 // lookup returns the identity of the key whose SHA-256 is digest, for the
 // scheme, or nil.
-func (s *StaticAPIKeys) lookup(digest CacheKey, scheme string) *Identity {
+func (s *StaticAPIKeys) lookup(digest CacheKey, scheme string, subVal bool) *Identity {
 	k := s.byDigest[digest]
 	if k == nil || subtle.ConstantTimeCompare(k.digest[:], digest[:]) != 1 {
 		return nil
 	}
-	if id, ok := k.ids.Load(scheme); ok {
+	ids := &k.ids
+	if subVal {
+		ids = &k.idsSub
+	}
+	if id, ok := ids.Load(scheme); ok {
 		return id.(*Identity)
 	}
 	e := k.entry
@@ -195,11 +199,13 @@ func (s *StaticAPIKeys) lookup(digest CacheKey, scheme string) *Identity {
 		TokenID:      e.ID,
 		CredentialID: hex.EncodeToString(digest[:6]),
 		APIs:         e.APIs,
+
+		SubscriptionValidation: subVal,
 	}
 	if id.Scopes == nil {
 		id.Scopes = []string{}
 	}
-	actual, _ := k.ids.LoadOrStore(scheme, id)
+	actual, _ := ids.LoadOrStore(scheme, id)
 	return actual.(*Identity)
 }
 

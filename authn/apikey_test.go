@@ -229,6 +229,22 @@ func TestAPIKeyIdentity(t *testing.T) {
 	if again != st {
 		t.Error("static identities are not reused per scheme")
 	}
+	if _, marked := sm["subscription_validation"]; marked {
+		t.Error("subscription_validation set without being configured")
+	}
+
+	// With subscription validation, issued and static keys both carry it.
+	sv, err := authn.NewAPIKey("partnerKey", authn.APIKeyConfig{Location: inHeader, Issuer: f.issuer,
+		Static: func() *authn.StaticAPIKeys { return f.static }, SubscriptionValidation: true}, authn.WithClock(f.clock.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{f.key(t, nil), staticKey} {
+		id, err := sv.Authenticate(keyRequest(t, inHeader, k))
+		if err != nil || id.Map()["subscription_validation"] != true {
+			t.Errorf("subscription_validation missing: %v %v", id, err)
+		}
+	}
 }
 
 func TestAPIKeyCache(t *testing.T) {

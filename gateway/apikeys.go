@@ -174,6 +174,7 @@ func (f *authnFactory) apiKey(def *SchemeDef, sc SchemeConfig) (authn.Authentica
 			v.Leeway = &d
 		}
 		cfg.Issuer = v
+		cfg.SubscriptionValidation = st.cfg.SubscriptionValidation
 	}
 	var opts []authn.Option
 	if sc.CacheTTL != 0 {
@@ -260,3 +261,26 @@ func (s *Server) apiKeysTLS(*tls.ClientHelloInfo) (*tls.Config, error) {
 // APIKeysAddr is the address of the issuing endpoint's dedicated listener
 // (nil when it has none).
 func (s *Server) APIKeysAddr() net.Addr { return s.apiKeysAddr }
+
+// APIKeyService builds the configured token service for offline use
+// (`gatehouse apikey`): the keys and limits the gateway itself would use,
+// issuing only for the APIs the config serves. It fails when the config has
+// no api_keys section.
+func APIKeyService(cfg *Config) (*apikeys.Service, error) {
+	if cfg.APIKeys == nil {
+		return nil, ConfigErrors{{File: cfg.Path, Pointer: "/api_keys", Msg: "the config has no api_keys section"}}
+	}
+	st, err := buildAPIKeys(cfg, hclog.NewNullLogger())
+	if err != nil {
+		return nil, err
+	}
+	known := make([]authn.APIRef, 0, len(cfg.APIs))
+	for i, ac := range cfg.APIs {
+		api, err := LoadAPI(ac, cfg.File(ac.OpenAPI))
+		if err != nil {
+			return nil, ConfigErrors{{File: cfg.Path, Pointer: fmt.Sprintf("/apis/%d/openapi", i), Msg: err.Error()}}
+		}
+		known = append(known, authn.APIRef{Name: api.Name, Version: api.Version})
+	}
+	return st.service.WithKnownAPIs(known), nil
+}

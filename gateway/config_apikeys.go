@@ -20,6 +20,7 @@ type APIKeysConfig struct {
 	MaxValidity                  Duration              `json:"max_validity"`
 	AllowNoExpiry                bool                  `json:"allow_no_expiry"`
 	Leeway                       *Duration             `json:"leeway"`
+	SubscriptionValidation       bool                  `json:"subscription_validation"`
 	Endpoint                     *APIKeyEndpointConfig `json:"endpoint"`
 }
 

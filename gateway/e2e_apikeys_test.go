@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -481,5 +482,92 @@ func TestAPIKeyLogsHoldNoKeys(t *testing.T) {
 	}
 	if m := get(t, e.admin+"/metrics"); strings.Contains(m, key) || strings.Contains(m, staticFixtureKey) {
 		t.Error("metrics contain a key")
+	}
+}
+
+// The issuing endpoint on its own TLS listener, for CI callers with client
+// certificates (and Basic as well).
+func TestAPIKeyEndpointDedicatedMTLS(t *testing.T) {
+	keyPEM, jwks, _ := stsKeyFiles(t)
+	issuersCA := authntest.Must(authntest.NewCA(authntest.WithCommonName("Key Issuers CA")))
+	config := strings.Replace(keysConfig, `  endpoint:
+    basic_users_file: users.htpasswd`, `  endpoint:
+    listen: 127.0.0.1:0
+    tls: {cert_file: server.pem, key_file: server-key.pem, min_version: "1.3"}
+    client_ca_files: [issuers-ca.pem]
+    allowed_common_names: [ci-pipeline]
+    basic_users_file: users.htpasswd`, 1)
+	e := newEnv(t, envOptions{config: config, files: map[string]string{
+		"keys.yaml": keysDoc, "other.yaml": otherDoc, "sts-key.pem": keyPEM, "sts-public.jwks": jwks,
+		"issuers-ca.pem":   string(issuersCA.Cert.CertPEM()),
+		"issuers.yaml":     "users:\n  alice:\n    groups: [apikey-issuers]\n",
+		"bundle/.manifest": `{"revision": "keys-1", "roots": ["gatehouse"]}`, "bundle/data.json": staticData(),
+	}})
+	addr := e.srv.APIKeysAddr()
+	if addr == nil {
+		t.Fatal("no dedicated listener")
+	}
+	url := "https://" + addr.String() + "/apikeys"
+	clientWith := func(c *authntest.Cert) *http.Client {
+		tr := e.client1.Transport.(*http.Transport).Clone()
+		if c != nil {
+			tr.TLSClientConfig.Certificates = []tls.Certificate{c.TLS()}
+		}
+		cl := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+		t.Cleanup(cl.CloseIdleConnections)
+		return cl
+	}
+	ci := clientWith(authntest.Must(issuersCA.Client("ci-pipeline")))
+	otherCN := clientWith(authntest.Must(issuersCA.Client("someone-else")))
+	noCert := clientWith(nil)
+	body := `{"apis": [{"name": "keys"}], "subject": "from-ci"}`
+	tests := []struct {
+		name     string
+		client   *http.Client
+		user, pw string
+		status   int
+	}{
+		{"ok/client-certificate", ci, "", "", 201},
+		{"ok/basic-without-certificate", noCert, "alice", testUsers["alice"], 201},
+		{"fail/certificate-not-allowed", otherCN, "", "", 403},
+		{"fail/no-credentials", noCert, "", "", 401},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := issue(t, tc.client, url, tc.user, tc.pw, body)
+			if r.status != tc.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.raw)
+			}
+			if tc.status == 201 {
+				if resp := e.do("GET", "/keys/header", keyHdr(r.body["key"].(string))); resp.status != 200 {
+					t.Fatalf("issued key: %d", resp.status)
+				}
+			}
+		})
+	}
+	t.Run("fail/certificate-of-another-ca", func(t *testing.T) {
+		stranger := authntest.Must(authntest.Must(authntest.NewCA()).Client("ci-pipeline")).TLS()
+		cl := clientWith(nil)
+		// Sent whatever CAs the server names, so the handshake must refuse it.
+		cl.Transport.(*http.Transport).TLSClientConfig.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return &stranger, nil
+		}
+		req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+		if resp, err := cl.Do(req); err == nil {
+			resp.Body.Close()
+			t.Fatalf("a certificate of another CA got an answer: %d", resp.StatusCode)
+		}
+	})
+	// Not on the admin listener; the JWKS is on both.
+	if r := issue(t, http.DefaultClient, e.admin+"/apikeys", "alice", testUsers["alice"], body); r.status != 404 {
+		t.Errorf("admin /apikeys: %d", r.status)
+	}
+	resp, err := noCert.Get("https://" + addr.String() + "/.well-known/apikeys-jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("dedicated JWKS: %d", resp.StatusCode)
 	}
 }

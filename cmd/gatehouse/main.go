@@ -4,6 +4,7 @@
 //	gatehouse check   -c gatehouse.yaml   validate config, API definitions and policies
 //	gatehouse explain -c gatehouse.yaml --method GET --url /petstore/v1/pets/1 -H 'Authorization: Bearer …'
 //	gatehouse pki     -out dev/           generate development certificates and keys
+//	gatehouse apikey  issue -c gatehouse.yaml --api petstore:1.0.0 --validity 720h --subject partner
 package main
 
 import (
@@ -19,6 +20,7 @@ var commands = map[string]func(args []string, stdout, stderr io.Writer) int{
 	"check":   checkCmd,
 	"explain": explainCmd,
 	"pki":     pkiCmd,
+	"apikey":  apikeyCmd,
 }
 
 func main() {
@@ -47,6 +49,7 @@ commands:
   check    validate config, API definitions and policies; exit 1 on any problem
   explain  dry-run one request: matched operation, authenticator outcomes, input, decision
   pki      generate development certificates, keys and demo tokens
+  apikey   issue API keys offline, print their verification keys, hash static keys
 
 Run 'gatehouse <command> -h' for the flags of a command.
 `)
