@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/tester"
@@ -80,6 +81,9 @@ func TestRegoTests(t *testing.T) {
 	ch, err := tester.NewRunner().
 		SetCompiler(ast.NewCompiler().WithStrict(true)).
 		SetModules(mods).
+		// The runner's default is 5 s per test; -race on a loaded shared
+		// machine has exceeded it. This is not a performance assertion.
+		SetTimeout(2*time.Minute).
 		RunTests(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
