@@ -92,11 +92,7 @@ func (c *Config) checkBundles() ConfigErrors {
 		errs = append(errs, &ConfigError{File: c.Path, Pointer: ptr, Msg: fmt.Sprintf(format, args...)})
 	}
 	r := c.Policy.Remote
-	// TODO(issue 7): remove once the downloader and the decision-log writer
-	// are wired into the server.
-	if r != nil {
-		add("/policy/remote", "remote bundles are not supported yet")
-	}
+	// TODO(issue 7): remove once the decision-log writer is wired in.
 	if c.Policy.DecisionLogs != nil {
 		add("/policy/decision_logs", "decision logs are not supported yet")
 	}

@@ -28,6 +28,8 @@ type Server struct {
 	asserter   *Asserter
 	transports *transports
 	certs      *certHolder
+	remote     *remoteBundles // nil without policy.remote
+	remoteCfg  []byte         // policy.remote at start, to notice changes
 	keySources *keySources
 
 	reloadMu   sync.Mutex
@@ -94,11 +96,17 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 			return nil, err
 		}
 	}
-	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: log, Transports: s.transports, KeySources: s.keySources})
+	remote, err := s.startRemote(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
+	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: log, Transports: s.transports, KeySources: s.keySources, Remote: remote})
+	if err != nil {
+		s.stopRemote(ctx)
+		return nil, err
+	}
 	s.gen.Store(g)
+	s.remoteActivated(remote)
 	s.metrics.generation.Set(float64(g.ID))
 	s.metrics.reloadOK.Set(1)
 	s.lastReload.Store(&reloadStatus{At: time.Now(), OK: true})
@@ -114,9 +122,15 @@ func (s *Server) Generation() *Generation { return s.gen.Load() }
 // it in only if everything builds. On failure the previous generation keeps
 // serving; the error is logged, counted, and shown on /readyz.
 func (s *Server) Reload(ctx context.Context) error {
+	return s.rebuild(ctx, s.reload)
+}
+
+// rebuild runs one generation build (a reload, or the activation of a
+// downloaded bundle), one at a time, and records its outcome.
+func (s *Server) rebuild(ctx context.Context, build func(context.Context) error) error {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
-	err := s.reload(ctx)
+	err := build(ctx)
 	if err != nil {
 		s.metrics.reloads.WithLabelValues("failure").Inc()
 		s.metrics.reloadOK.Set(0)
@@ -141,11 +155,18 @@ func (s *Server) reload(ctx context.Context) error {
 			return err
 		}
 	}
+	s.checkRemoteUnchanged(cfg)
 	start := time.Now()
-	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: s.log, Transports: s.transports, KeySources: s.keySources})
+	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: s.log, Transports: s.transports, KeySources: s.keySources, Remote: s.remoteCurrent("", nil)})
 	if err != nil {
 		return err
 	}
+	s.swap(g, start)
+	return nil
+}
+
+// swap makes g the serving generation.
+func (s *Server) swap(g *Generation, start time.Time) {
 	old := s.gen.Swap(g)
 	s.metrics.generation.Set(float64(g.ID))
 	s.log.Info("generation active", "generation", g.ID, "apis", g.Describe(), "bundle_revision", g.Engine.Revision(),
@@ -155,7 +176,6 @@ func (s *Server) reload(ctx context.Context) error {
 		// background work stops after they had time to.
 		time.AfterFunc(time.Minute, func() { _ = old.Close() })
 	}
-	return nil
 }
 
 // Start opens the listeners and serves in the background. Addresses ending
@@ -286,6 +306,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	s.stopRemote(ctx)
 	if g := s.gen.Load(); g != nil {
 		_ = g.Close()
 	}
@@ -343,6 +364,12 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	if lr := s.lastReload.Load(); lr != nil {
 		body["last_reload"] = lr
 		if !lr.OK {
+			body["status"] = "degraded"
+		}
+	}
+	if s.remote != nil {
+		body["remote_bundles"] = s.remote.snapshot()
+		if s.remote.degraded() && status == http.StatusOK {
 			body["status"] = "degraded"
 		}
 	}

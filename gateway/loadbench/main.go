@@ -60,10 +60,12 @@ type options struct {
 	quietWait   time.Duration
 	retries     int
 	gatewayEnv  string
+	variants    string
+	only        string
 }
 
 // hidden flags: roles of re-executed children, profiling, debugging.
-var hidden = map[string]bool{"role": true, "addr": true, "upstream": true, "cert": true, "key": true, "cpuprofile": true, "keep": true, "gateway-env": true}
+var hidden = map[string]bool{"role": true, "addr": true, "upstream": true, "cert": true, "key": true, "cpuprofile": true, "keep": true, "gateway-env": true, "variants": true, "only": true}
 
 func main() {
 	var o options
@@ -85,6 +87,8 @@ func main() {
 	flag.DurationVar(&o.quietWait, "quiet-wait", 2*time.Minute, "before each measurement, wait up to this long for other load on the machine to drop below 10% (0: never wait)")
 	flag.IntVar(&o.retries, "retries", 2, "measure again (up to this many times) when other processes took more than 10% of the CPU meanwhile")
 	flag.StringVar(&o.gatewayEnv, "gateway-env", "", "extra environment of the gateway processes, comma-separated (e.g. GOGC=200)")
+	flag.StringVar(&o.variants, "variants", "", "extra gateways measured on the repeated token in the same rounds: name=ENV[,ENV];… (e.g. gogc400=GOGC=400)")
+	flag.StringVar(&o.only, "only", "", "measure only these targets, comma-separated (the bare proxy always runs)")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./gateway/loadbench [flags]\n\n")
 		flag.VisitAll(func(f *flag.Flag) {
@@ -391,6 +395,31 @@ func (b *bench) setup() error {
 		{name: "jwt-fresh", label: "gatehouse JWT, fresh RS256/req", url: "https://" + gwAddr + jwtPath, proc: gw, fresh: true},
 		{name: "public", label: "gatehouse public route", url: "https://" + gwAddr + publicURL, proc: gw},
 		{name: "jwt-repeated-noaudit", label: "  same, log.audit: false", url: "https://" + gwQuietAddr + jwtPath, proc: gwQuiet, token: true},
+	}
+	for _, v := range strings.Split(b.opts.variants, ";") {
+		name, env, ok := strings.Cut(v, "=")
+		if !ok {
+			continue
+		}
+		p, addr, err := b.gateway("gatehouse-"+name, "http://"+upAddr, true, strings.Split(env, ","))
+		if err != nil {
+			return err
+		}
+		b.targets = append(b.targets, &target{name: "jwt-repeated@" + name, label: "  same, " + env,
+			url: "https://" + addr + jwtPath, proc: p, token: true})
+	}
+	if b.opts.only != "" {
+		keep := map[string]bool{"bare": true}
+		for _, n := range strings.Split(b.opts.only, ",") {
+			keep[strings.TrimSpace(n)] = true
+		}
+		kept := b.targets[:0]
+		for _, t := range b.targets {
+			if keep[t.name] {
+				kept = append(kept, t)
+			}
+		}
+		b.targets = kept
 	}
 	return nil
 }

@@ -30,7 +30,7 @@ func (b *bench) mint(i int) (string, error) {
 
 // ensureTokens mints fresh tokens until n exist, on every core (nothing is
 // being measured meanwhile).
-func (b *bench) ensureTokens(n int) error {
+func (b *bench) ensureTokens(ctx context.Context, n int) error {
 	have := len(b.minted)
 	if n <= have {
 		return nil
@@ -46,7 +46,7 @@ func (b *bench) ensureTokens(n int) error {
 			defer wg.Done()
 			for {
 				i := int(next.Add(1)) - 1
-				if i >= len(toks) {
+				if i >= len(toks) || ctx.Err() != nil {
 					return
 				}
 				t, err := b.mint(have + i + 1)
@@ -61,6 +61,9 @@ func (b *bench) ensureTokens(n int) error {
 	wg.Wait()
 	if e := firstErr.Load(); e != nil {
 		return *e
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	b.minted = append(b.minted, toks...)
 	logf("minted %d fresh RS256 tokens in %s (%d in total)", len(toks), time.Since(start).Round(100*time.Millisecond), len(b.minted))
@@ -122,7 +125,7 @@ func (b *bench) measure(ctx context.Context, t *target, round int, d time.Durati
 	if t.fresh {
 		est := b.estimateFresh()
 		perThread = int(est*d.Seconds()*1.3)/o.threads + 500
-		if err := b.ensureTokens(b.tokenOff + perThread*o.threads); err != nil {
+		if err := b.ensureTokens(ctx, b.tokenOff+perThread*o.threads); err != nil {
 			return nil, err
 		}
 		base := filepath.Join(b.work, fmt.Sprintf("fresh-r%d.tok", round))

@@ -1,0 +1,476 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/bundle"
+	"github.com/open-policy-agent/opa/v1/download"
+	"github.com/open-policy-agent/opa/v1/keys"
+	"github.com/open-policy-agent/opa/v1/plugins"
+	opabundle "github.com/open-policy-agent/opa/v1/plugins/bundle"
+	"github.com/open-policy-agent/opa/v1/plugins/rest"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatehouse/gatehouse/bundles"
+)
+
+// ErrRemoteBundle: a remote bundle could not be obtained at start.
+var ErrRemoteBundle = errors.New("remote bundle unavailable")
+
+// remoteBundles owns OPA's downloaders for policy.remote: polling or long
+// polling with ETags, signature verification with the configured keys, and
+// the last activated bundle of each name (in memory and, with persist: true,
+// on disk). It belongs to the Server and outlives generations: every
+// generation is built from the bundles activated so far.
+type remoteBundles struct {
+	log     hclog.Logger
+	dir     string // persistence directory ("" when none)
+	sources map[string]*opabundle.Source
+	dls     map[string]*download.Downloader
+	// activate builds a generation with one new bundle; set by the Server.
+	activate func(ctx context.Context, name string, src *bundles.Source) error
+
+	mu      sync.Mutex
+	active  map[string]*bundles.Source // in the serving generation
+	pending map[string]*bundles.Source // downloaded before the first generation
+	status  map[string]*remoteStatus
+	first   map[string]chan struct{} // closed at the first download result
+	started bool
+
+	downloads *prometheus.CounterVec
+}
+
+// remoteStatus is what /readyz shows per remote bundle.
+type remoteStatus struct {
+	Revision    string    `json:"revision,omitempty"`
+	From        string    `json:"from,omitempty"` // "download" or "persisted"
+	ETag        string    `json:"etag,omitempty"`
+	LastActive  time.Time `json:"last_activated,omitzero"`
+	LastCheck   time.Time `json:"last_check,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+	Downloads   int       `json:"downloads"`
+	NotModified int       `json:"not_modified"`
+	Failures    int       `json:"failures"`
+	// rejected: the newest download did not build, so its error stays
+	// visible through the 304s that follow (the ETag is kept).
+	rejected bool
+}
+
+// newRemoteBundles parses policy.remote with OPA's own parsers (services,
+// keys, bundles) and prepares one downloader per bundle; nothing runs until
+// start.
+func newRemoteBundles(cfg *Config, log hclog.Logger, reg prometheus.Registerer) (*remoteBundles, error) {
+	rc := cfg.Policy.Remote
+	fail := func(ptr string, err error) error {
+		return ConfigErrors{{File: cfg.Path, Pointer: "/policy/remote" + ptr, Msg: err.Error()}}
+	}
+	keyCfg, err := keys.ParseKeysConfig(mustJSON(rc.Keys))
+	if err != nil {
+		return nil, fail("/keys", err)
+	}
+	opaLog := newOPALogger(log)
+	clients := map[string]rest.Client{}
+	names := make([]string, 0, len(rc.Services))
+	for name, raw := range rc.Services {
+		resolved, err := resolveServiceSecrets(raw, cfg.Dir)
+		if err != nil {
+			return nil, fail("/services/"+escapePointer(name), err)
+		}
+		c, err := rest.New(resolved, keyCfg, rest.Name(name), rest.Logger(opaLog))
+		if err != nil {
+			return nil, fail("/services/"+escapePointer(name), err)
+		}
+		clients[name] = c
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	periodic := plugins.TriggerPeriodic
+	bc, err := opabundle.NewConfigBuilder().
+		WithBytes(mustJSON(rc.Bundles)).
+		WithServices(names).
+		WithKeyConfigs(keyCfg).
+		WithTriggerMode(&periodic).
+		Parse()
+	if err != nil {
+		return nil, fail("/bundles", err)
+	}
+	r := &remoteBundles{
+		log:     log,
+		sources: bc.Bundles,
+		dls:     map[string]*download.Downloader{},
+		active:  map[string]*bundles.Source{},
+		pending: map[string]*bundles.Source{},
+		status:  map[string]*remoteStatus{},
+		first:   map[string]chan struct{}{},
+		downloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_bundle_downloads_total",
+			Help: "Remote bundle downloads by bundle and result (activated, not_modified, download_failed, rejected).",
+		}, []string{"bundle", "result"}),
+	}
+	if rc.PersistenceDirectory != "" {
+		r.dir = cfg.File(rc.PersistenceDirectory)
+	}
+	if err := reg.Register(r.downloads); err != nil {
+		return nil, err
+	}
+	parser := ast.ParserOptions{RegoVersion: ast.RegoV1, Capabilities: bundles.Capabilities()}
+	for name, src := range bc.Bundles {
+		if src.Signing != nil && !src.Signing.SignatureRequired() {
+			log.Warn("keys are configured but bundle has no signing block: unsigned bundles are accepted", "bundle", name)
+		}
+		r.status[name] = &remoteStatus{}
+		r.first[name] = make(chan struct{})
+		r.dls[name] = download.New(src.Config, clients[src.Service], src.Resource).
+			WithCallback(func(ctx context.Context, u download.Update) error { return r.update(ctx, name, u) }).
+			WithBundleVerificationConfig(src.Signing).
+			WithSizeLimitBytes(src.SizeLimitBytes).
+			WithBundlePersistence(src.Persist).
+			WithBundleParserOpts(parser).
+			WithBundleName(name)
+	}
+	return r, nil
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // maps of json.RawMessage always marshal
+	}
+	return b
+}
+
+// resolveServiceSecrets replaces env:/file: references in a service's
+// credentials with their values (config checks refused literals).
+func resolveServiceSecrets(raw json.RawMessage, dir string) ([]byte, error) {
+	var svc map[string]any
+	if err := json.Unmarshal(raw, &svc); err != nil {
+		return nil, err
+	}
+	var walk func(v any) error
+	walk = func(v any) error {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		for k, x := range m {
+			if s, ok := x.(string); ok && secretCredentialKeys[k] {
+				val, err := Secret(s).Resolve(dir)
+				if err != nil {
+					return fmt.Errorf("credentials %s: %w", k, err)
+				}
+				m[k] = val.Reveal()
+				continue
+			}
+			if err := walk(x); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := walk(svc["credentials"]); err != nil {
+		return nil, err
+	}
+	return json.Marshal(svc)
+}
+
+// start loads persisted bundles, starts the downloaders, and waits until
+// every bundle is available (downloaded or persisted) or timeout passes.
+func (r *remoteBundles) start(ctx context.Context, timeout time.Duration) error {
+	for name, src := range r.sources {
+		if !src.Persist || r.dir == "" {
+			continue
+		}
+		s, err := r.readPersisted(name, src)
+		if err != nil {
+			r.log.Warn("persisted bundle unusable; waiting for a download", "bundle", name, "error", err.Error())
+			continue
+		}
+		if s != nil {
+			r.mu.Lock()
+			r.pending[name] = s
+			st := r.status[name]
+			st.Revision, st.From = s.Bundle.Manifest.Revision, "persisted"
+			r.mu.Unlock()
+			r.log.Info("persisted bundle loaded", "bundle", name, "revision", s.Bundle.Manifest.Revision)
+		}
+	}
+	r.mu.Lock()
+	r.started = true
+	r.mu.Unlock()
+	for _, d := range r.dls {
+		d.Start(ctx)
+	}
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for name := range r.sources {
+		r.mu.Lock()
+		_, have := r.pending[name]
+		r.mu.Unlock()
+		if have {
+			continue
+		}
+		for {
+			select {
+			case <-r.first[name]:
+			case <-deadline.C:
+				return r.unavailable(name)
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			r.mu.Lock()
+			_, have = r.pending[name]
+			r.mu.Unlock()
+			if have {
+				break
+			}
+			// The first attempt failed; the downloader retries with
+			// backoff. Wait for the next result.
+			r.mu.Lock()
+			r.first[name] = make(chan struct{})
+			r.mu.Unlock()
+		}
+	}
+	return nil
+}
+
+func (r *remoteBundles) unavailable(name string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	msg := "no download yet"
+	if e := r.status[name].LastError; e != "" {
+		msg = e
+	}
+	return fmt.Errorf("%w: %s: %s, and no persisted copy", ErrRemoteBundle, name, msg)
+}
+
+// initial returns the bundles for the first generation.
+func (r *remoteBundles) initial() []*bundles.Source {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return sortedSources(r.pending)
+}
+
+// activated records the bundles of the first generation as active and
+// installs the activation function for later downloads. It returns bundles
+// downloaded after initial() was taken, which still need activating.
+func (r *remoteBundles) activated(used []*bundles.Source, activate func(context.Context, string, *bundles.Source) error) []*bundles.Source {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range used {
+		r.active[s.Name] = s
+		r.status[s.Name].LastActive = time.Now()
+	}
+	var late []*bundles.Source
+	for name, s := range r.pending {
+		if r.active[name] != s {
+			late = append(late, s)
+		}
+	}
+	r.pending = map[string]*bundles.Source{}
+	r.activate = activate
+	return late
+}
+
+// current returns the active bundles, with one replaced.
+func (r *remoteBundles) current(name string, with *bundles.Source) []*bundles.Source {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m := make(map[string]*bundles.Source, len(r.active)+1)
+	for k, v := range r.active {
+		m[k] = v
+	}
+	if with != nil {
+		m[name] = with
+	}
+	return sortedSources(m)
+}
+
+func sortedSources(m map[string]*bundles.Source) []*bundles.Source {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := make([]*bundles.Source, 0, len(names))
+	for _, n := range names {
+		out = append(out, m[n])
+	}
+	return out
+}
+
+// update is the downloader callback. A download that fails, or a bundle
+// that fails verification, changes nothing; a verified bundle is activated
+// through a new generation (the same build path as local bundles) and, once
+// active, persisted.
+func (r *remoteBundles) update(ctx context.Context, name string, u download.Update) error {
+	r.mu.Lock()
+	st := r.status[name]
+	st.LastCheck = time.Now()
+	signal := func() {
+		if ch := r.first[name]; ch != nil {
+			select {
+			case <-ch:
+			default:
+				close(ch)
+			}
+		}
+	}
+	switch {
+	case u.Error != nil:
+		st.Failures++
+		st.rejected = false
+		st.LastError, st.LastErrorAt = u.Error.Error(), time.Now()
+		signal()
+		r.mu.Unlock()
+		r.downloads.WithLabelValues(name, "download_failed").Inc()
+		r.log.Error("bundle download failed; keeping the active bundle", "bundle", name, "error", u.Error.Error())
+		return nil
+	case u.Bundle == nil:
+		st.NotModified++
+		if !st.rejected {
+			st.LastError = ""
+		}
+		r.mu.Unlock()
+		r.downloads.WithLabelValues(name, "not_modified").Inc()
+		return nil
+	}
+	st.Downloads++
+	var raw []byte
+	if u.Raw != nil {
+		raw, _ = io.ReadAll(u.Raw)
+	}
+	src := &bundles.Source{Name: name, Origin: "bundle " + name + " (" + r.sources[name].Resource + ")", Bundle: u.Bundle}
+	rev := u.Bundle.Manifest.Revision
+	firstGen := r.activate == nil
+	if firstGen {
+		// Before the first generation: it will be built with this one.
+		r.pending[name] = src
+		st.Revision, st.From, st.ETag = rev, "download", u.ETag
+		signal()
+		r.mu.Unlock()
+		r.persist(name, raw)
+		return nil
+	}
+	activate := r.activate
+	r.mu.Unlock()
+
+	err := activate(ctx, name, src)
+	r.mu.Lock()
+	if err != nil {
+		st.Failures++
+		st.LastError, st.LastErrorAt = "bundle revision "+rev+" rejected: "+err.Error(), time.Now()
+		st.rejected = true
+		r.mu.Unlock()
+		r.downloads.WithLabelValues(name, "rejected").Inc()
+		return nil // the downloader keeps the ETag: the same bad bundle is not fetched again
+	}
+	r.active[name] = src
+	st.Revision, st.From, st.ETag, st.LastActive, st.LastError = rev, "download", u.ETag, time.Now(), ""
+	st.rejected = false
+	r.mu.Unlock()
+	r.downloads.WithLabelValues(name, "activated").Inc()
+	r.persist(name, raw)
+	return nil
+}
+
+// persist writes the raw bundle as <dir>/<name>/bundle.tar.gz: a temp file
+// synced and renamed, so a crash never leaves half a bundle behind.
+func (r *remoteBundles) persist(name string, raw []byte) {
+	if r.dir == "" || !r.sources[name].Persist || len(raw) == 0 {
+		return
+	}
+	dir := filepath.Join(r.dir, name)
+	err := func() error {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		f, err := os.CreateTemp(dir, ".bundle-*.tar.gz")
+		if err != nil {
+			return err
+		}
+		defer os.Remove(f.Name())
+		if _, err := f.Write(raw); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+		return os.Rename(f.Name(), filepath.Join(dir, "bundle.tar.gz"))
+	}()
+	if err != nil {
+		r.log.Error("cannot persist bundle", "bundle", name, "error", err.Error())
+	}
+}
+
+// readPersisted reads and verifies (with the same keys) a persisted bundle.
+func (r *remoteBundles) readPersisted(name string, src *opabundle.Source) (*bundles.Source, error) {
+	p := filepath.Join(r.dir, name, "bundle.tar.gz")
+	raw, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	rd := bundle.NewCustomReader(bundle.NewTarballLoaderWithBaseURL(bytes.NewReader(raw), "")).
+		WithRegoVersion(ast.RegoV1).
+		WithCapabilities(bundles.Capabilities()).
+		WithSizeLimitBytes(src.SizeLimitBytes).
+		WithBundleName(name)
+	if src.Signing != nil {
+		rd = rd.WithBundleVerificationConfig(src.Signing)
+	}
+	b, err := rd.Read()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	return &bundles.Source{Name: name, Origin: "bundle " + name + " (persisted " + p + ")", Bundle: &b}, nil
+}
+
+// stop stops every downloader.
+func (r *remoteBundles) stop(ctx context.Context) {
+	for _, d := range r.dls {
+		d.Stop(ctx)
+	}
+}
+
+// snapshot is the per-bundle status for /readyz.
+func (r *remoteBundles) snapshot() map[string]remoteStatus {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]remoteStatus, len(r.status))
+	for k, v := range r.status {
+		out[k] = *v
+	}
+	return out
+}
+
+// degraded reports a bundle whose last attempt failed.
+func (r *remoteBundles) degraded() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, st := range r.status {
+		if st.LastError != "" {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,87 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"time"
+
+	"github.com/gatehouse/gatehouse/bundles"
+)
+
+// startRemote starts the bundle downloaders of policy.remote (if any) and
+// returns the bundles the first generation is built with: each downloaded,
+// or its persisted copy when the bundle service cannot be reached within
+// startup_timeout. Without either the gateway does not start: it would
+// decide without the bundle's rules and data (revocations, custom denies).
+func (s *Server) startRemote(ctx context.Context, cfg *Config) ([]*bundles.Source, error) {
+	if cfg.Policy.Remote == nil {
+		return nil, nil
+	}
+	r, err := newRemoteBundles(cfg, s.log.Named("bundles"), s.metrics.reg)
+	if err != nil {
+		return nil, err
+	}
+	s.remote = r
+	s.remoteCfg = mustJSON(cfg.Policy.Remote)
+	if err := r.start(ctx, cfg.Policy.Remote.StartupTimeout.D()); err != nil {
+		r.stop(ctx)
+		return nil, err
+	}
+	return r.initial(), nil
+}
+
+// remoteActivated records the first generation's remote bundles as active
+// and from then on activates each new download through its own build.
+// Bundles downloaded while the first generation was being built are
+// activated now.
+func (s *Server) remoteActivated(used []*bundles.Source) {
+	if s.remote == nil {
+		return
+	}
+	for _, late := range s.remote.activated(used, s.activateRemote) {
+		_ = s.activateRemote(context.Background(), late.Name, late)
+	}
+}
+
+// activateRemote builds a generation from the serving config with one
+// remote bundle replaced, the same path local bundles take. On failure the
+// serving generation stays, and the failure shows on /readyz and in metrics.
+func (s *Server) activateRemote(ctx context.Context, name string, src *bundles.Source) error {
+	return s.rebuild(ctx, func(ctx context.Context) error {
+		cfg := s.gen.Load().Config
+		start := time.Now()
+		g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: s.log, Transports: s.transports, KeySources: s.keySources, Remote: s.remote.current(name, src)})
+		if err != nil {
+			return err
+		}
+		s.swap(g, start)
+		return nil
+	})
+}
+
+// remoteCurrent is the active remote bundles (none without policy.remote).
+func (s *Server) remoteCurrent(name string, with *bundles.Source) []*bundles.Source {
+	if s.remote == nil {
+		return nil
+	}
+	return s.remote.current(name, with)
+}
+
+func (s *Server) stopRemote(ctx context.Context) {
+	if s.remote != nil {
+		s.remote.stop(ctx)
+	}
+}
+
+// checkRemoteUnchanged warns when a reloaded config changes policy.remote:
+// the downloaders (and their ETags and verified state) live as long as the
+// process, so such a change takes effect at the next start.
+func (s *Server) checkRemoteUnchanged(cfg *Config) {
+	var now []byte
+	if cfg.Policy.Remote != nil {
+		now = mustJSON(cfg.Policy.Remote)
+	}
+	if !bytes.Equal(now, s.remoteCfg) && !(len(now) == 0 && len(s.remoteCfg) == 0) {
+		s.log.Warn("policy.remote changed; the change takes effect at the next start")
+	}
+}
