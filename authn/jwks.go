@@ -439,7 +439,7 @@ func (r *RemoteJWKS) doFetch(c *fetchCall) {
 	}
 	r.inflight = nil
 	r.mu.Unlock()
-	if err != nil {
+	if err != nil && r.ctx.Err() == nil { // a fetch cut short by Close is not news
 		r.log.Warn("jwks fetch failed; keeping the last good key set", "issuer", r.cfg.Name, "error", err.Error(),
 			"have_keys", r.cur.Load() != nil)
 	}

@@ -30,6 +30,11 @@ apis:
     upstream: ${UPSTREAM}
   - openapi: internal.yaml
     upstream: ${UPSTREAM}
+  - openapi: shop.yaml        # the same document as another API, WSO2-style scopes
+    name: shop-any
+    base_path: /shop-any
+    scope_mode: any
+    upstream: ${UPSTREAM}
 schemes:
   oauth: {type: bearer, issuers: [corp, partner]}
 issuers:
@@ -189,6 +194,11 @@ func TestMultiIssuerTrust(t *testing.T) {
 		{"fail/partner-app-not-subscribed", "GET", "/shop/items", e.mint(e.partner, nil, func(c map[string]any) { c["azp"] = "other-app" }), 403},
 		{"fail/partner-no-application", "GET", "/shop/items", e.mint(e.partner, nil, func(c map[string]any) { delete(c, "azp") }), 403},
 		{"ok/corp-needs-no-subscription", "GET", "/shop/items", e.mint(e.corp, nil, func(c map[string]any) { c["azp"] = "other-app" }), 200},
+		// Scope mode any (per API): one of the listed scopes is enough.
+		{"ok/scope-mode-any-one-of-two", "POST", "/shop-any/items", e.mint(e.corp, nil, nil), 200},
+		{"fail/scope-mode-any-none", "POST", "/shop-any/items", e.mint(e.corp, nil, func(c map[string]any) { c["scope"] = "other" }), 403},
+		// Subscriptions are per API: partner-app is subscribed to shop only.
+		{"fail/partner-app-not-subscribed-to-shop-any", "GET", "/shop-any/items", e.mint(e.partner, nil, nil), 403},
 		// Revocation.
 		{"fail/revoked-jti", "GET", "/shop/items", e.mint(e.corp, nil, func(c map[string]any) { c["jti"] = "revoked-jti" }), 401},
 		// Opaque tokens are not JWTs: no credential for this scheme.
