@@ -65,7 +65,7 @@ type Issuer struct {
 	// Claims maps identity fields to claims.
 	Claims ClaimMapping
 	// Keys gives the verification keys (StaticKeys from LoadJWKSFile or
-	// LoadPEMFiles; a remote JWKS source later). Exactly one of Keys and
+	// LoadPEMFiles, or a RemoteJWKS of this issuer alone). Exactly one of Keys and
 	// Secret is set.
 	Keys KeySource
 	// Secret is a shared HMAC secret of at least 32 bytes. With it, the

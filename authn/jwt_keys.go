@@ -34,9 +34,9 @@ var errNoKeySource = errors.New("authn: issuer has no key source")
 // MinRSABits is the smallest RSA modulus accepted (RFC 7518 §3.3, §3.5).
 const MinRSABits = 2048
 
-// KeySource gives an issuer's verification keys. It is the seam for the
-// remote JWKS source (refresh, rotation, stale-if-error) of the next issue;
-// StaticKeys serves keys loaded from files. Implementations must be safe for
+// KeySource gives an issuer's verification keys: StaticKeys serves keys
+// loaded from files, RemoteJWKS a key set fetched over HTTPS (refresh,
+// rotation, stale-if-error; jwks.go). Implementations must be safe for
 // concurrent use and must only ever return keys of their own issuer.
 type KeySource interface {
 	// Key returns the key named kid, preferably one that may verify alg
