@@ -60,7 +60,15 @@ type Engine struct {
 	timeout   time.Duration
 	// mask and drop are data.system.log.mask / drop, when defined.
 	mask, drop *rego.PreparedEvalQuery
+	// cacheable: decisions depend only on the operation, credentials,
+	// rejections and client certificate (see cacheable.go).
+	cacheable      bool
+	uncacheableWhy string
 }
+
+// Cacheable reports whether a decision may be cached by (operation,
+// credentials, rejections, client certificate), and if not, why.
+func (e *Engine) Cacheable() (bool, string) { return e.cacheable, e.uncacheableWhy }
 
 // Capabilities returns the builtins user policies may call: OPA's own set
 // without the ones that reach the network or the process environment
@@ -160,6 +168,7 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, err
 	}
 	e.revision = e.joinRevisions()
+	e.cacheable, e.uncacheableWhy = cacheability(compiler)
 	return e, nil
 }
 

@@ -48,6 +48,7 @@ type decisionRecord struct {
 	gen       *Generation
 	input     ast.Value
 	decision  *bundles.Decision
+	cached    bool // the decision came from the generation's decision cache
 	err       error
 	status    int
 }
@@ -225,6 +226,9 @@ func (d *decisionLogger) process(ctx context.Context, r decisionRecord) {
 	}
 	if r.err != nil {
 		ev.Custom["error"] = r.err.Error()
+	}
+	if r.cached {
+		ev.Custom["cached"] = true
 	}
 	drop, err := applyLogPolicies(ctx, eng, ev)
 	if err != nil {
