@@ -59,7 +59,15 @@ type Engine struct {
 	revision  string
 	timeout   time.Duration
 	mask      *rego.PreparedEvalQuery
+	// cacheable: decisions depend only on the operation, credentials,
+	// rejections and client certificate (see cacheable.go).
+	cacheable      bool
+	uncacheableWhy string
 }
+
+// Cacheable reports whether a decision may be cached by (operation,
+// credentials, rejections, client certificate), and if not, why.
+func (e *Engine) Cacheable() (bool, string) { return e.cacheable, e.uncacheableWhy }
 
 // Capabilities returns the builtins user policies may call: OPA's own set
 // without the ones that reach the network or the process environment
@@ -156,6 +164,7 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	e := &Engine{query: pq, compiler: compiler, store: data, revisions: revisions, timeout: opts.Timeout}
 	e.revision = e.joinRevisions()
+	e.cacheable, e.uncacheableWhy = cacheability(compiler)
 	return e, nil
 }
 

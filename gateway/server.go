@@ -28,6 +28,7 @@ type Server struct {
 	asserter   *Asserter
 	transports *transports
 	certs      *certHolder
+	tls        tlsState       // in-place TLS file reloads (server_tls.go)
 	remote     *remoteBundles // nil without policy.remote
 	remoteCfg  []byte         // policy.remote at start, to notice changes
 	keySources *keySources
@@ -168,6 +169,7 @@ func (s *Server) reload(ctx context.Context) error {
 // swap makes g the serving generation.
 func (s *Server) swap(g *Generation, start time.Time) {
 	old := s.gen.Swap(g)
+	s.rewatchTLS()
 	s.metrics.generation.Set(float64(g.ID))
 	s.log.Info("generation active", "generation", g.ID, "apis", g.Describe(), "bundle_revision", g.Engine.Revision(),
 		"build_ms", time.Since(start).Milliseconds())
@@ -202,6 +204,7 @@ func (s *Server) Start() error {
 		s.plainAddr = ln.Addr()
 		s.serve(s.publicServer(cfg), ln, false)
 	}
+	s.startTLSWatch()
 	if a := *cfg.Admin.Address; a != "" {
 		ln, err := net.Listen("tcp", a)
 		if err != nil {
@@ -306,6 +309,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	s.stopTLSWatch()
 	s.stopRemote(ctx)
 	if g := s.gen.Load(); g != nil {
 		_ = g.Close()
@@ -315,6 +319,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // Close stops everything at once, without draining.
 func (s *Server) Close() {
+	s.stopTLSWatch()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, srv := range s.servers {
@@ -359,6 +364,9 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 		body["generation"] = g.ID
 		body["apis"] = g.Describe()
 		body["bundle_revision"] = g.Engine.Revision()
+		if len(g.trusts) > 0 {
+			body["client_trust"] = trustStatus(g, time.Now())
+		}
 		addIssuerStatus(body, g)
 	}
 	if lr := s.lastReload.Load(); lr != nil {
