@@ -181,6 +181,14 @@ func NewIntrospection(cfg IntrospectionConfig) (*Introspection, error) {
 	return k, nil
 }
 
+// CheckIntrospectionURL applies the endpoint rules of NewIntrospection: an
+// https URL (or http to a loopback host) with a host and no user info or
+// fragment.
+func CheckIntrospectionURL(raw string) error {
+	_, err := checkFetchURL(raw, false)
+	return err
+}
+
 // newIntrospectionClient: its own transport (one slow key manager never
 // holds another's connections), TLS 1.2+ with the configured roots, every
 // phase bounded by the timeout, and no redirects: an introspection endpoint

@@ -29,6 +29,9 @@ type authnFactory struct {
 	// ones this generation uses, created those whose first fetch it awaits.
 	sources       *keySources
 	jwks, created []*authn.RemoteJWKS
+	// keyManagers are the generation's key managers by name, built on
+	// first use and shared by the schemes that list them.
+	keyManagers map[string]authn.KeyManager
 }
 
 func newAuthnFactory(cfg *Config, log hclog.Logger) *authnFactory {
@@ -76,6 +79,11 @@ func (f *authnFactory) get(api *API, def *SchemeDef) (authn.Authenticator, error
 		return nil, err
 	}
 	key += "|" + strings.Join(issuers, ",")
+	kms, err := schemeKeyManagers(def, sc)
+	if err != nil {
+		return nil, err
+	}
+	key += "|" + strings.Join(kms, ",")
 	if sc.Type == SchemeMTLS {
 		key += mtlsKey(api) // client CA trust is per API
 	}
@@ -87,7 +95,7 @@ func (f *authnFactory) get(api *API, def *SchemeDef) (authn.Authenticator, error
 	case SchemeBasic:
 		a, err = f.basic(def.Name, sc)
 	case SchemeBearer:
-		a, err = f.bearer(def.Name, sc, issuers)
+		a, err = f.bearer(def.Name, sc, issuers, kms)
 	case SchemeAPIKey:
 		a, err = f.apiKey(def, sc)
 	case SchemeMTLS:

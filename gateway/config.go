@@ -24,6 +24,7 @@ type Config struct {
 	APIs             []APIConfig             `json:"apis"`
 	Schemes          map[string]SchemeConfig `json:"schemes"`
 	Issuers          []IssuerConfig          `json:"issuers"`
+	KeyManagers      []KeyManagerConfig      `json:"key_managers"`
 	Policy           PolicyConfig            `json:"policy"`
 	Upstream         UpstreamConfig          `json:"upstream"`
 	UpstreamIdentity IdentityConfig          `json:"upstream_identity"`
@@ -92,6 +93,10 @@ type SchemeConfig struct {
 	Realm         string   `json:"realm"`
 	CacheTTL      Duration `json:"cache_ttl"`
 	Issuers       []string `json:"issuers"`
+	// KeyManagers validate the scheme's opaque tokens (config_keymanagers.go);
+	// IntrospectJWTs sends them JWTs no issuer of the scheme knows too.
+	KeyManagers    []string `json:"key_managers"`
+	IntrospectJWTs bool     `json:"introspect_jwts"`
 }
 
 // Scheme config types.
@@ -374,6 +379,7 @@ func (c *Config) applyDefaults() {
 	c.applyBundleDefaults()
 	c.applyAPIKeyDefaults()
 	c.applyLimitDefaults()
+	c.applyKeyManagerDefaults()
 }
 
 func setDur(d *Duration, def time.Duration) {
@@ -431,6 +437,7 @@ func (c *Config) check() ConfigErrors {
 	}
 	errs = append(errs, c.checkBundles()...)
 	c.checkAPIKeys(add)
+	c.checkKeyManagers(add)
 	c.checkMTLS(add)
 	return errs
 }

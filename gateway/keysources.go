@@ -177,4 +177,4 @@ func addIssuerStatus(body map[string]any, g *Generation) {
 	}
 }
 
-var errNoIssuers = errors.New("has no issuers: list them in schemes.<name>.issuers or in x-gatehouse-issuers on the securityScheme")
+var errNoIssuers = errors.New("has no issuers and no key managers: list issuers in schemes.<name>.issuers or in x-gatehouse-issuers on the securityScheme, or key managers in schemes.<name>.key_managers")

@@ -1,0 +1,94 @@
+package gateway
+
+import (
+	"crypto/x509"
+	"fmt"
+	"os"
+
+	"github.com/gatehouse/gatehouse/authn"
+)
+
+// extKeyManagers names, on an OpenAPI securityScheme, the key managers
+// that validate its opaque tokens in this API (instead of
+// schemes.<name>.key_managers).
+const extKeyManagers = "x-gatehouse-key-managers"
+
+// schemeKeyManagers returns the key manager names of a bearer scheme: the
+// API definition's x-gatehouse-key-managers when present, else the config's.
+func schemeKeyManagers(def *SchemeDef, sc SchemeConfig) ([]string, error) {
+	raw, ok := def.Extensions[extKeyManagers]
+	if !ok {
+		return sc.KeyManagers, nil
+	}
+	if sc.Type != SchemeBearer {
+		return nil, fmt.Errorf("%w %q: %s only applies to bearer schemes", ErrScheme, def.Name, extKeyManagers)
+	}
+	list, ok := raw.([]any)
+	var names []string
+	for _, v := range list {
+		n, isStr := v.(string)
+		if !isStr || n == "" {
+			ok = false
+			break
+		}
+		names = append(names, n)
+	}
+	if !ok || len(names) == 0 {
+		return nil, fmt.Errorf("%w %q: %s must be a non-empty list of key manager names", ErrScheme, def.Name, extKeyManagers)
+	}
+	return names, nil
+}
+
+// keyManager returns the generation's key manager called name, building it
+// on first use: schemes that list the same key manager share its cache,
+// its in-flight calls and its circuit breaker.
+func (f *authnFactory) keyManager(name string) (authn.KeyManager, error) {
+	if km, ok := f.keyManagers[name]; ok {
+		return km, nil
+	}
+	if f.keyManagers == nil {
+		f.keyManagers = map[string]authn.KeyManager{}
+	}
+	var kc *KeyManagerConfig
+	for i := range f.cfg.KeyManagers {
+		if f.cfg.KeyManagers[i].Name == name {
+			kc = &f.cfg.KeyManagers[i]
+		}
+	}
+	if kc == nil {
+		if km, ok, err := f.internalKeyManager(name); ok || err != nil {
+			return km, err
+		}
+		return nil, fmt.Errorf("unknown key manager %q", name)
+	}
+	ic := kc.introspectionConfig()
+	ic.Logger = f.log.Named("authn.introspection").With("key_manager", name)
+	var err error
+	if kc.AuthMethod == authn.AuthBearer {
+		ic.BearerToken, err = kc.BearerToken.Resolve(f.cfg.Dir)
+	} else {
+		ic.ClientSecret, err = kc.ClientSecret.Resolve(f.cfg.Dir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("key manager %q: %w", name, err)
+	}
+	if len(kc.CAFiles) > 0 {
+		ic.RootCAs = x509.NewCertPool()
+		for _, file := range kc.CAFiles {
+			pem, err := os.ReadFile(f.cfg.File(file))
+			if err != nil {
+				return nil, fmt.Errorf("key manager %q: ca_files: %w", name, err)
+			}
+			if !ic.RootCAs.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("key manager %q: ca_files: %s holds no PEM certificate", name, file)
+			}
+		}
+	}
+	km, err := authn.NewIntrospection(ic)
+	if err != nil {
+		return nil, fmt.Errorf("key manager %q: %w", name, err)
+	}
+	f.closers = append(f.closers, km)
+	f.keyManagers[name] = km
+	return km, nil
+}
