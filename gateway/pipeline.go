@@ -38,16 +38,30 @@ type Evaluation struct {
 	RejNames   []string
 	Rejections []*authn.Rejection
 	// Failure is a technical failure (authenticator or policy).
-	Failure    error
-	Input      ast.Value
-	Decision   *bundles.Decision
-	AuthnTime  time.Duration
-	PolicyTime time.Duration
-	denial     denial
+	Failure  error
+	Decision *bundles.Decision
+	// CachedDecision: the decision came from the generation's decision
+	// cache; no input was built and no Rego ran for this request.
+	CachedDecision bool
+	AuthnTime      time.Duration
+	PolicyTime     time.Duration
+	denial         denial
+	in             policyInput
+	input          ast.Value
 
 	// Request is the request as evaluated (it may carry a forwarded client
 	// certificate in its context); forward this one.
 	Request *http.Request
+}
+
+// Input returns the policy input of the request, building it if the
+// decision came from cache (decision logs and explain need it; the hot path
+// does not). Nil when the request never reached the policy.
+func (e *Evaluation) Input() ast.Value {
+	if e.input == nil && e.in.op != nil {
+		e.input = e.in.value()
+	}
+	return e.input
 }
 
 // Operation returns the matched operation, or nil.
@@ -86,6 +100,10 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 	}
 
 	in := policyInput{requestID: requestID, r: r, path: r.URL.Path, clientIP: clientIP(r), op: op, now: now}
+	// Scheme positions of the credentials and rejections, for the decision
+	// cache key (fixed-size, so no allocation for common operations).
+	var posBuf, rejPosBuf [maxKeySchemes]int
+	positions, rejPositions := posBuf[:0], rejPosBuf[:0]
 	if !op.Public {
 		authStart := time.Now()
 		for i, a := range op.authenticators {
@@ -95,6 +113,7 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 			case err == nil:
 				ev.Names = append(ev.Names, name)
 				ev.Creds = append(ev.Creds, id)
+				positions = append(positions, i)
 			case errors.Is(err, authn.ErrNoCredentials):
 				// Not presented: another alternative may still be satisfied.
 			default:
@@ -109,19 +128,42 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 				}
 				ev.RejNames = append(ev.RejNames, name)
 				ev.Rejections = append(ev.Rejections, rej)
+				rejPositions = append(rejPositions, i)
 			}
 		}
 		ev.AuthnTime = time.Since(authStart)
 	}
 	in.names, in.creds, in.rejNames, in.rejections = ev.Names, ev.Creds, ev.RejNames, ev.Rejections
 
+	ev.in = in
+
 	policyStart := time.Now()
-	ev.Input = in.value()
-	d, err := g.Engine.Decide(r.Context(), ev.Input, opts...)
+	// The decision cache is bypassed when evaluation options are given
+	// (explain's tracer must see a real evaluation).
+	var key decisionKey
+	cacheable := false
+	if g.decisions != nil && len(opts) == 0 {
+		key, cacheable = g.decisions.key(r, ev, positions, rejPositions)
+	}
+	if cacheable {
+		if d, ok := g.decisions.get(key); ok {
+			ev.Decision, ev.CachedDecision = d, true
+			ev.PolicyTime = time.Since(policyStart)
+			if !d.Allow {
+				ev.Reason, ev.denial = pickDenial(d)
+				ev.Status = ev.denial.status
+			}
+			return ev
+		}
+	}
+	d, err := g.Engine.Decide(r.Context(), ev.Input(), opts...)
 	ev.PolicyTime = time.Since(policyStart)
 	if err != nil {
 		ev.Status, ev.Reason, ev.Failure = http.StatusInternalServerError, "policy_error", err
 		return ev
+	}
+	if cacheable {
+		g.decisions.put(key, d)
 	}
 	ev.Decision = d
 	if !d.Allow {
