@@ -58,7 +58,8 @@ type Engine struct {
 	revisions map[string]string
 	revision  string
 	timeout   time.Duration
-	mask      *rego.PreparedEvalQuery
+	// mask and drop are data.system.log.mask / drop, when defined.
+	mask, drop *rego.PreparedEvalQuery
 	// cacheable: decisions depend only on the operation, credentials,
 	// rejections and client certificate (see cacheable.go).
 	cacheable      bool
@@ -163,6 +164,9 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("%w: %w", ErrCompile, err)
 	}
 	e := &Engine{query: pq, compiler: compiler, store: data, revisions: revisions, timeout: opts.Timeout}
+	if err := e.prepareLogQueries(ctx, store, caps); err != nil {
+		return nil, err
+	}
 	e.revision = e.joinRevisions()
 	e.cacheable, e.uncacheableWhy = cacheability(compiler)
 	return e, nil

@@ -30,7 +30,8 @@ type Server struct {
 	certs      *certHolder
 	tls        tlsState       // in-place TLS file reloads (server_tls.go)
 	remote     *remoteBundles // nil without policy.remote
-	remoteCfg  []byte         // policy.remote at start, to notice changes
+	remoteCfg  []byte         // processWide(config) at start, to notice changes
+	decisions  *decisionLogger
 	keySources *keySources
 
 	reloadMu   sync.Mutex
@@ -97,13 +98,21 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 			return nil, err
 		}
 	}
+	s.remoteCfg = processWide(cfg)
+	if cfg.Policy.DecisionLogs != nil {
+		if s.decisions, err = newDecisionLogger(cfg, log, s.metrics.reg); err != nil {
+			return nil, err
+		}
+	}
 	remote, err := s.startRemote(ctx, cfg)
 	if err != nil {
+		s.stopDecisionLogs(ctx)
 		return nil, err
 	}
 	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: log, Transports: s.transports, KeySources: s.keySources, Remote: remote})
 	if err != nil {
 		s.stopRemote(ctx)
+		s.stopDecisionLogs(ctx)
 		return nil, err
 	}
 	s.gen.Store(g)
@@ -311,6 +320,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	wg.Wait()
 	s.stopTLSWatch()
 	s.stopRemote(ctx)
+	s.stopDecisionLogs(ctx)
 	if g := s.gen.Load(); g != nil {
 		_ = g.Close()
 	}
