@@ -200,6 +200,7 @@ func (s *Server) Start() error {
 			return fmt.Errorf("listen %s: %w", l.Address, err)
 		}
 		s.addr = ln.Addr()
+		ln = limitListener(ln, cfg)
 		srv := s.publicServer(cfg)
 		srv.TLSConfig = s.tlsConfig(cfg)
 		s.serve(srv, ln, true)
@@ -211,7 +212,7 @@ func (s *Server) Start() error {
 			return fmt.Errorf("listen %s: %w", l.HTTPAddress, err)
 		}
 		s.plainAddr = ln.Addr()
-		s.serve(s.publicServer(cfg), ln, false)
+		s.serve(s.publicServer(cfg), limitListener(ln, cfg), false)
 	}
 	s.startTLSWatch()
 	if a := *cfg.Admin.Address; a != "" {
