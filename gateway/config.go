@@ -33,6 +33,9 @@ type Config struct {
 	APIKeys          *APIKeysConfig          `json:"api_keys"`
 	MTLS             MTLSConfig              `json:"mtls"`
 
+	// InternalKeyManager: config_internalkm.go.
+	InternalKeyManager *InternalKeyManagerConfig `json:"internal_key_manager"`
+
 	// Path is the file the config was read from; Dir resolves relative paths.
 	Path string `json:"-"`
 	Dir  string `json:"-"`
@@ -372,6 +375,7 @@ func (c *Config) applyDefaults() {
 	c.applyBundleDefaults()
 	c.applyAPIKeyDefaults()
 	c.applyKeyManagerDefaults()
+	c.applyInternalKMDefaults()
 }
 
 func setDur(d *Duration, def time.Duration) {
@@ -430,6 +434,7 @@ func (c *Config) check() ConfigErrors {
 	errs = append(errs, c.checkBundles()...)
 	c.checkAPIKeys(add)
 	c.checkKeyManagers(add)
+	c.checkInternalKM(add)
 	c.checkMTLS(add)
 	return errs
 }
