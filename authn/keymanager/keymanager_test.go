@@ -32,7 +32,7 @@ const (
 	argonSecret = "argon-secret-5d2f"
 )
 
-func bcryptHash(t *testing.T, secret string) string {
+func bcryptHash(t testing.TB, secret string) string {
 	t.Helper()
 	h, err := bcrypt.GenerateFromPassword([]byte(secret), bcrypt.MinCost)
 	if err != nil {
@@ -50,7 +50,7 @@ func argonHash(secret string) string {
 
 // appsData is the bundle data of the fixture: shop (read, write), rs (a
 // resource server that may introspect), legacy (argon2id secret).
-func appsData(t *testing.T) any {
+func appsData(t testing.TB) any {
 	t.Helper()
 	raw := fmt.Sprintf(`{
 	  "shop": {"name": "Shop", "oauth2": {"client_secrets": [%q], "scopes": ["read", "write"]}},
@@ -70,7 +70,7 @@ type kmFixture struct {
 	srv *httptest.Server
 }
 
-func newKM(t *testing.T, edit func(*keymanager.Config)) *kmFixture {
+func newKM(t testing.TB, edit func(*keymanager.Config)) *kmFixture {
 	t.Helper()
 	store, err := keymanager.OpenFile(filepath.Join(t.TempDir(), "tokens.db"), nil)
 	if err != nil {
@@ -104,7 +104,7 @@ type answer struct {
 }
 
 // postForm sends a form; basic is "id:secret" for client_secret_basic.
-func (f *kmFixture) postForm(t *testing.T, path, basic string, form url.Values) answer {
+func (f *kmFixture) postForm(t testing.TB, path, basic string, form url.Values) answer {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -127,7 +127,7 @@ func (f *kmFixture) postForm(t *testing.T, path, basic string, form url.Values) 
 	return a
 }
 
-func (f *kmFixture) token(t *testing.T, basic string, scope string) string {
+func (f *kmFixture) token(t testing.TB, basic string, scope string) string {
 	t.Helper()
 	form := url.Values{"grant_type": {"client_credentials"}}
 	if scope != "" {
@@ -277,7 +277,7 @@ func TestValidateInProcess(t *testing.T) {
 	})
 }
 
-func mustApps(t *testing.T) *keymanager.Applications {
+func mustApps(t testing.TB) *keymanager.Applications {
 	apps, err := keymanager.ParseApplications(appsData(t))
 	if err != nil {
 		t.Fatal(err)

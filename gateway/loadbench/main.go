@@ -144,6 +144,9 @@ type target struct {
 	proc  *proc // the process whose CPU is the proxy's (upstream for the direct target)
 	fresh bool  // one pre-minted token per request
 	token bool  // send the repeated token
+	// bearer, when set, is this target's own repeated token (opaque
+	// tokens of a key manager).
+	bearer string
 }
 
 type bench struct {
@@ -408,6 +411,11 @@ func (b *bench) setup() error {
 		b.targets = append(b.targets, &target{name: "jwt-repeated@" + name, label: "  same, " + env,
 			url: "https://" + addr + jwtPath, proc: p, token: true})
 	}
+	kms, err := b.keyManagerTargets("http://" + upAddr)
+	if err != nil {
+		return err
+	}
+	b.targets = append(b.targets, kms...)
 	if b.opts.only != "" {
 		keep := map[string]bool{"bare": true}
 		for _, n := range strings.Split(b.opts.only, ",") {
@@ -530,6 +538,9 @@ func (b *bench) preflight() error {
 		}
 		if t.fresh {
 			tok = fresh
+		}
+		if t.bearer != "" {
+			tok = t.bearer
 		}
 		if err := check(t.url, tok, http.StatusOK); err != nil {
 			return err
