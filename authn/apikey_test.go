@@ -1,13 +1,17 @@
 package authn_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/authn/authntest"
@@ -369,5 +373,33 @@ func TestParseStaticAPIKeys(t *testing.T) {
 				t.Fatalf("len %d err %v", s.Len(), err)
 			}
 		})
+	}
+}
+
+// API key identities (issued, static, with subscription validation) match
+// schemas/identity.schema.json.
+func TestAPIKeyIdentityMatchesSchema(t *testing.T) {
+	s := identitySchema(t)
+	f := newAPIKeyFixture(t)
+	for _, sub := range []bool{false, true} {
+		a, err := authn.NewAPIKey("partnerKey", authn.APIKeyConfig{Location: inHeader, Issuer: f.issuer,
+			Static: func() *authn.StaticAPIKeys { return f.static }, SubscriptionValidation: sub}, authn.WithClock(f.clock.Now))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, k := range map[string]string{"issued": f.key(t, func(c map[string]any) { c["scope"] = "read" }), "static": staticKey} {
+			id, err := a.Authenticate(keyRequest(t, inHeader, k))
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := json.Marshal(id)
+			v, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Validate(v); err != nil {
+				t.Errorf("%s (subscription validation %v): %s\n%v", name, sub, raw, err)
+			}
+		}
 	}
 }

@@ -58,8 +58,17 @@ type Engine struct {
 	revisions map[string]string
 	revision  string
 	timeout   time.Duration
-	mask      *rego.PreparedEvalQuery
+	// mask and drop are data.system.log.mask / drop, when defined.
+	mask, drop *rego.PreparedEvalQuery
+	// cacheable: decisions depend only on the operation, credentials,
+	// rejections and client certificate (see cacheable.go).
+	cacheable      bool
+	uncacheableWhy string
 }
+
+// Cacheable reports whether a decision may be cached by (operation,
+// credentials, rejections, client certificate), and if not, why.
+func (e *Engine) Cacheable() (bool, string) { return e.cacheable, e.uncacheableWhy }
 
 // Capabilities returns the builtins user policies may call: OPA's own set
 // without the ones that reach the network or the process environment
@@ -155,7 +164,11 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("%w: %w", ErrCompile, err)
 	}
 	e := &Engine{query: pq, compiler: compiler, store: data, revisions: revisions, timeout: opts.Timeout}
+	if err := e.prepareLogQueries(ctx, store, caps); err != nil {
+		return nil, err
+	}
 	e.revision = e.joinRevisions()
+	e.cacheable, e.uncacheableWhy = cacheability(compiler)
 	return e, nil
 }
 

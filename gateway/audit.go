@@ -24,6 +24,18 @@ func (s *Server) finish(rec *recorder, gen *Generation, ev *Evaluation, start ti
 	}
 	s.metrics.request(apiName, opID, decision, rec.status)
 	s.metrics.requestSeconds.Observe(dur.Seconds())
+	// A cached decision has no input yet: the record needs one, so it is
+	// built here (only with decision logs on).
+	if s.decisions != nil {
+		if in := ev.Input(); in != nil {
+			var err error
+			if ev.Decision == nil {
+				err = ev.Failure
+			}
+			s.decisions.record(decisionRecord{at: start, requestID: rec.requestID, gen: gen, input: in,
+				decision: ev.Decision, cached: ev.CachedDecision, err: err, status: rec.status})
+		}
+	}
 	if s.audit == nil {
 		return
 	}

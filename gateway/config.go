@@ -32,6 +32,8 @@ type Config struct {
 	Watch            WatchConfig             `json:"watch"`
 	APIKeys          *APIKeysConfig          `json:"api_keys"`
 	MTLS             MTLSConfig              `json:"mtls"`
+	// Limits: resource limits at the edge (config_limits.go).
+	Limits LimitsConfig `json:"limits"`
 
 	// InternalKeyManager: config_internalkm.go.
 	InternalKeyManager *InternalKeyManagerConfig `json:"internal_key_manager"`
@@ -79,6 +81,11 @@ type APIConfig struct {
 	ClientCAFiles   []string `json:"client_ca_files"`
 	// MTLS holds the API's client-certificate settings (config_mtls.go).
 	MTLS *APIMTLSConfig `json:"mtls"`
+	// MaxBodyBytes replaces limits.max_body_bytes for this API.
+	MaxBodyBytes int64 `json:"max_body_bytes"`
+	// WebSockets lets `Upgrade: websocket` through on this API's GET
+	// operations; every other upgrade is never forwarded.
+	WebSockets bool `json:"websockets"`
 }
 
 // SchemeConfig configures the authenticator for one OpenAPI securityScheme name.
@@ -374,6 +381,7 @@ func (c *Config) applyDefaults() {
 	}
 	c.applyBundleDefaults()
 	c.applyAPIKeyDefaults()
+	c.applyLimitDefaults()
 	c.applyKeyManagerDefaults()
 	c.applyInternalKMDefaults()
 }

@@ -92,10 +92,6 @@ func (c *Config) checkBundles() ConfigErrors {
 		errs = append(errs, &ConfigError{File: c.Path, Pointer: ptr, Msg: fmt.Sprintf(format, args...)})
 	}
 	r := c.Policy.Remote
-	// TODO(issue 7): remove once the decision-log writer is wired in.
-	if c.Policy.DecisionLogs != nil {
-		add("/policy/decision_logs", "decision logs are not supported yet")
-	}
 	if r != nil {
 		for name, raw := range r.Services {
 			var svc map[string]any

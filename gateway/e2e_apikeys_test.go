@@ -571,3 +571,48 @@ func TestAPIKeyEndpointDedicatedMTLS(t *testing.T) {
 		t.Errorf("dedicated JWKS: %d", resp.StatusCode)
 	}
 }
+
+// With api_keys.subscription_validation, the subscription rules apply to
+// API keys through their application: issued and static keys alike.
+func TestAPIKeySubscriptions(t *testing.T) {
+	keyPEM, jwks, _ := stsKeyFiles(t)
+	config := strings.Replace(keysConfig, "  max_validity: 1000h\n", "  max_validity: 1000h\n  subscription_validation: true\n", 1)
+	data, _ := json.Marshal(map[string]any{"gatehouse": map[string]any{
+		"subscriptions": map[string]any{
+			"app-1": []any{map[string]any{"api": "keys", "version": "1", "plan": "gold"}},
+			"erp":   []any{map[string]any{"api": "other"}},
+		},
+		"static_api_keys": map[string]any{"legacy-erp": map[string]any{
+			"sha256": authn.HashAPIKey(staticFixtureKey), "application": "erp", "apis": []any{map[string]any{"name": "*"}},
+		}},
+	}})
+	e := newEnv(t, envOptions{config: config, files: map[string]string{
+		"keys.yaml": keysDoc, "other.yaml": otherDoc, "sts-key.pem": keyPEM, "sts-public.jwks": jwks,
+		"issuers.yaml":     "users:\n  alice:\n    groups: [apikey-issuers]\n",
+		"bundle/.manifest": `{"revision": "subs-1", "roots": ["gatehouse"]}`, "bundle/data.json": string(data),
+	}})
+	subscribed, _ := e.issueKey(`{"all_apis": true, "application": "app-1"}`)
+	unsubscribed, _ := e.issueKey(`{"all_apis": true, "application": "app-2"}`)
+	noApp, _ := e.issueKey(`{"all_apis": true, "subject": "someone"}`)
+	tests := []struct {
+		name, path, key string
+		status          int
+	}{
+		{"ok/subscribed", "/keys/header", subscribed, 200},
+		{"fail/subscribed-to-another-api", "/other/thing", subscribed, 403},
+		{"fail/not-subscribed", "/keys/header", unsubscribed, 403},
+		{"fail/no-application", "/keys/header", noApp, 403},
+		{"ok/static-subscribed", "/other/thing", staticFixtureKey, 200},
+		{"fail/static-not-subscribed", "/keys/header", staticFixtureKey, 403},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if r := e.do("GET", tc.path, keyHdr(tc.key)); r.status != tc.status {
+				t.Fatalf("status %d, want %d", r.status, tc.status)
+			}
+		})
+	}
+	if !strings.Contains(e.logs.String(), "subscription_required") {
+		t.Error("audit lines do not name subscription_required")
+	}
+}

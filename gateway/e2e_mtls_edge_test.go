@@ -263,7 +263,7 @@ func TestMTLSCertificateBoundToken(t *testing.T) {
 // the certificate of one alternative must name the same caller.
 func TestMTLSSamePrincipal(t *testing.T) {
 	p := newMTLSPKI(t)
-	cfg := strings.Replace(mtlsConfig, "log: {level: trace}", "policy:\n  bundles: [bundle/]\nlog: {level: trace}", 1)
+	cfg := strings.Replace(mtlsConfig, "policy: {decision_timeout: 5s}", "policy: {decision_timeout: 5s, bundles: [bundle/]}", 1)
 	e := mtlsEnv(t, p, cfg, map[string]string{
 		"bundle/.manifest": `{"revision": "mtls-1", "roots": ["gatehouse/config"]}`,
 		"bundle/data.json": `{"gatehouse": {"config": {"same_principal": {"partners": {"certificate": "application", "credential": "client_id"}}}}}`,

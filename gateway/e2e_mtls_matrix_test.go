@@ -31,6 +31,7 @@ issuers:
     issuer: "https://issuer.test/"
     jwks_file: issuer.jwks
     audiences: [shapes]
+policy: {decision_timeout: 5s}
 `
 
 const matrixDoc = `

@@ -94,6 +94,8 @@ issuers:
     issuer: "https://issuer.test/"
     jwks_file: issuer.jwks
     audiences: [shapes]
+# Generous: the shared test machine starves requests under -race.
+policy: {decision_timeout: 5s}
 log: {level: trace}
 mtls:
   upstream_header: X-Forwarded-Client-Cert

@@ -22,13 +22,15 @@ import (
 // together: config, APIs and routes, authenticators, the prepared policy.
 // A request loads the current generation once and never straddles a reload.
 type Generation struct {
-	ID      uint64
-	Config  *Config
-	APIs    []*compiledAPI
-	Engine  *bundles.Engine
-	Built   time.Time
-	router  *mux.Router
-	closers []io.Closer
+	ID     uint64
+	Config *Config
+	APIs   []*compiledAPI
+	Engine *bundles.Engine
+	Built  time.Time
+	router *mux.Router
+	// decisions caches policy decisions when the policy allows it (nil otherwise).
+	decisions *decisionCache
+	closers   []io.Closer
 	// jwks are the remote key sources the generation's issuers use.
 	jwks    []*authn.RemoteJWKS
 	ops     map[*Operation]*compiledOp
@@ -184,6 +186,11 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 		return nil, err
 	}
 	g.Engine = eng
+	if ok, why := eng.Cacheable(); ok {
+		g.decisions = newDecisionCache()
+	} else {
+		log.Info("decision cache off: the policy reads request-dependent input", "why", why)
+	}
 	if err := g.apiKeys.finish(g.APIs, eng); err != nil {
 		_ = authns.Close()
 		return nil, err

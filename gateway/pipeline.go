@@ -38,16 +38,30 @@ type Evaluation struct {
 	RejNames   []string
 	Rejections []*authn.Rejection
 	// Failure is a technical failure (authenticator or policy).
-	Failure    error
-	Input      ast.Value
-	Decision   *bundles.Decision
-	AuthnTime  time.Duration
-	PolicyTime time.Duration
-	denial     denial
+	Failure  error
+	Decision *bundles.Decision
+	// CachedDecision: the decision came from the generation's decision
+	// cache; no input was built and no Rego ran for this request.
+	CachedDecision bool
+	AuthnTime      time.Duration
+	PolicyTime     time.Duration
+	denial         denial
+	in             policyInput
+	input          ast.Value
 
 	// Request is the request as evaluated (it may carry a forwarded client
 	// certificate in its context); forward this one.
 	Request *http.Request
+}
+
+// Input returns the policy input of the request, building it if the
+// decision came from cache (decision logs and explain need it; the hot path
+// does not). Nil when the request never reached the policy.
+func (e *Evaluation) Input() ast.Value {
+	if e.input == nil && e.in.op != nil {
+		e.input = e.in.value()
+	}
+	return e.input
 }
 
 // Operation returns the matched operation, or nil.
@@ -66,11 +80,19 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 	r = g.prepareRequest(r) // before the strip: reads a trusted proxy's certificate header
 	ev.Request = r
 	stripIdentityHeaders(r.Header, g.Config.UpstreamIdentity.Header)
+	stripMethodOverrides(r.Header)
 
-	if reason := unsafePath(r); reason != "" {
-		ev.Status, ev.Reason = http.StatusBadRequest, reason
+	// One path, one decision (normalize.go): route, policy and upstream all
+	// see this path.
+	path, depth, err := requestPath(r)
+	if err == nil && g.escapesBase(path, depth) {
+		err = errTraversal
+	}
+	if err != nil {
+		ev.Status, ev.Reason = http.StatusBadRequest, pathReason(err)
 		return ev
 	}
+	r.URL.Path, r.URL.RawPath, ev.Path = path, "", path
 	op, err := g.match(r)
 	if err != nil {
 		ev.Status, ev.Reason = http.StatusNotFound, "no_route"
@@ -85,7 +107,16 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 		return ev
 	}
 
+	if status, reason := g.checkLimits(r, op); status != 0 {
+		ev.Status, ev.Reason = status, reason
+		return ev
+	}
+
 	in := policyInput{requestID: requestID, r: r, path: r.URL.Path, clientIP: clientIP(r), op: op, now: now}
+	// Scheme positions of the credentials and rejections, for the decision
+	// cache key (fixed-size, so no allocation for common operations).
+	var posBuf, rejPosBuf [maxKeySchemes]int
+	positions, rejPositions := posBuf[:0], rejPosBuf[:0]
 	if !op.Public {
 		authStart := time.Now()
 		for i, a := range op.authenticators {
@@ -95,6 +126,7 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 			case err == nil:
 				ev.Names = append(ev.Names, name)
 				ev.Creds = append(ev.Creds, id)
+				positions = append(positions, i)
 			case errors.Is(err, authn.ErrNoCredentials):
 				// Not presented: another alternative may still be satisfied.
 			default:
@@ -109,19 +141,42 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 				}
 				ev.RejNames = append(ev.RejNames, name)
 				ev.Rejections = append(ev.Rejections, rej)
+				rejPositions = append(rejPositions, i)
 			}
 		}
 		ev.AuthnTime = time.Since(authStart)
 	}
 	in.names, in.creds, in.rejNames, in.rejections = ev.Names, ev.Creds, ev.RejNames, ev.Rejections
 
+	ev.in = in
+
 	policyStart := time.Now()
-	ev.Input = in.value()
-	d, err := g.Engine.Decide(r.Context(), ev.Input, opts...)
+	// The decision cache is bypassed when evaluation options are given
+	// (explain's tracer must see a real evaluation).
+	var key decisionKey
+	cacheable := false
+	if g.decisions != nil && len(opts) == 0 {
+		key, cacheable = g.decisions.key(r, ev, positions, rejPositions)
+	}
+	if cacheable {
+		if d, ok := g.decisions.get(key); ok {
+			ev.Decision, ev.CachedDecision = d, true
+			ev.PolicyTime = time.Since(policyStart)
+			if !d.Allow {
+				ev.Reason, ev.denial = pickDenial(d)
+				ev.Status = ev.denial.status
+			}
+			return ev
+		}
+	}
+	d, err := g.Engine.Decide(r.Context(), ev.Input(), opts...)
 	ev.PolicyTime = time.Since(policyStart)
 	if err != nil {
 		ev.Status, ev.Reason, ev.Failure = http.StatusInternalServerError, "policy_error", err
 		return ev
+	}
+	if cacheable {
+		g.decisions.put(key, d)
 	}
 	ev.Decision = d
 	if !d.Allow {
@@ -190,6 +245,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		f.assertion = tok
 	}
+	limitBody(rec, r, gen.Config, op.api.API)
+	filterUpgrade(r, op)
 	serveProxy(rec, r, f, op.api.transport, s.proxyErrorHandler)
 }
 
@@ -217,31 +274,6 @@ func satisfiedIdentities(d *bundles.Decision, names []string, ids []*authn.Ident
 		}
 	}
 	return out
-}
-
-// unsafePath rejects request targets whose meaning depends on who decodes
-// them: encoded separators and NULs, backslashes, and dot segments or empty
-// segments that a later hop might normalize differently. One path, one
-// decision: what is authorized is exactly what is forwarded.
-func unsafePath(r *http.Request) string {
-	p := r.URL.Path
-	if p == "" || p[0] != '/' {
-		return "path_not_absolute"
-	}
-	if raw := r.URL.RawPath; raw != "" {
-		lower := strings.ToLower(raw)
-		if strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") || strings.Contains(lower, "%00") {
-			return "encoded_separator"
-		}
-	}
-	if strings.ContainsAny(p, "\\\x00") {
-		return "ambiguous_path"
-	}
-	if strings.Contains(p, "//") || strings.Contains(p, "/./") || strings.Contains(p, "/../") ||
-		strings.HasSuffix(p, "/.") || strings.HasSuffix(p, "/..") {
-		return "dot_segment"
-	}
-	return ""
 }
 
 func clientIP(r *http.Request) string {

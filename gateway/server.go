@@ -28,8 +28,10 @@ type Server struct {
 	asserter   *Asserter
 	transports *transports
 	certs      *certHolder
+	tls        tlsState       // in-place TLS file reloads (server_tls.go)
 	remote     *remoteBundles // nil without policy.remote
-	remoteCfg  []byte         // policy.remote at start, to notice changes
+	remoteCfg  []byte         // processWide(config) at start, to notice changes
+	decisions  *decisionLogger
 	keySources *keySources
 	kmStores   *kmStores // the internal key manager's token stores
 
@@ -100,13 +102,21 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 			return nil, err
 		}
 	}
+	s.remoteCfg = processWide(cfg)
+	if cfg.Policy.DecisionLogs != nil {
+		if s.decisions, err = newDecisionLogger(cfg, log, s.metrics.reg); err != nil {
+			return nil, err
+		}
+	}
 	remote, err := s.startRemote(ctx, cfg)
 	if err != nil {
+		s.stopDecisionLogs(ctx)
 		return nil, err
 	}
 	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: log, Transports: s.transports, KeySources: s.keySources, KMStores: s.kmStores, Remote: remote})
 	if err != nil {
 		s.stopRemote(ctx)
+		s.stopDecisionLogs(ctx)
 		_ = s.kmStores.Close()
 		return nil, err
 	}
@@ -173,6 +183,7 @@ func (s *Server) reload(ctx context.Context) error {
 // swap makes g the serving generation.
 func (s *Server) swap(g *Generation, start time.Time) {
 	old := s.gen.Swap(g)
+	s.rewatchTLS()
 	s.metrics.generation.Set(float64(g.ID))
 	s.log.Info("generation active", "generation", g.ID, "apis", g.Describe(), "bundle_revision", g.Engine.Revision(),
 		"build_ms", time.Since(start).Milliseconds())
@@ -194,6 +205,7 @@ func (s *Server) Start() error {
 			return fmt.Errorf("listen %s: %w", l.Address, err)
 		}
 		s.addr = ln.Addr()
+		ln = limitListener(ln, cfg)
 		srv := s.publicServer(cfg)
 		srv.TLSConfig = s.tlsConfig(cfg)
 		s.serve(srv, ln, true)
@@ -205,8 +217,9 @@ func (s *Server) Start() error {
 			return fmt.Errorf("listen %s: %w", l.HTTPAddress, err)
 		}
 		s.plainAddr = ln.Addr()
-		s.serve(s.publicServer(cfg), ln, false)
+		s.serve(s.publicServer(cfg), limitListener(ln, cfg), false)
 	}
+	s.startTLSWatch()
 	if a := *cfg.Admin.Address; a != "" {
 		ln, err := net.Listen("tcp", a)
 		if err != nil {
@@ -315,7 +328,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	s.stopTLSWatch()
 	s.stopRemote(ctx)
+	s.stopDecisionLogs(ctx)
 	if g := s.gen.Load(); g != nil {
 		_ = g.Close()
 	}
@@ -325,6 +340,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // Close stops everything at once, without draining.
 func (s *Server) Close() {
+	s.stopTLSWatch()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, srv := range s.servers {
@@ -370,6 +386,9 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 		body["generation"] = g.ID
 		body["apis"] = g.Describe()
 		body["bundle_revision"] = g.Engine.Revision()
+		if len(g.trusts) > 0 {
+			body["client_trust"] = trustStatus(g, time.Now())
+		}
 		addIssuerStatus(body, g)
 	}
 	if lr := s.lastReload.Load(); lr != nil {

@@ -22,7 +22,6 @@ func (s *Server) startRemote(ctx context.Context, cfg *Config) ([]*bundles.Sourc
 		return nil, err
 	}
 	s.remote = r
-	s.remoteCfg = mustJSON(cfg.Policy.Remote)
 	if err := r.start(ctx, cfg.Policy.Remote.StartupTimeout.D()); err != nil {
 		r.stop(ctx)
 		return nil, err
@@ -73,15 +72,23 @@ func (s *Server) stopRemote(ctx context.Context) {
 	}
 }
 
-// checkRemoteUnchanged warns when a reloaded config changes policy.remote:
-// the downloaders (and their ETags and verified state) live as long as the
-// process, so such a change takes effect at the next start.
+// processWide is the part of the config that lives as long as the process:
+// the bundle downloaders (with their ETags and verified state) and the
+// decision-log writer.
+func processWide(cfg *Config) []byte {
+	return mustJSON([]any{cfg.Policy.Remote, cfg.Policy.DecisionLogs})
+}
+
+// checkRemoteUnchanged warns when a reloaded config changes policy.remote or
+// policy.decision_logs: such a change takes effect at the next start.
 func (s *Server) checkRemoteUnchanged(cfg *Config) {
-	var now []byte
-	if cfg.Policy.Remote != nil {
-		now = mustJSON(cfg.Policy.Remote)
+	if !bytes.Equal(processWide(cfg), s.remoteCfg) {
+		s.log.Warn("policy.remote or policy.decision_logs changed; the change takes effect at the next start")
 	}
-	if !bytes.Equal(now, s.remoteCfg) && !(len(now) == 0 && len(s.remoteCfg) == 0) {
-		s.log.Warn("policy.remote changed; the change takes effect at the next start")
+}
+
+func (s *Server) stopDecisionLogs(ctx context.Context) {
+	if s.decisions != nil {
+		s.decisions.close(ctx)
 	}
 }

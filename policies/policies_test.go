@@ -78,7 +78,11 @@ func TestEmbeddedPolicyParsesAndCompiles(t *testing.T) {
 func TestRegoTests(t *testing.T) {
 	mods := parseAll(t, true)
 	ctx := context.Background()
+	// No per-test deadline (opa's default is 5 s): under -race on a loaded
+	// 2-core machine a correct test can take longer, and tests never assert
+	// timings.
 	ch, err := tester.NewRunner().
+		SetTimeout(time.Hour).
 		SetCompiler(ast.NewCompiler().WithStrict(true)).
 		SetModules(mods).
 		// The runner's default is 5 s per test; -race on a loaded shared

@@ -158,8 +158,8 @@ func explanation(ev *gateway.Evaluation) map[string]any {
 	}
 	out["authenticators"] = authns
 	out["identities"] = identities
-	if ev.Input != nil {
-		if v, err := ast.JSON(ev.Input); err == nil {
+	if in := ev.Input(); in != nil {
+		if v, err := ast.JSON(in); err == nil {
 			out["input"] = v
 		}
 	}

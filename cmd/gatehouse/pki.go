@@ -79,6 +79,16 @@ func writePKI(dir string, hosts []string, iss, aud string, ttl time.Duration) er
 	if err := os.WriteFile(filepath.Join(dir, "issuer-key.pem"), keyPEM, 0o600); err != nil {
 		return err
 	}
+	// The API key token service's signing key (api_keys.signing_key_file).
+	stsKey, err := authntest.GenerateKey(authntest.ECDSAP256)
+	if err != nil {
+		return err
+	}
+	if stsPEM, err := authntest.PrivateKeyPEM(stsKey); err != nil {
+		return err
+	} else if err := os.WriteFile(filepath.Join(dir, "apikeys-key.pem"), stsPEM, 0o600); err != nil {
+		return err
+	}
 
 	now := time.Now()
 	tokens := map[string]func(c map[string]any){

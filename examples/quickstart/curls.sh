@@ -41,6 +41,15 @@ $C -i -H "Authorization: Bearer \$(cat $d/tokens/expired.jwt)" $B/pets/1
 $C -i $B/nope
 $C -i -X PUT $B/pets
 
+# API keys: alice (group apikey-issuers) asks the token service for a key for this API,
+# then calls /inventory with it (200), with none (401); a key is never an access token (401)
+K=\$(curl -s -u alice:wonderland -d '{"apis": [{"name": "petstore"}], "application": "demo-app", "validity": "1h"}' http://127.0.0.1:9901/apikeys | sed -n 's/.*"key":"\([^"]*\)".*/\1/p')
+$C -H "X-API-Key: \$K" $B/inventory
+$C -i $B/inventory
+$C -i -H "Authorization: Bearer \$K" $B/pets
+# the same offline, for CI, signed with the configured key
+bin/gatehouse apikey issue -c examples/quickstart/gatehouse.yaml --api petstore:1.0.0 --subject ci --validity 1h
+
 # dry-run one request: operation, authenticator outcomes, policy input, decision
 bin/gatehouse explain -c examples/quickstart/gatehouse.yaml --method GET --url /petstore/v1/pets -H "Authorization: Bearer \$(cat $d/tokens/read.jwt)"
 

@@ -150,6 +150,9 @@ func (b *bench) measure(ctx context.Context, t *target, round int, d time.Durati
 		} else if t.token {
 			args = append(args, "-H", "Authorization: Bearer "+b.token)
 		}
+		if t.header != "" {
+			args = append(args, "-H", t.header)
+		}
 		args = append(args, t.url)
 	}
 	b.waitQuiet(ctx)

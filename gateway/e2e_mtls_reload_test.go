@@ -1,0 +1,162 @@
+package gateway_test
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/authn/authntest"
+)
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// servedSerial opens a new TLS connection and returns the serial of the
+// server certificate it gets.
+func (e *env) servedSerial() string {
+	e.t.Helper()
+	pool := x509.NewCertPool()
+	pool.AddCert(e.ca.Certificate)
+	c, err := tls.Dial("tcp", strings.TrimPrefix(e.base, "https://"), &tls.Config{RootCAs: pool, ServerName: "localhost"})
+	if err != nil {
+		e.t.Fatalf("dial: %v", err)
+	}
+	defer c.Close()
+	return c.ConnectionState().PeerCertificates[0].SerialNumber.String()
+}
+
+// The server certificate is replaced on disk several times while requests
+// run on new and on kept-alive connections: no request fails, and new
+// connections get the new certificate without a restart or SIGHUP.
+func TestServerCertificateRotationUnderLoad(t *testing.T) {
+	p := newMTLSPKI(t)
+	e := mtlsEnv(t, p, mtlsConfig, nil)
+	keepAlive := e.certClient(p.partner, "")
+	fresh := e.certClient(p.partner, "")
+	fresh.Transport.(*http.Transport).DisableKeepAlives = true
+
+	stop := make(chan struct{})
+	var ok, failed atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	for i := range 4 {
+		c := keepAlive
+		if i%2 == 1 {
+			c = fresh
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := c.Get(e.base + "/partners/cert")
+				if err == nil {
+					resp.Body.Close()
+				}
+				if err != nil || resp.StatusCode != 200 {
+					failed.Add(1)
+					if err != nil {
+						firstErr.CompareAndSwap(nil, err.Error())
+					}
+					continue
+				}
+				ok.Add(1)
+			}
+		}()
+	}
+	for range 3 {
+		before := ok.Load()
+		next := authntest.Must(e.ca.Server("localhost", "127.0.0.1"))
+		keyPEM := authntest.Must(next.KeyPEM())
+		// Key first, then certificate, as a deployment would: the watcher
+		// reads them together after events stop.
+		if err := authntest.WriteAtomically(filepath.Join(e.dir, "server-key.pem"), keyPEM, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := authntest.WriteAtomically(filepath.Join(e.dir, "server.pem"), next.CertPEM(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		want := next.Certificate.SerialNumber.String()
+		eventually(t, "the new server certificate", func() bool { return e.servedSerial() == want })
+		eventually(t, "requests after the rotation", func() bool { return ok.Load() > before+10 })
+	}
+	close(stop)
+	wg.Wait()
+	if failed.Load() > 0 {
+		t.Fatalf("%d of %d requests failed during rotation (first: %v)", failed.Load(), failed.Load()+ok.Load(), firstErr.Load())
+	}
+	if m := get(t, e.admin+"/metrics"); !strings.Contains(m, `gatehouse_tls_reloads_total{kind="server_certificate",result="success"}`) {
+		t.Error("metrics do not count the server certificate reloads")
+	}
+}
+
+// CA bundles and CRLs reload in place: a CRL that starts revoking a
+// certificate takes effect without a restart, an unreadable CRL fails
+// closed for its API (and shows on /readyz), a new CA bundle changes trust.
+func TestClientTrustHotReload(t *testing.T) {
+	p := newMTLSPKI(t)
+	e := mtlsEnv(t, p, mtlsConfig, nil)
+	status := func(c *authntest.Cert, path string) func() int {
+		client := e.certClient(c, "")
+		return func() int {
+			resp, err := client.Get(e.base + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+	}
+	partner, vendorOnVendors := status(p.partner, "/partners/cert"), status(p.vendor, "/vendors/cert")
+	if partner() != 200 || vendorOnVendors() != 200 {
+		t.Fatal("baseline")
+	}
+	crl := filepath.Join(e.dir, "partner-inter.crl")
+	write := func(path string, b []byte) {
+		if err := authntest.WriteAtomically(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	write(crl, authntest.Must(p.partnerInter.CRLPEM([]*authntest.Cert{p.revoked, p.partner}, authntest.CRLNumber(2))))
+	eventually(t, "the CRL to revoke partner-1", func() bool { return partner() == 401 })
+
+	write(crl, []byte("garbage"))
+	eventually(t, "a broken CRL to fail closed", func() bool { return partner() == 503 })
+	if body := get(t, e.admin+"/readyz"); !strings.Contains(body, `"client_trust"`) || !strings.Contains(body, `"ok":false`) {
+		t.Errorf("readyz does not report the broken trust: %s", body)
+	}
+	if vendorOnVendors() != 200 {
+		t.Fatal("another API's trust was affected")
+	}
+
+	write(crl, authntest.Must(p.partnerInter.CRLPEM(nil, authntest.CRLNumber(3))))
+	eventually(t, "recovery", func() bool { return partner() == 200 })
+
+	// Replace the vendors CA: the old vendor certificate stops working.
+	newVendorCA := authntest.Must(authntest.NewCA(authntest.WithCommonName("Vendor Root 2")))
+	write(filepath.Join(e.dir, "vendor-ca.pem"), newVendorCA.CertOnlyPEM())
+	eventually(t, "the new vendor CA", func() bool { return vendorOnVendors() == 401 })
+	if status(authntest.Must(newVendorCA.Client("vendor-2")), "/vendors/cert")() != 200 {
+		t.Fatal("a certificate of the new vendor CA is refused")
+	}
+}
