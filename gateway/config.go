@@ -35,6 +35,9 @@ type Config struct {
 	// Limits: resource limits at the edge (config_limits.go).
 	Limits LimitsConfig `json:"limits"`
 
+	// InternalKeyManager: config_internalkm.go.
+	InternalKeyManager *InternalKeyManagerConfig `json:"internal_key_manager"`
+
 	// Path is the file the config was read from; Dir resolves relative paths.
 	Path string `json:"-"`
 	Dir  string `json:"-"`
@@ -380,6 +383,7 @@ func (c *Config) applyDefaults() {
 	c.applyAPIKeyDefaults()
 	c.applyLimitDefaults()
 	c.applyKeyManagerDefaults()
+	c.applyInternalKMDefaults()
 }
 
 func setDur(d *Duration, def time.Duration) {
@@ -438,6 +442,7 @@ func (c *Config) check() ConfigErrors {
 	errs = append(errs, c.checkBundles()...)
 	c.checkAPIKeys(add)
 	c.checkKeyManagers(add)
+	c.checkInternalKM(add)
 	c.checkMTLS(add)
 	return errs
 }

@@ -146,6 +146,9 @@ type target struct {
 	token bool  // send the repeated token
 	// header is one more "Name: value" header every request sends.
 	header string
+	// bearer, when set, is this target's own repeated token (opaque
+	// tokens of a key manager).
+	bearer string
 }
 
 type bench struct {
@@ -413,6 +416,11 @@ func (b *bench) setup() error {
 		b.targets = append(b.targets, &target{name: "jwt-repeated@" + name, label: "  same, " + env,
 			url: "https://" + addr + jwtPath, proc: p, token: true})
 	}
+	kms, err := b.keyManagerTargets("http://" + upAddr)
+	if err != nil {
+		return err
+	}
+	b.targets = append(b.targets, kms...)
 	if b.opts.only != "" {
 		keep := map[string]bool{"bare": true}
 		for _, n := range strings.Split(b.opts.only, ",") {
@@ -539,10 +547,13 @@ func (b *bench) preflight() error {
 		if t.fresh {
 			tok = fresh
 		}
+		if t.bearer != "" {
+			tok = t.bearer
+		}
 		if err := check(t.url, tok, t.header, http.StatusOK); err != nil {
 			return err
 		}
-		if (strings.HasPrefix(t.name, "jwt-") && !t.fresh) || t.header != "" {
+		if (strings.HasPrefix(t.name, "jwt-") && !t.fresh) || t.header != "" || t.bearer != "" {
 			if err := check(t.url, "", "", http.StatusUnauthorized); err != nil {
 				return err
 			}
