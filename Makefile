@@ -43,6 +43,10 @@ test-policy:
 	$(GO) tool opa check --strict policies/
 	$(GO) tool opa test policies/
 	$(GO) tool opa test $(QS)/bundle/ policies/
+	# The example user bundle, type-checked against the input schema and
+	# tested together with the base policy, as its README tells users to.
+	$(GO) tool opa check --strict --schema schemas/input.schema.json policies/ examples/bundles/acme/
+	$(GO) tool opa test policies/ examples/bundles/acme/
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
