@@ -9,7 +9,7 @@ PKG     := ./...
 # wrk is used by `make bench` for the load comparison (Debian package).
 WRK     ?= wrk
 
-.PHONY: all build run test test-go test-policy lint bench bench-go bench-load fuzz soak pki clean tools
+.PHONY: all build run test test-go test-policy lint bench bench-go bench-load fuzz soak pki clean tools test-deps
 
 all: build
 
@@ -68,6 +68,14 @@ tools:
 	@command -v $(WRK) >/dev/null 2>&1 || { echo "installing wrk (Debian package)"; \
 		(apt-get install -y wrk >/dev/null 2>&1 || (apt-get update >/dev/null && apt-get install -y wrk >/dev/null)) \
 		|| sudo apt-get install -y wrk; }
+
+# redis-server is used by the Redis token store tests (Debian package); the
+# tests start their own private instance on a free loopback port and skip,
+# loudly, without it. CI (.ci/run) installs it and makes a skip a failure.
+test-deps:
+	@command -v redis-server >/dev/null 2>&1 || { echo "installing redis-server (Debian package)"; \
+		(apt-get install -y redis-server >/dev/null 2>&1 || (apt-get update >/dev/null && apt-get install -y redis-server >/dev/null)) \
+		|| sudo apt-get install -y redis-server; }
 
 clean:
 	rm -rf $(BIN) $(DEV)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"unsafe"
 )
 
 // Bearer authenticates the bearer tokens of one OpenAPI scheme (http bearer,
@@ -132,7 +133,8 @@ func (b *Bearer) toKeyManagers(err error) bool {
 // nil for an opaque token, a Rejection for a JWE or a JWT (unknown_issuer:
 // the scheme trusts no issuer), which IntrospectJWTs hands on.
 func (b *Bearer) classify(tok string) error {
-	parts, kind := splitJWT([]byte(tok))
+	// No copy: splitJWT and decodeHeader only read the token.
+	parts, kind := splitJWT(unsafe.Slice(unsafe.StringData(tok), len(tok)))
 	switch kind {
 	case kindJWE:
 		return Reject(b.scheme, ReasonUnsupportedCredential, "encrypted tokens (JWE) are not supported", nil)

@@ -69,7 +69,15 @@ func TestIdentityDocumentsMatchSchema(t *testing.T) {
 		},
 		APIs: []authn.APIRef{{Name: "petstore", Version: "1.0"}, {Name: "orders"}},
 	}
-	for name, id := range map[string]*authn.Identity{"jwt": jwtID, "basic": basicID, "mtls": full} {
+	// A certificate the mtls authenticator verified, with every SAN kind.
+	pki := newTestPKI(t)
+	trust := authntest.Must(authn.NewTrust("partners", []string{pki.rootFile}, nil))
+	m := authntest.Must(authn.NewMTLS("clientCert", authn.MTLSConfig{Trust: trust, ApplicationFrom: "cn"}))
+	verified, err := m.Authenticate(certRequest(chainOf(pki.valid)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, id := range map[string]*authn.Identity{"jwt": jwtID, "basic": basicID, "mtls": full, "mtls-verified": verified} {
 		t.Run(name, func(t *testing.T) {
 			raw, err := json.Marshal(id)
 			if err != nil {

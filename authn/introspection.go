@@ -240,6 +240,12 @@ func (k *Introspection) Validate(ctx context.Context, token string) (*TokenInfo,
 	if e, ok := k.cache.Get(key); ok {
 		return e.result()
 	}
+	return k.miss(ctx, token, key)
+}
+
+// miss asks the key manager, one call per token at a time. (A function of
+// its own so that the hit path's key stays on the stack.)
+func (k *Introspection) miss(ctx context.Context, token string, key CacheKey) (*TokenInfo, error) {
 	ch := k.flight.DoChan(string(key[:]), func() (any, error) {
 		// The call belongs to every waiter: it keeps its own deadline
 		// when the first caller goes away.

@@ -3,6 +3,7 @@ package authn_test
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -26,6 +27,7 @@ type testPKI struct {
 	expired, notYet    *authntest.Cert
 	serverEKU, noEKU   *authntest.Cert
 	revoked, foreign   *authntest.Cert
+	inter2Leaf         *authntest.Cert // never revoked by any test
 	rootFile, crlFile  string
 	interCRLFile       string
 }
@@ -46,6 +48,7 @@ func newTestPKI(t *testing.T) *testPKI {
 	p.serverEKU = authntest.Must(p.inter.Client("partner-server", authntest.WithEKU(x509.ExtKeyUsageServerAuth)))
 	p.noEKU = authntest.Must(p.inter.Client("partner-noeku", authntest.WithEKU()))
 	p.revoked = authntest.Must(p.inter.Client("partner-revoked"))
+	p.inter2Leaf = authntest.Must(p.inter.Client("partner-2"))
 	p.foreign = authntest.Must(p.other.Client("partner-1"))
 	p.rootFile = authntest.Must(p.root.Cert.WriteCertFile(p.dir, "root"))
 	p.crlFile = filepath.Join(p.dir, "root.crl")
@@ -143,7 +146,7 @@ func TestMTLSIdentity(t *testing.T) {
 		"spiffe":      {c.SPIFFEID, "spiffe://partners.example/ns/p1/sa/api"},
 		"dns":         {c.DNSNames[0], "partner-1.example"},
 		"email":       {c.Emails[0], "ops@partner-1.example"},
-		"serial":      {c.Serial, p.valid.Certificate.SerialNumber.Text(16)},
+		"serial":      {c.Serial, hex.EncodeToString(p.valid.Certificate.SerialNumber.Bytes())}, // even length, as openssl prints it
 	}
 	for name, v := range checks {
 		if v[0] != v[1] {
@@ -294,6 +297,27 @@ func TestMTLSCRLFailsClosed(t *testing.T) {
 		_, err := m.Authenticate(certRequest(chainOf(p.valid)))
 		if rej, isRej := authn.AsRejection(err); !isRej || rej.Reason != authn.ReasonRevoked {
 			t.Fatalf("after the CRL revoked it: %v", err)
+		}
+	})
+	t.Run("fail/intermediate revoked by the root's CRL", func(t *testing.T) {
+		rootCRL := filepath.Join(p.dir, "root-revokes-inter.crl")
+		interAsCert := &authntest.Cert{Certificate: p.inter.Certificate}
+		p.writeFile(t, rootCRL, authntest.Must(p.root.CRLPEM([]*authntest.Cert{interAsCert})))
+		cleanInter := filepath.Join(p.dir, "inter-clean.crl")
+		p.writeFile(t, cleanInter, authntest.Must(p.inter.CRLPEM(nil)))
+		tr := authntest.Must(authn.NewTrust("partners", []string{p.rootFile}, []string{rootCRL, cleanInter}))
+		m := authntest.Must(authn.NewMTLS("cert", authn.MTLSConfig{Trust: tr}))
+		// The same leaf passes while the root's CRL is clean.
+		clean := authntest.Must(authn.NewTrust("partners", []string{p.rootFile}, []string{p.crlFile, cleanInter}))
+		if _, err := authntest.Must(authn.NewMTLS("cert", authn.MTLSConfig{Trust: clean})).Authenticate(certRequest(chainOf(p.viaRoot))); err != nil {
+			t.Fatalf("root-issued leaf with clean CRLs: %v", err)
+		}
+		if _, err := authntest.Must(authn.NewMTLS("cert", authn.MTLSConfig{Trust: clean})).Authenticate(certRequest(chainOf(p.inter2Leaf))); err != nil {
+			t.Fatalf("leaf with clean CRLs: %v", err)
+		}
+		_, err := m.Authenticate(certRequest(chainOf(p.inter2Leaf)))
+		if rej, isRej := authn.AsRejection(err); !isRej || rej.Reason != authn.ReasonRevoked {
+			t.Fatalf("leaf under a revoked intermediate: %v", err)
 		}
 	})
 	t.Run("fail/no CRL for the leaf's issuer", func(t *testing.T) {

@@ -32,6 +32,11 @@ type Config struct {
 	Watch            WatchConfig             `json:"watch"`
 	APIKeys          *APIKeysConfig          `json:"api_keys"`
 	MTLS             MTLSConfig              `json:"mtls"`
+	// Limits: resource limits at the edge (config_limits.go).
+	Limits LimitsConfig `json:"limits"`
+
+	// InternalKeyManager: config_internalkm.go.
+	InternalKeyManager *InternalKeyManagerConfig `json:"internal_key_manager"`
 
 	// Path is the file the config was read from; Dir resolves relative paths.
 	Path string `json:"-"`
@@ -76,6 +81,11 @@ type APIConfig struct {
 	ClientCAFiles   []string `json:"client_ca_files"`
 	// MTLS holds the API's client-certificate settings (config_mtls.go).
 	MTLS *APIMTLSConfig `json:"mtls"`
+	// MaxBodyBytes replaces limits.max_body_bytes for this API.
+	MaxBodyBytes int64 `json:"max_body_bytes"`
+	// WebSockets lets `Upgrade: websocket` through on this API's GET
+	// operations; every other upgrade is never forwarded.
+	WebSockets bool `json:"websockets"`
 }
 
 // SchemeConfig configures the authenticator for one OpenAPI securityScheme name.
@@ -371,7 +381,9 @@ func (c *Config) applyDefaults() {
 	}
 	c.applyBundleDefaults()
 	c.applyAPIKeyDefaults()
+	c.applyLimitDefaults()
 	c.applyKeyManagerDefaults()
+	c.applyInternalKMDefaults()
 }
 
 func setDur(d *Duration, def time.Duration) {
@@ -430,6 +442,7 @@ func (c *Config) check() ConfigErrors {
 	errs = append(errs, c.checkBundles()...)
 	c.checkAPIKeys(add)
 	c.checkKeyManagers(add)
+	c.checkInternalKM(add)
 	c.checkMTLS(add)
 	return errs
 }

@@ -73,6 +73,9 @@ func (c *Config) keyManagerNames() map[string]bool {
 	for _, km := range c.KeyManagers {
 		names[km.Name] = true
 	}
+	if ik := c.InternalKeyManager; ik != nil {
+		names[ik.Name] = true
+	}
 	return names
 }
 
@@ -84,6 +87,9 @@ func (c *Config) checkKeyManagers(add func(ptr, format string, args ...any)) {
 		issuers[is.Name] = true
 	}
 	seen := map[string]int{}
+	if ik := c.InternalKeyManager; ik != nil {
+		seen[ik.Name] = -1
+	}
 	for i, km := range c.KeyManagers {
 		ptr := fmt.Sprintf("/key_managers/%d", i)
 		if j, dup := seen[km.Name]; dup {

@@ -40,6 +40,8 @@ type Generation struct {
 	// which the server's file watcher reloads in place.
 	fwd    *forwardedCerts
 	trusts []*authn.Trust
+	// internalKM is the internal key manager (nil: not configured).
+	internalKM *internalKMState
 }
 
 type compiledAPI struct {
@@ -82,6 +84,9 @@ type BuildOptions struct {
 	// Remote are the bundles downloaded from bundle services (owned by the
 	// Server, which outlives generations).
 	Remote []*bundles.Source
+	// KMStores holds the internal key manager's token stores (a Server
+	// keeps one); nil: opened on first use, closed with the generation.
+	KMStores *kmStores
 }
 
 // BuildGeneration reads every file the config references, builds
@@ -110,6 +115,14 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	}
 	authns.apiKeys = apiKeys
 	g.apiKeys = apiKeys
+	if g.internalKM, err = buildInternalKM(ctx, cfg, log, opts.KMStores); err != nil {
+		_ = authns.Close()
+		return nil, err
+	}
+	if g.internalKM != nil {
+		g.closers = append(g.closers, g.internalKM)
+		authns.keyManagers = map[string]authn.KeyManager{g.internalKM.cfg.Name: g.internalKM.km}
+	}
 	router := mux.NewRouter()
 	seenBase := map[string]string{}
 	for i, ac := range cfg.APIs {
@@ -180,6 +193,10 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	}
 	if err := g.apiKeys.finish(g.APIs, eng); err != nil {
 		_ = authns.Close()
+		return nil, err
+	}
+	if err := g.internalKM.finish(eng); err != nil {
+		_ = g.Close()
 		return nil, err
 	}
 	return g, nil

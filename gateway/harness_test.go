@@ -217,13 +217,19 @@ type recorded struct {
 	Path   string
 	Query  string
 	Header http.Header
+	// Body is how many body bytes arrived; BodyErr how reading them ended.
+	Body    int64
+	BodyErr error
 }
 
 func newRecordingUpstream(t *testing.T) *recordingUpstream {
 	u := &recordingUpstream{}
 	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The body is read first, as real upstreams do, and recorded with
+		// how its read ended (a body the gateway cut short errs).
+		n, bodyErr := io.Copy(io.Discard, r.Body)
 		u.mu.Lock()
-		u.reqs = append(u.reqs, recorded{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone()})
+		u.reqs = append(u.reqs, recorded{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: n, BodyErr: bodyErr})
 		u.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]string{"upstream": "ok", "path": r.URL.Path})

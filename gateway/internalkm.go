@@ -1,9 +1,188 @@
 package gateway
 
-import "github.com/gatehouse/gatehouse/authn"
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
 
-// internalKeyManager returns the internal key manager when name is its
-// name (ok reports whether it is).
-func (f *authnFactory) internalKeyManager(name string) (km authn.KeyManager, ok bool, err error) {
-	return nil, false, nil
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/gatehouse/gatehouse/authn/apikeys"
+	"github.com/gatehouse/gatehouse/authn/keymanager"
+	"github.com/gatehouse/gatehouse/bundles"
+)
+
+// internalKMState is the internal key manager of one generation: the key
+// manager (its configuration, its validation cache, the applications of
+// the generation's bundle data) over the process-wide token store, and its
+// dedicated listener's certificate.
+type internalKMState struct {
+	cfg        *InternalKeyManagerConfig
+	km         *keymanager.KeyManager
+	serverCert *tls.Certificate
+	minTLS     uint16
+	// owned is the store holder when this generation opened its own
+	// (gatehouse check / explain); a Server's outlives generations.
+	owned *kmStores
 }
+
+// buildInternalKM builds the internal key manager of cfg (nil without
+// internal_key_manager). stores is the Server's holder; nil makes a private
+// one that opens the store only when a token is validated (check never
+// touches it; a running gateway may hold the file's lock).
+func buildInternalKM(ctx context.Context, cfg *Config, log hclog.Logger, stores *kmStores) (*internalKMState, error) {
+	k := cfg.InternalKeyManager
+	if k == nil {
+		return nil, nil
+	}
+	fail := func(ptr string, err error) error {
+		return ConfigErrors{{File: cfg.Path, Pointer: "/internal_key_manager" + ptr, Msg: err.Error()}}
+	}
+	st := &internalKMState{cfg: k}
+	lazy := stores == nil
+	if lazy {
+		stores = newKMStores()
+		st.owned = stores
+	}
+	store, err := stores.get(ctx, cfg, lazy)
+	if err != nil {
+		return nil, fail("/store", err)
+	}
+	kc := keymanager.Config{
+		Name:                   k.Name,
+		Issuer:                 k.Issuer,
+		Format:                 k.TokenFormat,
+		Lifetime:               k.TokenLifetime.D(),
+		Algorithm:              k.Algorithm,
+		Store:                  store,
+		SubscriptionValidation: *k.SubscriptionValidation,
+		Logger:                 log.Named("keymanager"),
+	}
+	if k.CacheTTL != nil {
+		kc.CacheTTL = k.CacheTTL.D()
+		if kc.CacheTTL == 0 {
+			kc.CacheTTL = -1
+		}
+	}
+	if k.SigningKeyFile != "" {
+		if kc.Signer, err = apikeys.LoadSigningKey(cfg.File(k.SigningKeyFile)); err != nil {
+			return nil, fail("/signing_key_file", err)
+		}
+	}
+	if st.km, err = keymanager.New(kc); err != nil {
+		return nil, fail("", err)
+	}
+	if k.TLS != nil {
+		c, err := tls.LoadX509KeyPair(cfg.File(k.TLS.CertFile), cfg.File(k.TLS.KeyFile))
+		if err != nil {
+			return nil, fail("/tls", err)
+		}
+		st.serverCert = &c
+		st.minTLS = tls.VersionTLS12
+		if k.TLS.MinVersion == "1.3" {
+			st.minTLS = tls.VersionTLS13
+		}
+	}
+	return st, nil
+}
+
+// finish hands the key manager the applications of the generation's bundle
+// data; a malformed client fails the whole generation (the previous one
+// keeps serving).
+func (st *internalKMState) finish(eng *bundles.Engine) error {
+	if st == nil {
+		return nil
+	}
+	var raw any
+	if gh, ok := eng.Data()["gatehouse"].(map[string]any); ok {
+		raw = gh["applications"]
+	}
+	apps, err := keymanager.ParseApplications(raw)
+	if err != nil {
+		return fmt.Errorf("%w: bundle data: gatehouse.applications: %w", bundles.ErrLoad, err)
+	}
+	st.km.SetApplications(apps)
+	return nil
+}
+
+// Close closes a store this generation opened itself.
+func (st *internalKMState) Close() error {
+	if st == nil || st.owned == nil {
+		return nil
+	}
+	return st.owned.Close()
+}
+
+func (st *internalKMState) onAdmin() bool { return st.cfg.Listen == InternalKMListenAdmin }
+
+// KeyManager returns the generation's internal key manager (nil when not
+// configured), for tests and tools.
+func (g *Generation) KeyManager() *keymanager.KeyManager {
+	if g.internalKM == nil {
+		return nil
+	}
+	return g.internalKM.km
+}
+
+// routesKeyManager mounts the internal key manager's endpoints; each
+// request goes to the serving generation's key manager (404 when it has
+// none, or when it listens elsewhere).
+func (s *Server) routesKeyManager(m *http.ServeMux, admin bool) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := s.gen.Load().internalKM
+		if st == nil || st.onAdmin() != admin {
+			http.NotFound(w, r)
+			return
+		}
+		st.km.ServeHTTP(w, r)
+	})
+	for _, p := range keymanager.Paths {
+		m.Handle(p, h)
+	}
+}
+
+// startKeyManagerListener opens the internal key manager's dedicated
+// listener, if it has one. Its certificate comes from the serving
+// generation at each handshake; a changed address needs a restart.
+func (s *Server) startKeyManagerListener(cfg *Config) error {
+	k := cfg.InternalKeyManager
+	if k == nil || k.Listen == InternalKMListenAdmin {
+		return nil
+	}
+	ln, err := net.Listen("tcp", k.Listen)
+	if err != nil {
+		return fmt.Errorf("listen internal_key_manager %s: %w", k.Listen, err)
+	}
+	s.keyManagerAddr = ln.Addr()
+	mux := http.NewServeMux()
+	s.routesKeyManager(mux, false)
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          s.log.Named("keymanager").StandardLogger(&hclog.StandardLoggerOptions{ForceLevel: hclog.Debug}),
+	}
+	if k.TLS != nil {
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetConfigForClient: s.keyManagerTLS}
+	}
+	s.serve(srv, ln, k.TLS != nil)
+	return nil
+}
+
+func (s *Server) keyManagerTLS(*tls.ClientHelloInfo) (*tls.Config, error) {
+	st := s.gen.Load().internalKM
+	if st == nil || st.serverCert == nil {
+		return nil, errors.New("internal key manager: no certificate in this generation")
+	}
+	return &tls.Config{MinVersion: st.minTLS, Certificates: []tls.Certificate{*st.serverCert}}, nil
+}
+
+// KeyManagerAddr is the internal key manager's dedicated listener address
+// (nil when it is on the admin listener or not configured).
+func (s *Server) KeyManagerAddr() net.Addr { return s.keyManagerAddr }

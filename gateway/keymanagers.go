@@ -56,9 +56,6 @@ func (f *authnFactory) keyManager(name string) (authn.KeyManager, error) {
 		}
 	}
 	if kc == nil {
-		if km, ok, err := f.internalKeyManager(name); ok || err != nil {
-			return km, err
-		}
 		return nil, fmt.Errorf("unknown key manager %q", name)
 	}
 	ic := kc.introspectionConfig()

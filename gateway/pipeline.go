@@ -80,11 +80,19 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 	r = g.prepareRequest(r) // before the strip: reads a trusted proxy's certificate header
 	ev.Request = r
 	stripIdentityHeaders(r.Header, g.Config.UpstreamIdentity.Header)
+	stripMethodOverrides(r.Header)
 
-	if reason := unsafePath(r); reason != "" {
-		ev.Status, ev.Reason = http.StatusBadRequest, reason
+	// One path, one decision (normalize.go): route, policy and upstream all
+	// see this path.
+	path, depth, err := requestPath(r)
+	if err == nil && g.escapesBase(path, depth) {
+		err = errTraversal
+	}
+	if err != nil {
+		ev.Status, ev.Reason = http.StatusBadRequest, pathReason(err)
 		return ev
 	}
+	r.URL.Path, r.URL.RawPath, ev.Path = path, "", path
 	op, err := g.match(r)
 	if err != nil {
 		ev.Status, ev.Reason = http.StatusNotFound, "no_route"
@@ -96,6 +104,11 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 	ev.Op = op
 	if op.mtls && misdirected(r) {
 		ev.Status, ev.Reason = http.StatusMisdirectedRequest, "misdirected_request"
+		return ev
+	}
+
+	if status, reason := g.checkLimits(r, op); status != 0 {
+		ev.Status, ev.Reason = status, reason
 		return ev
 	}
 
@@ -232,6 +245,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		f.assertion = tok
 	}
+	limitBody(rec, r, gen.Config, op.api.API)
+	filterUpgrade(r, op)
 	serveProxy(rec, r, f, op.api.transport, s.proxyErrorHandler)
 }
 
@@ -259,31 +274,6 @@ func satisfiedIdentities(d *bundles.Decision, names []string, ids []*authn.Ident
 		}
 	}
 	return out
-}
-
-// unsafePath rejects request targets whose meaning depends on who decodes
-// them: encoded separators and NULs, backslashes, and dot segments or empty
-// segments that a later hop might normalize differently. One path, one
-// decision: what is authorized is exactly what is forwarded.
-func unsafePath(r *http.Request) string {
-	p := r.URL.Path
-	if p == "" || p[0] != '/' {
-		return "path_not_absolute"
-	}
-	if raw := r.URL.RawPath; raw != "" {
-		lower := strings.ToLower(raw)
-		if strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") || strings.Contains(lower, "%00") {
-			return "encoded_separator"
-		}
-	}
-	if strings.ContainsAny(p, "\\\x00") {
-		return "ambiguous_path"
-	}
-	if strings.Contains(p, "//") || strings.Contains(p, "/./") || strings.Contains(p, "/../") ||
-		strings.HasSuffix(p, "/.") || strings.HasSuffix(p, "/..") {
-		return "dot_segment"
-	}
-	return ""
 }
 
 func clientIP(r *http.Request) string {

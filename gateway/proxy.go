@@ -183,9 +183,21 @@ var identityHeaders = []string{
 	"X-Forwarded-User", "X-Forwarded-Email", "X-Forwarded-Preferred-Username", "X-Forwarded-Groups",
 	"X-Remote-User", "X-Remote-Group", "X-User", "X-Userinfo", "X-Auth-User", "Remote-User",
 	"X-Authenticated-User", "X-Authenticated-Userid", "X-Credential-Identifier",
+	// Client addresses and original URLs that upstreams (or their
+	// frameworks) trust: a client never gets to say who or where it is.
+	"X-Real-Ip", "X-Client-Ip", "True-Client-Ip", "Cf-Connecting-Ip", "Fastly-Client-Ip",
+	"X-Cluster-Client-Ip", "X-Original-Url", "X-Rewrite-Url", "X-Original-Uri", "X-Original-Method",
+	"Forwarded",
+	// Identity headers of other gateways and identity-aware proxies.
+	"Cf-Access-Jwt-Assertion", "Cf-Access-Authenticated-User-Email", "X-Goog-Iap-Jwt-Assertion",
+	"X-Ms-Client-Principal", "X-Ms-Client-Principal-Name", "X-Ms-Client-Principal-Id",
+	"X-Ms-Client-Principal-Idp", "X-Userinfo-Email", "X-Id-Token", "X-Access-Token",
 }
 
-var identityPrefixes = []string{"X-Consumer-", "X-Gatehouse-", "X-Authenticated-", "X-Auth-Request-", "X-Wso2-", "X-Apigateway-"}
+var identityPrefixes = []string{"X-Consumer-", "X-Gatehouse-", "X-Authenticated-", "X-Auth-Request-", "X-Wso2-", "X-Apigateway-",
+	// Every X-Forwarded-* (the proxy sets For/Host/Proto itself), and the
+	// identity headers of Envoy, AWS ALB, Google IAP, Azure and Pomerium.
+	"X-Forwarded-", "X-Envoy-", "X-Amzn-Oidc-", "X-Goog-Authenticated-User-", "X-Ms-Token-", "X-Pomerium-"}
 
 // stripIdentityHeaders removes client-sent identity headers in place.
 func stripIdentityHeaders(h http.Header, assertionHeader string) {
@@ -264,7 +276,10 @@ func (t *transports) get(cfg *Config, api *API) (*http.Transport, error) {
 func (s *Server) proxyErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	status := http.StatusBadGateway
 	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		status = http.StatusRequestEntityTooLarge
+	} else if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 		status = http.StatusGatewayTimeout
 	}
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {

@@ -33,6 +33,7 @@ type Server struct {
 	remoteCfg  []byte         // processWide(config) at start, to notice changes
 	decisions  *decisionLogger
 	keySources *keySources
+	kmStores   *kmStores // the internal key manager's token stores
 
 	reloadMu   sync.Mutex
 	lastReload atomic.Pointer[reloadStatus]
@@ -48,6 +49,8 @@ type Server struct {
 	adminAddr net.Addr
 	// apiKeysAddr is the API key endpoint's dedicated listener, if any.
 	apiKeysAddr net.Addr
+	// keyManagerAddr is the internal key manager's dedicated listener.
+	keyManagerAddr net.Addr
 }
 
 type reloadStatus struct {
@@ -80,6 +83,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		metrics:    newMetrics(),
 		transports: newTransports(),
 		keySources: newKeySources(log),
+		kmStores:   newKMStores(),
 		AdminMux:   http.NewServeMux(),
 	}
 	s.metrics.reg.MustRegister(jwksCollector{s})
@@ -109,10 +113,11 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		s.stopDecisionLogs(ctx)
 		return nil, err
 	}
-	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: log, Transports: s.transports, KeySources: s.keySources, Remote: remote})
+	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: log, Transports: s.transports, KeySources: s.keySources, KMStores: s.kmStores, Remote: remote})
 	if err != nil {
 		s.stopRemote(ctx)
 		s.stopDecisionLogs(ctx)
+		_ = s.kmStores.Close()
 		return nil, err
 	}
 	s.gen.Store(g)
@@ -167,7 +172,7 @@ func (s *Server) reload(ctx context.Context) error {
 	}
 	s.checkRemoteUnchanged(cfg)
 	start := time.Now()
-	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: s.log, Transports: s.transports, KeySources: s.keySources, Remote: s.remoteCurrent("", nil)})
+	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: s.log, Transports: s.transports, KeySources: s.keySources, KMStores: s.kmStores, Remote: s.remoteCurrent("", nil)})
 	if err != nil {
 		return err
 	}
@@ -200,6 +205,7 @@ func (s *Server) Start() error {
 			return fmt.Errorf("listen %s: %w", l.Address, err)
 		}
 		s.addr = ln.Addr()
+		ln = limitListener(ln, cfg)
 		srv := s.publicServer(cfg)
 		srv.TLSConfig = s.tlsConfig(cfg)
 		s.serve(srv, ln, true)
@@ -211,7 +217,7 @@ func (s *Server) Start() error {
 			return fmt.Errorf("listen %s: %w", l.HTTPAddress, err)
 		}
 		s.plainAddr = ln.Addr()
-		s.serve(s.publicServer(cfg), ln, false)
+		s.serve(s.publicServer(cfg), limitListener(ln, cfg), false)
 	}
 	s.startTLSWatch()
 	if a := *cfg.Admin.Address; a != "" {
@@ -229,6 +235,10 @@ func (s *Server) Start() error {
 		}, ln, false)
 	}
 	if err := s.startAPIKeyListener(cfg); err != nil {
+		s.Close()
+		return err
+	}
+	if err := s.startKeyManagerListener(cfg); err != nil {
 		s.Close()
 		return err
 	}
@@ -324,6 +334,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if g := s.gen.Load(); g != nil {
 		_ = g.Close()
 	}
+	errs = append(errs, s.kmStores.Close())
 	return errors.Join(errs...)
 }
 
@@ -358,6 +369,7 @@ func (s *Server) routesAdmin() {
 		_, _ = w.Write(s.asserter.JWKS())
 	})
 	s.routesAPIKeys(m, true)
+	s.routesKeyManager(m, true)
 }
 
 // readyz reports the serving generation and the last reload. It answers 200

@@ -21,6 +21,7 @@ var commands = map[string]func(args []string, stdout, stderr io.Writer) int{
 	"explain": explainCmd,
 	"pki":     pkiCmd,
 	"apikey":  apikeyCmd,
+	"app":     appCmd,
 }
 
 func main() {
@@ -50,6 +51,7 @@ commands:
   explain  dry-run one request: matched operation, authenticator outcomes, input, decision
   pki      generate development certificates, keys and demo tokens
   apikey   issue API keys offline, print their verification keys, hash static keys
+  app      add clients of the internal key manager to bundle data, rotate their secrets
 
 Run 'gatehouse <command> -h' for the flags of a command.
 `)

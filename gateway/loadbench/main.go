@@ -144,6 +144,11 @@ type target struct {
 	proc  *proc // the process whose CPU is the proxy's (upstream for the direct target)
 	fresh bool  // one pre-minted token per request
 	token bool  // send the repeated token
+	// header is one more "Name: value" header every request sends.
+	header string
+	// bearer, when set, is this target's own repeated token (opaque
+	// tokens of a key manager).
+	bearer string
 }
 
 type bench struct {
@@ -396,6 +401,9 @@ func (b *bench) setup() error {
 		{name: "public", label: "gatehouse public route", url: "https://" + gwAddr + publicURL, proc: gw},
 		{name: "jwt-repeated-noaudit", label: "  same, log.audit: false", url: "https://" + gwQuietAddr + jwtPath, proc: gwQuiet, token: true},
 	}
+	if err := b.setupMTLS("http://" + upAddr); err != nil {
+		return err
+	}
 	for _, v := range strings.Split(b.opts.variants, ";") {
 		name, env, ok := strings.Cut(v, "=")
 		if !ok {
@@ -408,6 +416,11 @@ func (b *bench) setup() error {
 		b.targets = append(b.targets, &target{name: "jwt-repeated@" + name, label: "  same, " + env,
 			url: "https://" + addr + jwtPath, proc: p, token: true})
 	}
+	kms, err := b.keyManagerTargets("http://" + upAddr)
+	if err != nil {
+		return err
+	}
+	b.targets = append(b.targets, kms...)
 	if b.opts.only != "" {
 		keep := map[string]bool{"bare": true}
 		for _, n := range strings.Split(b.opts.only, ",") {
@@ -499,10 +512,13 @@ func (b *bench) preflight() error {
 	if err != nil {
 		return err
 	}
-	check := func(u, authz string, want int) error {
+	check := func(u, authz, header string, want int) error {
 		req, _ := http.NewRequest(http.MethodGet, u, nil)
 		if authz != "" {
 			req.Header.Set("Authorization", "Bearer "+authz)
+		}
+		if name, value, ok := strings.Cut(header, ": "); ok {
+			req.Header.Set(name, value)
 		}
 		var resp *http.Response
 		deadline := time.Now().Add(10 * time.Second)
@@ -531,11 +547,14 @@ func (b *bench) preflight() error {
 		if t.fresh {
 			tok = fresh
 		}
-		if err := check(t.url, tok, http.StatusOK); err != nil {
+		if t.bearer != "" {
+			tok = t.bearer
+		}
+		if err := check(t.url, tok, t.header, http.StatusOK); err != nil {
 			return err
 		}
-		if strings.HasPrefix(t.name, "jwt-") && !t.fresh {
-			if err := check(t.url, "", http.StatusUnauthorized); err != nil {
+		if (strings.HasPrefix(t.name, "jwt-") && !t.fresh) || t.header != "" || t.bearer != "" {
+			if err := check(t.url, "", "", http.StatusUnauthorized); err != nil {
 				return err
 			}
 		}

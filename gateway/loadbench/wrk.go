@@ -145,8 +145,13 @@ func (b *bench) measure(ctx context.Context, t *target, round int, d time.Durati
 		}
 		args = append(args, "-s", script, t.url, "--", base)
 	} else {
-		if t.token {
+		if t.bearer != "" {
+			args = append(args, "-H", "Authorization: Bearer "+t.bearer)
+		} else if t.token {
 			args = append(args, "-H", "Authorization: Bearer "+b.token)
+		}
+		if t.header != "" {
+			args = append(args, "-H", t.header)
 		}
 		args = append(args, t.url)
 	}

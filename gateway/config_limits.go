@@ -1,0 +1,44 @@
+package gateway
+
+// LimitsConfig bounds what one client can make the gateway hold: request
+// bodies, credentials, connections (limits.go). Header size, header and idle
+// timeouts and HTTP/2 streams are under listen.
+type LimitsConfig struct {
+	// MaxBodyBytes is the largest request body forwarded (413 above it);
+	// an API's max_body_bytes replaces it for that API.
+	MaxBodyBytes int64 `json:"max_body_bytes"`
+	// MaxTokenBytes bounds an Authorization credential or API-key header
+	// value; longer ones get 431 before any parsing or cryptography.
+	MaxTokenBytes int `json:"max_token_bytes"`
+	// MaxConnections caps open client connections per listener; more wait
+	// in the kernel's accept queue.
+	MaxConnections int `json:"max_connections"`
+}
+
+// Limit defaults, as documented in the README.
+const (
+	DefaultMaxBodyBytes   = 10 << 20
+	DefaultMaxTokenBytes  = 16 << 10
+	DefaultMaxConnections = 10000
+)
+
+func (c *Config) applyLimitDefaults() {
+	l := &c.Limits
+	if l.MaxBodyBytes == 0 {
+		l.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if l.MaxTokenBytes == 0 {
+		l.MaxTokenBytes = DefaultMaxTokenBytes
+	}
+	if l.MaxConnections == 0 {
+		l.MaxConnections = DefaultMaxConnections
+	}
+}
+
+// bodyLimit is the body limit of an API.
+func bodyLimit(cfg *Config, api *API) int64 {
+	if n := api.Config.MaxBodyBytes; n > 0 {
+		return n
+	}
+	return cfg.Limits.MaxBodyBytes
+}
