@@ -234,14 +234,3 @@ func docClientCAs(doc *openapi3.T, file string) ([]string, error) {
 	}
 	return list, nil
 }
-
-// usesMTLS reports whether any operation of the API can take a client
-// certificate.
-func (api *API) usesMTLS() bool {
-	for _, s := range api.Schemes {
-		if s.Type == "mutualTLS" {
-			return true
-		}
-	}
-	return false
-}

@@ -18,7 +18,10 @@ type tlsState struct {
 }
 
 // startTLSWatch starts watching the server certificate and the generation's
-// trust files. A watcher that cannot start is logged: SIGHUP still reloads.
+// trust files, unless watch.enabled is false. It is separate from the
+// generation watcher (Server.Watch): these files reload in place, without a
+// new generation, also where `gatehouse run` is not the caller. A watcher
+// that cannot start is logged: SIGHUP still reloads.
 func (s *Server) startTLSWatch() {
 	s.tls.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gatehouse_tls_reloads_total",
@@ -29,6 +32,10 @@ func (s *Server) startTLSWatch() {
 		Help: "Earliest nextUpdate (Unix seconds) of the CRLs of each client-certificate trust; past means requests with certificates fail closed.",
 	}, []string{"trust"})
 	s.metrics.Registry().MustRegister(s.tls.reloads, s.tls.crlNext)
+	if on := s.gen.Load().Config.Watch.Enabled; on != nil && !*on {
+		s.rewatchTLS() // metrics only; SIGHUP reloads
+		return
+	}
 	w, err := newTLSWatcher(s.log.Named("tls"), tlsWatchDebounce, s.tlsFilesChanged)
 	if err != nil {
 		s.log.Warn("cannot watch TLS files; they reload on SIGHUP only", "error", err.Error())
