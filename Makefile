@@ -55,7 +55,7 @@ lint:
 bench: bench-go bench-load
 
 bench-go:
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./authn/ ./gateway/ ./policies/ ./bundles/
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./authn/ ./authn/keymanager/ ./gateway/ ./policies/ ./bundles/
 
 bench-load: tools
 	$(GO) run ./gateway/loadbench -wrk $(WRK)
