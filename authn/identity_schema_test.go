@@ -77,7 +77,14 @@ func TestIdentityDocumentsMatchSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, id := range map[string]*authn.Identity{"jwt": jwtID, "basic": basicID, "mtls": full, "mtls-verified": verified} {
+	km := newKMFixture(t, func(c *authn.IntrospectionConfig) {
+		c.SubscriptionValidation, c.Claims.Application = true, "client_id"
+	})
+	opaqueID, err := km.auth(km.issue(map[string]any{"cnf": map[string]any{"x5t#S256": "abc"}, "nbf": km.clock.Now().Unix()}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, id := range map[string]*authn.Identity{"jwt": jwtID, "basic": basicID, "mtls": full, "mtls-verified": verified, "opaque_token": opaqueID} {
 		t.Run(name, func(t *testing.T) {
 			raw, err := json.Marshal(id)
 			if err != nil {

@@ -112,7 +112,7 @@ type Introspection struct {
 	flight   singleflight.Group
 	breaker  *breaker
 
-	calls atomic.Uint64
+	calls, failures atomic.Uint64
 }
 
 var _ KeyManager = (*Introspection)(nil)
@@ -221,6 +221,9 @@ func (k *Introspection) Name() string { return k.cfg.Name }
 // metrics).
 func (k *Introspection) Calls() uint64 { return k.calls.Load() }
 
+// Failures is how many calls failed (no usable answer).
+func (k *Introspection) Failures() uint64 { return k.failures.Load() }
+
 // CacheStats reports the answer cache's hits and misses.
 func (k *Introspection) CacheStats() (hits, misses uint64) { return k.cache.Stats() }
 
@@ -282,6 +285,7 @@ func (k *Introspection) introspect(ctx context.Context, token string, key CacheK
 	claims, active, err := k.post(ctx, token)
 	k.breaker.done(err == nil)
 	if err != nil {
+		k.failures.Add(1)
 		if errors.Is(err, ErrKeyManagerCredentials) {
 			k.log.Error("key manager refused the gateway's credentials; check its client_id/client_secret or token", "key_manager", k.cfg.Name, "error", err.Error())
 		}

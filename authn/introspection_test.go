@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -413,6 +414,32 @@ func TestNewIntrospectionErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := authn.NewIntrospection(tc.cfg); err == nil {
 				t.Fatal("accepted")
+			}
+		})
+	}
+}
+
+// TLS to the key manager: its CA must be configured (custom roots); an
+// unknown authority fails closed.
+func TestIntrospectionTLS(t *testing.T) {
+	ca := authntest.Must(authntest.NewCA())
+	other := authntest.Must(authntest.NewCA())
+	for _, tc := range []struct {
+		name  string
+		roots *authntest.CA
+		ok    bool
+	}{{"ok/custom-ca", ca, true}, {"fail/unknown-authority", other, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newKMFixture(t, func(c *authn.IntrospectionConfig) { c.RootCAs = tc.roots.Pool() }, authntest.WithIntrospectorTLS(ca))
+			if !strings.HasPrefix(f.server.URL(), "https://") {
+				t.Fatal("not TLS")
+			}
+			_, err := f.auth(f.issue(nil))
+			if tc.ok && err != nil {
+				t.Fatal(err)
+			}
+			if !tc.ok {
+				wantKMFailure(t, err, nil)
 			}
 		})
 	}

@@ -20,7 +20,7 @@ type authnFactory struct {
 	built   map[string]authn.Authenticator
 	issuers map[string]*authn.Issuer
 	apiKeys *apiKeyState
-	// trusts are the per-API client-certificate trusts (API name@version).
+	// trusts are the per-API client-certificate trusts (by mtlsKey).
 	trusts map[string]*authn.Trust
 	// closers stop background work of authenticators (key refresh) when the
 	// generation is retired.

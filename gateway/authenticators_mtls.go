@@ -12,8 +12,10 @@ import (
 // one API (a 3.1 mutualTLS scheme and the x-gatehouse-mtls extension) share
 // the API's Trust.
 
-// mtlsKey is the part of the authenticator key that makes mtls per API.
-func mtlsKey(api *API) string { return "|api=" + api.Name + "@" + api.Version }
+// mtlsKey is the part of the authenticator key that makes mtls per API. The
+// base path is in it because it is what is unique per generation: two
+// documents may share a title and version.
+func mtlsKey(api *API) string { return "|api=" + api.Name + "@" + api.Version + "|" + api.BasePath }
 
 // mtls builds the authenticator of a mutualTLS scheme of api (sc is empty
 // for the synthetic scheme of the extensions).
@@ -47,7 +49,7 @@ func (f *authnFactory) mtls(api *API, def *SchemeDef, sc SchemeConfig) (authn.Au
 // trust returns the client-certificate trust of api, built once per
 // generation: client_ca_files from the config, else x-gatehouse-client-ca.
 func (f *authnFactory) trust(api *API) (*authn.Trust, error) {
-	key := api.Name + "@" + api.Version
+	key := mtlsKey(api)
 	if t, ok := f.trusts[key]; ok {
 		return t, nil
 	}

@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -196,5 +197,21 @@ func TestIntrospectionEndToEndCache(t *testing.T) {
 	}
 	if resp := e.do(http.MethodGet, "/shop/items", bearer(e.corpToken(nil))); resp.status != 503 {
 		t.Fatalf("new token during an outage: %d", resp.status)
+	}
+	resp, err := http.Get(e.admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`gatehouse_introspection_requests_total{key_manager="corp",result="success"} 1`,
+		`gatehouse_introspection_requests_total{key_manager="corp",result="failure"} 1`,
+		`gatehouse_introspection_cache_total{key_manager="corp",result="hit"} 10`,
+		`gatehouse_introspection_breaker_open{key_manager="corp"} 0`,
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 }

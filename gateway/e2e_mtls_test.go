@@ -213,3 +213,40 @@ func TestMTLSPerAPITrust(t *testing.T) {
 		t.Errorf("application %v, want the CN (application_from: cn)", app)
 	}
 }
+
+// Two documents with the same title and version, at different base paths
+// with different client CAs, still get separate trust.
+func TestMTLSTrustIsolationSameName(t *testing.T) {
+	p := newMTLSPKI(t)
+	twin := func(base string) string {
+		return strings.Replace(vendorsDoc, "x-gatehouse-base-path: /vendors", "x-gatehouse-base-path: "+base, 1)
+	}
+	cfg := `
+listen:
+  address: 127.0.0.1:0
+  tls: {cert_file: server.pem, key_file: server-key.pem}
+admin: {address: 127.0.0.1:0}
+apis:
+  - {openapi: a.yaml, upstream: "${UPSTREAM}", client_ca_files: [partner-ca.pem]}
+  - {openapi: b.yaml, upstream: "${UPSTREAM}", client_ca_files: [vendor-ca.pem]}
+policy: {decision_timeout: 5s}
+`
+	e := mtlsEnv(t, p, cfg, map[string]string{"a.yaml": twin("/a"), "b.yaml": twin("/b")})
+	tests := []struct {
+		name, path string
+		cert       *authntest.Cert
+		status     int
+	}{
+		{"ok/partner on a", "/a/cert", p.partner, 200},
+		{"fail/partner on b", "/b/cert", p.partner, 401},
+		{"ok/vendor on b", "/b/cert", p.vendor, 200},
+		{"fail/vendor on a", "/a/cert", p.vendor, 401},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if r := e.doWith(e.certClient(tc.cert, ""), "GET", tc.path, nil); r.status != tc.status {
+				t.Fatalf("status %d, want %d", r.status, tc.status)
+			}
+		})
+	}
+}

@@ -42,6 +42,8 @@ type Generation struct {
 	trusts []*authn.Trust
 	// internalKM is the internal key manager (nil: not configured).
 	internalKM *internalKMState
+	// keyManagers are the key managers the generation's schemes use.
+	keyManagers map[string]authn.KeyManager
 }
 
 type compiledAPI struct {
@@ -169,6 +171,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	}
 	router.NotFoundHandler = http.NotFoundHandler()
 	g.router = router
+	g.keyManagers = authns.keyManagers
 	g.jwks = authns.jwks
 	waitSources(ctx, log, authns.created)
 

@@ -87,6 +87,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		AdminMux:   http.NewServeMux(),
 	}
 	s.metrics.reg.MustRegister(jwksCollector{s})
+	s.metrics.reg.MustRegister(keyManagerCollector{s})
 	if *cfg.Log.Audit {
 		s.audit = log.Named("audit")
 	}

@@ -3,6 +3,7 @@ package authntest
 import (
 	"crypto/rand"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -40,6 +41,7 @@ type Introspector struct {
 	srv *httptest.Server
 
 	clientID, secret, bearer string
+	tlsCA                    *CA
 
 	mu     sync.Mutex
 	tokens map[string]map[string]any
@@ -64,6 +66,12 @@ func WithBearerAuth(token string) IntrospectorOption {
 	return func(is *Introspector) { is.bearer = token }
 }
 
+// WithIntrospectorTLS serves over TLS with a server certificate (localhost,
+// 127.0.0.1) issued by ca.
+func WithIntrospectorTLS(ca *CA) IntrospectorOption {
+	return func(is *Introspector) { is.tlsCA = ca }
+}
+
 // NewIntrospector starts an introspection server at /introspect, closed
 // when the test ends.
 func NewIntrospector(t TB, opts ...IntrospectorOption) *Introspector {
@@ -72,7 +80,17 @@ func NewIntrospector(t TB, opts ...IntrospectorOption) *Introspector {
 	for _, o := range opts {
 		o(is)
 	}
-	is.srv = httptest.NewServer(http.HandlerFunc(is.serve))
+	is.srv = httptest.NewUnstartedServer(http.HandlerFunc(is.serve))
+	if is.tlsCA != nil {
+		leaf, err := is.tlsCA.Server("localhost", "127.0.0.1")
+		if err != nil {
+			t.Fatalf("authntest: introspector certificate: %v", err)
+		}
+		is.srv.TLS = &tls.Config{Certificates: []tls.Certificate{leaf.TLS()}, MinVersion: tls.VersionTLS12}
+		is.srv.StartTLS()
+	} else {
+		is.srv.Start()
+	}
 	t.Cleanup(is.srv.Close)
 	return is
 }

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gatehouse/gatehouse/authn"
+	"github.com/gatehouse/gatehouse/authn/authntest"
 	"github.com/gatehouse/gatehouse/authn/keymanager"
 )
 
@@ -415,6 +416,40 @@ func TestNewErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := keymanager.New(tc.cfg); err == nil {
 				t.Fatal("accepted")
+			}
+		})
+	}
+}
+
+// A store that cannot answer fails closed: 503 from the endpoints, a
+// technical failure (never "inactive") in process.
+func TestStoreDownFailsClosed(t *testing.T) {
+	ctx := context.Background()
+	store, err := keymanager.OpenRedis(ctx, keymanager.RedisConfig{Addr: authntest.StartRedis(t)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newKM(t, func(c *keymanager.Config) { c.Store, c.CacheTTL = store, -1 })
+	tok := f.token(t, "shop:"+shopSecret, "read")
+	_ = store.Close() // the connection pool is gone: every command fails
+	_, err = f.km.Validate(ctx, tok)
+	if _, rejected := authn.AsRejection(err); rejected || !errors.Is(err, authn.ErrKeyManagerUnavailable) {
+		t.Fatalf("err = %v, want a technical failure", err)
+	}
+	for _, tc := range []struct {
+		name  string
+		path  string
+		basic string
+		form  url.Values
+	}{
+		{"fail/token", keymanager.TokenPath, "shop:" + shopSecret, url.Values{"grant_type": {"client_credentials"}}},
+		{"fail/introspect", keymanager.IntrospectPath, "resource-server:" + rsSecret, url.Values{"token": {tok}}},
+		{"fail/revoke", keymanager.RevokePath, "shop:" + shopSecret, url.Values{"token": {tok}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := f.postForm(t, tc.path, tc.basic, tc.form)
+			if a.status != 503 || a.body["error"] != "temporarily_unavailable" || a.header.Get("Retry-After") == "" {
+				t.Fatalf("%d %v", a.status, a.body)
 			}
 		})
 	}
