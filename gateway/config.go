@@ -34,6 +34,8 @@ type Config struct {
 	MTLS             MTLSConfig              `json:"mtls"`
 	// Limits: resource limits at the edge (config_limits.go).
 	Limits LimitsConfig `json:"limits"`
+	// RateLimits: per client IP and per plan (config_ratelimit.go).
+	RateLimits *RateLimitsConfig `json:"rate_limits"`
 
 	// InternalKeyManager: config_internalkm.go.
 	InternalKeyManager *InternalKeyManagerConfig `json:"internal_key_manager"`
@@ -382,6 +384,7 @@ func (c *Config) applyDefaults() {
 	c.applyBundleDefaults()
 	c.applyAPIKeyDefaults()
 	c.applyLimitDefaults()
+	c.applyRateLimitDefaults()
 	c.applyKeyManagerDefaults()
 	c.applyInternalKMDefaults()
 }
@@ -444,6 +447,7 @@ func (c *Config) check() ConfigErrors {
 	c.checkKeyManagers(add)
 	c.checkInternalKM(add)
 	c.checkMTLS(add)
+	c.checkRateLimits(add)
 	return errs
 }
 

@@ -42,6 +42,8 @@ type Generation struct {
 	trusts []*authn.Trust
 	// internalKM is the internal key manager (nil: not configured).
 	internalKM *internalKMState
+	// rate is the generation's rate limiting (nil: none; ratelimit.go).
+	rate *genRateLimits
 	// keyManagers are the key managers the generation's schemes use.
 	keyManagers map[string]authn.KeyManager
 }
@@ -89,6 +91,9 @@ type BuildOptions struct {
 	// KMStores holds the internal key manager's token stores (a Server
 	// keeps one); nil: opened on first use, closed with the generation.
 	KMStores *kmStores
+	// RateStores holds the rate limit counters (a Server keeps one, so a
+	// reload keeps them); nil: the generation's own.
+	RateStores *rateStores
 }
 
 // BuildGeneration reads every file the config references, builds
@@ -195,6 +200,10 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 		log.Info("decision cache off: the policy reads request-dependent input", "why", why)
 	}
 	if err := g.apiKeys.finish(g.APIs, eng); err != nil {
+		_ = authns.Close()
+		return nil, err
+	}
+	if g.rate, err = buildRateLimits(cfg, eng.Data(), opts.RateStores); err != nil {
 		_ = authns.Close()
 		return nil, err
 	}

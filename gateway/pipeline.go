@@ -37,6 +37,8 @@ type Evaluation struct {
 	Creds      []*authn.Identity
 	RejNames   []string
 	Rejections []*authn.Rejection
+	// RetryAfter is when a rate-limited client may try again.
+	RetryAfter time.Duration
 	// Failure is a technical failure (authenticator or policy).
 	Failure  error
 	Decision *bundles.Decision
@@ -107,6 +109,16 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 		return ev
 	}
 
+	if g.rate != nil {
+		// Stage 1 looks before any verification; finish charges the
+		// buckets, and applies the plan's limit to an allow (ratelimit.go).
+		var rs rateState
+		defer g.rate.finish(r.Context(), ev, &rs)
+		if status, retry := g.rate.before(r.Context(), r, op, &rs); status != 0 {
+			ev.Status, ev.Reason, ev.RetryAfter = status, "rate_limited", retry
+			return ev
+		}
+	}
 	if status, reason := g.checkLimits(r, op); status != 0 {
 		ev.Status, ev.Reason = status, reason
 		return ev
@@ -210,6 +222,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if ev.Status != 0 {
 		if ev.Status == http.StatusServiceUnavailable {
 			rec.Header().Set("Retry-After", "5")
+		}
+		if ev.Status == http.StatusTooManyRequests {
+			rec.Header().Set("Retry-After", strconv.Itoa(retrySeconds(ev.RetryAfter)))
 		}
 		title := ""
 		if ev.Decision != nil {

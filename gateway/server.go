@@ -34,6 +34,7 @@ type Server struct {
 	decisions  *decisionLogger
 	keySources *keySources
 	kmStores   *kmStores // the internal key manager's token stores
+	rateStores *rateStores
 
 	reloadMu   sync.Mutex
 	lastReload atomic.Pointer[reloadStatus]
@@ -84,9 +85,11 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		transports: newTransports(),
 		keySources: newKeySources(log),
 		kmStores:   newKMStores(),
+		rateStores: newRateStores(log, nil),
 		AdminMux:   http.NewServeMux(),
 	}
 	s.metrics.reg.MustRegister(jwksCollector{s})
+	s.metrics.reg.MustRegister(s.rateStores.failures)
 	s.metrics.reg.MustRegister(keyManagerCollector{s})
 	if *cfg.Log.Audit {
 		s.audit = log.Named("audit")
@@ -114,7 +117,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		s.stopDecisionLogs(ctx)
 		return nil, err
 	}
-	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: log, Transports: s.transports, KeySources: s.keySources, KMStores: s.kmStores, Remote: remote})
+	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: log, Transports: s.transports, KeySources: s.keySources, KMStores: s.kmStores, RateStores: s.rateStores, Remote: remote})
 	if err != nil {
 		s.stopRemote(ctx)
 		s.stopDecisionLogs(ctx)
@@ -173,7 +176,7 @@ func (s *Server) reload(ctx context.Context) error {
 	}
 	s.checkRemoteUnchanged(cfg)
 	start := time.Now()
-	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: s.log, Transports: s.transports, KeySources: s.keySources, KMStores: s.kmStores, Remote: s.remoteCurrent("", nil)})
+	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: s.log, Transports: s.transports, KeySources: s.keySources, KMStores: s.kmStores, RateStores: s.rateStores, Remote: s.remoteCurrent("", nil)})
 	if err != nil {
 		return err
 	}
@@ -334,6 +337,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		_ = g.Close()
 	}
 	errs = append(errs, s.kmStores.Close())
+	errs = append(errs, s.rateStores.Close())
 	return errors.Join(errs...)
 }
 
