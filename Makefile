@@ -38,11 +38,15 @@ test-go:
 	$(GO) vet $(PKG)
 	$(GO) test -race -count=1 -timeout 12m $(PKG)
 
+# The last two lines check the example user bundle the way its README tells
+# users to: type-checked against the input schema, tested with the base policy.
 test-policy:
 	$(GO) tool opa fmt --fail --list policies/ examples/
 	$(GO) tool opa check --strict policies/
 	$(GO) tool opa test policies/
 	$(GO) tool opa test $(QS)/bundle/ policies/
+	$(GO) tool opa check --strict --schema schemas/input.schema.json policies/ examples/bundles/acme/
+	$(GO) tool opa test policies/ examples/bundles/acme/
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)

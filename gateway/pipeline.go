@@ -192,6 +192,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	gen := s.gen.Load()
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK, requestID: requestID(r)}
+	// An HTTP/1 upgrade request ends inspection of its connection
+	// (framing.go): unless the upgrade happens, the connection closes.
+	rec.closeUnlessSwitching = r.ProtoMajor == 1 && len(r.Header["Upgrade"]) > 0
 	ev := gen.Evaluate(r, rec.requestID, start)
 	r = ev.Request
 	defer s.finish(rec, gen, ev, start)
@@ -324,9 +327,14 @@ type recorder struct {
 	wroteHeader bool
 	requestID   string
 	bytes       int64
+	// closeUnlessSwitching: answer with Connection: close unless 101.
+	closeUnlessSwitching bool
 }
 
 func (r *recorder) WriteHeader(code int) {
+	if r.closeUnlessSwitching && code >= 200 {
+		r.Header().Set("Connection", "close")
+	}
 	if !r.wroteHeader {
 		r.status = code
 		r.wroteHeader = code >= 200

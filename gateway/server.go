@@ -200,16 +200,14 @@ func (s *Server) swap(g *Generation, start time.Time) {
 func (s *Server) Start() error {
 	cfg := s.gen.Load().Config
 	l := cfg.Listen
+	framingReject := newFramingRejected(s.metrics.reg)
 	if l.TLS != nil {
 		ln, err := net.Listen("tcp", l.Address)
 		if err != nil {
 			return fmt.Errorf("listen %s: %w", l.Address, err)
 		}
 		s.addr = ln.Addr()
-		ln = limitListener(ln, cfg)
-		srv := s.publicServer(cfg)
-		srv.TLSConfig = s.tlsConfig(cfg)
-		s.serve(srv, ln, true)
+		s.serveTLS(cfg, limitListener(ln, cfg), framingReject)
 	}
 	if l.HTTPAddress != "" {
 		ln, err := net.Listen("tcp", l.HTTPAddress)
@@ -218,7 +216,7 @@ func (s *Server) Start() error {
 			return fmt.Errorf("listen %s: %w", l.HTTPAddress, err)
 		}
 		s.plainAddr = ln.Addr()
-		s.serve(s.publicServer(cfg), limitListener(ln, cfg), false)
+		s.serve(s.h1Server(s.publicServer(cfg)), h1Listener{limitListener(ln, cfg), framingReject}, false)
 	}
 	s.startTLSWatch()
 	if a := *cfg.Admin.Address; a != "" {
