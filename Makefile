@@ -77,5 +77,17 @@ test-deps:
 		(apt-get install -y redis-server >/dev/null 2>&1 || (apt-get update >/dev/null && apt-get install -y redis-server >/dev/null)) \
 		|| sudo apt-get install -y redis-server; }
 
+# Every go test -fuzz target of the module, each for FUZZTIME (default 30s).
+# Seeds are in the tests and in <pkg>/testdata/fuzz/FuzzX; a crasher is
+# written there too and becomes a regression case once committed.
+FUZZTIME ?= 30s
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "== $$pkg $$f ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
+
 clean:
 	rm -rf $(BIN) $(DEV)
