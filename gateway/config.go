@@ -88,6 +88,8 @@ type APIConfig struct {
 	// WebSockets lets `Upgrade: websocket` through on this API's GET
 	// operations; every other upgrade is never forwarded.
 	WebSockets bool `json:"websockets"`
+	// CORS: the gateway answers preflights and sets CORS headers (cors.go).
+	CORS *CORSConfig `json:"cors"`
 }
 
 // SchemeConfig configures the authenticator for one OpenAPI securityScheme name.
@@ -448,6 +450,7 @@ func (c *Config) check() ConfigErrors {
 	c.checkInternalKM(add)
 	c.checkMTLS(add)
 	c.checkRateLimits(add)
+	c.checkCORS(add)
 	return errs
 }
 

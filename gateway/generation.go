@@ -50,6 +50,7 @@ type Generation struct {
 
 type compiledAPI struct {
 	*API
+	cors *corsPolicy // nil: no CORS (cors.go)
 	astAPI    *ast.Term
 	transport http.RoundTripper
 }
@@ -150,7 +151,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 			fail(ptr+"/upstream", err)
 			continue
 		}
-		ca := &compiledAPI{API: api, astAPI: apiValue(api), transport: tr}
+		ca := &compiledAPI{API: api, cors: newCORSPolicy(api.Config.CORS), astAPI: apiValue(api), transport: tr}
 		for _, op := range api.Operations {
 			cop, err := compileOp(ca, op, authns, cfg)
 			if err != nil {

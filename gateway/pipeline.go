@@ -37,6 +37,8 @@ type Evaluation struct {
 	Creds      []*authn.Identity
 	RejNames   []string
 	Rejections []*authn.Rejection
+	// Preflight holds the headers of a CORS preflight answer (cors.go).
+	Preflight http.Header
 	// RetryAfter is when a rate-limited client may try again.
 	RetryAfter time.Duration
 	// Failure is a technical failure (authenticator or policy).
@@ -95,6 +97,15 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 		return ev
 	}
 	r.URL.Path, r.URL.RawPath, ev.Path = path, "", path
+	if isPreflight(r) {
+		if api := g.corsAPI(path); api != nil {
+			ev.Status, ev.Reason = http.StatusForbidden, "cors_rejected"
+			if ev.Preflight = g.preflight(r, api); ev.Preflight != nil {
+				ev.Status, ev.Reason = http.StatusNoContent, "cors_preflight"
+			}
+			return ev
+		}
+	}
 	op, err := g.match(r)
 	if err != nil {
 		ev.Status, ev.Reason = http.StatusNotFound, "no_route"
@@ -218,6 +229,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if ev.Failure != nil {
 		s.log.Error("request failed closed", "request_id", rec.requestID, "reason", ev.Reason, "error", ev.Failure.Error())
+	}
+	if ev.Op != nil && ev.Op.api.cors != nil {
+		if origin := r.Header.Get("Origin"); ev.Op.api.cors.allows(origin) {
+			cors := ev.Op.api.cors
+			rec.onHeader = func(h http.Header) { cors.setOrigin(h, origin) }
+		}
+	}
+	if ev.Preflight != nil {
+		for k, v := range ev.Preflight {
+			rec.Header()[k] = v
+		}
+		rec.WriteHeader(http.StatusNoContent)
+		return
 	}
 	if ev.Status != 0 {
 		if ev.Status == http.StatusServiceUnavailable {
@@ -344,9 +368,16 @@ type recorder struct {
 	bytes       int64
 	// closeUnlessSwitching: answer with Connection: close unless 101.
 	closeUnlessSwitching bool
+	// onHeader edits the response headers just before they are written
+	// (CORS headers over the upstream's).
+	onHeader func(http.Header)
 }
 
 func (r *recorder) WriteHeader(code int) {
+	if r.onHeader != nil && code >= 200 {
+		r.onHeader(r.Header())
+		r.onHeader = nil
+	}
 	if r.closeUnlessSwitching && code >= 200 {
 		r.Header().Set("Connection", "close")
 	}
