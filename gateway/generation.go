@@ -50,7 +50,7 @@ type Generation struct {
 
 type compiledAPI struct {
 	*API
-	cors *corsPolicy // nil: no CORS (cors.go)
+	cors      *corsPolicy // nil: no CORS (cors.go)
 	astAPI    *ast.Term
 	transport http.RoundTripper
 }
