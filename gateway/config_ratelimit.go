@@ -20,6 +20,10 @@ type RateLimitsConfig struct {
 	Failures *RateConfig `json:"failures"`
 	// Redis shares the counters across replicas; local counters otherwise.
 	Redis *RateRedisConfig `json:"redis"`
+	// TrustedProxies are load balancers (addresses or CIDRs) whose
+	// X-Forwarded-For names the client: from them, the client is the
+	// rightmost address in it that is not a trusted proxy itself.
+	TrustedProxies []string `json:"trusted_proxies"`
 	// MaxKeys bounds the local counters (default 100000); past it new keys
 	// are not counted.
 	MaxKeys int `json:"max_keys"`
@@ -70,6 +74,11 @@ func (c *Config) checkRateLimits(add func(ptr, format string, args ...any)) {
 	rl := c.RateLimits
 	if rl == nil {
 		return
+	}
+	for i, p := range rl.TrustedProxies {
+		if _, err := parsePrefix(p); err != nil {
+			add(fmt.Sprintf("/rate_limits/trusted_proxies/%d", i), "%v", err)
+		}
 	}
 	for name, r := range map[string]*RateConfig{"per_ip": rl.PerIP, "failures": rl.Failures} {
 		if r != nil && float64(r.Burst) < r.RequestsPerSecond && r.RequestsPerSecond >= 1 {

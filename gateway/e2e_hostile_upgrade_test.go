@@ -105,3 +105,22 @@ apis:
 		})
 	}
 }
+
+// TestHostileFramingPlainListener: the plain HTTP listener inspects its
+// connections too.
+func TestHostileFramingPlainListener(t *testing.T) {
+	cfg := `
+listen: {http_address: 127.0.0.1:0}
+admin: {address: ""}
+apis:
+  - openapi: plain.yaml
+    upstream: ${UPSTREAM}
+`
+	e := newEnv(t, envOptions{config: cfg, files: map[string]string{"plain.yaml": "openapi: 3.0.3\ninfo: {title: Plain, version: \"1\"}\nx-gatehouse-base-path: /plain\nsecurity: []\npaths:\n  /x:\n    get: {operationId: x, responses: {\"200\": {description: ok}}}\n"}})
+	runHostile(t, e, []hostileCase{
+		{name: "ok/clean", req: "GET /plain/x HTTP/1.1\nHost: localhost\n\n", status: 200, upPath: "/x"},
+		{name: "fail/bare-lf", req: "GET /plain/x HTTP/1.1\nHost: localhost\n\n", raw: true, status: 400},
+		{name: "fail/cl-te", req: "POST /plain/x HTTP/1.1\nHost: localhost\nContent-Length: 3\nTransfer-Encoding: chunked\n\n0\n\n", status: 400},
+		{name: "fail/absolute-form-without-tls", req: "GET http://localhost/plain/x HTTP/1.1\nHost: localhost\n\n", status: 400},
+	})
+}

@@ -247,3 +247,21 @@ func readAll(resp *http.Response) string {
 		}
 	}
 }
+
+// TestRateLimitTrustedProxy: behind a trusted load balancer the client is
+// the rightmost untrusted X-Forwarded-For address; from anyone else the
+// header is ignored.
+func TestRateLimitTrustedProxy(t *testing.T) {
+	e := rlEnv(t, "rate_limits:\n  per_ip: {requests_per_second: 0.01, burst: 2}\n  trusted_proxies: [127.0.0.1/32, 10.0.0.0/8]\n")
+	xff := func(v string) http.Header { return hdr("X-Forwarded-For", v) }
+	runSteps(t, e, []rlStep{
+		{path: "/shapes/public", header: xff("6.6.6.6, 1.1.1.1"), status: 200},
+		{path: "/shapes/public", header: xff("7.7.7.7, 1.1.1.1, 10.1.2.3"), status: 200},
+		{path: "/shapes/public", header: xff("1.1.1.1"), status: 429},
+		{path: "/shapes/public", header: xff("2.2.2.2"), status: 200},
+		// 127.0.0.2 is not trusted: its X-Forwarded-For means nothing
+		{from: "127.0.0.2", path: "/shapes/public", header: xff("2.2.2.2"), status: 200},
+		{from: "127.0.0.2", path: "/shapes/public", header: xff("3.3.3.3"), status: 200},
+		{from: "127.0.0.2", path: "/shapes/public", header: xff("4.4.4.4"), status: 429},
+	})
+}

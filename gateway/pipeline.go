@@ -83,6 +83,10 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 	ev := &Evaluation{RequestID: requestID, Method: r.Method, Path: r.URL.Path}
 	r = g.prepareRequest(r) // before the strip: reads a trusted proxy's certificate header
 	ev.Request = r
+	var rs rateState
+	if g.rate != nil {
+		rs.ip = g.rate.client(r) // before the strip: reads a trusted proxy's X-Forwarded-For
+	}
 	stripIdentityHeaders(r.Header, g.Config.UpstreamIdentity.Header)
 	stripMethodOverrides(r.Header)
 
@@ -123,7 +127,6 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 	if g.rate != nil {
 		// Stage 1 looks before any verification; finish charges the
 		// buckets, and applies the plan's limit to an allow (ratelimit.go).
-		var rs rateState
 		defer g.rate.finish(r.Context(), ev, &rs)
 		if status, retry := g.rate.before(r.Context(), r, op, &rs); status != 0 {
 			ev.Status, ev.Reason, ev.RetryAfter = status, "rate_limited", retry

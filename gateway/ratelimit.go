@@ -96,6 +96,7 @@ func (s *rateStores) Close() error {
 // genRateLimits is one generation's rate limiting.
 type genRateLimits struct {
 	store    rateStore
+	proxies  []netip.Prefix
 	perIP    *rateSpec
 	failures *rateSpec
 	plans    *planTable
@@ -119,6 +120,13 @@ func buildRateLimits(cfg *Config, data map[string]any, stores *rateStores) (*gen
 	if rl != nil {
 		g.perIP = spec(rl.PerIP)
 		g.failures = spec(rl.Failures)
+		for _, p := range rl.TrustedProxies {
+			pfx, err := parsePrefix(p)
+			if err != nil {
+				return nil, err
+			}
+			g.proxies = append(g.proxies, pfx)
+		}
 	}
 	return g, nil
 }
@@ -136,9 +144,47 @@ type rateState struct {
 	failKey string
 }
 
+// client is the client's address key, read before X-Forwarded-For is
+// stripped: the TCP peer, or behind a trusted proxy the rightmost address of
+// X-Forwarded-For that is not a trusted proxy.
+func (g *genRateLimits) client(r *http.Request) string {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	peer := ap.Addr().Unmap()
+	if g.trusted(peer) {
+		xff := r.Header.Values("X-Forwarded-For")
+		for i := len(xff) - 1; i >= 0; i-- {
+			parts := strings.Split(xff[i], ",")
+			for j := len(parts) - 1; j >= 0; j-- {
+				a, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
+				if err != nil {
+					return addrKey(peer) // a proxy we trust wrote garbage: count the proxy
+				}
+				if a = a.Unmap(); !g.trusted(a) {
+					return addrKey(a)
+				}
+			}
+		}
+	}
+	return addrKey(peer)
+}
+
+func (g *genRateLimits) trusted(a netip.Addr) bool {
+	for _, p := range g.proxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
 // before is stage 1: 0 to go on, or 429 and how long to wait.
 func (g *genRateLimits) before(ctx context.Context, r *http.Request, op *compiledOp, st *rateState) (int, time.Duration) {
-	st.ip = ipKey(r.RemoteAddr)
+	if st.ip == "" {
+		st.ip = ipKey(r.RemoteAddr)
+	}
 	if g.perIP != nil {
 		if ok, retry := g.store.peek(ctx, "ip:"+st.ip, *g.perIP); !ok {
 			return http.StatusTooManyRequests, retry
@@ -197,7 +243,10 @@ func ipKey(remote string) string {
 	if err != nil {
 		return remote
 	}
-	a := ap.Addr().Unmap()
+	return addrKey(ap.Addr().Unmap())
+}
+
+func addrKey(a netip.Addr) string {
 	if a.Is6() {
 		p, _ := a.Prefix(64)
 		return p.String()
