@@ -276,7 +276,8 @@ func (s *Server) serve(srv *http.Server, ln net.Listener, useTLS bool) {
 		} else {
 			err = srv.Serve(ln)
 		}
-		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		// net.ErrClosed: a listener two servers share (listener.go) closed first.
+		if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			s.log.Error("listener stopped", "address", ln.Addr().String(), "error", err.Error())
 		}
 	}()
