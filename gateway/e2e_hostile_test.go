@@ -14,6 +14,7 @@ func hostileEnv(t *testing.T) *env {
 	cfg := strings.Replace(coreConfig, "  tls: {cert_file: server.pem, key_file: server-key.pem}\n",
 		"  tls: {cert_file: server.pem, key_file: server-key.pem}\n  max_header_bytes: 8192\n  read_header_timeout: 1s\n", 1)
 	cfg = strings.Replace(cfg, "    upstream: ${UPSTREAM}/backend\n", "    upstream: ${UPSTREAM}/backend\n    max_body_bytes: 2048\n", 1)
+	cfg = strings.Replace(cfg, "  bundles: [bundle/]\n", "  bundles: [bundle/]\n  decision_timeout: 5s # -race on a loaded machine\n", 1)
 	cfg += "limits: {max_body_bytes: 4096, max_token_bytes: 4096}\n"
 	return newEnv(t, envOptions{
 		config: cfg,

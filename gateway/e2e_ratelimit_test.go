@@ -120,7 +120,9 @@ func rlBackends(t *testing.T, f func(t *testing.T, redis string)) {
 	t.Run("local", func(t *testing.T) { f(t, "") })
 	t.Run("redis", func(t *testing.T) {
 		addr := authntest.StartRedis(t)
-		f(t, fmt.Sprintf("  redis: {address: %q}\n", addr))
+		// a generous timeout: under -race on a loaded machine a slow call
+		// would hand the decision to the local counters
+		f(t, fmt.Sprintf("  redis: {address: %q, timeout: 5s}\n", addr))
 	})
 }
 
@@ -195,7 +197,7 @@ func TestRateLimitPlans(t *testing.T) {
 // bucket; a Redis that cannot be reached leaves the limits to local counters.
 func TestRateLimitSharedAcrossReplicas(t *testing.T) {
 	addr := authntest.StartRedis(t)
-	rl := fmt.Sprintf("rate_limits:\n  redis: {address: %q}\n", addr)
+	rl := fmt.Sprintf("rate_limits:\n  redis: {address: %q, timeout: 5s}\n", addr)
 	a, b := rlEnv(t, rl), rlEnv(t, rl)
 	// one issuer key for both replicas
 	b.signer = a.signer
