@@ -321,7 +321,7 @@ const (
 	DefaultMaxStreams        = 250
 	DefaultIdentityHeader    = "X-JWT-Assertion"
 	DefaultIdentityLifetime  = 5 * time.Minute
-	DefaultDecisionTimeout   = 100 * time.Millisecond
+	DefaultDecisionTimeout   = time.Second
 	DefaultUpstreamTimeout   = 60 * time.Second
 	DefaultIdleConnsPerHost  = 256
 )
