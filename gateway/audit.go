@@ -39,6 +39,10 @@ func (s *Server) finish(rec *recorder, gen *Generation, ev *Evaluation, start ti
 	if s.audit == nil {
 		return
 	}
+	if s.auditFast != nil {
+		s.auditFast.log(auditRecordOf(rec, gen, ev, apiName, opID, decision, dur))
+		return
+	}
 	n := len(ev.Names) + len(ev.RejNames)
 	schemes := make([]string, 0, n)
 	outcomes := make([]string, 0, n)
@@ -73,4 +77,38 @@ func (s *Server) finish(rec *recorder, gen *Generation, ev *Evaluation, start ti
 		"generation", gen.ID,
 		"bundle_revision", gen.Engine.Revision(),
 	)
+}
+
+// auditRecordOf gathers the fields of the fast audit line.
+func auditRecordOf(rec *recorder, gen *Generation, ev *Evaluation, apiName, opID, decision string, dur time.Duration) *auditRecord {
+	n := len(ev.Names) + len(ev.RejNames)
+	r := &auditRecord{
+		requestID:      rec.requestID,
+		method:         ev.Method,
+		api:            apiName,
+		operation:      opID,
+		schemes:        make([]string, 0, n),
+		outcomes:       make([]string, 0, n),
+		credentialIDs:  make([]string, 0, len(ev.Creds)),
+		decision:       decision,
+		status:         rec.status,
+		durationMS:     float64(dur.Microseconds()) / 1000,
+		generation:     gen.ID,
+		bundleRevision: gen.Engine.Revision(),
+	}
+	for i, name := range ev.Names {
+		r.schemes = append(r.schemes, name)
+		r.outcomes = append(r.outcomes, "verified")
+		r.credentialIDs = append(r.credentialIDs, ev.Creds[i].CredentialID)
+	}
+	for i, name := range ev.RejNames {
+		r.schemes = append(r.schemes, name)
+		r.outcomes = append(r.outcomes, string(ev.Rejections[i].Reason))
+	}
+	if ev.Decision != nil {
+		r.reasons = ev.Decision.Reasons
+	} else if ev.Reason != "" {
+		r.reasons = []string{ev.Reason}
+	}
+	return r
 }

@@ -82,7 +82,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 
 	log := hclog.New(&hclog.LoggerOptions{Output: e.logs, JSONFormat: true, Level: hclog.Trace})
 	ctx := context.Background()
-	srv, err := gateway.New(ctx, filepath.Join(e.dir, "gatehouse.yaml"), gateway.Options{Logger: log})
+	srv, err := gateway.New(ctx, filepath.Join(e.dir, "gatehouse.yaml"), gateway.Options{Logger: log, AuditOutput: e.logs})
 	if err != nil {
 		t.Fatalf("gateway.New: %v", err)
 	}
@@ -90,6 +90,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		t.Fatalf("Start: %v", err)
 	}
 	e.srv = srv
+	e.logs.flush = srv.FlushAudit
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -288,6 +289,9 @@ func (u *recordingUpstream) last() recorded {
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
+	// flush, when set, writes out the gateway's buffered audit lines before
+	// the buffer is read.
+	flush func()
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
@@ -297,6 +301,9 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 }
 
 func (s *syncBuffer) String() string {
+	if s.flush != nil {
+		s.flush()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()

@@ -10,6 +10,10 @@ import (
 // lowercase messages, snake_case keys, named sub-loggers (audit, authn.jwt,
 // bundles). Secrets never reach it: authenticators log credential ids and
 // authn.Redacted values only.
+// logTimeFormat is the timestamp of every log line, hclog's and the audit
+// writer's alike.
+const logTimeFormat = "2006-01-02T15:04:05.000Z07:00"
+
 func NewLogger(c LogConfig, w io.Writer) hclog.Logger {
 	level := hclog.LevelFromString(c.Level)
 	if c.Level == "off" {
@@ -24,6 +28,6 @@ func NewLogger(c LogConfig, w io.Writer) hclog.Logger {
 		Output:     w,
 		JSONFormat: c.Format != "text",
 		// Logging happens from many goroutines; hclog serializes writes.
-		TimeFormat: "2006-01-02T15:04:05.000Z07:00",
+		TimeFormat: logTimeFormat,
 	})
 }
