@@ -18,6 +18,8 @@ import (
 // input.time, input as a whole value, a variable key) makes the engine
 // uncacheable, and the gateway then evaluates every request.
 
+var systemRef = ast.MustParseRef("data.system")
+
 // cacheableInputs are the input paths a cache key covers.
 var cacheableInputs = [][]string{
 	{"operation"}, {"api"}, {"schemes"}, {"credentials"}, {"rejections"},
@@ -33,7 +35,13 @@ func cacheability(c *ast.Compiler) (bool, string) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		if ok, why := moduleCacheable(c.Modules[n]); !ok {
+		m := c.Modules[n]
+		// data.system.* (decision-log masking and dropping) is evaluated by
+		// the decision logger, never by the decision query.
+		if m.Package.Path.HasPrefix(systemRef) {
+			continue
+		}
+		if ok, why := moduleCacheable(m); !ok {
 			return false, n + ": " + why
 		}
 	}

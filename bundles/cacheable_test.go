@@ -23,6 +23,7 @@ func TestCacheability(t *testing.T) {
 		{"ok/reads-credentials", `deny contains {"reason": "no_bots"} if input.credentials[_].subject == "bot"`, true, ""},
 		{"ok/reads-operation", `deny contains {"reason": "ro"} if input.operation.method == "DELETE"`, true, ""},
 		{"ok/reads-client-certificate", `deny contains {"reason": "fwd"} if input.request.client_certificate.forwarded`, true, ""},
+		{"ok/log-mask-reads-headers", "package system.log\n\nmask contains \"/input/request/headers/x-secret\" if input.request.headers[\"x-secret\"]", true, ""},
 		{"fail/reads-headers", `deny contains {"reason": "h"} if input.request.headers["x-debug"] == "1"`, false, "input.request.headers"},
 		{"fail/reads-time", `deny contains {"reason": "late"} if input.time > 0`, false, "input.time"},
 		{"fail/whole-input", `deny contains {"reason": "w"} if { x := input; x.request }`, false, "input"},
@@ -35,6 +36,9 @@ func TestCacheability(t *testing.T) {
 			if tc.rego != "" {
 				dir := t.TempDir()
 				src := "package gatehouse.custom\n\n" + tc.rego + "\n"
+				if strings.HasPrefix(tc.rego, "package ") {
+					src = tc.rego + "\n"
+				}
 				if err := os.WriteFile(filepath.Join(dir, "custom.rego"), []byte(src), 0o600); err != nil {
 					t.Fatal(err)
 				}

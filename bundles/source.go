@@ -50,7 +50,9 @@ type Source struct {
 // Symlinks are resolved first, so a path swapped atomically (a symlink
 // pointing at a new directory, as Kubernetes does for ConfigMaps) is read
 // whole; entries whose names start with "." other than .manifest and
-// .signatures.json (Kubernetes' ..data, editors' swap files) are skipped.
+// .signatures.json (Kubernetes' ..data, editors' swap files) are skipped,
+// and so are Rego tests (*_test.rego): they are for `opa test`, and their
+// packages (gatehouse.custom_test) lie outside the bundle's roots.
 func ReadLocal(p string) (*Source, error) {
 	real, err := filepath.EvalSymlinks(p)
 	if err != nil {
@@ -72,7 +74,13 @@ func ReadLocal(p string) (*Source, error) {
 // skipHidden is a loader filter: true excludes the entry.
 func skipHidden(_ string, info fs.FileInfo, depth int) bool {
 	name := info.Name()
-	if depth == 0 || !strings.HasPrefix(name, ".") {
+	if depth == 0 {
+		return false
+	}
+	if !info.IsDir() && strings.HasSuffix(name, "_test.rego") {
+		return true
+	}
+	if !strings.HasPrefix(name, ".") {
 		return false
 	}
 	return name != bundle.ManifestExt && name != bundle.SignaturesFile

@@ -34,6 +34,8 @@ type Config struct {
 	MTLS             MTLSConfig              `json:"mtls"`
 	// Limits: resource limits at the edge (config_limits.go).
 	Limits LimitsConfig `json:"limits"`
+	// RateLimits: per client IP and per plan (config_ratelimit.go).
+	RateLimits *RateLimitsConfig `json:"rate_limits"`
 
 	// InternalKeyManager: config_internalkm.go.
 	InternalKeyManager *InternalKeyManagerConfig `json:"internal_key_manager"`
@@ -86,6 +88,8 @@ type APIConfig struct {
 	// WebSockets lets `Upgrade: websocket` through on this API's GET
 	// operations; every other upgrade is never forwarded.
 	WebSockets bool `json:"websockets"`
+	// CORS: the gateway answers preflights and sets CORS headers (cors.go).
+	CORS *CORSConfig `json:"cors"`
 }
 
 // SchemeConfig configures the authenticator for one OpenAPI securityScheme name.
@@ -317,7 +321,7 @@ const (
 	DefaultMaxStreams        = 250
 	DefaultIdentityHeader    = "X-JWT-Assertion"
 	DefaultIdentityLifetime  = 5 * time.Minute
-	DefaultDecisionTimeout   = 100 * time.Millisecond
+	DefaultDecisionTimeout   = time.Second
 	DefaultUpstreamTimeout   = 60 * time.Second
 	DefaultIdleConnsPerHost  = 256
 )
@@ -382,6 +386,7 @@ func (c *Config) applyDefaults() {
 	c.applyBundleDefaults()
 	c.applyAPIKeyDefaults()
 	c.applyLimitDefaults()
+	c.applyRateLimitDefaults()
 	c.applyKeyManagerDefaults()
 	c.applyInternalKMDefaults()
 }
@@ -444,6 +449,8 @@ func (c *Config) check() ConfigErrors {
 	c.checkKeyManagers(add)
 	c.checkInternalKM(add)
 	c.checkMTLS(add)
+	c.checkRateLimits(add)
+	c.checkCORS(add)
 	return errs
 }
 

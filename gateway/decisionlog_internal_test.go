@@ -71,3 +71,34 @@ func TestDecisionLogQueueFullDropsAndCounts(t *testing.T) {
 		t.Fatalf("written %v + dropped %v != %d records", w, dropped, n+1)
 	}
 }
+
+type discardSink struct{}
+
+func (discardSink) write(context.Context, *logs.EventV1) error { return nil }
+func (discardSink) flush() error                               { return nil }
+func (discardSink) close(context.Context) error                { return nil }
+
+// BenchmarkDecisionLogRecord is what a request pays for its decision
+// record: one non-blocking send of a small struct (the writer goroutine's
+// work — JSON conversion, masking, writing — is not on the request path).
+func BenchmarkDecisionLogRecord(b *testing.B) {
+	eng, err := bundles.Load(context.Background(), bundles.Options{Base: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := &decisionLogger{
+		log: hclog.NewNullLogger(), ch: make(chan decisionRecord, 10000),
+		quit: make(chan struct{}), done: make(chan struct{}),
+		mask: newHeaderMask(nil, ""), sinks: []decisionSink{discardSink{}},
+		dropped:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "d"}, []string{"reason"}),
+		written:  prometheus.NewCounter(prometheus.CounterOpts{Name: "w"}),
+		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "f"}),
+	}
+	go d.run()
+	defer d.close(context.Background())
+	rec := decisionRecord{at: time.Now(), requestID: "r", gen: &Generation{ID: 1, Engine: eng}, input: ast.NewObject(), status: 200}
+	b.ReportAllocs()
+	for b.Loop() {
+		d.record(rec)
+	}
+}

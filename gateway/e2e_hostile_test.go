@@ -2,6 +2,8 @@ package gateway_test
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -12,6 +14,7 @@ func hostileEnv(t *testing.T) *env {
 	cfg := strings.Replace(coreConfig, "  tls: {cert_file: server.pem, key_file: server-key.pem}\n",
 		"  tls: {cert_file: server.pem, key_file: server-key.pem}\n  max_header_bytes: 8192\n  read_header_timeout: 1s\n", 1)
 	cfg = strings.Replace(cfg, "    upstream: ${UPSTREAM}/backend\n", "    upstream: ${UPSTREAM}/backend\n    max_body_bytes: 2048\n", 1)
+	cfg = strings.Replace(cfg, "  bundles: [bundle/]\n", "  bundles: [bundle/]\n  decision_timeout: 5s # -race on a loaded machine\n", 1)
 	cfg += "limits: {max_body_bytes: 4096, max_token_bytes: 4096}\n"
 	return newEnv(t, envOptions{
 		config: cfg,
@@ -262,4 +265,99 @@ func TestHostileLimits(t *testing.T) {
 		{name: "fail/chunked-too-large", req: chunked(3000), status: 413, upPath: "/backend/single", mayReach: true, check: bodyCut},
 	}
 	runHostile(t, e, cases)
+}
+
+// TestHostileFraming: the HTTP/1 framing net/http would accept but RFC 9112
+// forbids gets 400 and a closed connection; clean keep-alive traffic, with
+// bodies of both framings, keeps flowing on one connection.
+func TestHostileFraming(t *testing.T) {
+	e := hostileEnv(t)
+	writer := e.token(func(c map[string]any) { c["scope"] = "read write" })
+	auth := "Authorization: Bearer " + writer + "\r\n"
+	cases := []hostileCase{
+		{name: "fail/bare-lf-everywhere", req: "GET /shapes/public HTTP/1.1\nHost: localhost\n\n", raw: true, status: 400},
+		{name: "fail/bare-lf-request-line", req: "GET /shapes/public HTTP/1.1\nHost: localhost\r\n\r\n", raw: true, status: 400},
+		{name: "fail/bare-lf-one-field", req: "GET /shapes/public HTTP/1.1\r\nHost: localhost\nX-A: 1\r\n\r\n", raw: true, status: 400},
+		{name: "fail/bare-lf-end-of-head", req: "GET /shapes/public HTTP/1.1\r\nHost: localhost\r\n\n", raw: true, status: 400},
+		{name: "fail/obs-fold", req: "GET /shapes/public HTTP/1.1\r\nHost: localhost\r\nX-A: 1\r\n  folded\r\n\r\n", raw: true, status: 400},
+		{name: "fail/obs-fold-tab", req: "GET /shapes/public HTTP/1.1\r\nHost: localhost\r\nX-A: 1\r\n\tfolded\r\n\r\n", raw: true, status: 400},
+		{name: "fail/cl-te", req: "POST /shapes/single HTTP/1.1\r\nHost: localhost\r\n" + auth + "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", raw: true, status: 400},
+		{name: "fail/te-cl", req: "POST /shapes/single HTTP/1.1\r\nHost: localhost\r\n" + auth + "Transfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n", raw: true, status: 400},
+		{name: "fail/te-in-http10", req: "POST /shapes/single HTTP/1.0\r\nHost: localhost\r\n" + auth + "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", raw: true, status: 400},
+		{name: "ok/crlf-clean", req: "GET /shapes/public HTTP/1.1\r\nHost: localhost\r\n\r\n", raw: true, status: 200, upPath: "/backend/public"},
+	}
+	runHostile(t, e, cases)
+
+	t.Run("fail/smuggled-request-never-reaches-upstream", func(t *testing.T) {
+		before := e.upstream.count()
+		smuggle := "POST /shapes/public HTTP/1.1\r\nHost: localhost\r\nContent-Length: 60\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" +
+			"GET /shapes/single HTTP/1.1\r\nHost: localhost\r\nX: x\r\n\r\n"
+		rs := e.rawN(smuggle, 2)
+		if len(rs) != 1 || rs[0].status != 400 {
+			t.Fatalf("responses %+v, want one 400 and a closed connection", rs)
+		}
+		if e.upstream.count() != before {
+			t.Fatalf("upstream called")
+		}
+	})
+	t.Run("ok/keep-alive-bodies-both-framings", func(t *testing.T) {
+		before := e.upstream.count()
+		body := strings.Repeat("x", 100)
+		pipeline := "POST /shapes/single HTTP/1.1\r\nHost: localhost\r\n" + auth + "Content-Length: 100\r\n\r\n" + body +
+			"POST /shapes/single HTTP/1.1\r\nHost: localhost\r\n" + auth + "Transfer-Encoding: chunked\r\n\r\n" +
+			"a;ext=1\r\n0123456789\r\n5\r\nabcde\r\n0\r\nX-Trailer: t\r\n\r\n" +
+			"GET /shapes/public HTTP/1.1\r\nHost: localhost\r\n\r\n"
+		rs := e.rawN(pipeline, 3)
+		if len(rs) != 3 {
+			t.Fatalf("got %d responses, want 3: %+v", len(rs), rs)
+		}
+		for i, r := range rs {
+			if r.status != 200 {
+				t.Errorf("response %d: %d %s", i, r.status, r.body)
+			}
+		}
+		if n := e.upstream.count() - before; n != 3 {
+			t.Fatalf("upstream got %d requests, want 3", n)
+		}
+	})
+	t.Run("ok/metrics-count-refusals", func(t *testing.T) {
+		resp, err := http.Get(e.admin + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, want := range []string{`reason="bare_lf"`, `reason="obs_fold"`, `reason="content_length_with_transfer_encoding"`, `reason="transfer_encoding_in_http10"`} {
+			if !strings.Contains(string(b), "gatehouse_http1_framing_rejected_total{"+want+"}") {
+				t.Errorf("metrics lack %s", want)
+			}
+		}
+	})
+}
+
+// TestHostileProtocols: TLS is terminated before net/http, yet HTTP/2 is
+// still negotiated, HTTP/1 requests still see their TLS state (X-Forwarded-
+// Proto https), and an upgrade request that is not switched closes its
+// connection (its successors would not be inspected).
+func TestHostileProtocols(t *testing.T) {
+	e := hostileEnv(t)
+	resp, err := e.client.Get(e.base + "/shapes/public")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 {
+		t.Errorf("protocol %s, want HTTP/2", resp.Proto)
+	}
+	if got := e.upstream.last().Header.Get("X-Forwarded-Proto"); got != "https" {
+		t.Errorf("HTTP/2 X-Forwarded-Proto %q", got)
+	}
+	r1 := e.raw(crlf("GET /shapes/public HTTP/1.1\nHost: localhost\n\n"), "GET")
+	if r1.status != 200 || e.upstream.last().Header.Get("X-Forwarded-Proto") != "https" {
+		t.Errorf("HTTP/1: %d, X-Forwarded-Proto %q", r1.status, e.upstream.last().Header.Get("X-Forwarded-Proto"))
+	}
+	rs := e.rawN(crlf("GET /shapes/public HTTP/1.1\nHost: localhost\nConnection: Upgrade\nUpgrade: websocket\n\nGET /shapes/public HTTP/1.1\nHost: localhost\n\n"), 2)
+	if len(rs) != 1 || rs[0].status != 200 || !rs[0].close {
+		t.Fatalf("upgrade not switched: %d responses %+v, want one 200 with Connection: close", len(rs), rs)
+	}
 }

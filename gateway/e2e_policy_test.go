@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -66,5 +67,49 @@ func TestCustomDenyStatuses(t *testing.T) {
 				t.Fatalf("custom header not forwarded: %v", e.upstream.last().Header)
 			}
 		})
+	}
+}
+
+// A runaway rule (10^10 iterations on one header) meets the decision
+// deadline: that request fails closed with 500 and never reaches the
+// upstream, while requests decided meanwhile are answered as usual.
+func TestRunawayPolicyFailsClosed(t *testing.T) {
+	e := newEnv(t, envOptions{
+		config: strings.Replace(coreConfig, "policy:\n  bundles: [bundle/]", "policy:\n  bundles: [bundle/]\n  decision_timeout: 300ms", 1),
+		files: map[string]string{
+			"shapes.yaml":      shapesDoc,
+			"bare.yaml":        bareDoc,
+			"bundle/.manifest": `{"revision": "runaway-1", "roots": ["gatehouse/custom"]}`,
+			"bundle/custom.rego": `package gatehouse.custom
+
+deny contains {"reason": "never"} if {
+	input.request.headers["x-runaway"]
+	count([1 |
+		some i in numbers.range(1, 100000)
+		some j in numbers.range(1, 100000)
+		i == j + 1000000
+	]) > 0
+}
+`,
+		},
+	})
+	tok := e.token(nil)
+	done := make(chan response, 1)
+	go func() { done <- e.do("GET", "/shapes/single", hdr("Authorization", "Bearer "+tok, "X-Runaway", "1")) }()
+	for range 5 {
+		if r := e.do("GET", "/shapes/single", bearer(tok)); r.status != http.StatusOK {
+			t.Fatalf("ordinary request during a runaway decision: %d", r.status)
+		}
+	}
+	before := e.upstream.count()
+	r := <-done
+	if r.status != http.StatusInternalServerError {
+		t.Fatalf("runaway request: %d, want 500", r.status)
+	}
+	if e.upstream.count() != before {
+		t.Fatal("runaway request reached the upstream")
+	}
+	if !strings.Contains(e.logs.String(), "deadline exceeded") {
+		t.Fatal("no log of the deadline")
 	}
 }

@@ -42,12 +42,15 @@ type Generation struct {
 	trusts []*authn.Trust
 	// internalKM is the internal key manager (nil: not configured).
 	internalKM *internalKMState
+	// rate is the generation's rate limiting (nil: none; ratelimit.go).
+	rate *genRateLimits
 	// keyManagers are the key managers the generation's schemes use.
 	keyManagers map[string]authn.KeyManager
 }
 
 type compiledAPI struct {
 	*API
+	cors      *corsPolicy // nil: no CORS (cors.go)
 	astAPI    *ast.Term
 	transport http.RoundTripper
 }
@@ -89,6 +92,9 @@ type BuildOptions struct {
 	// KMStores holds the internal key manager's token stores (a Server
 	// keeps one); nil: opened on first use, closed with the generation.
 	KMStores *kmStores
+	// RateStores holds the rate limit counters (a Server keeps one, so a
+	// reload keeps them); nil: the generation's own.
+	RateStores *rateStores
 }
 
 // BuildGeneration reads every file the config references, builds
@@ -145,7 +151,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 			fail(ptr+"/upstream", err)
 			continue
 		}
-		ca := &compiledAPI{API: api, astAPI: apiValue(api), transport: tr}
+		ca := &compiledAPI{API: api, cors: newCORSPolicy(api.Config.CORS), astAPI: apiValue(api), transport: tr}
 		for _, op := range api.Operations {
 			cop, err := compileOp(ca, op, authns, cfg)
 			if err != nil {
@@ -195,6 +201,10 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 		log.Info("decision cache off: the policy reads request-dependent input", "why", why)
 	}
 	if err := g.apiKeys.finish(g.APIs, eng); err != nil {
+		_ = authns.Close()
+		return nil, err
+	}
+	if g.rate, err = buildRateLimits(cfg, eng.Data(), opts.RateStores); err != nil {
 		_ = authns.Close()
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"sigs.k8s.io/yaml"
 
 	"github.com/gatehouse/gatehouse/authn/authntest"
 	"github.com/gatehouse/gatehouse/gateway"
@@ -131,6 +132,9 @@ func (e *env) write(name, content string) {
 	if e.repl != nil {
 		content = e.repl.Replace(content)
 	}
+	if name == "gatehouse.yaml" {
+		content = withTestDecisionTimeout(e.t, content)
+	}
 	p := filepath.Join(e.dir, name)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		e.t.Fatal(err)
@@ -138,6 +142,33 @@ func (e *env) write(name, content string) {
 	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
 		e.t.Fatal(err)
 	}
+}
+
+// withTestDecisionTimeout gives a test config a generous policy deadline
+// unless it sets one itself. The 100 ms default is for production; under
+// -race on a loaded CI machine an ordinary decision can take longer, and a
+// test about something else must not fail closed because of it. Tests about
+// the deadline set policy.decision_timeout explicitly.
+func withTestDecisionTimeout(t *testing.T, content string) string {
+	t.Helper()
+	var doc map[string]any
+	if err := yaml.Unmarshal([]byte(content), &doc); err != nil || doc == nil {
+		return content // invalid on purpose: let the gateway report it
+	}
+	pol, _ := doc["policy"].(map[string]any)
+	if pol == nil {
+		pol = map[string]any{}
+	}
+	if _, set := pol["decision_timeout"]; set {
+		return content
+	}
+	pol["decision_timeout"] = "10s"
+	doc["policy"] = pol
+	out, err := yaml.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
 }
 
 // token mints an RS256 token from the env's issuer; edit adjusts claims.

@@ -37,6 +37,10 @@ type Evaluation struct {
 	Creds      []*authn.Identity
 	RejNames   []string
 	Rejections []*authn.Rejection
+	// Preflight holds the headers of a CORS preflight answer (cors.go).
+	Preflight http.Header
+	// RetryAfter is when a rate-limited client may try again.
+	RetryAfter time.Duration
 	// Failure is a technical failure (authenticator or policy).
 	Failure  error
 	Decision *bundles.Decision
@@ -79,6 +83,10 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 	ev := &Evaluation{RequestID: requestID, Method: r.Method, Path: r.URL.Path}
 	r = g.prepareRequest(r) // before the strip: reads a trusted proxy's certificate header
 	ev.Request = r
+	var rs rateState
+	if g.rate != nil {
+		rs.ip = g.rate.client(r) // before the strip: reads a trusted proxy's X-Forwarded-For
+	}
 	stripIdentityHeaders(r.Header, g.Config.UpstreamIdentity.Header)
 	stripMethodOverrides(r.Header)
 
@@ -93,6 +101,15 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 		return ev
 	}
 	r.URL.Path, r.URL.RawPath, ev.Path = path, "", path
+	if isPreflight(r) {
+		if api := g.corsAPI(path); api != nil {
+			ev.Status, ev.Reason = http.StatusForbidden, "cors_rejected"
+			if ev.Preflight = g.preflight(r, api); ev.Preflight != nil {
+				ev.Status, ev.Reason = http.StatusNoContent, "cors_preflight"
+			}
+			return ev
+		}
+	}
 	op, err := g.match(r)
 	if err != nil {
 		ev.Status, ev.Reason = http.StatusNotFound, "no_route"
@@ -107,6 +124,15 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 		return ev
 	}
 
+	if g.rate != nil {
+		// Stage 1 looks before any verification; finish charges the
+		// buckets, and applies the plan's limit to an allow (ratelimit.go).
+		defer g.rate.finish(r.Context(), ev, &rs)
+		if status, retry := g.rate.before(r.Context(), r, op, &rs); status != 0 {
+			ev.Status, ev.Reason, ev.RetryAfter = status, "rate_limited", retry
+			return ev
+		}
+	}
 	if status, reason := g.checkLimits(r, op); status != 0 {
 		ev.Status, ev.Reason = status, reason
 		return ev
@@ -192,6 +218,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	gen := s.gen.Load()
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK, requestID: requestID(r)}
+	// An HTTP/1 upgrade request ends inspection of its connection
+	// (framing.go): unless the upgrade happens, the connection closes.
+	rec.closeUnlessSwitching = r.ProtoMajor == 1 && len(r.Header["Upgrade"]) > 0
 	ev := gen.Evaluate(r, rec.requestID, start)
 	r = ev.Request
 	defer s.finish(rec, gen, ev, start)
@@ -204,9 +233,25 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if ev.Failure != nil {
 		s.log.Error("request failed closed", "request_id", rec.requestID, "reason", ev.Reason, "error", ev.Failure.Error())
 	}
+	if ev.Op != nil && ev.Op.api.cors != nil {
+		if origin := r.Header.Get("Origin"); ev.Op.api.cors.allows(origin) {
+			cors := ev.Op.api.cors
+			rec.onHeader = func(h http.Header) { cors.setOrigin(h, origin) }
+		}
+	}
+	if ev.Preflight != nil {
+		for k, v := range ev.Preflight {
+			rec.Header()[k] = v
+		}
+		rec.WriteHeader(http.StatusNoContent)
+		return
+	}
 	if ev.Status != 0 {
 		if ev.Status == http.StatusServiceUnavailable {
 			rec.Header().Set("Retry-After", "5")
+		}
+		if ev.Status == http.StatusTooManyRequests {
+			rec.Header().Set("Retry-After", strconv.Itoa(retrySeconds(ev.RetryAfter)))
 		}
 		title := ""
 		if ev.Decision != nil {
@@ -324,9 +369,21 @@ type recorder struct {
 	wroteHeader bool
 	requestID   string
 	bytes       int64
+	// closeUnlessSwitching: answer with Connection: close unless 101.
+	closeUnlessSwitching bool
+	// onHeader edits the response headers just before they are written
+	// (CORS headers over the upstream's).
+	onHeader func(http.Header)
 }
 
 func (r *recorder) WriteHeader(code int) {
+	if r.onHeader != nil && code >= 200 {
+		r.onHeader(r.Header())
+		r.onHeader = nil
+	}
+	if r.closeUnlessSwitching && code >= 200 {
+		r.Header().Set("Connection", "close")
+	}
 	if !r.wroteHeader {
 		r.status = code
 		r.wroteHeader = code >= 200

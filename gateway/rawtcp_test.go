@@ -42,6 +42,7 @@ type rawResponse struct {
 	status int
 	header http.Header
 	body   []byte
+	close  bool // the response said Connection: close
 	err    error
 }
 
@@ -65,8 +66,30 @@ func readRaw(br *bufio.Reader, method string) rawResponse {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	return rawResponse{status: resp.StatusCode, header: resp.Header, body: body}
+	return rawResponse{status: resp.StatusCode, header: resp.Header, body: body, close: resp.Close}
 }
 
 // crlf turns a readable message ("\n" line ends) into wire form.
 func crlf(s string) string { return strings.ReplaceAll(s, "\n", "\r\n") }
+
+// rawN writes req (several pipelined requests) and reads up to n responses;
+// it stops at the first read error (the gateway closed the connection).
+func (e *env) rawN(req string, n int) []rawResponse {
+	e.t.Helper()
+	c := e.rawConn()
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	if _, err := io.WriteString(c, req); err != nil {
+		return []rawResponse{{err: err}}
+	}
+	br := bufio.NewReader(c)
+	var out []rawResponse
+	for i := 0; i < n; i++ {
+		r := readRaw(br, "GET")
+		if r.err != nil {
+			break
+		}
+		out = append(out, r)
+	}
+	return out
+}

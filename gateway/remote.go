@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,7 +39,7 @@ type remoteBundles struct {
 	log     hclog.Logger
 	dir     string // persistence directory ("" when none)
 	sources map[string]*opabundle.Source
-	dls     map[string]*download.Downloader
+	dls     map[string]downloader
 	// activate builds a generation with one new bundle; set by the Server.
 	activate func(ctx context.Context, name string, src *bundles.Source) error
 
@@ -50,6 +51,12 @@ type remoteBundles struct {
 	started bool
 
 	downloads *prometheus.CounterVec
+}
+
+// downloader is OPA's HTTP or OCI bundle downloader.
+type downloader interface {
+	Start(context.Context)
+	Stop(context.Context)
 }
 
 // remoteStatus is what /readyz shows per remote bundle.
@@ -110,7 +117,7 @@ func newRemoteBundles(cfg *Config, log hclog.Logger, reg prometheus.Registerer) 
 	r := &remoteBundles{
 		log:     log,
 		sources: bc.Bundles,
-		dls:     map[string]*download.Downloader{},
+		dls:     map[string]downloader{},
 		active:  map[string]*bundles.Source{},
 		pending: map[string]*bundles.Source{},
 		status:  map[string]*remoteStatus{},
@@ -133,8 +140,25 @@ func newRemoteBundles(cfg *Config, log hclog.Logger, reg prometheus.Registerer) 
 		}
 		r.status[name] = &remoteStatus{}
 		r.first[name] = make(chan struct{})
-		r.dls[name] = download.New(src.Config, clients[src.Service], src.Resource).
-			WithCallback(func(ctx context.Context, u download.Update) error { return r.update(ctx, name, u) }).
+		cb := func(ctx context.Context, u download.Update) error { return r.update(ctx, name, u) }
+		client := clients[src.Service]
+		if strings.EqualFold(client.Config().Type, "oci") {
+			// An OCI registry: OPA's OCI downloader, with its layer store
+			// beside the persisted bundles (a temp directory without one).
+			store := ""
+			if r.dir != "" {
+				store = filepath.Join(r.dir, ".oci")
+			}
+			r.dls[name] = download.NewOCI(src.Config, client, src.Resource, store).
+				WithCallback(cb).
+				WithBundleVerificationConfig(src.Signing).
+				WithSizeLimitBytes(src.SizeLimitBytes).
+				WithBundlePersistence(src.Persist).
+				WithBundleParserOpts(parser)
+			continue
+		}
+		r.dls[name] = download.New(src.Config, client, src.Resource).
+			WithCallback(cb).
 			WithBundleVerificationConfig(src.Signing).
 			WithSizeLimitBytes(src.SizeLimitBytes).
 			WithBundlePersistence(src.Persist).

@@ -34,6 +34,7 @@ type Server struct {
 	decisions  *decisionLogger
 	keySources *keySources
 	kmStores   *kmStores // the internal key manager's token stores
+	rateStores *rateStores
 
 	reloadMu   sync.Mutex
 	lastReload atomic.Pointer[reloadStatus]
@@ -84,9 +85,11 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		transports: newTransports(),
 		keySources: newKeySources(log),
 		kmStores:   newKMStores(),
+		rateStores: newRateStores(log, nil),
 		AdminMux:   http.NewServeMux(),
 	}
 	s.metrics.reg.MustRegister(jwksCollector{s})
+	s.metrics.reg.MustRegister(s.rateStores.failures)
 	s.metrics.reg.MustRegister(keyManagerCollector{s})
 	if *cfg.Log.Audit {
 		s.audit = log.Named("audit")
@@ -114,7 +117,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		s.stopDecisionLogs(ctx)
 		return nil, err
 	}
-	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: log, Transports: s.transports, KeySources: s.keySources, KMStores: s.kmStores, Remote: remote})
+	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: log, Transports: s.transports, KeySources: s.keySources, KMStores: s.kmStores, RateStores: s.rateStores, Remote: remote})
 	if err != nil {
 		s.stopRemote(ctx)
 		s.stopDecisionLogs(ctx)
@@ -173,7 +176,7 @@ func (s *Server) reload(ctx context.Context) error {
 	}
 	s.checkRemoteUnchanged(cfg)
 	start := time.Now()
-	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: s.log, Transports: s.transports, KeySources: s.keySources, KMStores: s.kmStores, Remote: s.remoteCurrent("", nil)})
+	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: s.log, Transports: s.transports, KeySources: s.keySources, KMStores: s.kmStores, RateStores: s.rateStores, Remote: s.remoteCurrent("", nil)})
 	if err != nil {
 		return err
 	}
@@ -200,16 +203,14 @@ func (s *Server) swap(g *Generation, start time.Time) {
 func (s *Server) Start() error {
 	cfg := s.gen.Load().Config
 	l := cfg.Listen
+	framingReject := newFramingRejected(s.metrics.reg)
 	if l.TLS != nil {
 		ln, err := net.Listen("tcp", l.Address)
 		if err != nil {
 			return fmt.Errorf("listen %s: %w", l.Address, err)
 		}
 		s.addr = ln.Addr()
-		ln = limitListener(ln, cfg)
-		srv := s.publicServer(cfg)
-		srv.TLSConfig = s.tlsConfig(cfg)
-		s.serve(srv, ln, true)
+		s.serveTLS(cfg, limitListener(ln, cfg), framingReject)
 	}
 	if l.HTTPAddress != "" {
 		ln, err := net.Listen("tcp", l.HTTPAddress)
@@ -218,7 +219,7 @@ func (s *Server) Start() error {
 			return fmt.Errorf("listen %s: %w", l.HTTPAddress, err)
 		}
 		s.plainAddr = ln.Addr()
-		s.serve(s.publicServer(cfg), limitListener(ln, cfg), false)
+		s.serve(s.h1Server(s.publicServer(cfg)), h1Listener{limitListener(ln, cfg), framingReject}, false)
 	}
 	s.startTLSWatch()
 	if a := *cfg.Admin.Address; a != "" {
@@ -275,7 +276,8 @@ func (s *Server) serve(srv *http.Server, ln net.Listener, useTLS bool) {
 		} else {
 			err = srv.Serve(ln)
 		}
-		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		// net.ErrClosed: a listener two servers share (listener.go) closed first.
+		if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			s.log.Error("listener stopped", "address", ln.Addr().String(), "error", err.Error())
 		}
 	}()
@@ -336,6 +338,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		_ = g.Close()
 	}
 	errs = append(errs, s.kmStores.Close())
+	errs = append(errs, s.rateStores.Close())
 	return errors.Join(errs...)
 }
 

@@ -41,6 +41,9 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 	certFile := fs.String("cert", "", "client certificate (PEM) presented over TLS")
 	remote := fs.String("remote", "127.0.0.1:40000", "client address")
 	trace := fs.Bool("trace", false, "print the policy evaluation trace (which rules fired)")
+	format := fs.String("format", "json", "output format: json or text")
+	at := fs.String("time", "", "request time (RFC 3339) the policy sees as input.time; default now")
+	requestID := fs.String("request-id", "explain", "request id the policy sees as input.request.id")
 	var headers headerFlags
 	fs.Var(&headers, "H", "request header 'Name: value' (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -49,6 +52,19 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 	if *target == "" || !strings.HasPrefix(*target, "/") {
 		fmt.Fprintln(stderr, "gatehouse explain: --url must be a path starting with /")
 		return 2
+	}
+	if *format != "json" && *format != "text" {
+		fmt.Fprintln(stderr, "gatehouse explain: --format must be json or text")
+		return 2
+	}
+	now := time.Now()
+	if *at != "" {
+		t, err := time.Parse(time.RFC3339, *at)
+		if err != nil {
+			fmt.Fprintf(stderr, "gatehouse explain: --time: %v\n", err)
+			return 2
+		}
+		now = t
 	}
 	cfg, err := gateway.LoadConfig(*cfgPath)
 	if err != nil {
@@ -89,12 +105,19 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 		tracer = topdown.NewBufferTracer()
 		opts = append(opts, rego.EvalQueryTracer(tracer))
 	}
-	ev := g.Evaluate(r, "explain", time.Now(), opts...)
+	ev := g.Evaluate(r, *requestID, now, opts...)
 	out := explanation(ev)
-	enc := json.NewEncoder(stdout)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(out); err != nil {
-		fmt.Fprintf(stderr, "gatehouse explain: %v\n", err)
+	out["bundle_revision"] = g.Engine.Revision()
+	var err2 error
+	if *format == "text" {
+		err2 = writeText(stdout, ev, out)
+	} else {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		err2 = enc.Encode(out)
+	}
+	if err2 != nil {
+		fmt.Fprintf(stderr, "gatehouse explain: %v\n", err2)
 		return 1
 	}
 	if tracer != nil {

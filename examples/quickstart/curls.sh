@@ -50,6 +50,13 @@ $C -i -H "Authorization: Bearer \$K" $B/pets
 # the same offline, for CI, signed with the configured key
 bin/gatehouse apikey issue -c examples/quickstart/gatehouse.yaml --api petstore:1.0.0 --subject ci --validity 1h
 
+# Mutual TLS (partners API): the client certificate alone (200), none (401), the
+# certificate AND a JWT (200), the certificate without the JWT (401)
+$C --cert $d/client.pem --key $d/client-key.pem https://localhost:8443/partners/v1/orders
+$C -i https://localhost:8443/partners/v1/orders
+$C --cert $d/client.pem --key $d/client-key.pem -H "Authorization: Bearer \$(cat $d/tokens/read.jwt)" https://localhost:8443/partners/v1/orders/7
+$C -i --cert $d/client.pem --key $d/client-key.pem https://localhost:8443/partners/v1/orders/7
+
 # dry-run one request: operation, authenticator outcomes, policy input, decision
 bin/gatehouse explain -c examples/quickstart/gatehouse.yaml --method GET --url /petstore/v1/pets -H "Authorization: Bearer \$(cat $d/tokens/read.jwt)"
 

@@ -401,8 +401,10 @@ func (b *bench) setup() error {
 		{name: "public", label: "gatehouse public route", url: "https://" + gwAddr + publicURL, proc: gw},
 		{name: "jwt-repeated-noaudit", label: "  same, log.audit: false", url: "https://" + gwQuietAddr + jwtPath, proc: gwQuiet, token: true},
 	}
-	if err := b.setupMTLS("http://" + upAddr); err != nil {
-		return err
+	if b.opts.only == "" || strings.Contains(b.opts.only, "mtls-forwarded") {
+		if err := b.setupMTLS("http://" + upAddr); err != nil {
+			return err
+		}
 	}
 	for _, v := range strings.Split(b.opts.variants, ";") {
 		name, env, ok := strings.Cut(v, "=")

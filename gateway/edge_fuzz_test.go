@@ -1,0 +1,129 @@
+package gateway
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// Fuzz targets for the gateway's other parsers of untrusted input: the
+// policy input built from a request, query and cookie stripping, and the
+// credential key of the failed-login limiter.
+
+func fuzzOp() *compiledOp {
+	api := &API{Name: "shapes", Version: "1", Schemes: map[string]*SchemeDef{
+		"key": {Name: "key", Type: "apiKey", In: "header", ParamName: "X-Api-Key"},
+	}}
+	op := &Operation{API: api, ID: "op", Method: "GET", Path: "/x", Schemes: []string{"key"},
+		Security: []Requirement{{{Scheme: "key"}}}}
+	return &compiledOp{
+		Operation:     op,
+		api:           &compiledAPI{API: api, astAPI: apiValue(api)},
+		astOp:         operationValue(op),
+		astSchemes:    schemesValue(op),
+		secretHeaders: map[string]struct{}{"Authorization": {}, "Proxy-Authorization": {}, "Cookie": {}, "X-Api-Key": {}},
+	}
+}
+
+// FuzzPolicyInput: any request becomes a valid input document that never
+// carries a credential header.
+func FuzzPolicyInput(f *testing.F) {
+	f.Add("GET", "/x", "localhost", "X-Custom", "v", "Bearer secret-token")
+	f.Add("BREW", "/\x00\xff", "[::1]:8443", "x-api-key", "k", "Basic YTpi")
+	f.Add("", "", "", "", "", "")
+	op := fuzzOp()
+	f.Fuzz(func(t *testing.T, method, path, host, name, value, authz string) {
+		r := &http.Request{Method: method, Host: host, Header: http.Header{}, URL: &url.URL{Path: path}}
+		if name != "" {
+			r.Header.Add(name, value) // net/http canonicalizes names as this does
+		}
+		r.Header.Set("Authorization", authz)
+		r.Header.Set("X-Api-Key", "secret-api-key")
+		in := policyInput{requestID: "rid", r: r, path: path, clientIP: "127.0.0.1", op: op, now: time.Unix(0, 0)}
+		v := in.value()
+		j, err := ast.JSON(v)
+		if err != nil {
+			t.Fatalf("input does not convert: %v", err)
+		}
+		b, err := json.Marshal(j)
+		if err != nil {
+			t.Fatalf("input does not marshal: %v", err)
+		}
+		hdrs := j.(map[string]any)["request"].(map[string]any)["headers"].(map[string]any)
+		for k := range hdrs {
+			switch strings.ToLower(k) {
+			case "authorization", "x-api-key", "cookie", "proxy-authorization":
+				t.Fatalf("credential header %q in the input: %s", k, b)
+			}
+		}
+	})
+}
+
+// FuzzStripQuery: named parameters are gone, every other one is kept byte
+// for byte, in order.
+func FuzzStripQuery(f *testing.F) {
+	f.Add("api_key=1&a=2&api%5Fkey=3&b", "api_key")
+	f.Add("&&=&api_key&x=%zz", "api_key")
+	f.Fuzz(func(t *testing.T, raw, name string) {
+		out := stripQuery(raw, []string{name})
+		var kept []string
+		for _, p := range strings.Split(raw, "&") {
+			k, _, _ := strings.Cut(p, "=")
+			if dk, err := url.QueryUnescape(k); err == nil && dk == name || err != nil && k == name {
+				continue
+			}
+			kept = append(kept, p)
+		}
+		if raw != "" && out != strings.Join(kept, "&") {
+			t.Fatalf("stripQuery(%q, %q) = %q, want %q", raw, name, out, strings.Join(kept, "&"))
+		}
+	})
+}
+
+// FuzzStripCookies: named cookies never survive, whatever the header holds.
+func FuzzStripCookies(f *testing.F) {
+	f.Add("a=1; key=secret; b=2", "key")
+	f.Add("key=;;key=x;=", "key")
+	f.Fuzz(func(t *testing.T, line, name string) {
+		h := http.Header{"Cookie": {line}}
+		stripCookies(h, []string{name})
+		for _, l := range h.Values("Cookie") {
+			for _, part := range strings.Split(l, ";") {
+				n, _, _ := strings.Cut(strings.TrimSpace(part), "=")
+				if n == name && name != "" {
+					t.Fatalf("cookie %q survived in %q", name, l)
+				}
+			}
+		}
+	})
+}
+
+// FuzzCredentialKey: any Authorization or API-key value gives a stable key
+// that never contains the credential.
+func FuzzCredentialKey(f *testing.F) {
+	f.Add("Basic YWxpY2U6cHc=", "")
+	f.Add("Bearer a.b.c", "key")
+	f.Add("", "\x00")
+	op := fuzzOp()
+	f.Fuzz(func(t *testing.T, authz, key string) {
+		r := &http.Request{Header: http.Header{}}
+		if authz != "" {
+			r.Header["Authorization"] = []string{authz}
+		}
+		if key != "" {
+			r.Header["X-Api-Key"] = []string{key}
+		}
+		k1, k2 := credentialKey(r, op), credentialKey(r, op)
+		if k1 != k2 {
+			t.Fatalf("unstable key")
+		}
+		if len(authz) > 8 && strings.Contains(k1, authz) || len(key) > 8 && strings.Contains(k1, key) {
+			t.Fatalf("key %q carries the credential", k1)
+		}
+	})
+}

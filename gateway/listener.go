@@ -1,0 +1,197 @@
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// The public TLS listener terminates TLS itself, before net/http, so that
+// HTTP/1 connections can be inspected in plaintext (framing.go): after the
+// handshake, a connection that negotiated h2 goes to a server that speaks
+// HTTP/2 (whose binary framing has none of HTTP/1's ambiguities), any other
+// to a server that speaks HTTP/1 over an h1Conn. Both share the handler and
+// every limit; the handler gets Request.TLS from the connection either way.
+
+// tlsDispatcher accepts connections, runs TLS handshakes with a deadline,
+// and hands each connection to the queue of its protocol.
+type tlsDispatcher struct {
+	ln      net.Listener
+	cfg     *tls.Config
+	timeout time.Duration
+	h1, h2  *connQueue
+	reject  func(reason string)
+	done    chan struct{}
+	once    sync.Once
+}
+
+func newTLSDispatcher(ln net.Listener, cfg *tls.Config, timeout time.Duration, reject func(string)) *tlsDispatcher {
+	d := &tlsDispatcher{ln: ln, cfg: cfg, timeout: timeout, reject: reject, done: make(chan struct{})}
+	d.h1 = &connQueue{d: d, ch: make(chan net.Conn)}
+	d.h2 = &connQueue{d: d, ch: make(chan net.Conn)}
+	go d.run()
+	return d
+}
+
+func (d *tlsDispatcher) close() error {
+	var err error
+	d.once.Do(func() {
+		close(d.done)
+		err = d.ln.Close()
+	})
+	return err
+}
+
+// run is the accept loop; it backs off on temporary errors (EMFILE) as
+// net/http does.
+func (d *tlsDispatcher) run() {
+	var delay time.Duration
+	for {
+		c, err := d.ln.Accept()
+		if err != nil {
+			select {
+			case <-d.done:
+				return
+			default:
+			}
+			if errors.Is(err, net.ErrClosed) {
+				_ = d.close()
+				return
+			}
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			time.Sleep(delay)
+			continue
+		}
+		delay = 0
+		go d.handshake(c)
+	}
+}
+
+// handshake completes TLS within the header timeout (a client that never
+// finishes it is a slowloris too) and routes the connection by ALPN.
+func (d *tlsDispatcher) handshake(c net.Conn) {
+	tc := tls.Server(c, d.cfg)
+	if d.timeout > 0 {
+		_ = c.SetDeadline(time.Now().Add(d.timeout))
+	}
+	if err := tc.HandshakeContext(context.Background()); err != nil {
+		_ = c.Close()
+		return
+	}
+	_ = c.SetDeadline(time.Time{})
+	st := tc.ConnectionState()
+	if st.NegotiatedProtocol == "h2" {
+		d.h2.put(tc)
+		return
+	}
+	d.h1.put(newH1Conn(tc, &st, d.reject))
+}
+
+// connQueue is a net.Listener fed by the dispatcher.
+type connQueue struct {
+	d  *tlsDispatcher
+	ch chan net.Conn
+}
+
+func (q *connQueue) put(c net.Conn) {
+	select {
+	case q.ch <- c:
+	case <-q.d.done:
+		_ = c.Close()
+	}
+}
+
+func (q *connQueue) Accept() (net.Conn, error) {
+	select {
+	case c := <-q.ch:
+		return c, nil
+	case <-q.d.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (q *connQueue) Close() error   { return q.d.close() }
+func (q *connQueue) Addr() net.Addr { return q.d.ln.Addr() }
+
+// h1Listener wraps the plain listener's connections for inspection.
+type h1Listener struct {
+	net.Listener
+	reject func(string)
+}
+
+func (l h1Listener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return newH1Conn(c, nil, l.reject), nil
+}
+
+// h1ConnKey carries the h1Conn of a request in its context.
+type h1ConnKey struct{}
+
+// h1Server makes srv an HTTP/1-only server over h1Conns: no HTTP/2 (TLS
+// connections that negotiated it went elsewhere; h2c is never spoken), and
+// the TLS state of the connection in every request.
+func (s *Server) h1Server(srv *http.Server) *http.Server {
+	var p http.Protocols
+	p.SetHTTP1(true)
+	srv.Protocols = &p
+	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		if h, ok := c.(*h1Conn); ok && h.state != nil {
+			return context.WithValue(ctx, h1ConnKey{}, h)
+		}
+		return ctx
+	}
+	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil {
+			if h, ok := r.Context().Value(h1ConnKey{}).(*h1Conn); ok {
+				r.TLS = h.state
+			}
+		}
+		s.ServeHTTP(w, r)
+	})
+	return srv
+}
+
+// serveTLS serves the public TLS listener through a dispatcher: HTTP/2
+// connections to one server, inspected HTTP/1 connections to another.
+func (s *Server) serveTLS(cfg *Config, ln net.Listener, reject func(string)) {
+	tc := s.tlsConfig(cfg)
+	tc.NextProtos = []string{"h2", "http/1.1"}
+	d := newTLSDispatcher(ln, tc, tlsHandshakeTimeout(cfg.Listen), reject)
+	h2 := s.publicServer(cfg)
+	// Serve configures HTTP/2 when TLSConfig offers h2; the connections
+	// arrive with their handshake done. A copy: net/http edits it.
+	h2.TLSConfig = tc.Clone()
+	s.serve(h2, d.h2, false)
+	s.serve(s.h1Server(s.publicServer(cfg)), d.h1, false)
+}
+
+// tlsHandshakeTimeout is net/http's: the smallest positive of the header,
+// read and write timeouts.
+func tlsHandshakeTimeout(l ListenConfig) time.Duration {
+	var t time.Duration
+	for _, d := range []time.Duration{l.ReadHeaderTimeout.D(), l.ReadTimeout.D(), l.WriteTimeout.D()} {
+		if d > 0 && (t == 0 || d < t) {
+			t = d
+		}
+	}
+	return t
+}
+
+// framingRejected counts HTTP/1 heads refused by h1Conn, by reason.
+func newFramingRejected(reg *prometheus.Registry) func(string) {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gatehouse_http1_framing_rejected_total",
+		Help: "HTTP/1 requests refused with 400 for framing net/http would accept: bare_lf, obs_fold, content_length_with_transfer_encoding, transfer_encoding_in_http10.",
+	}, []string{"reason"})
+	reg.MustRegister(c)
+	return func(reason string) { c.WithLabelValues(reason).Inc() }
+}
