@@ -175,8 +175,8 @@ func (b *bench) report() string {
 		p("  audit log on/off   %.2f× vs %.2f× (repeated token)\n", summary["jwt-repeated"], v)
 	}
 
-	p("\nevery measurement:\n")
-	p("  %-5s %-22s %9s %9s %9s %9s %8s %8s %8s  %s\n", "round", "target", "req/s", "requests", "p50", "p99", "non-2xx", "sockerr", "foreign", "")
+	p("\nevery measurement (CPU µs: the proxy's, or the upstream's, per request; wrk µs: the load generator's):\n")
+	p("  %-5s %-22s %9s %9s %9s %9s %8s %8s %8s %8s %8s  %s\n", "round", "target", "req/s", "requests", "p50", "p99", "CPU µs", "wrk µs", "non-2xx", "sockerr", "foreign", "")
 	bad := 0
 	for _, r := range b.results {
 		note := r.tokens
@@ -184,7 +184,9 @@ func (b *bench) report() string {
 			note = strings.TrimSpace(note + "  (other load on the machine)")
 		}
 		bad += int(r.non2xx + r.sockErrs)
-		p("  %-5d %-22s %9.0f %9d %9s %9s %8d %8d %7.0f%%  %s\n", r.round, r.target.name, r.rps, r.requests, fmtDur(r.p50), fmtDur(r.p99), r.non2xx, r.sockErrs, 100*r.foreign, note)
+		perReq := func(d time.Duration) float64 { return d.Seconds() * 1e6 / float64(max(r.requests, 1)) }
+		p("  %-5d %-22s %9.0f %9d %9s %9s %8.0f %8.0f %8d %8d %7.0f%%  %s\n", r.round, r.target.name, r.rps, r.requests, fmtDur(r.p50), fmtDur(r.p99),
+			perReq(r.cpu), perReq(r.wrkCPU), r.non2xx, r.sockErrs, 100*r.foreign, note)
 	}
 	if bad > 0 {
 		p("\n  WARNING: %d non-2xx answers or socket errors: those runs do not measure the intended path.\n", bad)
