@@ -310,3 +310,58 @@ func TestInternalKeyManagerSharedRedis(t *testing.T) {
 		}
 	})
 }
+
+// The internal key manager on a dedicated TLS listener, issuing JWTs: the
+// scheme introspects JWTs of issuers it does not list, so they reach the
+// key manager; revocation applies to JWTs too; the admin listener does not
+// serve the endpoints.
+func TestInternalKeyManagerDedicatedListenerJWT(t *testing.T) {
+	key := authntest.Must(authntest.GenerateKey(authntest.ECDSAP256))
+	cfg := strings.Replace(internalKMConfig, "${STORE}", `listen: 127.0.0.1:0
+  tls: {cert_file: server.pem, key_file: server-key.pem}
+  token_format: jwt
+  signing_key_file: km-key.pem
+  store: {path: tokens.db}`, 1)
+	cfg = strings.Replace(cfg, "key_managers: [gatehouse]}", "key_managers: [gatehouse], introspect_jwts: true}", 1)
+	e := newEnv(t, envOptions{config: cfg, files: map[string]string{
+		"shop.yaml":        shopDoc,
+		"orders.yaml":      ordersDoc,
+		"bundle/data.json": kmBundleData(t),
+		"km-key.pem":       string(authntest.Must(authntest.PrivateKeyPEM(key))),
+	}})
+	kmBase := "https://" + e.srv.KeyManagerAddr().String()
+	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}}
+	post := func(path string, form url.Values) (int, map[string]any) {
+		req, _ := http.NewRequest(http.MethodPost, kmBase+path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth("shop-app", shopAppSecret)
+		resp, err := e.client1.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		return resp.StatusCode, body
+	}
+	status, body := post(keymanager.TokenPath, form)
+	if status != 200 {
+		t.Fatalf("token: %d %v", status, body)
+	}
+	tok := body["access_token"].(string)
+	if strings.Count(tok, ".") != 2 {
+		t.Fatalf("not a JWT: %.20s…", tok)
+	}
+	if resp := e.do("GET", "/shop/items", bearer(tok)); resp.status != 200 {
+		t.Fatalf("JWT of the internal key manager: %d %s", resp.status, resp.body)
+	}
+	if status, _ := post(keymanager.RevokePath, url.Values{"token": {tok}}); status != 200 {
+		t.Fatalf("revoke: %d", status)
+	}
+	if resp := e.do("GET", "/shop/items", bearer(tok)); resp.status != 401 {
+		t.Fatalf("revoked JWT: %d", resp.status)
+	}
+	if status, _ := oauthPost(t, e.admin, keymanager.TokenPath, "shop-app", shopAppSecret, form); status != 404 {
+		t.Fatalf("the admin listener serves the key manager too: %d", status)
+	}
+}
