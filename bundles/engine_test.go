@@ -110,7 +110,11 @@ deny contains {"reason": "never"} if {
 }
 `,
 	})
-	e, err := bundles.Load(context.Background(), bundles.Options{Base: true, Bundles: []string{dir}, Timeout: time.Second}) // generous: ordinary decisions share a loaded machine
+	// The engine's own deadline is generous so ordinary decisions, which share
+	// the CPU with the runaway ones (under -race, on a loaded CI machine), never
+	// hit it; the runaway decisions carry a short deadline of their own. Both
+	// paths end in the same interruption (ErrDeadline).
+	e, err := bundles.Load(context.Background(), bundles.Options{Base: true, Bundles: []string{dir}, Timeout: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +124,9 @@ deny contains {"reason": "never"} if {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := e.Decide(context.Background(), publicInput(map[string]string{"x-runaway": "1"}))
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			_, err := e.Decide(ctx, publicInput(map[string]string{"x-runaway": "1"}))
 			errs <- err
 		}()
 	}
