@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/gatehouse/gatehouse/bundles"
 )
 
 // Server is a running gateway: listeners, the current generation, and the
@@ -128,7 +130,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		s.stopDecisionLogs(ctx)
 		return nil, err
 	}
-	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: log, Transports: s.transports, KeySources: s.keySources, KMStores: s.kmStores, RateStores: s.rateStores, Remote: remote})
+	g, err := BuildGeneration(ctx, cfg, s.buildOptions(remote))
 	if err != nil {
 		s.stopRemote(ctx)
 		s.stopDecisionLogs(ctx)
@@ -187,7 +189,7 @@ func (s *Server) reload(ctx context.Context) error {
 	}
 	s.checkRemoteUnchanged(cfg)
 	start := time.Now()
-	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: s.log, Transports: s.transports, KeySources: s.keySources, KMStores: s.kmStores, RateStores: s.rateStores, Remote: s.remoteCurrent("", nil)})
+	g, err := BuildGeneration(ctx, cfg, s.buildOptions(s.remoteCurrent("", nil)))
 	if err != nil {
 		return err
 	}
@@ -439,3 +441,17 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 
 // Metrics returns the Prometheus registry of this server.
 func (s *Server) Metrics() *metrics { return s.metrics }
+
+// buildOptions hands every generation the process-wide state that outlives
+// it (connection pools, key sources, token stores, rate counters) and the
+// remote bundles to build with. One place, so no build path forgets a piece.
+func (s *Server) buildOptions(remote []*bundles.Source) BuildOptions {
+	return BuildOptions{
+		Logger:     s.log,
+		Transports: s.transports,
+		KeySources: s.keySources,
+		KMStores:   s.kmStores,
+		RateStores: s.rateStores,
+		Remote:     remote,
+	}
+}

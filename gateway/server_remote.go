@@ -49,7 +49,7 @@ func (s *Server) activateRemote(ctx context.Context, name string, src *bundles.S
 	return s.rebuild(ctx, func(ctx context.Context) error {
 		cfg := s.gen.Load().Config
 		start := time.Now()
-		g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: s.log, Transports: s.transports, KeySources: s.keySources, RateStores: s.rateStores, Remote: s.remote.current(name, src)})
+		g, err := BuildGeneration(ctx, cfg, s.buildOptions(s.remote.current(name, src)))
 		if err != nil {
 			return err
 		}
