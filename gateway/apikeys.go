@@ -220,26 +220,36 @@ func (s *Server) startAPIKeyListener(cfg *Config) error {
 		return nil
 	}
 	e := cfg.APIKeys.Endpoint
-	ln, err := net.Listen("tcp", e.Listen)
-	if err != nil {
-		return fmt.Errorf("listen api_keys endpoint %s: %w", e.Listen, err)
-	}
-	s.apiKeysAddr = ln.Addr()
 	mux := http.NewServeMux()
 	s.routesAPIKeys(mux, false)
+	addr, err := s.startSideListener("apikeys", e.Listen, mux, e.TLS != nil, s.apiKeysTLS)
+	s.apiKeysAddr = addr
+	return err
+}
+
+// startSideListener opens a dedicated listener for a small service of the
+// gateway (API key issuing, the internal key manager): bounded timeouts and
+// headers, and with TLS the configuration of the serving generation at each
+// handshake, so a reload rotates certificates.
+func (s *Server) startSideListener(name, address string, h http.Handler, useTLS bool,
+	tlsFor func(*tls.ClientHelloInfo) (*tls.Config, error)) (net.Addr, error) {
+	ln, err := net.Listen("tcp", address)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s %s: %w", name, address, err)
+	}
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          s.log.Named("apikeys").StandardLogger(&hclog.StandardLoggerOptions{ForceLevel: hclog.Debug}),
+		ErrorLog:          s.log.Named(name).StandardLogger(&hclog.StandardLoggerOptions{ForceLevel: hclog.Debug}),
 	}
-	if e.TLS != nil {
-		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetConfigForClient: s.apiKeysTLS}
+	if useTLS {
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetConfigForClient: tlsFor}
 	}
-	s.serve(srv, ln, e.TLS != nil)
-	return nil
+	s.serve(srv, ln, useTLS)
+	return ln.Addr(), nil
 }
 
 // apiKeysTLS is the dedicated listener's TLS configuration of the current

@@ -8,13 +8,10 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +19,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwk"
 
 	"github.com/gatehouse/gatehouse/authn"
+	"github.com/gatehouse/gatehouse/authn/apikeys"
 )
 
 // Asserter signs the short-lived identity assertion the upstream receives
@@ -344,32 +342,12 @@ func algFor(s crypto.Signer, want string) (string, error) {
 	return alg, nil
 }
 
+// readSigningKey reads the assertion key with the same PEM rules as the API
+// key and key manager signing keys (PKCS#8, SEC 1 or PKCS#1).
 func readSigningKey(file string) (crypto.Signer, error) {
-	raw, err := os.ReadFile(file)
+	s, err := apikeys.LoadSigningKey(file)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSigningKey, err)
-	}
-	block, _ := pem.Decode(raw)
-	if block == nil {
-		return nil, fmt.Errorf("%w: %s holds no PEM block", ErrSigningKey, file)
-	}
-	var key any
-	switch block.Type {
-	case "PRIVATE KEY":
-		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-	case "EC PRIVATE KEY":
-		key, err = x509.ParseECPrivateKey(block.Bytes)
-	case "RSA PRIVATE KEY":
-		key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
-	default:
-		return nil, fmt.Errorf("%w: %s: unsupported PEM block %q", ErrSigningKey, file, block.Type)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrSigningKey, file, err)
-	}
-	s, ok := key.(crypto.Signer)
-	if !ok {
-		return nil, fmt.Errorf("%w: %s: not a signing key", ErrSigningKey, file)
 	}
 	return s, nil
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -153,26 +152,11 @@ func (s *Server) startKeyManagerListener(cfg *Config) error {
 	if k == nil || k.Listen == InternalKMListenAdmin {
 		return nil
 	}
-	ln, err := net.Listen("tcp", k.Listen)
-	if err != nil {
-		return fmt.Errorf("listen internal_key_manager %s: %w", k.Listen, err)
-	}
-	s.keyManagerAddr = ln.Addr()
 	mux := http.NewServeMux()
 	s.routesKeyManager(mux, false)
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          s.log.Named("keymanager").StandardLogger(&hclog.StandardLoggerOptions{ForceLevel: hclog.Debug}),
-	}
-	if k.TLS != nil {
-		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetConfigForClient: s.keyManagerTLS}
-	}
-	s.serve(srv, ln, k.TLS != nil)
-	return nil
+	addr, err := s.startSideListener("keymanager", k.Listen, mux, k.TLS != nil, s.keyManagerTLS)
+	s.keyManagerAddr = addr
+	return err
 }
 
 func (s *Server) keyManagerTLS(*tls.ClientHelloInfo) (*tls.Config, error) {
