@@ -40,6 +40,9 @@ type Config struct {
 	// InternalKeyManager: config_internalkm.go.
 	InternalKeyManager *InternalKeyManagerConfig `json:"internal_key_manager"`
 
+	// Runtime: GOGC and GOMEMLIMIT of `gatehouse run` (config_runtime.go).
+	Runtime RuntimeConfig `json:"runtime"`
+
 	// Path is the file the config was read from; Dir resolves relative paths.
 	Path string `json:"-"`
 	Dir  string `json:"-"`
@@ -388,6 +391,7 @@ func (c *Config) applyDefaults() {
 	c.applyLimitDefaults()
 	c.applyRateLimitDefaults()
 	c.applyKeyManagerDefaults()
+	c.applyRuntimeDefaults()
 	c.applyInternalKMDefaults()
 }
 
@@ -402,6 +406,11 @@ func (c *Config) check() ConfigErrors {
 	var errs ConfigErrors
 	add := func(ptr, format string, args ...any) {
 		errs = append(errs, &ConfigError{File: c.Path, Pointer: ptr, Msg: fmt.Sprintf(format, args...)})
+	}
+	if c.Runtime.MemoryLimit != "" {
+		if _, err := ParseMemoryLimit(c.Runtime.MemoryLimit); err != nil {
+			add("/runtime/memory_limit", "%v", err)
+		}
 	}
 	if c.Listen.TLS == nil && c.Listen.HTTPAddress == "" {
 		add("/listen", "no listener: set listen.tls (HTTPS) or listen.http_address (plain HTTP)")

@@ -24,7 +24,9 @@ import (
 type Server struct {
 	cfgPath string
 	log     hclog.Logger
-	audit   hclog.Logger
+	// manageRuntime: Options.ManageRuntime.
+	manageRuntime bool
+	audit         hclog.Logger
 	// auditFast, when set, writes the audit lines instead of audit.
 	auditFast *auditLog
 
@@ -74,6 +76,9 @@ type Options struct {
 	// fraction of the cost). It should be the Logger's own output. Without
 	// it, or with text logs, audit lines go through Logger.
 	AuditOutput io.Writer
+	// ManageRuntime lets the config's runtime section set GOGC and
+	// GOMEMLIMIT (process-wide, so only `gatehouse run` asks for it).
+	ManageRuntime bool
 }
 
 // New loads the config and builds the first generation. It fails if the
@@ -97,6 +102,10 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		kmStores:   newKMStores(),
 		rateStores: newRateStores(log, nil),
 		AdminMux:   http.NewServeMux(),
+	}
+	s.manageRuntime = opts.ManageRuntime
+	if s.manageRuntime {
+		applyRuntime(cfg, log)
 	}
 	s.metrics.reg.MustRegister(jwksCollector{s})
 	s.metrics.reg.MustRegister(s.rateStores.failures)
@@ -200,6 +209,9 @@ func (s *Server) reload(ctx context.Context) error {
 // swap makes g the serving generation.
 func (s *Server) swap(g *Generation, start time.Time) {
 	old := s.gen.Swap(g)
+	if s.manageRuntime {
+		applyRuntime(g.Config, s.log)
+	}
 	s.rewatchTLS()
 	s.metrics.generation.Set(float64(g.ID))
 	s.log.Info("generation active", "generation", g.ID, "apis", g.Describe(), "bundle_revision", g.Engine.Revision(),

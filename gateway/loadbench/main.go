@@ -166,6 +166,8 @@ type bench struct {
 	procs   []*proc
 	targets []*target
 	logs    map[string]string // gateway config name → log file
+	// upstream is the plain-HTTP upstream every gateway proxies to.
+	upstream string
 
 	minted   []string
 	tokenOff int // next unused fresh token
@@ -385,6 +387,7 @@ func (b *bench) setup() error {
 		return err
 	}
 	b.logs = map[string]string{}
+	b.upstream = "http://" + upAddr
 	gw, gwAddr, err := b.gateway("gatehouse", "http://"+upAddr, true, nil)
 	if err != nil {
 		return err

@@ -79,7 +79,7 @@ func (b *bench) report() string {
 	p("Gatehouse loopback load comparison (gateway/loadbench)\n\n")
 	p("  date       %s\n", time.Now().UTC().Format(time.RFC3339))
 	p("  machine    nproc %s, %s, %s, load average at the end %s\n", nproc, cpuModel, kernel, strings.Join(strings.Fields(string(load))[:min(3, len(strings.Fields(string(load))))], " "))
-	p("  go         %s %s/%s, GOMAXPROCS %d (all processes: defaults)\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0))
+	p("  go         %s %s/%s, GOMAXPROCS %d (runtime defaults; the gateway applies its config default GOGC=400)\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0))
 	p("  wrk        %s\n", wrkVersion)
 	p("  gatehouse  %s\n", b.revision)
 	if o.gatewayEnv != "" {
@@ -222,7 +222,9 @@ func countLines(path string) (int, int64) {
 // `gatehouse run`) for one measurement of each JWT case, and prints the top
 // of each profile.
 func (b *bench) profile(ctx context.Context) error {
-	up := b.targets[0].url[:strings.Index(b.targets[0].url, basePath)]
+	// Not b.targets[0]: with -only the upstream row is filtered out and the
+	// first target is the bare proxy, which would put a TLS hop in the profile.
+	up := b.upstream
 	for _, tname := range []string{"jwt-repeated", "jwt-fresh"} {
 		file, err := filepath.Abs(b.opts.cpuprofile + "-" + tname + ".pprof")
 		if err != nil {
