@@ -391,7 +391,6 @@ func (c *Config) applyDefaults() {
 	c.applyLimitDefaults()
 	c.applyRateLimitDefaults()
 	c.applyKeyManagerDefaults()
-	c.applyRuntimeDefaults()
 	c.applyInternalKMDefaults()
 }
 

@@ -91,11 +91,13 @@ func TestApplyRuntime(t *testing.T) {
 			t.Errorf("GOMEMLIMIT changed to %d although the environment sets it", got)
 		}
 	})
-	t.Run("default", func(t *testing.T) {
-		var c Config
-		c.applyRuntimeDefaults()
-		if c.Runtime.GCPercent == nil || *c.Runtime.GCPercent != DefaultGCPercent {
-			t.Fatalf("default gc_percent = %v, want %d", c.Runtime.GCPercent, DefaultGCPercent)
+	t.Run("unset leaves the runtime alone", func(t *testing.T) {
+		unsetEnv(t, "GOGC")
+		unsetEnv(t, "GOMEMLIMIT")
+		debug.SetGCPercent(100)
+		applyRuntime(&Config{}, hclog.NewNullLogger())
+		if got := debug.SetGCPercent(100); got != 100 {
+			t.Errorf("GOGC = %d without runtime config, want the runtime's 100", got)
 		}
 	})
 }

@@ -79,7 +79,7 @@ func (b *bench) report() string {
 	p("Gatehouse loopback load comparison (gateway/loadbench)\n\n")
 	p("  date       %s\n", time.Now().UTC().Format(time.RFC3339))
 	p("  machine    nproc %s, %s, %s, load average at the end %s\n", nproc, cpuModel, kernel, strings.Join(strings.Fields(string(load))[:min(3, len(strings.Fields(string(load))))], " "))
-	p("  go         %s %s/%s, GOMAXPROCS %d (runtime defaults; the gateway applies its config default GOGC=400)\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0))
+	p("  go         %s %s/%s, GOMAXPROCS %d (all processes: runtime defaults)\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0))
 	p("  wrk        %s\n", wrkVersion)
 	p("  gatehouse  %s\n", b.revision)
 	if o.gatewayEnv != "" {
