@@ -38,8 +38,13 @@ type decisionShard struct {
 const maxKeySchemes = 4
 
 // decisionShardMax bounds each shard; a full shard is cleared (cheap, rare,
-// and correct: a miss only costs an evaluation).
-const decisionShardMax = 4096
+// and correct: a miss only costs an evaluation). 16 × 1024 entries is about
+// the credential caches' size (authn.DefaultCacheSize): a key holds its
+// identities alive, and a decision for an identity the credential cache has
+// dropped can never hit again (a re-verified credential is a new pointer), so
+// a larger bound would only keep dead identities on the heap (at 4096 it kept
+// ~65k after a fresh-token load run).
+const decisionShardMax = 1024
 
 type decisionKey struct {
 	op       *compiledOp
