@@ -46,7 +46,13 @@ type Asserter struct {
 	lifetime time.Duration
 	now      func() time.Time
 
-	mu      sync.Mutex
+	mu sync.Mutex
+	// gen is the generation the caches belong to. Their keys hold
+	// *compiledOp, which keeps a whole generation (policy, routes,
+	// authenticators) alive, so they are emptied when a newer generation
+	// shows up and never store for an older one: a gateway reloading every
+	// few seconds otherwise kept dozens of retired generations on the heap.
+	gen     uint64
 	cache   map[assertionKey]cachedAssertion
 	content map[contentKey]cachedAssertion
 }
@@ -132,9 +138,11 @@ func (a *Asserter) KeyID() string { return a.kid }
 
 // Assertion returns a signed assertion for the identities that satisfied the
 // operation, from cache when one is fresh.
-func (a *Asserter) Assertion(op *compiledOp, ids []*authn.Identity) (string, error) {
+//
+// gen is the ID of the generation op belongs to (see Asserter.gen).
+func (a *Asserter) Assertion(gen uint64, op *compiledOp, ids []*authn.Identity) (string, error) {
 	key := assertionKey{op: op}
-	cacheable := len(ids) <= len(key.ids)
+	cacheable := len(ids) <= len(key.ids) && a.current(gen)
 	now := a.now()
 	exp := now.Add(a.lifetime)
 	for _, id := range ids {
@@ -172,6 +180,20 @@ func (a *Asserter) Assertion(op *compiledOp, ids []*authn.Identity) (string, err
 		a.mu.Unlock()
 	}
 	return tok, nil
+}
+
+// current reports whether gen's assertions may be cached, emptying the
+// caches first when gen is newer than what they hold.
+func (a *Asserter) current(gen uint64) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if gen > a.gen {
+		a.gen = gen
+		// New maps, not clear(): a cleared map keeps its buckets.
+		a.cache = map[assertionKey]cachedAssertion{}
+		a.content = map[contentKey]cachedAssertion{}
+	}
+	return gen == a.gen
 }
 
 func (a *Asserter) storeLocked(key assertionKey, ck contentKey, c cachedAssertion) {

@@ -39,7 +39,7 @@ func TestAssertionContentCache(t *testing.T) {
 		return &authn.Identity{Scheme: "jwt", Type: authn.TypeJWT, Subject: sub, Issuer: "https://idp/", ClientID: "app",
 			Scopes: []string{"read"}, TokenID: jti, ExpiresAt: exp}
 	}
-	first, err := a.Assertion(op, []*authn.Identity{id("alice", "t1", now.Add(time.Hour))})
+	first, err := a.Assertion(1, op, []*authn.Identity{id("alice", "t1", now.Add(time.Hour))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestAssertionContentCache(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tok, err := a.Assertion(op, []*authn.Identity{tc.id})
+			tok, err := a.Assertion(1, op, []*authn.Identity{tc.id})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -72,8 +72,55 @@ func TestAssertionContentCache(t *testing.T) {
 	}
 	// After half the lifetime, a fresh one is signed.
 	now = now.Add(3 * time.Minute)
-	tok, _ := a.Assertion(op, []*authn.Identity{id("alice", "t5", now.Add(time.Hour))})
+	tok, _ := a.Assertion(1, op, []*authn.Identity{id("alice", "t5", now.Add(time.Hour))})
 	if tok == first {
 		t.Fatal("stale assertion reused past its refresh time")
 	}
+}
+
+// TestAssertionCacheFollowsGenerations: the caches' keys pin their
+// generation's operations, so a newer generation empties them and an older
+// one (requests still finishing after a swap) never stores.
+func TestAssertionCacheFollowsGenerations(t *testing.T) {
+	a, err := NewAsserter(IdentityConfig{Issuer: "gatehouse", Lifetime: Duration(5 * time.Minute), Algorithm: "ES256"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := &authn.Identity{Scheme: "jwt", Type: authn.TypeJWT, Subject: "alice", ExpiresAt: time.Now().Add(time.Hour)}
+	newOp := func() *compiledOp {
+		return &compiledOp{Operation: &Operation{ID: "getPet"}, api: &compiledAPI{API: &API{Name: "petstore", Version: "1"}}}
+	}
+	sizes := func() (int, int) {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return len(a.cache), len(a.content)
+	}
+	op1, op2 := newOp(), newOp()
+	steps := []struct {
+		name          string
+		gen           uint64
+		op            *compiledOp
+		cache, contnt int
+	}{
+		{"gen 1 stores", 1, op1, 1, 1},
+		{"gen 1 again hits", 1, op1, 1, 1},
+		{"gen 2 empties and stores its own", 2, op2, 1, 1},
+		{"gen 1 after the swap stores nothing", 1, op1, 1, 1},
+	}
+	for _, st := range steps {
+		if _, err := a.Assertion(st.gen, st.op, []*authn.Identity{id}); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		c, k := sizes()
+		if c != st.cache || k != st.contnt {
+			t.Fatalf("%s: cache %d content %d, want %d %d", st.name, c, k, st.cache, st.contnt)
+		}
+	}
+	a.mu.Lock()
+	for k := range a.cache {
+		if k.op != op2 {
+			t.Errorf("an entry of a retired generation's operation is still cached")
+		}
+	}
+	a.mu.Unlock()
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
 
@@ -69,6 +70,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 			log.Info("reloading on SIGHUP")
 			_ = srv.Reload(ctx) // a failure is logged; the old generation serves on
 		case <-ctx.Done():
+			writeHeapProfile(stderr)
 			log.Info("draining", "timeout", cfg.Listen.ShutdownTimeout.D().String())
 			dctx, cancel := context.WithTimeout(context.Background(), cfg.Listen.ShutdownTimeout.D())
 			err := srv.Shutdown(dctx)
@@ -80,6 +82,27 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 			log.Info("stopped")
 			return 0
 		}
+	}
+}
+
+// writeHeapProfile writes the live heap to GATEHOUSE_MEMPROFILE, if set, when
+// a stop is requested and before draining (used to find what a soak keeps
+// alive: `go tool pprof -inuse_space bin/gatehouse <file>`).
+func writeHeapProfile(stderr io.Writer) {
+	p := os.Getenv("GATEHOUSE_MEMPROFILE")
+	if p == "" {
+		return
+	}
+	runtime.GC() // the profile shows the heap as of the last collection
+	f, err := os.Create(p)
+	if err == nil {
+		err = pprof.WriteHeapProfile(f)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "gatehouse: GATEHOUSE_MEMPROFILE: %v\n", err)
 	}
 }
 
