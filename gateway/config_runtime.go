@@ -17,8 +17,8 @@ import (
 // state), so at Go's default GOGC=100 the collector takes 12–20% of the CPU
 // of first-seen tokens (PERFORMANCE.md, item 8). GOGC=400 measured 0.19–0.23×
 // → 0.26–0.29× of the bare proxy on fresh RS256 tokens — but the heap then
-// grows to five times the live heap (the 10-minute soak: 469 MiB instead of
-// about 100), so the default stays Go's own and operators choose the trade.
+// grows to five times the live heap between collections, so the default stays
+// Go's own and operators choose the trade.
 // memory_limit bounds it: near the limit the collector runs as often as it
 // must, whatever gc_percent says.
 type RuntimeConfig struct {
