@@ -2,7 +2,6 @@ package keymanager
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"mime"
@@ -11,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gatehouse/gatehouse/authn"
 )
 
 // Paths of the endpoints, below the listener's root (the issuer URL names
@@ -135,12 +136,10 @@ func clientCredentials(r *http.Request, form url.Values) (id, secret string, bas
 		if !strings.EqualFold(scheme, "Basic") {
 			return "", "", false, errors.New("client authentication must be Basic or client_secret_post")
 		}
-		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
+		// The gateway's own strict decoder (canonical base64, one colon
+		// split, no control characters), as for every Basic credential.
+		uid, pw, err := authn.DecodeBasicCredentials(strings.TrimSpace(cred))
 		if err != nil {
-			return "", "", false, errors.New("malformed Basic credentials")
-		}
-		uid, pw, ok := strings.Cut(string(raw), ":")
-		if !ok {
 			return "", "", false, errors.New("malformed Basic credentials")
 		}
 		if id, err = url.QueryUnescape(uid); err == nil {
