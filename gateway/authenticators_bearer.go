@@ -14,12 +14,19 @@ const extIssuers = "x-gatehouse-issuers"
 // schemeIssuers returns the issuer names of a bearer scheme: the API
 // definition's x-gatehouse-issuers when present, else the config's.
 func schemeIssuers(def *SchemeDef, sc SchemeConfig) ([]string, error) {
-	raw, ok := def.Extensions[extIssuers]
+	return schemeNames(def, sc, extIssuers, sc.Issuers, "issuer")
+}
+
+// schemeNames returns the names a bearer scheme lists under the OpenAPI
+// extension ext when the API definition has it, else configured (the
+// config's list); what names the kind of name in errors.
+func schemeNames(def *SchemeDef, sc SchemeConfig, ext string, configured []string, what string) ([]string, error) {
+	raw, ok := def.Extensions[ext]
 	if !ok {
-		return sc.Issuers, nil
+		return configured, nil
 	}
 	if sc.Type != SchemeBearer {
-		return nil, fmt.Errorf("%w %q: %s only applies to bearer schemes", ErrScheme, def.Name, extIssuers)
+		return nil, fmt.Errorf("%w %q: %s only applies to bearer schemes", ErrScheme, def.Name, ext)
 	}
 	list, ok := raw.([]any)
 	var names []string
@@ -32,7 +39,7 @@ func schemeIssuers(def *SchemeDef, sc SchemeConfig) ([]string, error) {
 		names = append(names, n)
 	}
 	if !ok || len(names) == 0 {
-		return nil, fmt.Errorf("%w %q: %s must be a non-empty list of issuer names", ErrScheme, def.Name, extIssuers)
+		return nil, fmt.Errorf("%w %q: %s must be a non-empty list of %s names", ErrScheme, def.Name, ext, what)
 	}
 	return names, nil
 }

@@ -16,27 +16,7 @@ const extKeyManagers = "x-gatehouse-key-managers"
 // schemeKeyManagers returns the key manager names of a bearer scheme: the
 // API definition's x-gatehouse-key-managers when present, else the config's.
 func schemeKeyManagers(def *SchemeDef, sc SchemeConfig) ([]string, error) {
-	raw, ok := def.Extensions[extKeyManagers]
-	if !ok {
-		return sc.KeyManagers, nil
-	}
-	if sc.Type != SchemeBearer {
-		return nil, fmt.Errorf("%w %q: %s only applies to bearer schemes", ErrScheme, def.Name, extKeyManagers)
-	}
-	list, ok := raw.([]any)
-	var names []string
-	for _, v := range list {
-		n, isStr := v.(string)
-		if !isStr || n == "" {
-			ok = false
-			break
-		}
-		names = append(names, n)
-	}
-	if !ok || len(names) == 0 {
-		return nil, fmt.Errorf("%w %q: %s must be a non-empty list of key manager names", ErrScheme, def.Name, extKeyManagers)
-	}
-	return names, nil
+	return schemeNames(def, sc, extKeyManagers, sc.KeyManagers, "key manager")
 }
 
 // keyManager returns the generation's key manager called name, building it
