@@ -126,30 +126,29 @@ func (d *decisionLogger) run() {
 		select {
 		case r := <-d.ch:
 			d.process(ctx, r)
-			// Drain what queued meanwhile, then flush once.
-			for n := 0; n < cap(d.ch); n++ {
-				select {
-				case r := <-d.ch:
-					d.process(ctx, r)
-					continue
-				default:
-				}
-				break
+			// Drain what queued meanwhile (at most a queue's worth), then
+			// flush once.
+			for n := 0; n < cap(d.ch) && d.processQueued(ctx); n++ {
 			}
 			d.flush()
 		case <-d.quit:
-			for {
-				select {
-				case r := <-d.ch:
-					d.process(ctx, r)
-					continue
-				default:
-				}
-				break
+			for d.processQueued(ctx) {
 			}
 			d.flush()
 			return
 		}
+	}
+}
+
+// processQueued processes one queued record without waiting; false when
+// the queue is empty.
+func (d *decisionLogger) processQueued(ctx context.Context) bool {
+	select {
+	case r := <-d.ch:
+		d.process(ctx, r)
+		return true
+	default:
+		return false
 	}
 }
 
