@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"sync/atomic"
 	"time"
 
@@ -28,9 +27,7 @@ type apiKeyState struct {
 	service  *apikeys.Service
 	endpoint *apikeys.Endpoint
 	// Dedicated listener material (endpoint.listen is an address).
-	serverCert *tls.Certificate
-	clientCAs  *x509.CertPool
-	minTLS     uint16
+	serverTLS *tls.Config // nil without endpoint.tls
 	// static holds data.gatehouse.static_api_keys of this generation,
 	// stored once after the policy engine loads and before the generation
 	// serves; authenticators read it per request.
@@ -102,27 +99,21 @@ func (st *apiKeyState) buildEndpoint(cfg *Config, e *APIKeyEndpointConfig) error
 			return err
 		}
 	}
+	var clientCAs *x509.CertPool
 	if len(e.ClientCAFiles) > 0 {
-		st.clientCAs = x509.NewCertPool()
-		for _, f := range e.ClientCAFiles {
-			pem, err := os.ReadFile(cfg.File(f))
-			if err != nil {
-				return fmt.Errorf("client_ca_files: %w", err)
-			}
-			if !st.clientCAs.AppendCertsFromPEM(pem) {
-				return fmt.Errorf("client_ca_files: %s holds no PEM certificate", f)
-			}
+		var err error
+		if clientCAs, err = loadCAPool(cfg, e.ClientCAFiles); err != nil {
+			return fmt.Errorf("client_ca_files: %w", err)
 		}
 	}
 	if e.TLS != nil {
-		c, err := tls.LoadX509KeyPair(cfg.File(e.TLS.CertFile), cfg.File(e.TLS.KeyFile))
-		if err != nil {
+		var err error
+		if st.serverTLS, err = loadServerTLS(cfg, e.TLS); err != nil {
 			return fmt.Errorf("tls: %w", err)
 		}
-		st.serverCert = &c
-		st.minTLS = tls.VersionTLS12
-		if e.TLS.MinVersion == "1.3" {
-			st.minTLS = tls.VersionTLS13
+		if clientCAs != nil {
+			st.serverTLS.ClientCAs = clientCAs
+			st.serverTLS.ClientAuth = tls.VerifyClientCertIfGiven
 		}
 	}
 	st.endpoint = ep
@@ -257,15 +248,10 @@ func (s *Server) startSideListener(name, address string, h http.Handler, useTLS 
 // verified when given (Basic callers need none).
 func (s *Server) apiKeysTLS(*tls.ClientHelloInfo) (*tls.Config, error) {
 	st := s.gen.Load().apiKeys
-	if st == nil || st.serverCert == nil {
+	if st == nil || st.serverTLS == nil {
 		return nil, errors.New("api keys endpoint: no certificate in this generation")
 	}
-	c := &tls.Config{MinVersion: st.minTLS, Certificates: []tls.Certificate{*st.serverCert}}
-	if st.clientCAs != nil {
-		c.ClientCAs = st.clientCAs
-		c.ClientAuth = tls.VerifyClientCertIfGiven
-	}
-	return c, nil
+	return st.serverTLS, nil
 }
 
 // APIKeysAddr is the address of the issuing endpoint's dedicated listener

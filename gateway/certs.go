@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"os"
 	"sync/atomic"
 )
 
@@ -31,4 +33,35 @@ func (h *certHolder) reload(certFile, keyFile string) error {
 
 func (h *certHolder) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	return h.cur.Load(), nil
+}
+
+// loadCAPool reads PEM CA files (relative to the config) into a pool; a
+// file without a certificate is an error. Callers prefix the config key.
+func loadCAPool(cfg *Config, files []string) (*x509.CertPool, error) {
+	pool := x509.NewCertPool()
+	for _, f := range files {
+		pem, err := os.ReadFile(cfg.File(f))
+		if err != nil {
+			return nil, err
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s holds no PEM certificate", f)
+		}
+	}
+	return pool, nil
+}
+
+// loadServerTLS builds the server TLS configuration of a dedicated
+// listener from its tls section (built once per generation, handed to
+// every handshake).
+func loadServerTLS(cfg *Config, t *TLSConfig) (*tls.Config, error) {
+	c, err := tls.LoadX509KeyPair(cfg.File(t.CertFile), cfg.File(t.KeyFile))
+	if err != nil {
+		return nil, err
+	}
+	min := uint16(tls.VersionTLS12)
+	if t.MinVersion == "1.3" {
+		min = tls.VersionTLS13
+	}
+	return &tls.Config{MinVersion: min, Certificates: []tls.Certificate{c}}, nil
 }

@@ -20,10 +20,9 @@ import (
 // the generation's bundle data) over the process-wide token store, and its
 // dedicated listener's certificate.
 type internalKMState struct {
-	cfg        *InternalKeyManagerConfig
-	km         *keymanager.KeyManager
-	serverCert *tls.Certificate
-	minTLS     uint16
+	cfg       *InternalKeyManagerConfig
+	km        *keymanager.KeyManager
+	serverTLS *tls.Config // nil without tls
 	// owned is the store holder when this generation opened its own
 	// (gatehouse check / explain); a Server's outlives generations.
 	owned *kmStores
@@ -76,14 +75,8 @@ func buildInternalKM(ctx context.Context, cfg *Config, log hclog.Logger, stores 
 		return nil, fail("", err)
 	}
 	if k.TLS != nil {
-		c, err := tls.LoadX509KeyPair(cfg.File(k.TLS.CertFile), cfg.File(k.TLS.KeyFile))
-		if err != nil {
+		if st.serverTLS, err = loadServerTLS(cfg, k.TLS); err != nil {
 			return nil, fail("/tls", err)
-		}
-		st.serverCert = &c
-		st.minTLS = tls.VersionTLS12
-		if k.TLS.MinVersion == "1.3" {
-			st.minTLS = tls.VersionTLS13
 		}
 	}
 	return st, nil
@@ -161,10 +154,10 @@ func (s *Server) startKeyManagerListener(cfg *Config) error {
 
 func (s *Server) keyManagerTLS(*tls.ClientHelloInfo) (*tls.Config, error) {
 	st := s.gen.Load().internalKM
-	if st == nil || st.serverCert == nil {
+	if st == nil || st.serverTLS == nil {
 		return nil, errors.New("internal key manager: no certificate in this generation")
 	}
-	return &tls.Config{MinVersion: st.minTLS, Certificates: []tls.Certificate{*st.serverCert}}, nil
+	return st.serverTLS, nil
 }
 
 // KeyManagerAddr is the internal key manager's dedicated listener address

@@ -1,9 +1,7 @@
 package gateway
 
 import (
-	"crypto/x509"
 	"fmt"
-	"os"
 
 	"github.com/gatehouse/gatehouse/authn"
 )
@@ -50,15 +48,8 @@ func (f *authnFactory) keyManager(name string) (authn.KeyManager, error) {
 		return nil, fmt.Errorf("key manager %q: %w", name, err)
 	}
 	if len(kc.CAFiles) > 0 {
-		ic.RootCAs = x509.NewCertPool()
-		for _, file := range kc.CAFiles {
-			pem, err := os.ReadFile(f.cfg.File(file))
-			if err != nil {
-				return nil, fmt.Errorf("key manager %q: ca_files: %w", name, err)
-			}
-			if !ic.RootCAs.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("key manager %q: ca_files: %s holds no PEM certificate", name, file)
-			}
+		if ic.RootCAs, err = loadCAPool(f.cfg, kc.CAFiles); err != nil {
+			return nil, fmt.Errorf("key manager %q: ca_files: %w", name, err)
 		}
 	}
 	km, err := authn.NewIntrospection(ic)
