@@ -154,15 +154,6 @@ func (c *Config) checkKeyManagers(add func(ptr, format string, args ...any)) {
 // introspectionConfig is the authn configuration of an external key
 // manager (secrets resolved and CA files read by the caller).
 func (km *KeyManagerConfig) introspectionConfig() authn.IntrospectionConfig {
-	ttl := func(d *Duration) time.Duration {
-		switch {
-		case d == nil:
-			return 0 // the authn default
-		case *d == 0:
-			return -1 // disabled
-		}
-		return d.D()
-	}
 	return authn.IntrospectionConfig{
 		Name:             km.Name,
 		URL:              km.IntrospectionURL,
@@ -173,8 +164,8 @@ func (km *KeyManagerConfig) introspectionConfig() authn.IntrospectionConfig {
 		Issuer:           km.Issuer,
 		Audiences:        km.Audiences,
 		CacheSize:        km.CacheSize,
-		CacheTTL:         ttl(km.CacheTTL),
-		NegativeCacheTTL: ttl(km.NegativeCacheTTL),
+		CacheTTL:         optionalCacheTTL(km.CacheTTL),
+		NegativeCacheTTL: optionalCacheTTL(km.NegativeCacheTTL),
 		Claims: authn.IntrospectionClaims{
 			Scope:       km.Claims.Scope,
 			ClientID:    km.Claims.ClientID,
@@ -186,4 +177,16 @@ func (km *KeyManagerConfig) introspectionConfig() authn.IntrospectionConfig {
 		},
 		SubscriptionValidation: km.SubscriptionValidation,
 	}
+}
+
+// optionalCacheTTL maps an optional cache TTL setting onto the authn
+// convention: unset is 0 (the package default), 0s is -1 (disabled).
+func optionalCacheTTL(d *Duration) time.Duration {
+	switch {
+	case d == nil:
+		return 0
+	case *d == 0:
+		return -1
+	}
+	return d.D()
 }

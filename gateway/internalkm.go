@@ -58,13 +58,8 @@ func buildInternalKM(ctx context.Context, cfg *Config, log hclog.Logger, stores 
 		Algorithm:              k.Algorithm,
 		Store:                  store,
 		SubscriptionValidation: *k.SubscriptionValidation,
+		CacheTTL:               optionalCacheTTL(k.CacheTTL),
 		Logger:                 log.Named("keymanager"),
-	}
-	if k.CacheTTL != nil {
-		kc.CacheTTL = k.CacheTTL.D()
-		if kc.CacheTTL == 0 {
-			kc.CacheTTL = -1
-		}
 	}
 	if k.SigningKeyFile != "" {
 		if kc.Signer, err = apikeys.LoadSigningKey(cfg.File(k.SigningKeyFile)); err != nil {
