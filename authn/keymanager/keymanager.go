@@ -28,6 +28,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
@@ -103,7 +104,9 @@ type KeyManager struct {
 	slots  chan struct{}
 	signer *jwtSigner // nil: opaque tokens
 	jwks   []byte
-	dummy  secretHash // compared for unknown clients, so timing tells nothing
+	// metadata is Metadata as served: it depends on the configuration only.
+	metadata []byte
+	dummy    secretHash // compared for unknown clients, so timing tells nothing
 }
 
 var _ authn.KeyManager = (*KeyManager)(nil)
@@ -160,6 +163,9 @@ func New(cfg Config) (*KeyManager, error) {
 	var err error
 	if km.dummy, err = dummyHash(); err != nil {
 		return nil, err
+	}
+	if km.metadata, err = json.Marshal(km.Metadata()); err != nil {
+		return nil, fmt.Errorf("keymanager: metadata: %w", err)
 	}
 	km.apps.Store(&Applications{})
 	return km, nil
