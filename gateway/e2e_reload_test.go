@@ -134,20 +134,6 @@ func tarball(t *testing.T, files map[string]string) []byte {
 // revision is the serving generation's bundle revisions.
 func (e *env) revision() string { return e.srv.Generation().Engine.Revision() }
 
-// waitFor polls until cond holds (10 s at most: generous, never a timing
-// assertion) and returns how long it took.
-func (e *env) waitFor(what string, cond func() bool) time.Duration {
-	e.t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > 10*time.Second {
-			e.t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	return time.Since(start)
-}
-
 type readyz struct {
 	Status     string `json:"status"`
 	Revision   string `json:"bundle_revision"`
