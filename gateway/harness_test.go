@@ -215,6 +215,31 @@ func (e *env) waitFor(what string, cond func() bool) time.Duration {
 	return poll(e.t, what, 10*time.Second, 2*time.Millisecond, cond)
 }
 
+// underLoad runs workers goroutines, each calling request(worker) over and
+// over; the returned stop ends the loops and waits for them.
+func underLoad(workers int, request func(worker int)) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				request(i)
+			}
+		}()
+	}
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}
+
 type response struct {
 	status int
 	header http.Header
