@@ -34,12 +34,13 @@ func TestAssertionContentCache(t *testing.T) {
 	}
 	now := time.Unix(1_800_000_000, 0)
 	a.now = func() time.Time { return now }
+	cache := newAssertionCache()
 	op := &compiledOp{Operation: &Operation{ID: "getPet"}, api: &compiledAPI{API: &API{Name: "petstore", Version: "1"}}}
 	id := func(sub, jti string, exp time.Time) *authn.Identity {
 		return &authn.Identity{Scheme: "jwt", Type: authn.TypeJWT, Subject: sub, Issuer: "https://idp/", ClientID: "app",
 			Scopes: []string{"read"}, TokenID: jti, ExpiresAt: exp}
 	}
-	first, err := a.Assertion(1, op, []*authn.Identity{id("alice", "t1", now.Add(time.Hour))})
+	first, err := a.Assertion(cache, op, []*authn.Identity{id("alice", "t1", now.Add(time.Hour))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +55,7 @@ func TestAssertionContentCache(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tok, err := a.Assertion(1, op, []*authn.Identity{tc.id})
+			tok, err := a.Assertion(cache, op, []*authn.Identity{tc.id})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -72,16 +73,16 @@ func TestAssertionContentCache(t *testing.T) {
 	}
 	// After half the lifetime, a fresh one is signed.
 	now = now.Add(3 * time.Minute)
-	tok, _ := a.Assertion(1, op, []*authn.Identity{id("alice", "t5", now.Add(time.Hour))})
+	tok, _ := a.Assertion(cache, op, []*authn.Identity{id("alice", "t5", now.Add(time.Hour))})
 	if tok == first {
 		t.Fatal("stale assertion reused past its refresh time")
 	}
 }
 
-// TestAssertionCacheFollowsGenerations: the caches' keys pin their
-// generation's operations, so a newer generation empties them and an older
-// one (requests still finishing after a swap) never stores.
-func TestAssertionCacheFollowsGenerations(t *testing.T) {
+// TestAssertionCacheBelongsToGeneration: the caches' keys pin their
+// generation's operations, so each generation has its own cache and the
+// process-wide Asserter keeps nothing of a retired one.
+func TestAssertionCacheBelongsToGeneration(t *testing.T) {
 	a, err := NewAsserter(IdentityConfig{Issuer: "gatehouse", Lifetime: Duration(5 * time.Minute), Algorithm: "ES256"}, "")
 	if err != nil {
 		t.Fatal(err)
@@ -90,37 +91,37 @@ func TestAssertionCacheFollowsGenerations(t *testing.T) {
 	newOp := func() *compiledOp {
 		return &compiledOp{Operation: &Operation{ID: "getPet"}, api: &compiledAPI{API: &API{Name: "petstore", Version: "1"}}}
 	}
-	sizes := func() (int, int) {
-		a.mu.Lock()
-		defer a.mu.Unlock()
-		return len(a.cache), len(a.content)
+	sizes := func(c *assertionCache) (int, int) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(c.byIDs), len(c.content)
 	}
+	gen1, gen2 := newAssertionCache(), newAssertionCache()
 	op1, op2 := newOp(), newOp()
 	steps := []struct {
-		name          string
-		gen           uint64
-		op            *compiledOp
-		cache, contnt int
+		name       string
+		cache      *assertionCache
+		op         *compiledOp
+		gen1, gen2 int // entries in each generation's cache (byIDs and content alike)
 	}{
-		{"gen 1 stores", 1, op1, 1, 1},
-		{"gen 1 again hits", 1, op1, 1, 1},
-		{"gen 2 empties and stores its own", 2, op2, 1, 1},
-		{"gen 1 after the swap stores nothing", 1, op1, 1, 1},
+		{"gen 1 stores", gen1, op1, 1, 0},
+		{"gen 1 again hits", gen1, op1, 1, 0},
+		{"gen 2 stores its own", gen2, op2, 1, 1},
+		{"gen 1 after the swap touches only its own", gen1, op1, 1, 1},
 	}
 	for _, st := range steps {
-		if _, err := a.Assertion(st.gen, st.op, []*authn.Identity{id}); err != nil {
+		if _, err := a.Assertion(st.cache, st.op, []*authn.Identity{id}); err != nil {
 			t.Fatalf("%s: %v", st.name, err)
 		}
-		c, k := sizes()
-		if c != st.cache || k != st.contnt {
-			t.Fatalf("%s: cache %d content %d, want %d %d", st.name, c, k, st.cache, st.contnt)
+		for i, c := range []*assertionCache{gen1, gen2} {
+			want := []int{st.gen1, st.gen2}[i]
+			if b, k := sizes(c); b != want || k != want {
+				t.Fatalf("%s: generation %d cache has %d/%d entries, want %d", st.name, i+1, b, k, want)
+			}
 		}
 	}
-	a.mu.Lock()
-	for k := range a.cache {
-		if k.op != op2 {
-			t.Errorf("an entry of a retired generation's operation is still cached")
-		}
+	// Without a cache (no generation), it signs and stores nothing.
+	if _, err := a.Assertion(nil, op1, []*authn.Identity{id}); err != nil {
+		t.Fatal(err)
 	}
-	a.mu.Unlock()
 }

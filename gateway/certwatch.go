@@ -3,124 +3,86 @@ package gateway
 import (
 	"context"
 	"crypto/sha256"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
-	"github.com/fsnotify/fsnotify"
 	"github.com/hashicorp/go-hclog"
 )
 
 // tlsWatcher reloads TLS material in place when its files change: the
 // server certificate and key, and the client CA bundles and CRLs of every
-// API (and of the forwarding proxy). It is deliberately small and separate
-// from configuration reloads: none of these files needs a new generation,
-// and established connections keep what they negotiated.
+// API (and of the forwarding proxy). It is deliberately separate from
+// configuration reloads: none of these files needs a new generation, and
+// established connections keep what they negotiated.
 //
-// It watches parent directories (deployment tools and Kubernetes replace
-// files by rename, which a watch on the file itself would miss), waits until
-// events have stopped for the debounce time, and reports the files whose
-// content hash changed — so a certificate and its key written one after the
-// other are reloaded together, once.
+// The watching itself — parent directories (deployment tools and Kubernetes
+// replace files by rename), settling until events stop, content hashes — is
+// the generic Watcher's, with all TLS files in one group. On top it keeps a
+// hash per file, to report which files changed: a certificate and its key
+// written one after the other are reloaded together, once.
 type tlsWatcher struct {
-	fsw      *fsnotify.Watcher
-	log      hclog.Logger
-	debounce time.Duration
+	w        *Watcher
 	onChange func(changed map[string]bool)
 
 	mu    sync.Mutex
 	files map[string][sha256.Size]byte
-	dirs  map[string]bool
 }
 
 // tlsWatchDebounce is how long the watcher waits for events to stop.
 const tlsWatchDebounce = 250 * time.Millisecond
 
 func newTLSWatcher(log hclog.Logger, debounce time.Duration, onChange func(map[string]bool)) (*tlsWatcher, error) {
-	fsw, err := fsnotify.NewWatcher()
+	w, err := NewWatcher(log, debounce)
 	if err != nil {
 		return nil, err
 	}
-	return &tlsWatcher{fsw: fsw, log: log, debounce: debounce, onChange: onChange,
-		files: map[string][sha256.Size]byte{}, dirs: map[string]bool{}}, nil
+	return &tlsWatcher{w: w, onChange: onChange, files: map[string][sha256.Size]byte{}}, nil
 }
 
 // set replaces the watched files. Files already watched keep their last
 // seen content, so a change that raced with set is not lost.
-func (w *tlsWatcher) set(files []string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+func (t *tlsWatcher) set(files []string) {
+	t.mu.Lock()
 	next := map[string][sha256.Size]byte{}
+	paths := make([]string, 0, len(files))
 	for _, f := range files {
 		if f == "" {
 			continue
 		}
 		f = filepath.Clean(f)
-		if sum, ok := w.files[f]; ok {
+		if sum, ok := t.files[f]; ok {
 			next[f] = sum
 		} else {
 			next[f] = fileSum(f)
 		}
-		dir := filepath.Dir(f)
-		if !w.dirs[dir] {
-			if err := w.fsw.Add(dir); err != nil {
-				w.log.Warn("cannot watch directory; TLS files there reload on SIGHUP only", "dir", dir, "error", err.Error())
-				continue
-			}
-			w.dirs[dir] = true
-		}
+		paths = append(paths, f)
 	}
-	w.files = next
+	t.files = next
+	t.mu.Unlock()
+	t.w.Watch("tls", paths, func(context.Context) {
+		if changed := t.changed(); len(changed) > 0 {
+			t.onChange(changed)
+		}
+	})
 }
 
 // run delivers events until ctx ends.
-func (w *tlsWatcher) run(ctx context.Context) {
-	defer w.fsw.Close()
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case _, ok := <-w.fsw.Events:
-			if !ok {
-				return
-			}
-			timer.Reset(w.debounce)
-		case err, ok := <-w.fsw.Errors:
-			if !ok {
-				return
-			}
-			w.log.Warn("TLS file watcher error; checking every file", "error", err.Error())
-			timer.Reset(w.debounce)
-		case <-timer.C:
-			if changed := w.changed(); len(changed) > 0 {
-				w.onChange(changed)
-			}
-		}
-	}
-}
+func (t *tlsWatcher) run(ctx context.Context) { t.w.Run(ctx) }
 
-func (w *tlsWatcher) changed() map[string]bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+func (t *tlsWatcher) changed() map[string]bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	out := map[string]bool{}
-	for f, old := range w.files {
+	for f, old := range t.files {
 		if sum := fileSum(f); sum != old {
-			w.files[f] = sum
+			t.files[f] = sum
 			out[f] = true
 		}
 	}
 	return out
 }
 
-// fileSum hashes a file's content; an unreadable file hashes as empty
-// content with a marker, so its reappearance counts as a change.
-func fileSum(path string) [sha256.Size]byte {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return sha256.Sum256([]byte("\x00unreadable\x00" + err.Error()))
-	}
-	return sha256.Sum256(b)
-}
+// fileSum is the content hash of one file (contentSum's, so a missing or
+// unreadable file hashes as such and its reappearance counts as a change).
+func fileSum(path string) [sha256.Size]byte { return contentSum([]string{path}) }

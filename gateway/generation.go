@@ -30,7 +30,10 @@ type Generation struct {
 	router *mux.Router
 	// decisions caches policy decisions when the policy allows it (nil otherwise).
 	decisions *decisionCache
-	closers   []io.Closer
+	// assertions caches signed identity assertions for this generation's
+	// operations (assertion.go).
+	assertions *assertionCache
+	closers    []io.Closer
 	// jwks are the remote key sources the generation's issuers use.
 	jwks    []*authn.RemoteJWKS
 	ops     map[*Operation]*compiledOp
@@ -70,6 +73,10 @@ type compiledOp struct {
 	stripQuery    []string // API key query parameters to remove
 	stripCookies  []string // API key cookies to remove
 	challenges    []challenge
+	// readsAuthorization: some scheme of the operation reads the
+	// Authorization header (http, oauth2, openIdConnect), which is then never
+	// forwarded.
+	readsAuthorization bool
 }
 
 // opHandler lets a mux match hand back the operation without a map lookup.
@@ -195,6 +202,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 		return nil, err
 	}
 	g.Engine = eng
+	g.assertions = newAssertionCache()
 	if ok, why := eng.Cacheable(); ok {
 		g.decisions = newDecisionCache()
 	} else {
@@ -259,6 +267,10 @@ func compileOp(api *compiledAPI, op *Operation, f *authnFactory, cfg *Config) (*
 			return nil, err
 		}
 		c.authenticators = append(c.authenticators, a)
+		switch def.Type {
+		case "http", "oauth2", "openIdConnect":
+			c.readsAuthorization = true
+		}
 		if def.Type == "apiKey" {
 			switch def.In {
 			case "header":

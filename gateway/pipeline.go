@@ -184,27 +184,25 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 	if g.decisions != nil && len(opts) == 0 {
 		key, cacheable = g.decisions.key(r, ev, positions, rejPositions)
 	}
+	var d *bundles.Decision
+	hit := false
 	if cacheable {
-		if d, ok := g.decisions.get(key); ok {
-			ev.Decision, ev.CachedDecision = d, true
+		d, hit = g.decisions.get(key)
+	}
+	if !hit {
+		var err error
+		d, err = g.Engine.Decide(r.Context(), ev.Input(), opts...)
+		if err != nil {
 			ev.PolicyTime = time.Since(policyStart)
-			if !d.Allow {
-				ev.Reason, ev.denial = pickDenial(d)
-				ev.Status = ev.denial.status
-			}
+			ev.Status, ev.Reason, ev.Failure = http.StatusInternalServerError, "policy_error", err
 			return ev
 		}
+		if cacheable {
+			g.decisions.put(key, d)
+		}
 	}
-	d, err := g.Engine.Decide(r.Context(), ev.Input(), opts...)
 	ev.PolicyTime = time.Since(policyStart)
-	if err != nil {
-		ev.Status, ev.Reason, ev.Failure = http.StatusInternalServerError, "policy_error", err
-		return ev
-	}
-	if cacheable {
-		g.decisions.put(key, d)
-	}
-	ev.Decision = d
+	ev.Decision, ev.CachedDecision = d, hit
 	if !d.Allow {
 		ev.Reason, ev.denial = pickDenial(d)
 		ev.Status = ev.denial.status
@@ -269,19 +267,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		requestID:  rec.requestID,
 		header:     gen.Config.UpstreamIdentity.Header,
 		extra:      d.Headers,
-		stripAuthz: hasAuthorizationScheme(op),
+		stripAuthz: op.readsAuthorization,
 	}
 	if f.path == "" {
 		f.path = "/"
 	}
+	var satisfied []*authn.Identity
+	if !op.Public {
+		satisfied = satisfiedIdentities(d, ev.Names, ev.Creds)
+	}
 	if h := gen.Config.MTLS.UpstreamHeader; h != "" {
 		f.xfccHeader = h
 		if !op.Public {
-			f.xfcc = upstreamXFCC(satisfiedIdentities(d, ev.Names, ev.Creds))
+			f.xfcc = upstreamXFCC(satisfied)
 		}
 	}
 	if s.asserter != nil && !op.Public {
-		tok, err := s.asserter.Assertion(gen.ID, op, satisfiedIdentities(d, ev.Names, ev.Creds))
+		tok, err := s.asserter.Assertion(gen.assertions, op, satisfied)
 		if err != nil {
 			ev.Status, ev.Reason = http.StatusInternalServerError, "assertion_failed"
 			s.log.Error("cannot sign identity assertion", "request_id", rec.requestID, "error", err.Error())
@@ -293,18 +295,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	limitBody(rec, r, gen.Config, op.api.API)
 	filterUpgrade(r, op)
 	serveProxy(rec, r, f, op.api.transport, s.proxyErrorHandler)
-}
-
-// hasAuthorizationScheme reports whether any scheme of the operation reads
-// the Authorization header, which is then never forwarded.
-func hasAuthorizationScheme(op *compiledOp) bool {
-	for _, name := range op.Schemes {
-		switch op.api.Schemes[name].Type {
-		case "http", "oauth2", "openIdConnect":
-			return true
-		}
-	}
-	return false
 }
 
 // satisfiedIdentities returns the identities of the alternative the policy

@@ -56,12 +56,10 @@ func appCreate(args []string, stdout, stderr io.Writer) int {
 	secret, err := keymanager.NewSecret()
 	if err == nil {
 		err = editApps(*data, func(apps map[string]any) error {
-			if _, exists := apps[*id]; exists {
-				if app, _ := apps[*id].(map[string]any); app != nil && app["oauth2"] != nil {
-					return fmt.Errorf("application %q is already a client (rotate its secret instead)", *id)
-				}
-			}
 			app, _ := apps[*id].(map[string]any)
+			if app["oauth2"] != nil {
+				return fmt.Errorf("application %q is already a client (rotate its secret instead)", *id)
+			}
 			if app == nil {
 				app = map[string]any{}
 			}

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/gatehouse/gatehouse/authn/keymanager"
 )
@@ -84,20 +83,7 @@ key_managers:
 // kmGateway starts a gateway on the bench API with the given schemes
 // section (and what follows it) and waits until it is ready.
 func (b *bench) kmGateway(name, upstream, schemes string) (*proc, string, string, error) {
-	addr, err := freePort()
-	if err != nil {
-		return nil, "", "", err
-	}
-	admin, err := freePort()
-	if err != nil {
-		return nil, "", "", err
-	}
-	cfg := fmt.Sprintf(`listen:
-  address: %s
-  tls: {cert_file: server.pem, key_file: server-key.pem}
-admin:
-  address: %s
-apis:
+	return b.startGateway(name, fmt.Sprintf(`apis:
   - openapi: bench-api.json
     upstream: %s
 issuers:
@@ -109,36 +95,7 @@ log:
   level: info
   format: json
 schemes:
-%s`, addr, admin, upstream, issuerID, audience, schemes)
-	cfgFile := filepath.Join(b.work, name+".yaml")
-	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
-		return nil, "", "", err
-	}
-	logFile := filepath.Join(b.work, name+".log")
-	b.logs[name] = logFile
-	var env []string
-	if b.opts.gatewayEnv != "" {
-		env = strings.Split(b.opts.gatewayEnv, ",")
-	}
-	p, err := b.start(name, logFile, env, b.binary, "run", "-c", cfgFile)
-	if err != nil {
-		return nil, "", "", err
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get("http://" + admin + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p, addr, admin, nil
-			}
-		}
-		if p.exited() || time.Now().After(deadline) {
-			log, _ := os.ReadFile(logFile)
-			return nil, "", "", fmt.Errorf("%s did not become ready: %s", name, log)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+%s`, upstream, issuerID, audience, schemes), nil)
 }
 
 // clientCredentials gets a token from a token endpoint.

@@ -445,24 +445,11 @@ func (b *bench) setup() error {
 // gateway writes a config and starts `gatehouse run`, its logs (JSON at
 // info: the defaults) going to a file as they would under a supervisor.
 func (b *bench) gateway(name, upstream string, audit bool, env []string) (*proc, string, error) {
-	addr, err := freePort()
-	if err != nil {
-		return nil, "", err
-	}
-	admin, err := freePort()
-	if err != nil {
-		return nil, "", err
-	}
 	auditLine := ""
 	if !audit {
 		auditLine = "  audit: false\n"
 	}
-	cfg := fmt.Sprintf(`listen:
-  address: %s
-  tls: {cert_file: server.pem, key_file: server-key.pem}
-admin:
-  address: %s
-apis:
+	p, addr, _, err := b.startGateway(name, fmt.Sprintf(`apis:
   - openapi: bench-api.json
     upstream: %s
 schemes:
@@ -475,33 +462,55 @@ issuers:
 log:
   level: info
   format: json
-%s`, addr, admin, upstream, issuerID, audience, auditLine)
+%s`, upstream, issuerID, audience, auditLine), env)
+	return p, addr, err
+}
+
+// startGateway picks the public (TLS) and admin ports, writes the config
+// (its listen and admin sections, then rest), starts `gatehouse run` on it
+// with -gateway-env and then env in its environment, and waits for the
+// admin listener's /readyz (the public one opens before it). It returns the
+// process and the two addresses.
+func (b *bench) startGateway(name, rest string, env []string) (*proc, string, string, error) {
+	addr, err := freePort()
+	if err != nil {
+		return nil, "", "", err
+	}
+	admin, err := freePort()
+	if err != nil {
+		return nil, "", "", err
+	}
+	cfg := fmt.Sprintf(`listen:
+  address: %s
+  tls: {cert_file: server.pem, key_file: server-key.pem}
+admin:
+  address: %s
+%s`, addr, admin, rest)
 	cfgFile := filepath.Join(b.work, name+".yaml")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
 	logFile := filepath.Join(b.work, name+".log")
 	b.logs[name] = logFile
 	if b.opts.gatewayEnv != "" {
 		env = append(strings.Split(b.opts.gatewayEnv, ","), env...)
 	}
-	cmd, err := b.start(name, logFile, env, b.binary, "run", "-c", cfgFile)
+	p, err := b.start(name, logFile, env, b.binary, "run", "-c", cfgFile)
 	if err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
-	// Wait for the admin listener; the public one opens before it.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := http.Get("http://" + admin + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return cmd, addr, nil
+				return p, addr, admin, nil
 			}
 		}
-		if cmd.exited() || time.Now().After(deadline) {
+		if p.exited() || time.Now().After(deadline) {
 			log, _ := os.ReadFile(logFile)
-			return nil, "", fmt.Errorf("%s did not become ready: %s", name, log)
+			return nil, "", "", fmt.Errorf("%s did not become ready: %s", name, log)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -3,12 +3,9 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
-	"time"
 
 	"github.com/gatehouse/gatehouse/authn/authntest"
 )
@@ -55,20 +52,7 @@ func (b *bench) setupMTLS(upstream string) error {
 	if err := os.WriteFile(filepath.Join(b.work, "bench-mtls-api.json"), doc, 0o644); err != nil {
 		return err
 	}
-	addr, err := freePort()
-	if err != nil {
-		return err
-	}
-	admin, err := freePort()
-	if err != nil {
-		return err
-	}
-	cfg := fmt.Sprintf(`listen:
-  address: %s
-  tls: {cert_file: server.pem, key_file: server-key.pem}
-admin:
-  address: %s
-apis:
+	p, addr, _, err := b.startGateway("gatehouse-mtls", fmt.Sprintf(`apis:
   - openapi: bench-mtls-api.json
     upstream: %s
     client_ca_files: [partner-ca.pem]
@@ -79,8 +63,7 @@ mtls:
 log:
   level: info
   format: json
-`, addr, admin, upstream)
-	p, err := b.runGatewayConfig("gatehouse-mtls", cfg, admin)
+`, upstream), nil)
 	if err != nil {
 		return err
 	}
@@ -90,38 +73,4 @@ log:
 		header: "X-SSL-Client-Cert: " + url.QueryEscape(string(client.CertPEM())),
 	})
 	return nil
-}
-
-// runGatewayConfig starts `gatehouse run` on a config text and waits for
-// its admin listener (as gateway does for the JWT configs).
-func (b *bench) runGatewayConfig(name, cfg, admin string) (*proc, error) {
-	cfgFile := filepath.Join(b.work, name+".yaml")
-	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
-		return nil, err
-	}
-	logFile := filepath.Join(b.work, name+".log")
-	b.logs[name] = logFile
-	var env []string
-	if b.opts.gatewayEnv != "" {
-		env = strings.Split(b.opts.gatewayEnv, ",")
-	}
-	cmd, err := b.start(name, logFile, env, b.binary, "run", "-c", cfgFile)
-	if err != nil {
-		return nil, err
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get("http://" + admin + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return cmd, nil
-			}
-		}
-		if cmd.exited() || time.Now().After(deadline) {
-			log, _ := os.ReadFile(logFile)
-			return nil, fmt.Errorf("%s did not become ready: %s", name, log)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
