@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -74,12 +73,7 @@ policy:
 	if err != nil {
 		b.Fatal(err)
 	}
-	g, err := BuildGeneration(context.Background(), cfg, BuildOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = g.Close() })
-	return g, out.Key
+	return benchGeneration(b, cfg), out.Key
 }
 
 // BenchmarkEvaluateAPIKey is route + API key authenticator + input + policy

@@ -63,12 +63,7 @@ log: {level: info, format: json}
 		if err != nil {
 			b.Fatal(err)
 		}
-		g, err := BuildGeneration(context.Background(), c, BuildOptions{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { _ = g.Close() })
-		return g
+		return benchGeneration(b, c)
 	}
 	internal := gen(`{type: bearer, issuers: [corp], key_managers: [gatehouse]}`)
 	ext := gen(`{type: bearer, issuers: [corp], key_managers: [corp-km]}`)

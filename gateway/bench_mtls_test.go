@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"net/http"
@@ -58,12 +57,7 @@ mtls:
 		if err != nil {
 			b.Fatal(err)
 		}
-		g, err := BuildGeneration(context.Background(), cfg, BuildOptions{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { _ = g.Close() })
-		return g
+		return benchGeneration(b, cfg)
 	}
 	cached, uncached := gen("5m"), gen("1ns")
 	chain := append([]*x509.Certificate{client.Certificate}, client.Chain...)

@@ -235,6 +235,13 @@ func (e *benchEnv) generation(b *testing.B, jwtCacheTTL string) *Generation {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return benchGeneration(b, cfg)
+}
+
+// benchGeneration builds a generation from cfg, closed when the benchmark
+// ends.
+func benchGeneration(b *testing.B, cfg *Config) *Generation {
+	b.Helper()
 	g, err := BuildGeneration(context.Background(), cfg, BuildOptions{})
 	if err != nil {
 		b.Fatal(err)

@@ -6,25 +6,11 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/gatehouse/gatehouse/authn/authntest"
 )
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
 
 // servedSerial opens a new TLS connection and returns the serial of the
 // server certificate it gets.
@@ -50,39 +36,26 @@ func TestServerCertificateRotationUnderLoad(t *testing.T) {
 	fresh := e.certClient(p.partner, "")
 	fresh.Transport.(*http.Transport).DisableKeepAlives = true
 
-	stop := make(chan struct{})
 	var ok, failed atomic.Int64
 	var firstErr atomic.Value
-	var wg sync.WaitGroup
-	for i := range 4 {
+	stop := underLoad(4, func(worker int) {
 		c := keepAlive
-		if i%2 == 1 {
+		if worker%2 == 1 {
 			c = fresh
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				resp, err := c.Get(e.base + "/partners/cert")
-				if err == nil {
-					resp.Body.Close()
-				}
-				if err != nil || resp.StatusCode != 200 {
-					failed.Add(1)
-					if err != nil {
-						firstErr.CompareAndSwap(nil, err.Error())
-					}
-					continue
-				}
-				ok.Add(1)
+		resp, err := c.Get(e.base + "/partners/cert")
+		if err == nil {
+			resp.Body.Close()
+		}
+		if err != nil || resp.StatusCode != 200 {
+			failed.Add(1)
+			if err != nil {
+				firstErr.CompareAndSwap(nil, err.Error())
 			}
-		}()
-	}
+			return
+		}
+		ok.Add(1)
+	})
 	for range 3 {
 		before := ok.Load()
 		next := authntest.Must(e.ca.Server("localhost", "127.0.0.1"))
@@ -99,8 +72,7 @@ func TestServerCertificateRotationUnderLoad(t *testing.T) {
 		eventually(t, "the new server certificate", func() bool { return e.servedSerial() == want })
 		eventually(t, "requests after the rotation", func() bool { return ok.Load() > before+10 })
 	}
-	close(stop)
-	wg.Wait()
+	stop()
 	if failed.Load() > 0 {
 		t.Fatalf("%d of %d requests failed during rotation (first: %v)", failed.Load(), failed.Load()+ok.Load(), firstErr.Load())
 	}

@@ -134,20 +134,6 @@ func tarball(t *testing.T, files map[string]string) []byte {
 // revision is the serving generation's bundle revisions.
 func (e *env) revision() string { return e.srv.Generation().Engine.Revision() }
 
-// waitFor polls until cond holds (10 s at most: generous, never a timing
-// assertion) and returns how long it took.
-func (e *env) waitFor(what string, cond func() bool) time.Duration {
-	e.t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > 10*time.Second {
-			e.t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	return time.Since(start)
-}
-
 type readyz struct {
 	Status     string `json:"status"`
 	Revision   string `json:"bundle_revision"`
@@ -317,7 +303,6 @@ func TestWatchedSymlinkSwap(t *testing.T) {
 func TestReloadUnderLoad(t *testing.T) {
 	e := reloadEnv(t)
 	tok := e.token(nil)
-	stop := make(chan struct{})
 	var total, failed atomic.Int64
 	var failMu sync.Mutex
 	var failures []string
@@ -327,33 +312,21 @@ func TestReloadUnderLoad(t *testing.T) {
 		failures = append(failures, what)
 		failMu.Unlock()
 	}
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				req, _ := http.NewRequest("GET", e.base+"/shapes/single", nil)
-				req.Header.Set("Authorization", "Bearer "+tok)
-				resp, err := e.client.Do(req)
-				total.Add(1)
-				if err != nil {
-					fail(err.Error())
-					continue
-				}
-				body, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					fail(resp.Status + " " + string(body))
-				}
-			}
-		}()
-	}
+	stop := underLoad(8, func(int) {
+		req, _ := http.NewRequest("GET", e.base+"/shapes/single", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := e.client.Do(req)
+		total.Add(1)
+		if err != nil {
+			fail(err.Error())
+			return
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			fail(resp.Status + " " + string(body))
+		}
+	})
 	var latencies []time.Duration
 	for i := 2; i <= 11; i++ {
 		v := "v" + string(rune('0'+i%10)) + "-" + string(rune('a'+i))
@@ -365,8 +338,7 @@ func TestReloadUnderLoad(t *testing.T) {
 			e.waitFor("the failed reload", func() bool { return !e.readyz().LastReload.OK })
 		}
 	}
-	close(stop)
-	wg.Wait()
+	stop()
 	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
 	t.Logf("%d requests during 10 good and 3 bad reloads, %d failed; change→active latency min %v median %v max %v (debounce 100ms)",
 		total.Load(), failed.Load(), latencies[0], latencies[len(latencies)/2], latencies[len(latencies)-1])

@@ -188,6 +188,58 @@ func (e *env) token(edit func(c map[string]any), opts ...authntest.MintOption) s
 	return tok
 }
 
+// poll calls cond every interval until it holds and returns how long that
+// took; after within (generous, never a timing assertion) it fails t.
+func poll(t *testing.T, what string, within, interval time.Duration, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > within {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(interval)
+	}
+	return time.Since(start)
+}
+
+// eventually polls cond until it holds (15 s at most).
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	poll(t, what, 15*time.Second, 50*time.Millisecond, cond)
+}
+
+// waitFor polls until cond holds (10 s at most) and returns how long it
+// took; the short interval makes the duration a fair reload latency.
+func (e *env) waitFor(what string, cond func() bool) time.Duration {
+	e.t.Helper()
+	return poll(e.t, what, 10*time.Second, 2*time.Millisecond, cond)
+}
+
+// underLoad runs workers goroutines, each calling request(worker) over and
+// over; the returned stop ends the loops and waits for them.
+func underLoad(workers int, request func(worker int)) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				request(i)
+			}
+		}()
+	}
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}
+
 type response struct {
 	status int
 	header http.Header
