@@ -42,8 +42,7 @@ func (km *KeyManager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case JWKSPath:
 		km.get(w, r, "application/jwk-set+json", km.jwks)
 	case MetadataPath:
-		md, _ := json.Marshal(km.Metadata())
-		km.get(w, r, "application/json", md)
+		km.get(w, r, "application/json", km.metadata)
 	default:
 		http.NotFound(w, r)
 	}

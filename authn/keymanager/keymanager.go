@@ -28,6 +28,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
@@ -103,7 +104,9 @@ type KeyManager struct {
 	slots  chan struct{}
 	signer *jwtSigner // nil: opaque tokens
 	jwks   []byte
-	dummy  secretHash // compared for unknown clients, so timing tells nothing
+	// metadata is Metadata as served: it depends on the configuration only.
+	metadata []byte
+	dummy    secretHash // compared for unknown clients, so timing tells nothing
 }
 
 var _ authn.KeyManager = (*KeyManager)(nil)
@@ -160,6 +163,9 @@ func New(cfg Config) (*KeyManager, error) {
 	var err error
 	if km.dummy, err = dummyHash(); err != nil {
 		return nil, err
+	}
+	if km.metadata, err = json.Marshal(km.Metadata()); err != nil {
+		return nil, fmt.Errorf("keymanager: metadata: %w", err)
 	}
 	km.apps.Store(&Applications{})
 	return km, nil
@@ -264,10 +270,11 @@ func (km *KeyManager) Issue(ctx context.Context, app *Application, requested []s
 	if err != nil {
 		return nil, err
 	}
-	if err := km.cfg.Store.Save(ctx, keyOf(tok), rec); err != nil {
+	k := keyOf(tok)
+	if err := km.cfg.Store.Save(ctx, k, rec); err != nil {
 		return nil, err
 	}
-	km.cfg.Logger.Info("token issued", "client_id", app.ClientID, "jti", rec.TokenID, "credential_id", authn.CredentialID(tok), "scopes", strings.Join(scopes, " "))
+	km.cfg.Logger.Info("token issued", "client_id", app.ClientID, "jti", rec.TokenID, "credential_id", k.credentialID(), "scopes", strings.Join(scopes, " "))
 	return &Issued{Token: tok, Record: rec, ExpiresIn: km.cfg.Lifetime}, nil
 }
 
@@ -289,7 +296,7 @@ func (km *KeyManager) Validate(ctx context.Context, token string) (*authn.TokenI
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", authn.ErrKeyManagerUnavailable, km.cfg.Name, err)
 	}
-	ti, rej := km.tokenInfo(rec, hex.EncodeToString(k[:6]))
+	ti, rej := km.tokenInfo(rec, k.credentialID())
 	if rej != nil {
 		return nil, rej
 	}
@@ -371,7 +378,7 @@ func (km *KeyManager) Revoke(ctx context.Context, app *Application, token string
 		return err
 	}
 	km.cache.Delete(authn.CacheKey(k))
-	km.cfg.Logger.Info("token revoked", "client_id", app.ClientID, "jti", rec.TokenID, "credential_id", authn.CredentialID(token))
+	km.cfg.Logger.Info("token revoked", "client_id", app.ClientID, "jti", rec.TokenID, "credential_id", k.credentialID())
 	return nil
 }
 
@@ -397,6 +404,10 @@ func (km *KeyManager) Introspect(ctx context.Context, token string) (map[string]
 func keyOf(token string) Key {
 	return sha256.Sum256(unsafe.Slice(unsafe.StringData(token), len(token)))
 }
+
+// credentialID is authn.CredentialID of the token k is the key of, without
+// hashing the token again.
+func (k Key) credentialID() string { return hex.EncodeToString(k[:6]) }
 
 func randomString(n int) (string, error) {
 	b := make([]byte, n)

@@ -48,6 +48,19 @@ func encodeRecord(rec Record) ([]byte, error) {
 	return json.Marshal(rec)
 }
 
+// liveRecord decodes a stored record: ErrNotFound once it has expired at now
+// (a store may still hold it until its sweep or TTL).
+func liveRecord(b []byte, now time.Time) (Record, error) {
+	rec, err := decodeRecord(b)
+	if err != nil {
+		return Record{}, err
+	}
+	if !now.Before(rec.ExpiresAt) {
+		return Record{}, ErrNotFound
+	}
+	return rec, nil
+}
+
 func decodeRecord(b []byte) (Record, error) {
 	var rec Record
 	if err := json.Unmarshal(b, &rec); err != nil {

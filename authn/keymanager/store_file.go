@@ -116,14 +116,7 @@ func (s *FileStore) Lookup(_ context.Context, k Key) (Record, error) {
 	if v == nil {
 		return Record{}, ErrNotFound
 	}
-	rec, err := decodeRecord(v)
-	if err != nil {
-		return Record{}, err
-	}
-	if !s.now().Before(rec.ExpiresAt) {
-		return Record{}, ErrNotFound
-	}
-	return rec, nil
+	return liveRecord(v, s.now())
 }
 
 // Revoke removes the record under k.

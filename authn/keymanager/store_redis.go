@@ -103,14 +103,7 @@ func (s *RedisStore) Lookup(ctx context.Context, k Key) (Record, error) {
 	if err != nil {
 		return Record{}, fmt.Errorf("%w: %w", ErrStore, err)
 	}
-	rec, err := decodeRecord(v)
-	if err != nil {
-		return Record{}, err
-	}
-	if !s.now().Before(rec.ExpiresAt) {
-		return Record{}, ErrNotFound
-	}
-	return rec, nil
+	return liveRecord(v, s.now())
 }
 
 // Revoke deletes the record under k.
