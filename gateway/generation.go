@@ -70,6 +70,7 @@ type compiledOp struct {
 	// secretHeaders are canonical header names that carry credentials for
 	// this operation; they never reach the policy input or the upstream.
 	secretHeaders map[string]struct{}
+	apiKeyHeaders []string // canonical names of API key headers (also in secretHeaders)
 	stripQuery    []string // API key query parameters to remove
 	stripCookies  []string // API key cookies to remove
 	challenges    []challenge
@@ -274,7 +275,9 @@ func compileOp(api *compiledAPI, op *Operation, f *authnFactory, cfg *Config) (*
 		if def.Type == "apiKey" {
 			switch def.In {
 			case "header":
-				c.secretHeaders[http.CanonicalHeaderKey(def.ParamName)] = struct{}{}
+				h := http.CanonicalHeaderKey(def.ParamName)
+				c.secretHeaders[h] = struct{}{}
+				c.apiKeyHeaders = append(c.apiKeyHeaders, h)
 			case "query":
 				c.stripQuery = append(c.stripQuery, def.ParamName)
 			case "cookie":

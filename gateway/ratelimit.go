@@ -267,11 +267,7 @@ func credentialKey(r *http.Request, op *compiledOp) string {
 		}
 		return authn.CredentialID(v)
 	}
-	for name := range op.secretHeaders {
-		switch name {
-		case "Authorization", "Proxy-Authorization", "Cookie":
-			continue
-		}
+	for _, name := range op.apiKeyHeaders {
 		if v := r.Header.Get(name); v != "" {
 			return authn.CredentialID(v)
 		}
