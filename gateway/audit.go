@@ -39,43 +39,25 @@ func (s *Server) finish(rec *recorder, gen *Generation, ev *Evaluation, start ti
 	if s.audit == nil {
 		return
 	}
+	a := auditRecordOf(rec, gen, ev, apiName, opID, decision, dur)
 	if s.auditFast != nil {
-		s.auditFast.log(auditRecordOf(rec, gen, ev, apiName, opID, decision, dur))
+		s.auditFast.log(a)
 		return
 	}
-	n := len(ev.Names) + len(ev.RejNames)
-	schemes := make([]string, 0, n)
-	outcomes := make([]string, 0, n)
-	creds := make([]string, 0, len(ev.Creds))
-	for i, name := range ev.Names {
-		schemes = append(schemes, name)
-		outcomes = append(outcomes, "verified")
-		creds = append(creds, ev.Creds[i].CredentialID)
-	}
-	for i, name := range ev.RejNames {
-		schemes = append(schemes, name)
-		outcomes = append(outcomes, string(ev.Rejections[i].Reason))
-	}
-	var reasons []string
-	if ev.Decision != nil {
-		reasons = ev.Decision.Reasons
-	} else if ev.Reason != "" {
-		reasons = []string{ev.Reason}
-	}
 	s.audit.Info("request",
-		"request_id", rec.requestID,
-		"method", ev.Method,
-		"api", apiName,
-		"operation", opID,
-		"schemes", schemes,
-		"outcomes", outcomes,
-		"credential_ids", creds,
-		"decision", decision,
-		"reasons", reasons,
-		"status", rec.status,
-		"duration_ms", float64(dur.Microseconds())/1000,
-		"generation", gen.ID,
-		"bundle_revision", gen.Engine.Revision(),
+		"request_id", a.requestID,
+		"method", a.method,
+		"api", a.api,
+		"operation", a.operation,
+		"schemes", a.schemes,
+		"outcomes", a.outcomes,
+		"credential_ids", a.credentialIDs,
+		"decision", a.decision,
+		"reasons", a.reasons,
+		"status", a.status,
+		"duration_ms", a.durationMS,
+		"generation", a.generation,
+		"bundle_revision", a.bundleRevision,
 	)
 }
 
