@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
-	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -133,24 +132,6 @@ func tarball(t *testing.T, files map[string]string) []byte {
 
 // revision is the serving generation's bundle revisions.
 func (e *env) revision() string { return e.srv.Generation().Engine.Revision() }
-
-type readyz struct {
-	Status     string `json:"status"`
-	Revision   string `json:"bundle_revision"`
-	LastReload struct {
-		OK    bool   `json:"ok"`
-		Error string `json:"error"`
-	} `json:"last_reload"`
-}
-
-func (e *env) readyz() readyz {
-	e.t.Helper()
-	var r readyz
-	if err := json.Unmarshal([]byte(get(e.t, e.admin+"/readyz")), &r); err != nil {
-		e.t.Fatal(err)
-	}
-	return r
-}
 
 // blockedBy sends a request with x-block: version and returns the status.
 func (e *env) blockedBy(tok, version string) int {

@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/json"
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
@@ -168,26 +167,6 @@ log: {level: trace}
 `
 }
 
-type remoteReadyz struct {
-	Status   string `json:"status"`
-	Revision string `json:"bundle_revision"`
-	Remote   map[string]struct {
-		Revision  string `json:"revision"`
-		From      string `json:"from"`
-		LastError string `json:"last_error"`
-		Failures  int    `json:"failures"`
-	} `json:"remote_bundles"`
-}
-
-func (e *env) remoteReadyz() remoteReadyz {
-	e.t.Helper()
-	var r remoteReadyz
-	if err := json.Unmarshal([]byte(get(e.t, e.admin+"/readyz")), &r); err != nil {
-		e.t.Fatal(err)
-	}
-	return r
-}
-
 // Remote bundles through OPA's downloader: ETag polling, signature
 // verification, keep-the-old-one on any failure, and the persisted copy
 // when the gateway restarts while the bundle service is down.
@@ -229,14 +208,14 @@ func TestRemoteBundles(t *testing.T) {
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
-			failuresBefore := e.remoteReadyz().Remote["acme"].Failures
+			failuresBefore := e.readyz().Remote["acme"].Failures
 			srv.publish(st.bundle)
 			if st.errorHas == "" {
 				took := e.waitFor("revision "+st.active, func() bool { return strings.Contains(e.revision(), "acme="+st.active) })
 				t.Logf("%s active %v after publishing (polling every 1s)", st.active, took)
 			} else {
-				e.waitFor("the rejection", func() bool { return e.remoteReadyz().Remote["acme"].Failures > failuresBefore })
-				rz := e.remoteReadyz()
+				e.waitFor("the rejection", func() bool { return e.readyz().Remote["acme"].Failures > failuresBefore })
+				rz := e.readyz()
 				if !strings.Contains(rz.Remote["acme"].LastError, st.errorHas) || rz.Status != "degraded" {
 					t.Fatalf("readyz %+v, want degraded with %q", rz, st.errorHas)
 				}
@@ -254,7 +233,7 @@ func TestRemoteBundles(t *testing.T) {
 	}
 
 	t.Run("ok/restart_with_service_down_uses_persisted", func(t *testing.T) {
-		if rz := e.remoteReadyz(); rz.Status != "ready" || rz.Remote["acme"].LastError != "" {
+		if rz := e.readyz(); rz.Status != "ready" || rz.Remote["acme"].LastError != "" {
 			t.Fatalf("readyz before restart %+v", rz)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -240,6 +240,31 @@ func underLoad(workers int, request func(worker int)) (stop func()) {
 	}
 }
 
+// readyz is the admin /readyz document: local reloads and remote bundles.
+type readyz struct {
+	Status     string `json:"status"`
+	Revision   string `json:"bundle_revision"`
+	LastReload struct {
+		OK    bool   `json:"ok"`
+		Error string `json:"error"`
+	} `json:"last_reload"`
+	Remote map[string]struct {
+		Revision  string `json:"revision"`
+		From      string `json:"from"`
+		LastError string `json:"last_error"`
+		Failures  int    `json:"failures"`
+	} `json:"remote_bundles"`
+}
+
+func (e *env) readyz() readyz {
+	e.t.Helper()
+	var r readyz
+	if err := json.Unmarshal([]byte(get(e.t, e.admin+"/readyz")), &r); err != nil {
+		e.t.Fatal(err)
+	}
+	return r
+}
+
 type response struct {
 	status int
 	header http.Header

@@ -40,14 +40,6 @@ type Application struct {
 // MaxClientSecrets bounds the hashes of one client (a rotation overlaps two).
 const MaxClientSecrets = 5
 
-// Len is the number of clients.
-func (a *Applications) Len() int {
-	if a == nil {
-		return 0
-	}
-	return len(a.byClient)
-}
-
 // Client returns the application whose client_id is id.
 func (a *Applications) Client(id string) *Application {
 	if a == nil {

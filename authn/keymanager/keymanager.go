@@ -187,12 +187,6 @@ func (km *KeyManager) Name() string { return km.cfg.Name }
 // Issuer is its issuer identifier.
 func (km *KeyManager) Issuer() string { return km.cfg.Issuer }
 
-// Format is its token format.
-func (km *KeyManager) Format() string { return km.cfg.Format }
-
-// JWKS is the published key set (empty for opaque tokens).
-func (km *KeyManager) JWKS() []byte { return km.jwks }
-
 // SetApplications replaces the known applications.
 func (km *KeyManager) SetApplications(apps *Applications) {
 	if apps == nil {
@@ -200,9 +194,6 @@ func (km *KeyManager) SetApplications(apps *Applications) {
 	}
 	km.apps.Store(apps)
 }
-
-// Applications returns the known applications.
-func (km *KeyManager) Applications() *Applications { return km.apps.Load() }
 
 // Authenticate checks a client's credentials: one hash comparison whether
 // or not the client exists (a dummy for unknown ones), at most HashSlots at
