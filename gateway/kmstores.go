@@ -3,10 +3,8 @@ package gateway
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"sync"
 
@@ -88,15 +86,9 @@ func openStore(ctx context.Context, cfg *Config, sc TokenStoreConfig) (keymanage
 	if sc.TLS {
 		rc.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
 		if len(sc.CAFiles) > 0 {
-			pool := x509.NewCertPool()
-			for _, f := range sc.CAFiles {
-				pem, err := os.ReadFile(cfg.File(f))
-				if err != nil {
-					return nil, fmt.Errorf("ca_files: %w", err)
-				}
-				if !pool.AppendCertsFromPEM(pem) {
-					return nil, fmt.Errorf("ca_files: %s holds no PEM certificate", f)
-				}
+			pool, err := loadCAPool(cfg, sc.CAFiles)
+			if err != nil {
+				return nil, fmt.Errorf("ca_files: %w", err)
 			}
 			rc.TLS.RootCAs = pool
 		}

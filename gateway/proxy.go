@@ -3,14 +3,12 @@ package gateway
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -256,15 +254,9 @@ func (t *transports) get(cfg *Config, api *API) (*http.Transport, error) {
 		MaxResponseHeaderBytes: 1 << 20,
 	}
 	if len(u.CAFiles) > 0 {
-		pool := x509.NewCertPool()
-		for _, f := range u.CAFiles {
-			pem, err := os.ReadFile(cfg.File(f))
-			if err != nil {
-				return nil, fmt.Errorf("upstream ca_files: %w", err)
-			}
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("upstream ca_files: %s holds no PEM certificate", f)
-			}
+		pool, err := loadCAPool(cfg, u.CAFiles)
+		if err != nil {
+			return nil, fmt.Errorf("upstream ca_files: %w", err)
 		}
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
