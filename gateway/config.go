@@ -32,6 +32,8 @@ type Config struct {
 	Watch            WatchConfig             `json:"watch"`
 	APIKeys          *APIKeysConfig          `json:"api_keys"`
 	MTLS             MTLSConfig              `json:"mtls"`
+	// RequestHeaders: client-sent headers removed at the edge (config_edge.go).
+	RequestHeaders RequestHeadersConfig `json:"request_headers"`
 	// Limits: resource limits at the edge (config_limits.go).
 	Limits LimitsConfig `json:"limits"`
 	// RateLimits: per client IP and per plan (config_ratelimit.go).
@@ -60,6 +62,9 @@ type ListenConfig struct {
 	ShutdownTimeout      Duration   `json:"shutdown_timeout"`
 	MaxHeaderBytes       int        `json:"max_header_bytes"`
 	MaxConcurrentStreams int        `json:"max_concurrent_streams"`
+	// AllowCredentialsOverHTTP lets schemes with client-sent credentials
+	// serve on http_address (config_edge.go).
+	AllowCredentialsOverHTTP bool `json:"allow_credentials_over_http"`
 }
 
 // TLSConfig names the server certificate and key files.
@@ -459,6 +464,7 @@ func (c *Config) check() ConfigErrors {
 	c.checkMTLS(add)
 	c.checkRateLimits(add)
 	c.checkCORS(add)
+	c.checkCredentialsOverHTTP(add)
 	return errs
 }
 

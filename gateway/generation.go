@@ -49,6 +49,10 @@ type Generation struct {
 	rate *genRateLimits
 	// keyManagers are the key managers the generation's schemes use.
 	keyManagers map[string]authn.KeyManager
+	// headers removes client-sent identity headers (headers.go); until
+	// authentication it spares credHeaders, the API-key header names.
+	headers     *headerStripper
+	credHeaders map[string]struct{}
 }
 
 type compiledAPI struct {
@@ -78,6 +82,9 @@ type compiledOp struct {
 	// Authorization header (http, oauth2, openIdConnect), which is then never
 	// forwarded.
 	readsAuthorization bool
+	// noQueryToken: a bearer operation that refuses access_token in the
+	// query (querytoken.go).
+	noQueryToken bool
 }
 
 // opHandler lets a mux match hand back the operation without a map lookup.
@@ -185,6 +192,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	}
 	router.NotFoundHandler = http.NotFoundHandler()
 	g.router = router
+	g.headers, g.credHeaders = buildHeaderStripper(cfg, g.ops)
 	g.keyManagers = authns.keyManagers
 	g.jwks = authns.jwks
 	waitSources(ctx, log, authns.created)
@@ -289,6 +297,7 @@ func compileOp(api *compiledAPI, op *Operation, f *authnFactory, cfg *Config) (*
 		}
 	}
 	exclusiveAPIKeys(c)
+	c.noQueryToken = refusesQueryToken(c)
 	return c, nil
 }
 

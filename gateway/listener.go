@@ -144,14 +144,14 @@ func (s *Server) h1Server(srv *http.Server) *http.Server {
 	p.SetHTTP1(true)
 	srv.Protocols = &p
 	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
-		if h, ok := c.(*h1Conn); ok && h.state != nil {
+		if h, ok := c.(*h1Conn); ok {
 			return context.WithValue(ctx, h1ConnKey{}, h)
 		}
 		return ctx
 	}
 	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.TLS == nil {
-			if h, ok := r.Context().Value(h1ConnKey{}).(*h1Conn); ok {
+			if h, ok := r.Context().Value(h1ConnKey{}).(*h1Conn); ok && h.state != nil {
 				r.TLS = h.state
 			}
 		}
@@ -190,8 +190,15 @@ func tlsHandshakeTimeout(l ListenConfig) time.Duration {
 func newFramingRejected(reg *prometheus.Registry) func(string) {
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gatehouse_http1_framing_rejected_total",
-		Help: "HTTP/1 requests refused with 400 for framing net/http would accept: bare_lf, obs_fold, content_length_with_transfer_encoding, transfer_encoding_in_http10.",
+		Help: "HTTP/1 requests refused with 400 for framing net/http would accept: bare_lf, obs_fold, content_length_with_transfer_encoding, transfer_encoding_in_http10, and in chunked bodies bare_lf_in_chunked_body, bare_cr_in_chunked_body, bad_chunk_end, bad_chunk_size.",
 	}, []string{"reason"})
 	reg.MustRegister(c)
 	return func(reason string) { c.WithLabelValues(reason).Inc() }
+}
+
+// chunkedBodyRejected reports whether the request's chunked body broke the
+// framing rules (framing.go): the proxy then answers 400, not 502.
+func chunkedBodyRejected(r *http.Request) bool {
+	h, ok := r.Context().Value(h1ConnKey{}).(*h1Conn)
+	return ok && h.bodyRejected.Load()
 }

@@ -87,7 +87,7 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 	if g.rate != nil {
 		rs.ip = g.rate.client(r) // before the strip: reads a trusted proxy's X-Forwarded-For
 	}
-	stripIdentityHeaders(r.Header, g.Config.UpstreamIdentity.Header)
+	g.headers.strip(r.Header, g.credHeaders)
 	stripMethodOverrides(r.Header)
 
 	// One path, one decision (normalize.go): route, policy and upstream all
@@ -135,6 +135,10 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 	}
 	if status, reason := g.checkLimits(r, op); status != 0 {
 		ev.Status, ev.Reason = status, reason
+		return ev
+	}
+	if op.noQueryToken && r.URL.RawQuery != "" && hasQueryToken(r.URL.RawQuery) {
+		ev.Status, ev.Reason = http.StatusBadRequest, "token_in_query"
 		return ev
 	}
 
@@ -252,6 +256,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			rec.Header().Set("Retry-After", strconv.Itoa(retrySeconds(ev.RetryAfter)))
 		}
 		title := ""
+		if ev.Reason == "token_in_query" {
+			setInvalidRequest(rec.Header(), ev.Op)
+		}
 		if ev.Decision != nil {
 			setChallenges(rec.Header(), ev.Op, ev.Decision, ev.Reason, ev.denial)
 			title = ev.denial.title
@@ -268,6 +275,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		header:     gen.Config.UpstreamIdentity.Header,
 		extra:      d.Headers,
 		stripAuthz: op.readsAuthorization,
+	}
+	if len(gen.credHeaders) > 0 {
+		f.strip = gen.headers
 	}
 	if f.path == "" {
 		f.path = "/"

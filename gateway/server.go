@@ -281,6 +281,9 @@ func (s *Server) publicServer(cfg *Config) *http.Server {
 		WriteTimeout:      l.WriteTimeout.D(),
 		IdleTimeout:       l.IdleTimeout.D(),
 		MaxHeaderBytes:    l.MaxHeaderBytes,
+		// `OPTIONS *` reaches the pipeline, which refuses every
+		// asterisk-form target (normalize.go), instead of net/http's 200.
+		DisableGeneralOptionsHandler: true,
 		HTTP2: &http.HTTP2Config{
 			MaxConcurrentStreams: l.MaxConcurrentStreams,
 		},

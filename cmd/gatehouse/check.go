@@ -35,5 +35,8 @@ func checkCmd(args []string, stdout, stderr io.Writer) int {
 		ops += len(a.Operations)
 	}
 	fmt.Fprintf(stdout, "ok: %d API(s), %d operation(s), policy %s\n", len(g.APIs), ops, g.Engine.Revision())
+	if l := cfg.Listen; l.HTTPAddress != "" && l.AllowCredentialsOverHTTP {
+		fmt.Fprintf(stdout, "warning: listen.allow_credentials_over_http: passwords, API keys and tokens are accepted in plain HTTP on %s\n", l.HTTPAddress)
+	}
 	return 0
 }
