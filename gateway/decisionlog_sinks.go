@@ -82,7 +82,7 @@ func newUploadSink(cfg *Config, log hclog.Logger) (*uploadSink, error) {
 	}
 	services := map[string]json.RawMessage{}
 	for name, raw := range cfg.Policy.Remote.Services {
-		resolved, err := resolveServiceSecrets(raw, cfg.Dir)
+		resolved, err := bundles.ResolveServiceSecrets(raw, cfg.Dir)
 		if err != nil {
 			return nil, fail(fmt.Errorf("service %s: %w", name, err))
 		}
@@ -99,7 +99,7 @@ func newUploadSink(cfg *Config, log hclog.Logger) (*uploadSink, error) {
 	if err != nil {
 		return nil, fail(err)
 	}
-	opaLog := newOPALogger(log.Named("upload"))
+	opaLog := bundles.NewOPALogger(log.Named("upload"))
 	mgr, err := plugins.New(opaCfg, "gatehouse", inmem.New(), plugins.Logger(opaLog), plugins.ConsoleLogger(opaLog))
 	if err != nil {
 		return nil, fail(err)

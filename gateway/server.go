@@ -35,9 +35,9 @@ type Server struct {
 	asserter   *Asserter
 	transports *transports
 	certs      *certHolder
-	tls        tlsState       // in-place TLS file reloads (server_tls.go)
-	remote     *remoteBundles // nil without policy.remote
-	remoteCfg  []byte         // processWide(config) at start, to notice changes
+	tls        tlsState        // in-place TLS file reloads (server_tls.go)
+	remote     *bundles.Remote // nil without policy.remote
+	remoteCfg  []byte          // processWide(config) at start, to notice changes
 	decisions  *decisionLogger
 	keySources *keySources
 	kmStores   *kmStores // the internal key manager's token stores
@@ -49,7 +49,7 @@ type Server struct {
 	AdminMux *http.ServeMux
 
 	mu        sync.Mutex
-	watcher   *Watcher
+	watcher   *bundles.Watcher
 	servers   []*http.Server
 	listeners []net.Listener
 	addr      net.Addr
@@ -441,8 +441,8 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 		}
 	}
 	if s.remote != nil {
-		body["remote_bundles"] = s.remote.snapshot()
-		if s.remote.degraded() && status == http.StatusOK {
+		body["remote_bundles"] = s.remote.Snapshot()
+		if s.remote.Degraded() && status == http.StatusOK {
 			body["status"] = "degraded"
 		}
 	}
