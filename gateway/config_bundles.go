@@ -1,13 +1,13 @@
 package gateway
 
 import (
-	"encoding/json"
 	"fmt"
 	"reflect"
 	"sort"
 	"strings"
 
 	"github.com/gatehouse/gatehouse/bundles"
+	"github.com/gatehouse/gatehouse/bundles/decisionlog"
 )
 
 // WatchConfig: reload on file changes (fsnotify), besides SIGHUP.
@@ -22,33 +22,14 @@ type WatchConfig struct {
 // RemoteConfig is policy.remote (bundles/remote_config.go).
 type RemoteConfig = bundles.RemoteConfig
 
-// DecisionLogConfig: one decision record per request, in OPA's
-// decision-log format.
-type DecisionLogConfig struct {
-	// Console writes records to the process log (logger "decisions").
-	Console bool `json:"console"`
-	// File appends records as JSON lines.
-	File string `json:"file"`
-	// Service names a service of policy.remote.services that receives the
-	// records through OPA's decision-log upload (gzip JSON array POSTs).
-	Service string `json:"service"`
-	// Resource is the upload path on the service (OPA's default /logs).
-	Resource string `json:"resource"`
-	// Reporting is OPA's decision_logs.reporting block, as is.
-	Reporting json.RawMessage `json:"reporting"`
-	// BufferSize bounds the queue between requests and the writer; when
-	// full, records are dropped and counted, never waited for.
-	BufferSize int `json:"buffer_size"`
-	// MaskHeaders are request header names (lowercase) erased from records
-	// on top of the defaults (see defaultMaskedHeaders).
-	MaskHeaders []string `json:"mask_headers"`
-}
+// DecisionLogConfig is policy.decision_logs (bundles/decisionlog/config.go).
+type DecisionLogConfig = decisionlog.Config
 
 // Defaults of the watch, remote and decision-log sections.
 const (
 	DefaultWatchDebounce         = bundles.DefaultWatchDebounce
 	DefaultRemoteStartupTimeout  = bundles.DefaultRemoteStartupTimeout
-	DefaultDecisionLogBufferSize = 10000
+	DefaultDecisionLogBufferSize = decisionlog.DefaultBufferSize
 )
 
 func (c *Config) applyBundleDefaults() {
@@ -60,8 +41,8 @@ func (c *Config) applyBundleDefaults() {
 	if r := c.Policy.Remote; r != nil {
 		r.ApplyDefaults()
 	}
-	if d := c.Policy.DecisionLogs; d != nil && d.BufferSize == 0 {
-		d.BufferSize = DefaultDecisionLogBufferSize
+	if d := c.Policy.DecisionLogs; d != nil {
+		d.ApplyDefaults()
 	}
 }
 

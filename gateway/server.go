@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/gatehouse/gatehouse/bundles"
+	"github.com/gatehouse/gatehouse/bundles/decisionlog"
 )
 
 // Server is a running gateway: listeners, the current generation, and the
@@ -38,7 +39,7 @@ type Server struct {
 	tls        tlsState        // in-place TLS file reloads (server_tls.go)
 	remote     *bundles.Remote // nil without policy.remote
 	remoteCfg  []byte          // processWide(config) at start, to notice changes
-	decisions  *decisionLogger
+	decisions  *decisionlog.Logger
 	keySources *keySources
 	kmStores   *kmStores // the internal key manager's token stores
 	rateStores *rateStores
@@ -130,7 +131,14 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 	}
 	s.remoteCfg = processWide(cfg)
 	if cfg.Policy.DecisionLogs != nil {
-		if s.decisions, err = newDecisionLogger(cfg, log, s.metrics.reg); err != nil {
+		var services map[string]json.RawMessage
+		if cfg.Policy.Remote != nil {
+			services = cfg.Policy.Remote.Services
+		}
+		if s.decisions, err = decisionlog.New(cfg.Policy.DecisionLogs, decisionlog.Options{
+			File: cfg.Path, Dir: cfg.Dir, IdentityHeader: cfg.UpstreamIdentity.Header,
+			Services: services, Log: log, Metrics: s.metrics.reg,
+		}); err != nil {
 			return nil, err
 		}
 	}

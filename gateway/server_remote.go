@@ -93,6 +93,6 @@ func (s *Server) checkRemoteUnchanged(cfg *Config) {
 
 func (s *Server) stopDecisionLogs(ctx context.Context) {
 	if s.decisions != nil {
-		s.decisions.close(ctx)
+		s.decisions.Close(ctx)
 	}
 }
