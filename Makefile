@@ -68,7 +68,7 @@ bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./authn/ ./authn/keymanager/ ./gateway/ ./policies/ ./bundles/
 
 bench-load: tools
-	$(GO) run ./gateway/loadbench -wrk $(WRK)
+	$(GO) run ./cmd/loadbench -wrk $(WRK)
 
 tools:
 	@command -v $(WRK) >/dev/null 2>&1 || { echo "installing wrk (Debian package)"; \
@@ -102,7 +102,7 @@ fuzz:
 # missed. SOAKFLAGS adds flags (e.g. -out soak.txt).
 SOAKTIME ?= 10m
 soak: build
-	$(GO) run ./gateway/soak -gatehouse $(BIN)/gatehouse -duration $(SOAKTIME) $(SOAKFLAGS)
+	$(GO) run ./cmd/soak -gatehouse $(BIN)/gatehouse -duration $(SOAKTIME) $(SOAKFLAGS)
 
 clean:
 	rm -rf $(BIN) $(DEV)
