@@ -25,7 +25,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -36,7 +35,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -393,7 +391,7 @@ func (km *KeyManager) Introspect(ctx context.Context, token string) (map[string]
 }
 
 func keyOf(token string) Key {
-	return sha256.Sum256(unsafe.Slice(unsafe.StringData(token), len(token)))
+	return Key(authn.CacheKeyOf(token))
 }
 
 // credentialID is authn.CredentialID of the token k is the key of, without
