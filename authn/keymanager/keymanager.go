@@ -39,6 +39,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/gatehouse/gatehouse/authn"
+	"github.com/gatehouse/gatehouse/authn/jose"
 )
 
 // Token formats.
@@ -100,7 +101,7 @@ type KeyManager struct {
 	apps   atomic.Pointer[Applications]
 	cache  *authn.Cache[*authn.TokenInfo]
 	slots  chan struct{}
-	signer *jwtSigner // nil: opaque tokens
+	signer *jose.Signer // nil: opaque tokens
 	jwks   []byte
 	// metadata is Metadata as served: it depends on the configuration only.
 	metadata []byte
@@ -148,10 +149,9 @@ func New(cfg Config) (*KeyManager, error) {
 			return nil, errors.New("keymanager: JWT tokens need a signing key")
 		}
 		var err error
-		if km.signer, err = newJWTSigner(cfg.Signer, cfg.Algorithm); err != nil {
+		if km.signer, km.jwks, err = newJWTSigner(cfg.Signer, cfg.Algorithm); err != nil {
 			return nil, err
 		}
-		km.jwks = km.signer.jwks
 	default:
 		return nil, fmt.Errorf("keymanager: unknown token format %q", cfg.Format)
 	}
@@ -250,7 +250,7 @@ func (km *KeyManager) Issue(ctx context.Context, app *Application, requested []s
 	}
 	var tok string
 	if km.signer != nil {
-		tok, err = km.signer.sign(km.cfg.Issuer, rec)
+		tok, err = signToken(km.signer, km.cfg.Issuer, rec)
 	} else {
 		var r string
 		r, err = randomString(32)
