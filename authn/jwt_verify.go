@@ -21,9 +21,17 @@ var joseReasons = map[jose.Failure]Reason{
 // where only JWTs are expected) as malformed. The detail is jose's, which
 // never quotes the token.
 func joseRejection(scheme string, err error) error {
-	var je *jose.Error
-	if errors.As(err, &je) {
-		if reason, ok := joseReasons[je.Failure]; ok {
+	// jose returns its *Error unwrapped: the type assertion keeps the
+	// attack path free of the allocation errors.As's target would cost.
+	je, ok := err.(*jose.Error)
+	if !ok {
+		var wrapped *jose.Error
+		if errors.As(err, &wrapped) {
+			je, ok = wrapped, true
+		}
+	}
+	if ok {
+		if reason, known := joseReasons[je.Failure]; known {
 			return Reject(scheme, reason, je.Detail, nil)
 		}
 	}
