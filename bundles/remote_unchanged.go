@@ -1,4 +1,4 @@
-package gateway
+package bundles
 
 import (
 	"github.com/open-policy-agent/opa/v1/download"
@@ -11,7 +11,7 @@ import (
 // would build and swap a whole generation — compile, caches, readiness —
 // for nothing. The ETag is still recorded, so the next poll can get a 304.
 // Called with r.mu held.
-func (r *remoteBundles) unchanged(name string, st *remoteStatus, u download.Update, hash string) bool {
+func (r *Remote) unchanged(name string, st *RemoteStatus, u download.Update, hash string) bool {
 	if st.hash == "" || st.hash != hash {
 		return false
 	}
