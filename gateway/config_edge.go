@@ -1,17 +1,10 @@
 package gateway
 
-import "net/http"
+import (
+	"net/http"
 
-// RequestHeadersConfig tunes which client-sent headers never reach the
-// authenticators' view of the request, the policy or the upstream
-// (headers.go). The defaults (DefaultStripHeaders) always apply.
-type RequestHeadersConfig struct {
-	// Strip adds patterns: a header name, or a prefix ending in "*".
-	Strip []string `json:"strip"`
-	// Keep exempts exact header names from the patterns (say a client's
-	// X-Client-Version). The gateway's own upstream headers cannot be kept.
-	Keep []string `json:"keep"`
-}
+	"github.com/gatehouse/gatehouse/gateway/edge"
+)
 
 // checkCredentialsOverHTTP refuses a plain HTTP listener in front of schemes
 // whose credentials a client sends in the clear (passwords, API keys, bearer
@@ -45,14 +38,14 @@ func ownUpstreamHeaders(cfg *Config) []string {
 
 // buildHeaderStripper makes the generation's stripper and the set of
 // credential headers (API keys in headers) it spares until authentication.
-func buildHeaderStripper(cfg *Config, ops map[*Operation]*compiledOp) (*headerStripper, map[string]struct{}) {
-	patterns := append(append([]string(nil), DefaultStripHeaders...), cfg.RequestHeaders.Strip...)
+func buildHeaderStripper(cfg *Config, ops map[*Operation]*compiledOp) (*edge.HeaderStripper, map[string]struct{}) {
+	patterns := append(append([]string(nil), edge.DefaultStripHeaders...), cfg.RequestHeaders.Strip...)
 	own := ownUpstreamHeaders(cfg)
 	keep := make([]string, 0, len(cfg.RequestHeaders.Keep))
 	for _, k := range cfg.RequestHeaders.Keep {
 		mine := false
 		for _, o := range own {
-			if foldHeader(o) == foldHeader(k) {
+			if edge.FoldHeader(o) == edge.FoldHeader(k) {
 				mine = true
 			}
 		}
@@ -60,7 +53,7 @@ func buildHeaderStripper(cfg *Config, ops map[*Operation]*compiledOp) (*headerSt
 			keep = append(keep, k)
 		}
 	}
-	s := newHeaderStripper(patterns, own, keep)
+	s := edge.NewHeaderStripper(patterns, own, keep)
 	creds := map[string]struct{}{}
 	for _, op := range ops {
 		for _, h := range op.apiKeyHeaders {

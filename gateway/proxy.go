@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gatehouse/gatehouse/gateway/edge"
 )
 
 // forward is what the pipeline decided for one allowed request; Rewrite
@@ -30,8 +32,8 @@ type forward struct {
 	xfccHeader string
 	xfcc       string
 	// strip, when set, removes identity headers again: the API-key header
-	// names spared until authentication (headers.go).
-	strip *headerStripper
+	// names spared until authentication (gateway/edge/headers.go).
+	strip *edge.HeaderStripper
 }
 
 // serveProxy forwards an allowed request. One ReverseProxy value per request
@@ -56,7 +58,7 @@ func serveProxy(w http.ResponseWriter, r *http.Request, f *forward, t http.Round
 			out.URL.ForceQuery = false
 			h := out.Header
 			if f.strip != nil {
-				f.strip.strip(h, nil)
+				f.strip.Strip(h, nil)
 			}
 			pr.SetXForwarded()
 			if host := validatedHost(pr.In); host != "" {

@@ -2,8 +2,9 @@ package gateway
 
 import (
 	"net/http"
-	"net/url"
 	"strings"
+
+	"github.com/gatehouse/gatehouse/gateway/edge"
 )
 
 // A bearer token in the query (RFC 6750 §2.3, removed by OAuth 2.1) ends up
@@ -14,9 +15,6 @@ import (
 // carrying access_token in its query gets 400 (invalid_request) and is never
 // forwarded — unless an API-key scheme of that operation is explicitly
 // declared `in: query, name: access_token`.
-
-// queryTokenParam is the RFC 6750 query parameter.
-const queryTokenParam = "access_token"
 
 // refusesQueryToken reports whether the operation refuses access_token in
 // the query: it has a bearer scheme and no API-key scheme reads that
@@ -32,39 +30,11 @@ func refusesQueryToken(op *compiledOp) bool {
 		return false
 	}
 	for _, q := range op.stripQuery {
-		if strings.EqualFold(q, queryTokenParam) {
+		if strings.EqualFold(q, edge.QueryTokenParam) {
 			return false
 		}
 	}
 	return true
-}
-
-// hasQueryToken reports whether a raw query names access_token, however it
-// is spelled: percent-encoded, in any case, after "&" or ";" (some
-// frameworks split on both).
-func hasQueryToken(raw string) bool {
-	for raw != "" {
-		var part string
-		i := strings.IndexAny(raw, "&;")
-		if i < 0 {
-			part, raw = raw, ""
-		} else {
-			part, raw = raw[:i], raw[i+1:]
-		}
-		k, _, _ := strings.Cut(part, "=")
-		if len(k) < len(queryTokenParam) {
-			continue
-		}
-		if strings.IndexByte(k, '%') >= 0 || strings.IndexByte(k, '+') >= 0 {
-			if d, err := url.QueryUnescape(k); err == nil {
-				k = d
-			}
-		}
-		if strings.EqualFold(strings.TrimSpace(k), queryTokenParam) {
-			return true
-		}
-	}
-	return false
 }
 
 // setInvalidRequest writes the RFC 6750 §3.1 challenge of every bearer

@@ -16,6 +16,9 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/gatehouse/gatehouse/bundles"
+	"github.com/gatehouse/gatehouse/bundles/decisionlog"
+	"github.com/gatehouse/gatehouse/gateway/edge"
+	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 )
 
 // Server is a running gateway: listeners, the current generation, and the
@@ -35,13 +38,13 @@ type Server struct {
 	asserter   *Asserter
 	transports *transports
 	certs      *certHolder
-	tls        tlsState       // in-place TLS file reloads (server_tls.go)
-	remote     *remoteBundles // nil without policy.remote
-	remoteCfg  []byte         // processWide(config) at start, to notice changes
-	decisions  *decisionLogger
+	tls        tlsState        // in-place TLS file reloads (server_tls.go)
+	remote     *bundles.Remote // nil without policy.remote
+	remoteCfg  []byte          // processWide(config) at start, to notice changes
+	decisions  *decisionlog.Logger
 	keySources *keySources
 	kmStores   *kmStores // the internal key manager's token stores
-	rateStores *rateStores
+	rateStores *ratelimit.Stores
 
 	reloadMu   sync.Mutex
 	lastReload atomic.Pointer[reloadStatus]
@@ -49,7 +52,7 @@ type Server struct {
 	AdminMux *http.ServeMux
 
 	mu        sync.Mutex
-	watcher   *Watcher
+	watcher   *bundles.Watcher
 	servers   []*http.Server
 	listeners []net.Listener
 	addr      net.Addr
@@ -100,7 +103,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		transports: newTransports(),
 		keySources: newKeySources(log),
 		kmStores:   newKMStores(),
-		rateStores: newRateStores(log, nil),
+		rateStores: ratelimit.NewStores(log, nil),
 		AdminMux:   http.NewServeMux(),
 	}
 	s.manageRuntime = opts.ManageRuntime
@@ -108,7 +111,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		applyRuntime(cfg, log)
 	}
 	s.metrics.reg.MustRegister(jwksCollector{s})
-	s.metrics.reg.MustRegister(s.rateStores.failures)
+	s.metrics.reg.MustRegister(s.rateStores.Metrics())
 	s.metrics.reg.MustRegister(keyManagerCollector{s})
 	if *cfg.Log.Audit {
 		s.audit = log.Named("audit")
@@ -130,7 +133,14 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 	}
 	s.remoteCfg = processWide(cfg)
 	if cfg.Policy.DecisionLogs != nil {
-		if s.decisions, err = newDecisionLogger(cfg, log, s.metrics.reg); err != nil {
+		var services map[string]json.RawMessage
+		if cfg.Policy.Remote != nil {
+			services = cfg.Policy.Remote.Services
+		}
+		if s.decisions, err = decisionlog.New(cfg.Policy.DecisionLogs, decisionlog.Options{
+			File: cfg.Path, Dir: cfg.Dir, IdentityHeader: cfg.UpstreamIdentity.Header,
+			Services: services, Log: log, Metrics: s.metrics.reg,
+		}); err != nil {
 			return nil, err
 		}
 	}
@@ -235,7 +245,7 @@ func (s *Server) Start() error {
 			return fmt.Errorf("listen %s: %w", l.Address, err)
 		}
 		s.addr = ln.Addr()
-		s.serveTLS(cfg, limitListener(ln, cfg), framingReject)
+		s.serveTLS(cfg, edge.LimitListener(ln, cfg.Limits.MaxConnections), framingReject)
 	}
 	if l.HTTPAddress != "" {
 		ln, err := net.Listen("tcp", l.HTTPAddress)
@@ -244,7 +254,7 @@ func (s *Server) Start() error {
 			return fmt.Errorf("listen %s: %w", l.HTTPAddress, err)
 		}
 		s.plainAddr = ln.Addr()
-		s.serve(s.h1Server(s.publicServer(cfg)), h1Listener{limitListener(ln, cfg), framingReject}, false)
+		s.serve(s.h1Server(s.publicServer(cfg)), h1Listener{edge.LimitListener(ln, cfg.Limits.MaxConnections), framingReject}, false)
 	}
 	s.startTLSWatch()
 	if a := *cfg.Admin.Address; a != "" {
@@ -444,8 +454,8 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 		}
 	}
 	if s.remote != nil {
-		body["remote_bundles"] = s.remote.snapshot()
-		if s.remote.degraded() && status == http.StatusOK {
+		body["remote_bundles"] = s.remote.Snapshot()
+		if s.remote.Degraded() && status == http.StatusOK {
 			body["status"] = "degraded"
 		}
 	}
