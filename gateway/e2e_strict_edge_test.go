@@ -1,8 +1,12 @@
 package gateway_test
 
 import (
+	"net/http"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse/gatehouse/authn/authntest"
 )
 
 // The edge classes of issue 15, over raw TCP: a second token in the query,
@@ -169,4 +173,84 @@ func TestStrictAsteriskAndChunked(t *testing.T) {
 			status: 400, upPath: "/backend/single", mayReach: true, check: aborted},
 	}
 	runHostile(t, e, cases)
+}
+
+// TestStrictBcryptLength: bcrypt reads 72 bytes of a password. A user whose
+// password is exactly 72 bytes logs in with it; a longer password sharing
+// those 72 bytes, which bcrypt alone would accept, is refused.
+func TestStrictBcryptLength(t *testing.T) {
+	pw72 := strings.Repeat("p", 71) + "!"
+	users := map[string]string{"alice": "alice-secret-pw", "bob": "bob-secret-pw", "long": pw72}
+	e := newEnv(t, envOptions{config: coreConfig, files: map[string]string{
+		"shapes.yaml": shapesDoc, "bare.yaml": bareDoc,
+		"bundle/.manifest": `{"revision": "bcrypt", "roots": ["gatehouse/revocations"]}`,
+		"bundle/data.json": `{"gatehouse": {"revocations": {"jti": {}}}}`,
+		"users.htpasswd":   string(authntest.Must(authntest.Htpasswd(users, 0))),
+	}})
+	const challenge = `Basic realm="shapes", charset="UTF-8"`
+	tests := []struct {
+		name, pw string
+		status   int
+	}{
+		{"ok/72-bytes", pw72, 200},
+		{"fail/73-bytes-sharing-the-72", pw72 + "x", 401},
+		{"fail/100-bytes-sharing-the-72", pw72 + strings.Repeat("y", 28), 401},
+		{"fail/71-bytes", pw72[:71], 401},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := e.upstream.count()
+			resp := e.do("GET", "/shapes/override", basic("long", tc.pw))
+			if resp.status != tc.status {
+				t.Fatalf("status %d, want %d", resp.status, tc.status)
+			}
+			called := e.upstream.count() > before
+			if called != (tc.status == 200) {
+				t.Fatalf("upstream called = %v", called)
+			}
+			if tc.status == 401 {
+				if got := resp.header.Values("WWW-Authenticate"); len(got) != 1 || got[0] != challenge {
+					t.Errorf("WWW-Authenticate %q, want %q", got, challenge)
+				}
+				if got := e.auditReasons(t, resp.body); !slices.Contains(got, "credentials_invalid") {
+					t.Errorf("audit reasons %v", got)
+				}
+			}
+		})
+	}
+	if strings.Contains(e.logs.String(), pw72[:20]) {
+		t.Error("a password reached the logs")
+	}
+}
+
+// TestStrictIntrospectionDuplicates: an introspection answer that says
+// "active" twice ({"active":false,…,"active":true}) is no answer: 503, and
+// nothing of it is cached (the next request asks again).
+func TestStrictIntrospectionDuplicates(t *testing.T) {
+	e := newIntrospectionEnv(t)
+	tok := e.corpToken(nil)
+	e.corp.SetMode(authntest.IntrospectDuplicateActive)
+	for i := range 2 {
+		before := e.upstream.count()
+		resp := e.do(http.MethodGet, "/shop/items", bearer(tok))
+		if resp.status != 503 || resp.header.Get("Retry-After") != "5" {
+			t.Fatalf("request %d: status %d (Retry-After %q), want 503", i, resp.status, resp.header.Get("Retry-After"))
+		}
+		if e.upstream.count() != before {
+			t.Fatal("upstream called")
+		}
+		if got := e.auditReasons(t, resp.body); !slices.Contains(got, "authentication_unavailable") {
+			t.Errorf("audit reasons %v", got)
+		}
+		if n := e.corp.CallsFor(tok); n != i+1 {
+			t.Fatalf("%d introspection calls after %d requests: the answer was cached", n, i+1)
+		}
+	}
+	e.corp.SetMode(authntest.IntrospectOK)
+	if resp := e.do(http.MethodGet, "/shop/items", bearer(tok)); resp.status != 200 {
+		t.Fatalf("well-formed answer: status %d", resp.status)
+	}
+	if !strings.Contains(e.logs.String(), "duplicate JSON member name") {
+		t.Error("the failure is not logged with its cause")
+	}
 }

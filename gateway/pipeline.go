@@ -305,6 +305,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		f.assertion = tok
 	}
+	if r.Context().Err() != nil {
+		// The client reset the stream (HTTP/2 RST_STREAM) or went away
+		// while the request was decided: no upstream request is started
+		// for it (gateway/edge/h2conn.go bounds how often it may do so).
+		rec.status = 499
+		return
+	}
 	edge.LimitBody(rec, r, gen.Config.Limits.BodyLimit(op.api.Config.MaxBodyBytes))
 	edge.FilterUpgrade(r, op.api.Config.WebSockets)
 	serveProxy(rec, r, f, op.api.transport, s.proxyErrorHandler)
