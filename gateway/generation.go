@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/bundles"
+	"github.com/gatehouse/gatehouse/gateway/edge"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 )
 
@@ -54,7 +55,7 @@ type Generation struct {
 
 type compiledAPI struct {
 	*API
-	cors      *corsPolicy // nil: no CORS (cors.go)
+	cors      *edge.CORS // nil: no CORS
 	astAPI    *ast.Term
 	transport http.RoundTripper
 }
@@ -160,7 +161,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 			fail(ptr+"/upstream", err)
 			continue
 		}
-		ca := &compiledAPI{API: api, cors: newCORSPolicy(api.Config.CORS), astAPI: apiValue(api), transport: tr}
+		ca := &compiledAPI{API: api, cors: edge.NewCORS(api.Config.CORS), astAPI: apiValue(api), transport: tr}
 		for _, op := range api.Operations {
 			cop, err := compileOp(ca, op, authns, cfg)
 			if err != nil {
