@@ -1,7 +1,8 @@
-// Package bundles loads policy and data (the base policy compiled into the
-// binary, local bundle directories and tarballs), compiles them once with a
-// sandboxed set of capabilities, prepares the decision query, and evaluates it
-// per request.
+// Package bundles owns where policy and data come from: the base policy
+// compiled into the binary, local bundle directories and tarballs (watched
+// for changes by Watcher), and remote bundles pulled from OPA bundle
+// services (Remote). It compiles them once with a sandboxed set of
+// capabilities, prepares the decision query, and evaluates it per request.
 //
 // An Engine is immutable: a reload builds a new Engine on the side and the
 // gateway swaps it in atomically with the rest of its generation, so a bad

@@ -47,7 +47,7 @@ func (s *Server) Reload(ctx context.Context) error {
 // serving generation stays, and the failure shows on /readyz and in metrics.
 func (s *Server) activateRemote(ctx context.Context, name string, src *bundles.Source) error {
 	return s.rebuild(ctx, func(ctx context.Context) error {
-		return s.buildAndSwap(ctx, s.gen.Load().Config, s.remote.current(name, src))
+		return s.buildAndSwap(ctx, s.gen.Load().Config, s.remote.Current(name, src))
 	})
 }
 

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 
 	"github.com/gatehouse/gatehouse/bundles"
 )
@@ -16,16 +17,18 @@ func (s *Server) startRemote(ctx context.Context, cfg *Config) ([]*bundles.Sourc
 	if cfg.Policy.Remote == nil {
 		return nil, nil
 	}
-	r, err := newRemoteBundles(cfg, s.log.Named("bundles"), s.metrics.reg)
+	r, err := bundles.NewRemote(cfg.Policy.Remote, bundles.RemoteOptions{
+		File: cfg.Path, Dir: cfg.Dir, Log: s.log.Named("bundles"), Metrics: s.metrics.reg,
+	})
 	if err != nil {
 		return nil, err
 	}
 	s.remote = r
-	if err := r.start(ctx, cfg.Policy.Remote.StartupTimeout.D()); err != nil {
-		r.stop(ctx)
+	if err := r.Start(ctx, cfg.Policy.Remote.StartupTimeout.D()); err != nil {
+		r.Stop(ctx)
 		return nil, err
 	}
-	return r.initial(), nil
+	return r.Initial(), nil
 }
 
 // remoteActivated records the first generation's remote bundles as active
@@ -36,7 +39,7 @@ func (s *Server) remoteActivated(used []*bundles.Source) {
 	if s.remote == nil {
 		return
 	}
-	for _, late := range s.remote.activated(used, s.activateRemote) {
+	for _, late := range s.remote.Activated(used, s.activateRemote) {
 		_ = s.activateRemote(context.Background(), late.Name, late)
 	}
 }
@@ -46,12 +49,12 @@ func (s *Server) remoteCurrent(name string, with *bundles.Source) []*bundles.Sou
 	if s.remote == nil {
 		return nil
 	}
-	return s.remote.current(name, with)
+	return s.remote.Current(name, with)
 }
 
 func (s *Server) stopRemote(ctx context.Context) {
 	if s.remote != nil {
-		s.remote.stop(ctx)
+		s.remote.Stop(ctx)
 	}
 }
 
@@ -59,7 +62,8 @@ func (s *Server) stopRemote(ctx context.Context) {
 // the bundle downloaders (with their ETags and verified state) and the
 // decision-log writer.
 func processWide(cfg *Config) []byte {
-	return mustJSON([]any{cfg.Policy.Remote, cfg.Policy.DecisionLogs})
+	b, _ := json.Marshal([]any{cfg.Policy.Remote, cfg.Policy.DecisionLogs}) // maps of json.RawMessage always marshal
+	return b
 }
 
 // checkRemoteUnchanged warns when a reloaded config changes policy.remote or
@@ -72,6 +76,6 @@ func (s *Server) checkRemoteUnchanged(cfg *Config) {
 
 func (s *Server) stopDecisionLogs(ctx context.Context) {
 	if s.decisions != nil {
-		s.decisions.close(ctx)
+		s.decisions.Close(ctx)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatehouse/gatehouse/bundles"
 )
 
 // TLS material — the server certificate and key, and the CA bundles and
@@ -29,7 +31,7 @@ const tlsWatchDebounce = 250 * time.Millisecond
 
 // tlsState is the Server's part of TLS reloading.
 type tlsState struct {
-	watcher *Watcher
+	watcher *bundles.Watcher
 	cancel  context.CancelFunc
 	reloads *prometheus.CounterVec
 	crlNext *prometheus.GaugeVec
@@ -52,7 +54,7 @@ func (s *Server) startTLSWatch() {
 		s.rewatchTLS() // metrics only; SIGHUP reloads
 		return
 	}
-	w, err := NewWatcher(s.log.Named("tls"), tlsWatchDebounce)
+	w, err := bundles.NewWatcher(s.log.Named("tls"), tlsWatchDebounce)
 	if err != nil {
 		s.log.Warn("cannot watch TLS files; they reload on SIGHUP only", "error", err.Error())
 		return
@@ -117,7 +119,7 @@ func tlsFiles(g *Generation) []string {
 func (s *Server) tlsSwapped(old, g *Generation) {
 	g.trustSums = map[string][sha256.Size]byte{}
 	for _, t := range g.trusts {
-		g.trustSums[t.Name()] = contentSum(t.Files())
+		g.trustSums[t.Name()] = bundles.ContentSum(t.Files())
 	}
 	if s.tls.reloads != nil && old != nil {
 		if old.cert != nil && g.cert != nil && !bytes.Equal(old.cert.Certificate[0], g.cert.Certificate[0]) {
