@@ -10,6 +10,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/config"
 )
 
@@ -32,7 +33,7 @@ type Config struct {
 	MTLS             MTLSConfig              `json:"mtls"`
 	// Limits: resource limits at the edge (config_limits.go).
 	Limits LimitsConfig `json:"limits"`
-	// RateLimits: per client IP and per plan (config_ratelimit.go).
+	// RateLimits: per client IP and per plan (gateway/ratelimit).
 	RateLimits *RateLimitsConfig `json:"rate_limits"`
 
 	// InternalKeyManager: config_internalkm.go.
@@ -190,6 +191,12 @@ type (
 	ConfigError = config.Error
 	// ConfigErrors collects every problem found.
 	ConfigErrors = config.Errors
+	// RateLimitsConfig is rate_limits (gateway/ratelimit/config.go).
+	RateLimitsConfig = ratelimit.Config
+	// RateConfig is a token bucket of rate_limits.
+	RateConfig = ratelimit.Rate
+	// RateRedisConfig is rate_limits.redis.
+	RateRedisConfig = ratelimit.RedisConfig
 )
 
 // ErrSecret is wrapped by every secret resolution failure.
@@ -311,7 +318,9 @@ func (c *Config) applyDefaults() {
 	c.applyBundleDefaults()
 	c.applyAPIKeyDefaults()
 	c.applyLimitDefaults()
-	c.applyRateLimitDefaults()
+	if c.RateLimits != nil {
+		c.RateLimits.ApplyDefaults()
+	}
 	c.applyKeyManagerDefaults()
 	c.applyInternalKMDefaults()
 }
@@ -375,7 +384,9 @@ func (c *Config) check() ConfigErrors {
 	c.checkKeyManagers(add)
 	c.checkInternalKM(add)
 	c.checkMTLS(add)
-	c.checkRateLimits(add)
+	if c.RateLimits != nil {
+		c.RateLimits.Check(add)
+	}
 	c.checkCORS(add)
 	return errs
 }

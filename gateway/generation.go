@@ -19,6 +19,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/bundles"
+	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 )
 
 // Generation is everything a request needs, built together and swapped
@@ -48,8 +49,8 @@ type Generation struct {
 	trusts []*authn.Trust
 	// internalKM is the internal key manager (nil: not configured).
 	internalKM *internalKMState
-	// rate is the generation's rate limiting (nil: none; ratelimit.go).
-	rate *genRateLimits
+	// rate is the generation's rate limiting (nil: none; gateway/ratelimit).
+	rate *ratelimit.Limits
 	// keyManagers are the key managers the generation's schemes use.
 	keyManagers map[string]authn.KeyManager
 	// cert is the HTTPS listener's certificate (nil without listen.tls),
@@ -125,7 +126,7 @@ type BuildOptions struct {
 	KMStores *kmStores
 	// RateStores holds the rate limit counters (a Server keeps one, so a
 	// reload keeps them); nil: the generation's own.
-	RateStores *rateStores
+	RateStores *ratelimit.Stores
 }
 
 // BuildGeneration reads every file the config references, builds
@@ -246,7 +247,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 		_ = authns.Close()
 		return nil, err
 	}
-	if g.rate, err = buildRateLimits(cfg, eng.Data(), opts.RateStores); err != nil {
+	if g.rate, err = ratelimit.Build(cfg.RateLimits, cfg.Dir, eng.Data(), opts.RateStores); err != nil {
 		_ = authns.Close()
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/bundles"
+	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 )
 
 // Evaluation is what the gateway decided about one request, up to but not
@@ -83,9 +85,9 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 	ev := &Evaluation{RequestID: requestID, Method: r.Method, Path: r.URL.Path}
 	r = g.prepareRequest(r) // before the strip: reads a trusted proxy's certificate header
 	ev.Request = r
-	var rs rateState
+	var rs ratelimit.State
 	if g.rate != nil {
-		rs.ip = g.rate.client(r) // before the strip: reads a trusted proxy's X-Forwarded-For
+		rs = g.rate.State(r) // before the strip: reads a trusted proxy's X-Forwarded-For
 	}
 	stripIdentityHeaders(r.Header, g.Config.UpstreamIdentity.Header)
 	stripMethodOverrides(r.Header)
@@ -126,9 +128,9 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 
 	if g.rate != nil {
 		// Stage 1 looks before any verification; finish charges the
-		// buckets, and applies the plan's limit to an allow (ratelimit.go).
-		defer g.rate.finish(r.Context(), ev, &rs)
-		if status, retry := g.rate.before(r.Context(), r, op, &rs); status != 0 {
+		// buckets, and applies the plan's limit to an allow.
+		defer finishRate(r.Context(), g.rate, ev, &rs)
+		if status, retry := g.rate.Before(r.Context(), r, op.Public, op.apiKeyHeaders, &rs); status != 0 {
 			ev.Status, ev.Reason, ev.RetryAfter = status, "rate_limited", retry
 			return ev
 		}
@@ -250,7 +252,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			rec.Header().Set("Retry-After", "5")
 		}
 		if ev.Status == http.StatusTooManyRequests {
-			rec.Header().Set("Retry-After", strconv.Itoa(retrySeconds(ev.RetryAfter)))
+			rec.Header().Set("Retry-After", strconv.Itoa(ratelimit.RetrySeconds(ev.RetryAfter)))
 		}
 		title := ""
 		if ev.Decision != nil {
@@ -296,6 +298,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	limitBody(rec, r, gen.Config, op.api.API)
 	filterUpgrade(r, op)
 	serveProxy(rec, r, f, op.api.transport, s.proxyErrorHandler)
+}
+
+// finishRate applies the plan's limit to an allowed request (stage 2), then
+// charges stage 1's buckets for what the request turned out to be.
+func finishRate(ctx context.Context, l *ratelimit.Limits, ev *Evaluation, st *ratelimit.State) {
+	if ev.Status == 0 && ev.Decision != nil && ev.Decision.Allow && ev.Op != nil {
+		if status, retry := l.Plan(ctx, ev.Op.api.Name, ev.Op.api.Version, ev.Decision.Principal); status != 0 {
+			ev.Status, ev.Reason, ev.RetryAfter = status, "rate_limited", retry
+			return
+		}
+	}
+	if ev.Failure != nil || ev.Status == http.StatusTooManyRequests {
+		return
+	}
+	authenticated := ev.Decision != nil && ev.Decision.Allow && len(ev.Creds) > 0 && len(ev.Rejections) == 0
+	l.Charge(ctx, st, authenticated, len(ev.Rejections) > 0)
 }
 
 // satisfiedIdentities returns the identities of the alternative the policy

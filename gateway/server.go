@@ -17,6 +17,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/bundles"
 	"github.com/gatehouse/gatehouse/bundles/decisionlog"
+	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 )
 
 // Server is a running gateway: listeners, the current generation, and the
@@ -42,7 +43,7 @@ type Server struct {
 	decisions  *decisionlog.Logger
 	keySources *keySources
 	kmStores   *kmStores // the internal key manager's token stores
-	rateStores *rateStores
+	rateStores *ratelimit.Stores
 
 	reloadMu   sync.Mutex
 	lastReload atomic.Pointer[reloadStatus]
@@ -107,7 +108,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		transports: newTransports(),
 		keySources: newKeySources(log),
 		kmStores:   newKMStores(),
-		rateStores: newRateStores(log, nil),
+		rateStores: ratelimit.NewStores(log, nil),
 		AdminMux:   http.NewServeMux(),
 	}
 	s.manageRuntime = opts.ManageRuntime
@@ -115,7 +116,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		applyRuntime(cfg, log)
 	}
 	s.metrics.reg.MustRegister(jwksCollector{s})
-	s.metrics.reg.MustRegister(s.rateStores.failures)
+	s.metrics.reg.MustRegister(s.rateStores.Metrics())
 	s.metrics.reg.MustRegister(keyManagerCollector{s})
 	if *cfg.Log.Audit {
 		s.audit = log.Named("audit")
