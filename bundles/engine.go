@@ -141,7 +141,7 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 		if _, dup := revisions[name]; dup {
 			name = s.Origin
 		}
-		revisions[name] = s.Bundle.Manifest.Revision
+		revisions[name] = s.Revision()
 	}
 
 	compiler := ast.NewCompiler().
