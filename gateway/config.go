@@ -10,6 +10,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/gatehouse/gatehouse/gateway/edge"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/config"
 )
@@ -31,7 +32,7 @@ type Config struct {
 	Watch            WatchConfig             `json:"watch"`
 	APIKeys          *APIKeysConfig          `json:"api_keys"`
 	MTLS             MTLSConfig              `json:"mtls"`
-	// Limits: resource limits at the edge (config_limits.go).
+	// Limits: resource limits at the edge (gateway/edge).
 	Limits LimitsConfig `json:"limits"`
 	// RateLimits: per client IP and per plan (gateway/ratelimit).
 	RateLimits *RateLimitsConfig `json:"rate_limits"`
@@ -90,7 +91,7 @@ type APIConfig struct {
 	// WebSockets lets `Upgrade: websocket` through on this API's GET
 	// operations; every other upgrade is never forwarded.
 	WebSockets bool `json:"websockets"`
-	// CORS: the gateway answers preflights and sets CORS headers (cors.go).
+	// CORS: the gateway answers preflights and sets CORS headers (gateway/edge).
 	CORS *CORSConfig `json:"cors"`
 }
 
@@ -191,6 +192,10 @@ type (
 	ConfigError = config.Error
 	// ConfigErrors collects every problem found.
 	ConfigErrors = config.Errors
+	// LimitsConfig is limits (gateway/edge/config.go).
+	LimitsConfig = edge.LimitsConfig
+	// CORSConfig is an API's cors block (gateway/edge/cors.go).
+	CORSConfig = edge.CORSConfig
 	// RateLimitsConfig is rate_limits (gateway/ratelimit/config.go).
 	RateLimitsConfig = ratelimit.Config
 	// RateConfig is a token bucket of rate_limits.
@@ -317,7 +322,7 @@ func (c *Config) applyDefaults() {
 	}
 	c.applyBundleDefaults()
 	c.applyAPIKeyDefaults()
-	c.applyLimitDefaults()
+	c.Limits.ApplyDefaults()
 	if c.RateLimits != nil {
 		c.RateLimits.ApplyDefaults()
 	}
@@ -387,7 +392,11 @@ func (c *Config) check() ConfigErrors {
 	if c.RateLimits != nil {
 		c.RateLimits.Check(add)
 	}
-	c.checkCORS(add)
+	for i, a := range c.APIs {
+		if a.CORS != nil {
+			a.CORS.Check(fmt.Sprintf("/apis/%d/cors", i), add)
+		}
+	}
 	return errs
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/bundles"
+	"github.com/gatehouse/gatehouse/gateway/edge"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 )
 
@@ -77,7 +78,7 @@ type lifetime struct {
 
 type compiledAPI struct {
 	*API
-	cors      *corsPolicy // nil: no CORS (cors.go)
+	cors      *edge.CORS // nil: no CORS
 	astAPI    *ast.Term
 	transport http.RoundTripper
 }
@@ -193,7 +194,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 			fail(ptr+"/upstream", err)
 			continue
 		}
-		ca := &compiledAPI{API: api, cors: newCORSPolicy(api.Config.CORS), astAPI: apiValue(api), transport: tr}
+		ca := &compiledAPI{API: api, cors: edge.NewCORS(api.Config.CORS), astAPI: apiValue(api), transport: tr}
 		for _, op := range api.Operations {
 			cop, err := compileOp(ca, op, authns, cfg)
 			if err != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/bundles"
 	"github.com/gatehouse/gatehouse/bundles/decisionlog"
+	"github.com/gatehouse/gatehouse/gateway/edge"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 )
 
@@ -182,7 +183,7 @@ func (s *Server) Start() error {
 			return fmt.Errorf("listen %s: %w", l.Address, err)
 		}
 		s.addr = ln.Addr()
-		s.serveTLS(cfg, limitListener(ln, cfg), framingReject)
+		s.serveTLS(cfg, edge.LimitListener(ln, cfg.Limits.MaxConnections), framingReject)
 	}
 	if l.HTTPAddress != "" {
 		ln, err := net.Listen("tcp", l.HTTPAddress)
@@ -191,7 +192,7 @@ func (s *Server) Start() error {
 			return fmt.Errorf("listen %s: %w", l.HTTPAddress, err)
 		}
 		s.plainAddr = ln.Addr()
-		s.serve(s.h1Server(s.publicServer(cfg)), h1Listener{limitListener(ln, cfg), framingReject}, false)
+		s.serve(s.h1Server(s.publicServer(cfg)), h1Listener{edge.LimitListener(ln, cfg.Limits.MaxConnections), framingReject}, false)
 	}
 	s.startTLSWatch()
 	if a := *cfg.Admin.Address; a != "" {
