@@ -17,6 +17,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/bundles"
 	"github.com/gatehouse/gatehouse/bundles/decisionlog"
+	"github.com/gatehouse/gatehouse/gateway/assertion"
 	"github.com/gatehouse/gatehouse/gateway/edge"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 )
@@ -35,7 +36,7 @@ type Server struct {
 
 	gen        atomic.Pointer[Generation]
 	metrics    *metrics
-	asserter   *Asserter
+	asserter   *assertion.Signer
 	transports *transports
 	certs      *certHolder
 	tls        tlsState        // in-place TLS file reloads (server_tls.go)
@@ -120,7 +121,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		}
 	}
 	if *cfg.UpstreamIdentity.Enabled {
-		s.asserter, err = NewAsserter(cfg.UpstreamIdentity, cfg.File(cfg.UpstreamIdentity.KeyFile))
+		s.asserter, err = assertion.New(cfg.UpstreamIdentity, cfg.File(cfg.UpstreamIdentity.KeyFile))
 		if err != nil {
 			return nil, err
 		}
