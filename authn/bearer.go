@@ -156,7 +156,7 @@ func (b *Bearer) validate(r *http.Request, tok string) (*Identity, error) {
 	for _, km := range b.kms {
 		info, err := km.Validate(r.Context(), tok)
 		if err == nil {
-			return info.Identity(b.scheme), nil
+			return info.WithScheme(b.scheme), nil
 		}
 		if rej, ok := AsRejection(err); ok {
 			if rejection == nil {
