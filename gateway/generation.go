@@ -19,6 +19,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/bundles"
+	"github.com/gatehouse/gatehouse/gateway/assertion"
 	"github.com/gatehouse/gatehouse/gateway/edge"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 )
@@ -36,8 +37,8 @@ type Generation struct {
 	// decisions caches policy decisions when the policy allows it (nil otherwise).
 	decisions *decisionCache
 	// assertions caches signed identity assertions for this generation's
-	// operations (assertion.go).
-	assertions *assertionCache
+	// operations (gateway/assertion).
+	assertions *assertion.Cache
 	closers    []io.Closer
 	// jwks are the remote key sources the generation's issuers use.
 	jwks    []*authn.RemoteJWKS
@@ -99,6 +100,9 @@ type compiledOp struct {
 	stripQuery    []string // API key query parameters to remove
 	stripCookies  []string // API key cookies to remove
 	challenges    []challenge
+	// assert is what the identity assertion says about the operation (and
+	// the key of the generation's assertion cache).
+	assert assertion.Operation
 	// readsAuthorization: some scheme of the operation reads the
 	// Authorization header (http, oauth2, openIdConnect), which is then never
 	// forwarded.
@@ -238,7 +242,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 		return nil, err
 	}
 	g.Engine = eng
-	g.assertions = newAssertionCache()
+	g.assertions = assertion.NewCache()
 	if ok, why := eng.Cacheable(); ok {
 		g.decisions = newDecisionCache()
 	} else {
@@ -295,6 +299,7 @@ func compileOp(api *compiledAPI, op *Operation, f *authnFactory, cfg *Config) (*
 		astSchemes:    schemesValue(op),
 		secretHeaders: map[string]struct{}{"Authorization": {}, "Proxy-Authorization": {}, "Cookie": {}},
 		mtls:          usesMTLS(api.API, op),
+		assert:        assertion.Operation{API: api.Name, Version: api.Version, ID: op.ID},
 	}
 	for _, name := range op.Schemes {
 		def := api.Schemes[name]

@@ -287,7 +287,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if s.asserter != nil && !op.Public {
-		tok, err := s.asserter.Assertion(gen.assertions, op, satisfied)
+		tok, err := s.asserter.Assertion(gen.assertions, &op.assert, satisfied)
 		if err != nil {
 			ev.Status, ev.Reason = http.StatusInternalServerError, "assertion_failed"
 			s.log.Error("cannot sign identity assertion", "request_id", rec.requestID, "error", err.Error())

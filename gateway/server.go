@@ -17,6 +17,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/bundles"
 	"github.com/gatehouse/gatehouse/bundles/decisionlog"
+	"github.com/gatehouse/gatehouse/gateway/assertion"
 	"github.com/gatehouse/gatehouse/gateway/edge"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 )
@@ -28,6 +29,8 @@ import (
 type Server struct {
 	cfgPath string
 	log     hclog.Logger
+	// rejectLog ("authn") logs why each presented credential was refused.
+	rejectLog hclog.Logger
 	// manageRuntime: Options.ManageRuntime.
 	manageRuntime bool
 	audit         hclog.Logger
@@ -36,7 +39,7 @@ type Server struct {
 
 	gen        atomic.Pointer[Generation]
 	metrics    *metrics
-	asserter   *Asserter
+	asserter   *assertion.Signer
 	transports *transports
 	tls        tlsState        // TLS file watching and metrics (server_tls.go)
 	remote     *bundles.Remote // nil without policy.remote
@@ -112,6 +115,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		rateStores: ratelimit.NewStores(log, nil),
 		AdminMux:   http.NewServeMux(),
 	}
+	s.rejectLog = log.Named("authn")
 	s.manageRuntime = opts.ManageRuntime
 	if s.manageRuntime {
 		applyRuntime(cfg, log)
@@ -127,7 +131,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 	}
 	var err error
 	if *cfg.UpstreamIdentity.Enabled {
-		s.asserter, err = NewAsserter(cfg.UpstreamIdentity, cfg.File(cfg.UpstreamIdentity.KeyFile))
+		s.asserter, err = assertion.New(cfg.UpstreamIdentity, cfg.File(cfg.UpstreamIdentity.KeyFile))
 		if err != nil {
 			return nil, err
 		}
