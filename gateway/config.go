@@ -60,6 +60,10 @@ type ListenConfig struct {
 	ShutdownTimeout      Duration   `json:"shutdown_timeout"`
 	MaxHeaderBytes       int        `json:"max_header_bytes"`
 	MaxConcurrentStreams int        `json:"max_concurrent_streams"`
+	// ExtAuthz and ForwardAuth are the front doors for another proxy
+	// (config_frontdoors.go).
+	ExtAuthz    *FrontDoorConfig `json:"ext_authz"`
+	ForwardAuth *FrontDoorConfig `json:"forward_auth"`
 }
 
 // TLSConfig names the server certificate and key files.
@@ -459,6 +463,7 @@ func (c *Config) check() ConfigErrors {
 	c.checkMTLS(add)
 	c.checkRateLimits(add)
 	c.checkCORS(add)
+	c.checkFrontDoors(add)
 	return errs
 }
 
