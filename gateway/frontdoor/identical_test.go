@@ -279,4 +279,3 @@ func claims(t *testing.T, jwt string) map[string]any {
 	delete(m, "jti")
 	return m
 }
-
