@@ -1,7 +1,8 @@
-// Package bundles loads policy and data (the base policy compiled into the
-// binary, local bundle directories and tarballs), compiles them once with a
-// sandboxed set of capabilities, prepares the decision query, and evaluates it
-// per request.
+// Package bundles owns where policy and data come from: the base policy
+// compiled into the binary, local bundle directories and tarballs (watched
+// for changes by Watcher), and remote bundles pulled from OPA bundle
+// services (Remote). It compiles them once with a sandboxed set of
+// capabilities, prepares the decision query, and evaluates it per request.
 //
 // An Engine is immutable: a reload builds a new Engine on the side and the
 // gateway swaps it in atomically with the rest of its generation, so a bad
@@ -10,6 +11,7 @@ package bundles
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -170,6 +172,29 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 	e.revision = e.joinRevisions()
 	e.cacheable, e.uncacheableWhy = cacheability(compiler)
 	return e, nil
+}
+
+// BaseModules parses the base policy embedded in the binary (without its
+// tests), keyed "builtin:gatehouse/authz/<file>.rego" — what Load compiles
+// when Options.Base is set, for tools that compile it with user policies
+// (`gatehouse policy test`).
+func BaseModules() (map[string]*ast.Module, error) {
+	modules := map[string]*ast.Module{}
+	if err := loadEmbedded(modules, Capabilities()); err != nil {
+		return nil, err
+	}
+	return modules, nil
+}
+
+// CapabilitiesJSON is Capabilities as the JSON document `opa check
+// --capabilities` and `opa test --capabilities` read; the same bytes are
+// committed as schemas/capabilities.json.
+func CapabilitiesJSON() ([]byte, error) {
+	b, err := json.MarshalIndent(Capabilities(), "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
 }
 
 func loadEmbedded(modules map[string]*ast.Module, caps *ast.Capabilities) error {

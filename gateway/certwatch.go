@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/gatehouse/gatehouse/bundles"
 )
 
 // tlsWatcher reloads TLS material in place when its files change: the
@@ -22,7 +24,7 @@ import (
 // hash per file, to report which files changed: a certificate and its key
 // written one after the other are reloaded together, once.
 type tlsWatcher struct {
-	w        *Watcher
+	w        *bundles.Watcher
 	onChange func(changed map[string]bool)
 
 	mu    sync.Mutex
@@ -33,7 +35,7 @@ type tlsWatcher struct {
 const tlsWatchDebounce = 250 * time.Millisecond
 
 func newTLSWatcher(log hclog.Logger, debounce time.Duration, onChange func(map[string]bool)) (*tlsWatcher, error) {
-	w, err := NewWatcher(log, debounce)
+	w, err := bundles.NewWatcher(log, debounce)
 	if err != nil {
 		return nil, err
 	}
@@ -83,6 +85,6 @@ func (t *tlsWatcher) changed() map[string]bool {
 	return out
 }
 
-// fileSum is the content hash of one file (contentSum's, so a missing or
+// fileSum is the content hash of one file (ContentSum's, so a missing or
 // unreadable file hashes as such and its reappearance counts as a change).
-func fileSum(path string) [sha256.Size]byte { return contentSum([]string{path}) }
+func fileSum(path string) [sha256.Size]byte { return bundles.ContentSum([]string{path}) }

@@ -3,16 +3,14 @@ package gateway
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"sigs.k8s.io/yaml"
 
-	"github.com/gatehouse/gatehouse/authn"
+	"github.com/gatehouse/gatehouse/internal/config"
 )
 
 // Config is the gateway's one configuration file, after schema validation and
@@ -185,97 +183,21 @@ type LogConfig struct {
 	Audit  *bool  `json:"audit"`
 }
 
-// Duration is a time.Duration written as a Go duration string ("10s").
-type Duration time.Duration
-
-// D returns the value as a time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
-
-// UnmarshalJSON parses a Go duration string.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("duration must be a string like \"10s\": %w", err)
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("invalid duration %q: %w", s, err)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalJSON renders the duration as a string.
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
-
-// Secret is a reference to a secret: env:NAME or file:PATH. The reference is
-// safe to print; the value is only ever held as authn.Redacted.
-type Secret string
+// The shared value types live in internal/config so that subsystems can own
+// their config sections; these aliases keep gateway's names.
+type (
+	// Duration is a time.Duration written as a Go duration string ("10s").
+	Duration = config.Duration
+	// Secret is a reference to a secret: env:NAME or file:PATH.
+	Secret = config.Secret
+	// ConfigError is a configuration problem at a JSON pointer in the file.
+	ConfigError = config.Error
+	// ConfigErrors collects every problem found.
+	ConfigErrors = config.Errors
+)
 
 // ErrSecret is wrapped by every secret resolution failure.
-var ErrSecret = errors.New("secret unavailable")
-
-// Resolve reads the secret. Relative file paths are resolved against dir.
-func (s Secret) Resolve(dir string) (authn.Redacted, error) {
-	ref := string(s)
-	switch {
-	case strings.HasPrefix(ref, "env:"):
-		name := strings.TrimPrefix(ref, "env:")
-		v, ok := os.LookupEnv(name)
-		if !ok || v == "" {
-			return "", fmt.Errorf("%w: environment variable %s is not set", ErrSecret, name)
-		}
-		return authn.Redacted(v), nil
-	case strings.HasPrefix(ref, "file:"):
-		p := resolvePath(dir, strings.TrimPrefix(ref, "file:"))
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return "", fmt.Errorf("%w: %w", ErrSecret, err)
-		}
-		v := strings.TrimRight(string(b), "\r\n")
-		if v == "" {
-			return "", fmt.Errorf("%w: file %s is empty", ErrSecret, p)
-		}
-		return authn.Redacted(v), nil
-	default:
-		return "", fmt.Errorf("%w: %q is not an env:NAME or file:PATH reference", ErrSecret, ref)
-	}
-}
-
-// ConfigError is a configuration problem at a JSON pointer in the file.
-type ConfigError struct {
-	File    string
-	Pointer string // JSON pointer, "" for the whole document
-	Msg     string
-}
-
-func (e *ConfigError) Error() string {
-	ptr := e.Pointer
-	if ptr == "" {
-		ptr = "/"
-	}
-	return fmt.Sprintf("%s: %s: %s", e.File, ptr, e.Msg)
-}
-
-// ConfigErrors collects every problem found, so users fix them all at once.
-type ConfigErrors []*ConfigError
-
-func (es ConfigErrors) Error() string {
-	msgs := make([]string, len(es))
-	for i, e := range es {
-		msgs[i] = e.Error()
-	}
-	return strings.Join(msgs, "\n")
-}
-
-// Unwrap lets errors.As find each *ConfigError.
-func (es ConfigErrors) Unwrap() []error {
-	out := make([]error, len(es))
-	for i, e := range es {
-		out[i] = e
-	}
-	return out
-}
+var ErrSecret = config.ErrSecret
 
 // LoadConfig reads, schema-validates and decodes a config file, and applies
 // defaults. It does not read the files the config references; BuildGeneration
@@ -398,11 +320,7 @@ func (c *Config) applyDefaults() {
 	c.applyInternalKMDefaults()
 }
 
-func setDur(d *Duration, def time.Duration) {
-	if *d == 0 {
-		*d = Duration(def)
-	}
-}
+func setDur(d *Duration, def time.Duration) { config.SetDefault(d, def) }
 
 // check performs the semantic checks that need no other file.
 func (c *Config) check() ConfigErrors {
@@ -468,16 +386,9 @@ func (c *Config) check() ConfigErrors {
 }
 
 // resolvePath anchors a relative path at dir.
-func resolvePath(dir, p string) string {
-	if p == "" || filepath.IsAbs(p) {
-		return p
-	}
-	return filepath.Join(dir, p)
-}
+func resolvePath(dir, p string) string { return config.ResolvePath(dir, p) }
 
 // File resolves a path from the config against the config's directory.
 func (c *Config) File(p string) string { return resolvePath(c.Dir, p) }
 
-func escapePointer(s string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
-}
+func escapePointer(s string) string { return config.EscapePointer(s) }

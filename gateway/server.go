@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/gatehouse/gatehouse/bundles"
+	"github.com/gatehouse/gatehouse/bundles/decisionlog"
 )
 
 // Server is a running gateway: listeners, the current generation, and the
@@ -36,10 +37,10 @@ type Server struct {
 	asserter   *Asserter
 	transports *transports
 	certs      *certHolder
-	tls        tlsState       // in-place TLS file reloads (server_tls.go)
-	remote     *remoteBundles // nil without policy.remote
-	remoteCfg  []byte         // processWide(config) at start, to notice changes
-	decisions  *decisionLogger
+	tls        tlsState        // in-place TLS file reloads (server_tls.go)
+	remote     *bundles.Remote // nil without policy.remote
+	remoteCfg  []byte          // processWide(config) at start, to notice changes
+	decisions  *decisionlog.Logger
 	keySources *keySources
 	kmStores   *kmStores // the internal key manager's token stores
 	rateStores *rateStores
@@ -50,7 +51,7 @@ type Server struct {
 	AdminMux *http.ServeMux
 
 	mu        sync.Mutex
-	watcher   *Watcher
+	watcher   *bundles.Watcher
 	servers   []*http.Server
 	listeners []net.Listener
 	addr      net.Addr
@@ -135,7 +136,14 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 	}
 	s.remoteCfg = processWide(cfg)
 	if cfg.Policy.DecisionLogs != nil {
-		if s.decisions, err = newDecisionLogger(cfg, log, s.metrics.reg); err != nil {
+		var services map[string]json.RawMessage
+		if cfg.Policy.Remote != nil {
+			services = cfg.Policy.Remote.Services
+		}
+		if s.decisions, err = decisionlog.New(cfg.Policy.DecisionLogs, decisionlog.Options{
+			File: cfg.Path, Dir: cfg.Dir, IdentityHeader: cfg.UpstreamIdentity.Header,
+			Services: services, Log: log, Metrics: s.metrics.reg,
+		}); err != nil {
 			return nil, err
 		}
 	}
@@ -463,8 +471,8 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 		}
 	}
 	if s.remote != nil {
-		body["remote_bundles"] = s.remote.snapshot()
-		if s.remote.degraded() && status == http.StatusOK {
+		body["remote_bundles"] = s.remote.Snapshot()
+		if s.remote.Degraded() && status == http.StatusOK {
 			body["status"] = "degraded"
 		}
 	}

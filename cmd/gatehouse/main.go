@@ -4,6 +4,7 @@
 //	gatehouse check   -c gatehouse.yaml   validate config, API definitions and policies
 //	gatehouse explain -c gatehouse.yaml --method GET --url /petstore/v1/pets/1 -H 'Authorization: Bearer …'
 //	gatehouse pki     -out dev/           generate development certificates and keys
+//	gatehouse policy  test examples/bundles/acme   opa tests with the base policy and the gateway's sandbox
 //	gatehouse apikey  issue -c gatehouse.yaml --api petstore:1.0.0 --validity 720h --subject partner
 package main
 
@@ -22,6 +23,7 @@ var commands = map[string]func(args []string, stdout, stderr io.Writer) int{
 	"pki":     pkiCmd,
 	"apikey":  apikeyCmd,
 	"app":     appCmd,
+	"policy":  policyCmd,
 }
 
 func main() {
@@ -52,6 +54,7 @@ commands:
   pki      generate development certificates, keys and demo tokens
   apikey   issue API keys offline, print their verification keys, hash static keys
   app      add clients of the internal key manager to bundle data, rotate their secrets
+  policy   print the gateway's OPA capabilities; test policies the way the gateway runs them
 
 Run 'gatehouse <command> -h' for the flags of a command.
 `)

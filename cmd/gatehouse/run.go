@@ -29,7 +29,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	log := gateway.NewLogger(cfg.Log, os.Stderr)
 	// GATEHOUSE_CPUPROFILE=<file> writes a CPU profile of the whole run,
-	// stopped on shutdown (used by `go run ./gateway/loadbench -cpuprofile`).
+	// stopped on shutdown (used by `go run ./cmd/loadbench -cpuprofile`).
 	if p := os.Getenv("GATEHOUSE_CPUPROFILE"); p != "" {
 		f, err := os.Create(p)
 		if err == nil {

@@ -1,7 +1,15 @@
-package gateway
+// Package decisionlog writes one decision record per request in OPA's
+// decision-log format (logs.EventV1) to the process log, a JSON-lines file,
+// or an OPA decision-log service (OPA's upload protocol, unchanged), after
+// masking credential headers and applying the bundles' data.system.log
+// mask and drop policies. Requests only hand a record to a bounded queue;
+// all the work runs on one writer goroutine.
+package decisionlog
 
 import (
 	"context"
+	"encoding/json"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -12,22 +20,24 @@ import (
 	"github.com/open-policy-agent/opa/v1/plugins/logs"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/gatehouse/gatehouse/internal/config"
+
 	"github.com/gatehouse/gatehouse/bundles"
 )
 
 // decisionPath is the decision's path in OPA's decision-log format.
 const decisionPath = "gatehouse/authz/decision"
 
-// decisionLogger writes one record per policy decision in OPA's decision-log
+// Logger writes one record per policy decision in OPA's decision-log
 // format (logs.EventV1: decision id, bundle revisions, path, input, result,
 // timestamp). The request only hands a small record to a bounded queue —
 // never waiting: when the queue is full the record is dropped and counted
 // (gatehouse_decision_logs_dropped_total). Everything else — converting the
 // input and result to JSON, masking, the mask/drop policies, writing — runs
 // on the writer goroutine.
-type decisionLogger struct {
+type Logger struct {
 	log    hclog.Logger
-	ch     chan decisionRecord
+	ch     chan Record
 	quit   chan struct{}
 	done   chan struct{}
 	once   sync.Once
@@ -40,17 +50,19 @@ type decisionLogger struct {
 	failures prometheus.Counter
 }
 
-// decisionRecord is what the request path hands over: pointers to values
-// that already exist (the generation, the input, the decision) and scalars.
-type decisionRecord struct {
-	at        time.Time
-	requestID string
-	gen       *Generation
-	input     ast.Value
-	decision  *bundles.Decision
-	cached    bool // the decision came from the generation's decision cache
-	err       error
-	status    int
+// Record is what the request path hands over: pointers to values that
+// already exist (the generation's engine, the input, the decision) and
+// scalars.
+type Record struct {
+	At         time.Time
+	RequestID  string
+	Engine     *bundles.Engine
+	Generation uint64
+	Input      ast.Value
+	Decision   *bundles.Decision
+	Cached     bool // the decision came from the generation's decision cache
+	Err        error
+	Status     int
 }
 
 // decisionSink is one destination of decision records.
@@ -61,14 +73,27 @@ type decisionSink interface {
 	close(ctx context.Context) error
 }
 
-func newDecisionLogger(cfg *Config, log hclog.Logger, reg prometheus.Registerer) (*decisionLogger, error) {
-	dc := cfg.Policy.DecisionLogs
-	d := &decisionLogger{
+// Options is what New needs besides policy.decision_logs itself.
+type Options struct {
+	// File is the config file (for errors); Dir resolves relative paths.
+	File, Dir string
+	// IdentityHeader is the upstream identity assertion's header, masked too.
+	IdentityHeader string
+	// Services are policy.remote.services, for the upload sink.
+	Services map[string]json.RawMessage
+	Log      hclog.Logger
+	Metrics  prometheus.Registerer
+}
+
+// New starts the writer of policy.decision_logs.
+func New(dc *Config, o Options) (*Logger, error) {
+	log := o.Log
+	d := &Logger{
 		log:    log.Named("decision_logs"),
-		ch:     make(chan decisionRecord, dc.BufferSize),
+		ch:     make(chan Record, dc.BufferSize),
 		quit:   make(chan struct{}),
 		done:   make(chan struct{}),
-		mask:   newHeaderMask(dc.MaskHeaders, cfg.UpstreamIdentity.Header),
+		mask:   newHeaderMask(dc.MaskHeaders, o.IdentityHeader),
 		labels: map[string]string{"id": uuid.NewString(), "app": "gatehouse"},
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_decision_logs_dropped_total",
@@ -84,7 +109,7 @@ func newDecisionLogger(cfg *Config, log hclog.Logger, reg prometheus.Registerer)
 		}),
 	}
 	for _, c := range []prometheus.Collector{d.dropped, d.written, d.failures} {
-		if err := reg.Register(c); err != nil {
+		if err := o.Metrics.Register(c); err != nil {
 			return nil, err
 		}
 	}
@@ -92,14 +117,14 @@ func newDecisionLogger(cfg *Config, log hclog.Logger, reg prometheus.Registerer)
 		d.sinks = append(d.sinks, &consoleSink{log: log.Named("decisions")})
 	}
 	if dc.File != "" {
-		s, err := newFileSink(cfg.File(dc.File))
+		s, err := newFileSink(config.ResolvePath(o.Dir, dc.File))
 		if err != nil {
-			return nil, ConfigErrors{{File: cfg.Path, Pointer: "/policy/decision_logs/file", Msg: err.Error()}}
+			return nil, config.Errors{{File: o.File, Pointer: "/policy/decision_logs/file", Msg: err.Error()}}
 		}
 		d.sinks = append(d.sinks, s)
 	}
 	if dc.Service != "" {
-		s, err := newUploadSink(cfg, log)
+		s, err := newUploadSink(dc, o)
 		if err != nil {
 			d.closeSinks(context.Background())
 			return nil, err
@@ -110,8 +135,8 @@ func newDecisionLogger(cfg *Config, log hclog.Logger, reg prometheus.Registerer)
 	return d, nil
 }
 
-// record queues one decision; it never blocks.
-func (d *decisionLogger) record(r decisionRecord) {
+// Record queues one decision; it never blocks.
+func (d *Logger) Record(r Record) {
 	select {
 	case d.ch <- r:
 	default:
@@ -119,7 +144,7 @@ func (d *decisionLogger) record(r decisionRecord) {
 	}
 }
 
-func (d *decisionLogger) run() {
+func (d *Logger) run() {
 	defer close(d.done)
 	ctx := context.Background()
 	for {
@@ -142,7 +167,7 @@ func (d *decisionLogger) run() {
 
 // processQueued processes one queued record without waiting; false when
 // the queue is empty.
-func (d *decisionLogger) processQueued(ctx context.Context) bool {
+func (d *Logger) processQueued(ctx context.Context) bool {
 	select {
 	case r := <-d.ch:
 		d.process(ctx, r)
@@ -152,7 +177,7 @@ func (d *decisionLogger) processQueued(ctx context.Context) bool {
 	}
 }
 
-func (d *decisionLogger) flush() {
+func (d *Logger) flush() {
 	for _, s := range d.sinks {
 		if err := s.flush(); err != nil {
 			d.failures.Inc()
@@ -161,9 +186,9 @@ func (d *decisionLogger) flush() {
 	}
 }
 
-// close writes what is queued and stops the sinks (the upload sink flushes
+// Close writes what is queued and stops the sinks (the upload sink flushes
 // its buffer to the service until ctx ends).
-func (d *decisionLogger) close(ctx context.Context) {
+func (d *Logger) Close(ctx context.Context) {
 	d.once.Do(func() {
 		close(d.quit)
 		select {
@@ -174,7 +199,7 @@ func (d *decisionLogger) close(ctx context.Context) {
 	})
 }
 
-func (d *decisionLogger) closeSinks(ctx context.Context) {
+func (d *Logger) closeSinks(ctx context.Context) {
 	for _, s := range d.sinks {
 		if err := s.close(ctx); err != nil {
 			d.log.Error("decision log sink close failed", "error", err.Error())
@@ -184,8 +209,8 @@ func (d *decisionLogger) closeSinks(ctx context.Context) {
 
 // process turns a record into an OPA decision-log event, masks it, and
 // hands it to every sink.
-func (d *decisionLogger) process(ctx context.Context, r decisionRecord) {
-	in, err := ast.JSON(r.input)
+func (d *Logger) process(ctx context.Context, r Record) {
+	in, err := ast.JSON(r.Input)
 	if err != nil {
 		d.failures.Inc()
 		return
@@ -194,7 +219,7 @@ func (d *decisionLogger) process(ctx context.Context, r decisionRecord) {
 	if m, ok := in.(map[string]any); ok {
 		erased = d.mask.erase(m)
 	}
-	eng := r.gen.Engine
+	eng := r.Engine
 	revisions := eng.Revisions()
 	bundleInfo := make(map[string]logs.BundleInfoV1, len(revisions))
 	for name, rev := range revisions {
@@ -207,26 +232,26 @@ func (d *decisionLogger) process(ctx context.Context, r decisionRecord) {
 		Path:       decisionPath,
 		Input:      &in,
 		Erased:     erased,
-		Timestamp:  r.at.UTC(),
+		Timestamp:  r.At.UTC(),
 		Custom: map[string]any{
-			"request_id": r.requestID,
-			"status":     r.status,
-			"generation": r.gen.ID,
+			"request_id": r.RequestID,
+			"status":     r.Status,
+			"generation": r.Generation,
 		},
 	}
 	if ip := clientIPOf(in); ip != "" {
 		ev.RequestedBy = ip
 	}
-	if r.decision != nil {
-		res, err := r.decision.JSON()
+	if r.Decision != nil {
+		res, err := r.Decision.JSON()
 		if err == nil {
 			ev.Result = &res
 		}
 	}
-	if r.err != nil {
-		ev.Custom["error"] = r.err.Error()
+	if r.Err != nil {
+		ev.Custom["error"] = r.Err.Error()
 	}
-	if r.cached {
+	if r.Cached {
 		ev.Custom["cached"] = true
 	}
 	drop, err := applyLogPolicies(ctx, eng, ev)
@@ -234,7 +259,7 @@ func (d *decisionLogger) process(ctx context.Context, r decisionRecord) {
 		// A mask policy that fails could leave something unmasked: the
 		// record is not written.
 		d.failures.Inc()
-		d.log.Error("decision log mask policy failed; record not written", "request_id", r.requestID, "error", err.Error())
+		d.log.Error("decision log mask policy failed; record not written", "request_id", r.RequestID, "error", err.Error())
 		return
 	}
 	if drop {
@@ -311,11 +336,11 @@ func (m headerMask) erase(in map[string]any) []string {
 	for name := range hs {
 		if m.sensitive(name) {
 			delete(hs, name)
-			erased = append(erased, "/input/request/headers/"+escapePointer(name))
+			erased = append(erased, "/input/request/headers/"+config.EscapePointer(name))
 		}
 	}
 	if len(erased) > 1 {
-		sortStrings(erased)
+		slices.Sort(erased)
 	}
 	return erased
 }

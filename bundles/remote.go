@@ -1,9 +1,8 @@
-package gateway
+package bundles
 
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -24,29 +23,29 @@ import (
 	"github.com/open-policy-agent/opa/v1/plugins/rest"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/gatehouse/gatehouse/bundles"
+	"github.com/gatehouse/gatehouse/internal/config"
 )
 
 // ErrRemoteBundle: a remote bundle could not be obtained at start.
 var ErrRemoteBundle = errors.New("remote bundle unavailable")
 
-// remoteBundles owns OPA's downloaders for policy.remote: polling or long
+// Remote owns OPA's downloaders for policy.remote: polling or long
 // polling with ETags, signature verification with the configured keys, and
 // the last activated bundle of each name (in memory and, with persist: true,
 // on disk). It belongs to the Server and outlives generations: every
 // generation is built from the bundles activated so far.
-type remoteBundles struct {
+type Remote struct {
 	log     hclog.Logger
 	dir     string // persistence directory ("" when none)
 	sources map[string]*opabundle.Source
 	dls     map[string]downloader
 	// activate builds a generation with one new bundle; set by the Server.
-	activate func(ctx context.Context, name string, src *bundles.Source) error
+	activate func(ctx context.Context, name string, src *Source) error
 
 	mu      sync.Mutex
-	active  map[string]*bundles.Source // in the serving generation
-	pending map[string]*bundles.Source // downloaded before the first generation
-	status  map[string]*remoteStatus
+	active  map[string]*Source // in the serving generation
+	pending map[string]*Source // downloaded before the first generation
+	status  map[string]*RemoteStatus
 	first   map[string]chan struct{} // closed at the first download result
 	started bool
 
@@ -59,8 +58,8 @@ type downloader interface {
 	Stop(context.Context)
 }
 
-// remoteStatus is what /readyz shows per remote bundle.
-type remoteStatus struct {
+// RemoteStatus is what /readyz shows per remote bundle.
+type RemoteStatus struct {
 	Revision    string    `json:"revision,omitempty"`
 	From        string    `json:"from,omitempty"` // "download" or "persisted"
 	ETag        string    `json:"etag,omitempty"`
@@ -76,29 +75,37 @@ type remoteStatus struct {
 	rejected bool
 }
 
-// newRemoteBundles parses policy.remote with OPA's own parsers (services,
-// keys, bundles) and prepares one downloader per bundle; nothing runs until
-// start.
-func newRemoteBundles(cfg *Config, log hclog.Logger, reg prometheus.Registerer) (*remoteBundles, error) {
-	rc := cfg.Policy.Remote
+// RemoteOptions is what NewRemote needs besides policy.remote itself.
+type RemoteOptions struct {
+	// File is the config file (for errors); Dir resolves relative paths.
+	File, Dir string
+	Log       hclog.Logger
+	Metrics   prometheus.Registerer
+}
+
+// NewRemote parses policy.remote with OPA's own parsers (services, keys,
+// bundles) and prepares one downloader per bundle; nothing runs until
+// Start.
+func NewRemote(rc *RemoteConfig, o RemoteOptions) (*Remote, error) {
+	log := o.Log
 	fail := func(ptr string, err error) error {
-		return ConfigErrors{{File: cfg.Path, Pointer: "/policy/remote" + ptr, Msg: err.Error()}}
+		return config.Errors{{File: o.File, Pointer: "/policy/remote" + ptr, Msg: err.Error()}}
 	}
 	keyCfg, err := keys.ParseKeysConfig(mustJSON(rc.Keys))
 	if err != nil {
 		return nil, fail("/keys", err)
 	}
-	opaLog := newOPALogger(log)
+	opaLog := NewOPALogger(log)
 	clients := map[string]rest.Client{}
 	names := make([]string, 0, len(rc.Services))
 	for name, raw := range rc.Services {
-		resolved, err := resolveServiceSecrets(raw, cfg.Dir)
+		resolved, err := ResolveServiceSecrets(raw, o.Dir)
 		if err != nil {
-			return nil, fail("/services/"+escapePointer(name), err)
+			return nil, fail("/services/"+config.EscapePointer(name), err)
 		}
 		c, err := rest.New(resolved, keyCfg, rest.Name(name), rest.Logger(opaLog))
 		if err != nil {
-			return nil, fail("/services/"+escapePointer(name), err)
+			return nil, fail("/services/"+config.EscapePointer(name), err)
 		}
 		clients[name] = c
 		names = append(names, name)
@@ -114,13 +121,13 @@ func newRemoteBundles(cfg *Config, log hclog.Logger, reg prometheus.Registerer) 
 	if err != nil {
 		return nil, fail("/bundles", err)
 	}
-	r := &remoteBundles{
+	r := &Remote{
 		log:     log,
 		sources: bc.Bundles,
 		dls:     map[string]downloader{},
-		active:  map[string]*bundles.Source{},
-		pending: map[string]*bundles.Source{},
-		status:  map[string]*remoteStatus{},
+		active:  map[string]*Source{},
+		pending: map[string]*Source{},
+		status:  map[string]*RemoteStatus{},
 		first:   map[string]chan struct{}{},
 		downloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_bundle_downloads_total",
@@ -128,17 +135,17 @@ func newRemoteBundles(cfg *Config, log hclog.Logger, reg prometheus.Registerer) 
 		}, []string{"bundle", "result"}),
 	}
 	if rc.PersistenceDirectory != "" {
-		r.dir = cfg.File(rc.PersistenceDirectory)
+		r.dir = config.ResolvePath(o.Dir, rc.PersistenceDirectory)
 	}
-	if err := reg.Register(r.downloads); err != nil {
+	if err := o.Metrics.Register(r.downloads); err != nil {
 		return nil, err
 	}
-	parser := ast.ParserOptions{RegoVersion: ast.RegoV1, Capabilities: bundles.Capabilities()}
+	parser := ast.ParserOptions{RegoVersion: ast.RegoV1, Capabilities: Capabilities()}
 	for name, src := range bc.Bundles {
 		if src.Signing != nil && !src.Signing.SignatureRequired() {
 			log.Warn("keys are configured but bundle has no signing block: unsigned bundles are accepted", "bundle", name)
 		}
-		r.status[name] = &remoteStatus{}
+		r.status[name] = &RemoteStatus{}
 		r.first[name] = make(chan struct{})
 		cb := func(ctx context.Context, u download.Update) error { return r.update(ctx, name, u) }
 		client := clients[src.Service]
@@ -168,51 +175,9 @@ func newRemoteBundles(cfg *Config, log hclog.Logger, reg prometheus.Registerer) 
 	return r, nil
 }
 
-func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err) // maps of json.RawMessage always marshal
-	}
-	return b
-}
-
-// resolveServiceSecrets replaces env:/file: references in a service's
-// credentials with their values (config checks refused literals).
-func resolveServiceSecrets(raw json.RawMessage, dir string) ([]byte, error) {
-	var svc map[string]any
-	if err := json.Unmarshal(raw, &svc); err != nil {
-		return nil, err
-	}
-	var walk func(v any) error
-	walk = func(v any) error {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		for k, x := range m {
-			if s, ok := x.(string); ok && secretCredentialKeys[k] {
-				val, err := Secret(s).Resolve(dir)
-				if err != nil {
-					return fmt.Errorf("credentials %s: %w", k, err)
-				}
-				m[k] = val.Reveal()
-				continue
-			}
-			if err := walk(x); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if err := walk(svc["credentials"]); err != nil {
-		return nil, err
-	}
-	return json.Marshal(svc)
-}
-
-// start loads persisted bundles, starts the downloaders, and waits until
+// Start loads persisted bundles, starts the downloaders, and waits until
 // every bundle is available (downloaded or persisted) or timeout passes.
-func (r *remoteBundles) start(ctx context.Context, timeout time.Duration) error {
+func (r *Remote) Start(ctx context.Context, timeout time.Duration) error {
 	for name, src := range r.sources {
 		if !src.Persist || r.dir == "" {
 			continue
@@ -270,7 +235,7 @@ func (r *remoteBundles) start(ctx context.Context, timeout time.Duration) error 
 	return nil
 }
 
-func (r *remoteBundles) unavailable(name string) error {
+func (r *Remote) unavailable(name string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	msg := "no download yet"
@@ -280,39 +245,39 @@ func (r *remoteBundles) unavailable(name string) error {
 	return fmt.Errorf("%w: %s: %s, and no persisted copy", ErrRemoteBundle, name, msg)
 }
 
-// initial returns the bundles for the first generation.
-func (r *remoteBundles) initial() []*bundles.Source {
+// Initial returns the bundles for the first generation.
+func (r *Remote) Initial() []*Source {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return sortedSources(r.pending)
 }
 
-// activated records the bundles of the first generation as active and
+// Activated records the bundles of the first generation as active and
 // installs the activation function for later downloads. It returns bundles
-// downloaded after initial() was taken, which still need activating.
-func (r *remoteBundles) activated(used []*bundles.Source, activate func(context.Context, string, *bundles.Source) error) []*bundles.Source {
+// downloaded after Initial() was taken, which still need activating.
+func (r *Remote) Activated(used []*Source, activate func(context.Context, string, *Source) error) []*Source {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, s := range used {
 		r.active[s.Name] = s
 		r.status[s.Name].LastActive = time.Now()
 	}
-	var late []*bundles.Source
+	var late []*Source
 	for name, s := range r.pending {
 		if r.active[name] != s {
 			late = append(late, s)
 		}
 	}
-	r.pending = map[string]*bundles.Source{}
+	r.pending = map[string]*Source{}
 	r.activate = activate
 	return late
 }
 
-// current returns the active bundles, with one replaced.
-func (r *remoteBundles) current(name string, with *bundles.Source) []*bundles.Source {
+// Current returns the active bundles, with one replaced.
+func (r *Remote) Current(name string, with *Source) []*Source {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	m := make(map[string]*bundles.Source, len(r.active)+1)
+	m := make(map[string]*Source, len(r.active)+1)
 	for k, v := range r.active {
 		m[k] = v
 	}
@@ -322,13 +287,13 @@ func (r *remoteBundles) current(name string, with *bundles.Source) []*bundles.So
 	return sortedSources(m)
 }
 
-func sortedSources(m map[string]*bundles.Source) []*bundles.Source {
+func sortedSources(m map[string]*Source) []*Source {
 	names := make([]string, 0, len(m))
 	for n := range m {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	out := make([]*bundles.Source, 0, len(names))
+	out := make([]*Source, 0, len(names))
 	for _, n := range names {
 		out = append(out, m[n])
 	}
@@ -339,7 +304,7 @@ func sortedSources(m map[string]*bundles.Source) []*bundles.Source {
 // that fails verification, changes nothing; a verified bundle is activated
 // through a new generation (the same build path as local bundles) and, once
 // active, persisted.
-func (r *remoteBundles) update(ctx context.Context, name string, u download.Update) error {
+func (r *Remote) update(ctx context.Context, name string, u download.Update) error {
 	r.mu.Lock()
 	st := r.status[name]
 	st.LastCheck = time.Now()
@@ -376,7 +341,7 @@ func (r *remoteBundles) update(ctx context.Context, name string, u download.Upda
 	if u.Raw != nil {
 		raw, _ = io.ReadAll(u.Raw)
 	}
-	src := &bundles.Source{Name: name, Origin: "bundle " + name + " (" + r.sources[name].Resource + ")", Bundle: u.Bundle}
+	src := &Source{Name: name, Origin: "bundle " + name + " (" + r.sources[name].Resource + ")", Bundle: u.Bundle}
 	rev := u.Bundle.Manifest.Revision
 	firstGen := r.activate == nil
 	if firstGen {
@@ -412,7 +377,7 @@ func (r *remoteBundles) update(ctx context.Context, name string, u download.Upda
 
 // persist writes the raw bundle as <dir>/<name>/bundle.tar.gz: a temp file
 // synced and renamed, so a crash never leaves half a bundle behind.
-func (r *remoteBundles) persist(name string, raw []byte) {
+func (r *Remote) persist(name string, raw []byte) {
 	if r.dir == "" || !r.sources[name].Persist || len(raw) == 0 {
 		return
 	}
@@ -445,7 +410,7 @@ func (r *remoteBundles) persist(name string, raw []byte) {
 }
 
 // readPersisted reads and verifies (with the same keys) a persisted bundle.
-func (r *remoteBundles) readPersisted(name string, src *opabundle.Source) (*bundles.Source, error) {
+func (r *Remote) readPersisted(name string, src *opabundle.Source) (*Source, error) {
 	p := filepath.Join(r.dir, name, "bundle.tar.gz")
 	raw, err := os.ReadFile(p)
 	if errors.Is(err, os.ErrNotExist) {
@@ -456,7 +421,7 @@ func (r *remoteBundles) readPersisted(name string, src *opabundle.Source) (*bund
 	}
 	rd := bundle.NewCustomReader(bundle.NewTarballLoaderWithBaseURL(bytes.NewReader(raw), "")).
 		WithRegoVersion(ast.RegoV1).
-		WithCapabilities(bundles.Capabilities()).
+		WithCapabilities(Capabilities()).
 		WithSizeLimitBytes(src.SizeLimitBytes).
 		WithBundleName(name)
 	if src.Signing != nil {
@@ -466,29 +431,29 @@ func (r *remoteBundles) readPersisted(name string, src *opabundle.Source) (*bund
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p, err)
 	}
-	return &bundles.Source{Name: name, Origin: "bundle " + name + " (persisted " + p + ")", Bundle: &b}, nil
+	return &Source{Name: name, Origin: "bundle " + name + " (persisted " + p + ")", Bundle: &b}, nil
 }
 
-// stop stops every downloader.
-func (r *remoteBundles) stop(ctx context.Context) {
+// Stop stops every downloader.
+func (r *Remote) Stop(ctx context.Context) {
 	for _, d := range r.dls {
 		d.Stop(ctx)
 	}
 }
 
-// snapshot is the per-bundle status for /readyz.
-func (r *remoteBundles) snapshot() map[string]remoteStatus {
+// Snapshot is the per-bundle status for /readyz.
+func (r *Remote) Snapshot() map[string]RemoteStatus {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make(map[string]remoteStatus, len(r.status))
+	out := make(map[string]RemoteStatus, len(r.status))
 	for k, v := range r.status {
 		out[k] = *v
 	}
 	return out
 }
 
-// degraded reports a bundle whose last attempt failed.
-func (r *remoteBundles) degraded() bool {
+// Degraded reports a bundle whose last attempt failed.
+func (r *Remote) Degraded() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, st := range r.status {

@@ -13,7 +13,7 @@
 //
 //   - goroutines back to baseline (+5% or +20) within 30 s after the load.
 //
-//     go run ./gateway/soak -gatehouse bin/gatehouse [-duration 10m] [-out soak.txt]
+//     go run ./cmd/soak -gatehouse bin/gatehouse [-duration 10m] [-out soak.txt]
 package main
 
 import (

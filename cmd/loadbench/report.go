@@ -76,7 +76,7 @@ func (b *bench) report() string {
 		wrkVersion = strings.TrimSpace(strings.SplitN(wrkVersion, "Copyright", 2)[0])
 	}
 	load, _ := os.ReadFile("/proc/loadavg")
-	p("Gatehouse loopback load comparison (gateway/loadbench)\n\n")
+	p("Gatehouse loopback load comparison (cmd/loadbench)\n\n")
 	p("  date       %s\n", time.Now().UTC().Format(time.RFC3339))
 	p("  machine    nproc %s, %s, %s, load average at the end %s\n", nproc, cpuModel, kernel, strings.Join(strings.Fields(string(load))[:min(3, len(strings.Fields(string(load))))], " "))
 	p("  go         %s %s/%s, GOMAXPROCS %d (all processes: runtime defaults)\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0))

@@ -1,4 +1,4 @@
-package gateway_test
+package bundles_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse/gatehouse/gateway"
+	"github.com/gatehouse/gatehouse/bundles"
 )
 
 // The watcher calls a group back only when its content changed. Each case
@@ -44,7 +44,7 @@ func TestWatcherCallsBackOnContentChange(t *testing.T) {
 			write(t, dir, "bundle/data.json", "{}")
 			write(t, dir, "bundle/sub/x.rego", "package x")
 			write(t, dir, "sentinel/s", "0")
-			w, err := gateway.NewWatcher(nil, 20*time.Millisecond)
+			w, err := bundles.NewWatcher(nil, 20*time.Millisecond)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -94,19 +94,5 @@ func mustDo(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
-	}
-}
-
-// Config.Files lists what a generation reads, resolved against the config.
-func TestConfigFiles(t *testing.T) {
-	cfg, err := gateway.LoadConfig("../testdata/config/valid/with-bundle.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := cfg.Files()
-	for _, want := range []string{cfg.Path, cfg.File(cfg.APIs[0].OpenAPI), cfg.File(cfg.Policy.Bundles[0])} {
-		if !slices.Contains(files, want) {
-			t.Errorf("Files() = %v, missing %s", files, want)
-		}
 	}
 }

@@ -1,4 +1,4 @@
-package gateway
+package decisionlog
 
 import (
 	"bufio"
@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -19,9 +18,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 
 	"github.com/gatehouse/gatehouse/bundles"
+	"github.com/gatehouse/gatehouse/internal/config"
 )
-
-func sortStrings(s []string) { slices.Sort(s) }
 
 // consoleSink writes records to the process log (logger "decisions").
 type consoleSink struct{ log hclog.Logger }
@@ -75,14 +73,13 @@ type uploadSink struct {
 	plugin *logs.Plugin
 }
 
-func newUploadSink(cfg *Config, log hclog.Logger) (*uploadSink, error) {
-	dc := cfg.Policy.DecisionLogs
+func newUploadSink(dc *Config, o Options) (*uploadSink, error) {
 	fail := func(err error) error {
-		return ConfigErrors{{File: cfg.Path, Pointer: "/policy/decision_logs", Msg: err.Error()}}
+		return config.Errors{{File: o.File, Pointer: "/policy/decision_logs", Msg: err.Error()}}
 	}
 	services := map[string]json.RawMessage{}
-	for name, raw := range cfg.Policy.Remote.Services {
-		resolved, err := resolveServiceSecrets(raw, cfg.Dir)
+	for name, raw := range o.Services {
+		resolved, err := bundles.ResolveServiceSecrets(raw, o.Dir)
 		if err != nil {
 			return nil, fail(fmt.Errorf("service %s: %w", name, err))
 		}
@@ -99,7 +96,7 @@ func newUploadSink(cfg *Config, log hclog.Logger) (*uploadSink, error) {
 	if err != nil {
 		return nil, fail(err)
 	}
-	opaLog := newOPALogger(log.Named("upload"))
+	opaLog := bundles.NewOPALogger(o.Log.Named("upload"))
 	mgr, err := plugins.New(opaCfg, "gatehouse", inmem.New(), plugins.Logger(opaLog), plugins.ConsoleLogger(opaLog))
 	if err != nil {
 		return nil, fail(err)

@@ -4,9 +4,9 @@
 // throughput and p50/p99 latency and as ratios to the bare proxy measured in
 // the same round.
 //
-//	go run ./gateway/loadbench -wrk wrk                 # 3 rounds × 10 s per target
-//	go run ./gateway/loadbench -quick                   # one short round, a smoke test
-//	go run ./gateway/loadbench -out bench-results.txt   # also write the report
+//	go run ./cmd/loadbench -wrk wrk                 # 3 rounds × 10 s per target
+//	go run ./cmd/loadbench -quick                   # one short round, a smoke test
+//	go run ./cmd/loadbench -out bench-results.txt   # also write the report
 //
 // Every target is its own process on its own loopback port: the upstream and
 // the bare proxy are this program re-executed (-role), the gateway is
@@ -90,7 +90,7 @@ func main() {
 	flag.StringVar(&o.variants, "variants", "", "extra gateways measured on the repeated token in the same rounds: name=ENV[,ENV];… (e.g. gogc400=GOGC=400)")
 	flag.StringVar(&o.only, "only", "", "measure only these targets, comma-separated (the bare proxy always runs)")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./gateway/loadbench [flags]\n\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./cmd/loadbench [flags]\n\n")
 		flag.VisitAll(func(f *flag.Flag) {
 			if !hidden[f.Name] {
 				fmt.Fprintf(flag.CommandLine.Output(), "  -%s\t%s (default %q)\n", f.Name, f.Usage, f.DefValue)

@@ -1,4 +1,4 @@
-package gateway
+package bundles
 
 import (
 	"context"
@@ -31,9 +31,9 @@ import (
 // .manifest and .signatures.json) are ignored, as the bundle loader does.
 //
 // Any part of the gateway can register its own group: the server registers
-// "generation" (the config file and every file it references, see
-// Config.Files) and reloads on change; a TLS reloader could register its
-// certificate files with its own callback.
+// "generation" (the config file and every file it references) and reloads on
+// change; the TLS reloader registers its certificate files with its own
+// callback.
 type Watcher struct {
 	fsw    *fsnotify.Watcher
 	log    hclog.Logger
@@ -44,6 +44,10 @@ type Watcher struct {
 	groups map[string]*watchGroup
 	dirs   map[string]bool
 }
+
+// DefaultWatchDebounce is how long events must have stopped before the
+// watcher reads the files (watch.debounce).
+const DefaultWatchDebounce = 200 * time.Millisecond
 
 type watchGroup struct {
 	paths []string
@@ -81,7 +85,7 @@ func (w *Watcher) Watch(name string, paths []string, fn func(context.Context)) {
 	g, ok := w.groups[name]
 	switch {
 	case !ok:
-		w.groups[name] = &watchGroup{paths: paths, sum: contentSum(paths), fn: fn}
+		w.groups[name] = &watchGroup{paths: paths, sum: ContentSum(paths), fn: fn}
 	case !slices.Equal(g.paths, paths):
 		g.paths, g.fn = paths, fn
 		w.kickLocked()
@@ -145,7 +149,7 @@ func (w *Watcher) check(ctx context.Context) {
 	slices.Sort(names)
 	for _, n := range names {
 		g := w.groups[n]
-		if sum := contentSum(g.paths); sum != g.sum {
+		if sum := ContentSum(g.paths); sum != g.sum {
 			g.sum = sum
 			run = append(run, due{n, g.fn})
 		}
@@ -227,7 +231,7 @@ func hiddenName(name string) bool {
 
 // contentSum hashes the names and bytes of every file under paths. A missing
 // or unreadable path hashes as such, so its reappearance is a change too.
-func contentSum(paths []string) [sha256.Size]byte {
+func ContentSum(paths []string) [sha256.Size]byte {
 	h := sha256.New()
 	for _, p := range paths {
 		io.WriteString(h, "\x00path\x00"+p+"\x00")

@@ -1,4 +1,4 @@
-package gateway
+package decisionlog
 
 import (
 	"context"
@@ -39,10 +39,9 @@ func TestDecisionLogQueueFullDropsAndCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gen := &Generation{ID: 1, Engine: eng}
 	sink := &stallingSink{release: make(chan struct{})}
-	d := &decisionLogger{
-		log: hclog.NewNullLogger(), ch: make(chan decisionRecord, 2),
+	d := &Logger{
+		log: hclog.NewNullLogger(), ch: make(chan Record, 2),
 		quit: make(chan struct{}), done: make(chan struct{}),
 		mask: newHeaderMask(nil, ""), sinks: []decisionSink{sink},
 		dropped:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "d"}, []string{"reason"}),
@@ -50,14 +49,14 @@ func TestDecisionLogQueueFullDropsAndCounts(t *testing.T) {
 		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "f"}),
 	}
 	go d.run()
-	rec := decisionRecord{at: time.Now(), requestID: "r", gen: gen, input: ast.NewObject(), status: 200}
-	d.record(rec)
+	rec := Record{At: time.Now(), RequestID: "r", Engine: eng, Generation: 1, Input: ast.NewObject(), Status: 200}
+	d.Record(rec)
 	for sink.writes.Load() == 0 { // the writer is now stuck in the sink
 		time.Sleep(time.Millisecond)
 	}
 	const n = 50
 	for range n {
-		d.record(rec) // returns at once: queued or dropped
+		d.Record(rec) // returns at once: queued or dropped
 	}
 	dropped := testutil.ToFloat64(d.dropped.WithLabelValues("queue_full"))
 	if dropped != n-2 {
@@ -66,7 +65,7 @@ func TestDecisionLogQueueFullDropsAndCounts(t *testing.T) {
 	close(sink.release)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	d.close(ctx)
+	d.Close(ctx)
 	if w := testutil.ToFloat64(d.written); w+dropped != n+1 {
 		t.Fatalf("written %v + dropped %v != %d records", w, dropped, n+1)
 	}
@@ -86,8 +85,8 @@ func BenchmarkDecisionLogRecord(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	d := &decisionLogger{
-		log: hclog.NewNullLogger(), ch: make(chan decisionRecord, 10000),
+	d := &Logger{
+		log: hclog.NewNullLogger(), ch: make(chan Record, 10000),
 		quit: make(chan struct{}), done: make(chan struct{}),
 		mask: newHeaderMask(nil, ""), sinks: []decisionSink{discardSink{}},
 		dropped:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "d"}, []string{"reason"}),
@@ -95,10 +94,10 @@ func BenchmarkDecisionLogRecord(b *testing.B) {
 		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "f"}),
 	}
 	go d.run()
-	defer d.close(context.Background())
-	rec := decisionRecord{at: time.Now(), requestID: "r", gen: &Generation{ID: 1, Engine: eng}, input: ast.NewObject(), status: 200}
+	defer d.Close(context.Background())
+	rec := Record{At: time.Now(), RequestID: "r", Engine: eng, Generation: 1, Input: ast.NewObject(), Status: 200}
 	b.ReportAllocs()
 	for b.Loop() {
-		d.record(rec)
+		d.Record(rec)
 	}
 }
