@@ -2,7 +2,6 @@ package frontdoor_test
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -15,8 +14,6 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 )
 
 // answer is what one front door made of a request, in comparable form.
@@ -92,10 +89,7 @@ func TestIdenticalDecisions(t *testing.T) {
 	q := startQuickstart(t)
 	proxy, fwd := q.httpClient(false, ""), q.httpClient(false, fwdProxyAddr)
 	proxyCert := q.httpClient(true, "")
-	conn, err := grpc.NewClient(q.grpcAddr, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: q.pool, ServerName: "localhost"})))
-	must(t, err)
-	t.Cleanup(func() { _ = conn.Close() })
-	check := authv3.NewAuthorizationClient(conn)
+	check := q.grpcClient(t, "")
 
 	for i, c := range quickstartCases {
 		t.Run(c.name, func(t *testing.T) {

@@ -28,9 +28,11 @@ import (
 // The quickstart (examples/quickstart: its config, OpenAPI documents, users
 // and bundle, unchanged) with the material `gatehouse pki` makes, generated
 // here, and both front doors on: ext_authz (gRPC, TLS) trusting 127.0.0.1,
-// forward-auth (HTTPS) trusting 127.0.0.2, which is also the proxy whose
-// certificate header (mtls.forwarded_certificate) is believed. Tests call
-// the proxy from 127.0.0.1, so its clients' certificates come from TLS.
+// forward-auth (HTTPS) trusting 127.0.0.1 (the real NGINX and Caddy) and
+// 127.0.0.2, which is also the proxy whose certificate header
+// (mtls.forwarded_certificate) is believed. Tests call the proxy from
+// 127.0.0.1, so its clients' certificates come from TLS; 127.0.0.3 is
+// nobody's trusted proxy.
 
 const (
 	qsIssuer   = "https://issuer.gatehouse.local/"
@@ -38,6 +40,7 @@ const (
 	// fwdProxyAddr is the loopback address the forward-auth "proxy" calls from.
 	fwdProxyAddr = "127.0.0.2"
 	certHeader   = "X-Client-Cert"
+	strangerAddr = "127.0.0.3"
 )
 
 type quickstart struct {
@@ -94,7 +97,7 @@ func startQuickstart(t *testing.T) *quickstart {
 	listen["address"] = "127.0.0.1:0"
 	tlsFiles := map[string]any{"cert_file": pki + "/server.pem", "key_file": pki + "/server-key.pem"}
 	listen["ext_authz"] = map[string]any{"address": "127.0.0.1:0", "tls": tlsFiles, "trusted_proxies": []string{"127.0.0.1"}}
-	listen["forward_auth"] = map[string]any{"address": "127.0.0.1:0", "tls": tlsFiles, "trusted_proxies": []string{fwdProxyAddr}}
+	listen["forward_auth"] = map[string]any{"address": "127.0.0.1:0", "tls": tlsFiles, "trusted_proxies": []string{"127.0.0.1", fwdProxyAddr}}
 	cfg["admin"] = map[string]any{"address": "127.0.0.1:0"}
 	cfg["mtls"] = map[string]any{"forwarded_certificate": map[string]any{"header": certHeader, "format": "pem", "trusted_proxies": []string{fwdProxyAddr}}}
 	ak := cfg["api_keys"].(map[string]any)
@@ -247,4 +250,10 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// selfSigned is a client certificate no API trusts (PEM).
+func selfSigned(t *testing.T) []byte {
+	ca := authntest.Must(authntest.NewCA())
+	return authntest.Must(ca.Client("stranger")).CertPEM()
 }
