@@ -127,6 +127,9 @@ func (s *Server) decide(r *http.Request) *frontdoor.Outcome {
 		out.Cookie = h.Get("Cookie")
 		out.RemoveCookieHeader = out.Cookie == ""
 	}
+	if s.asserter != nil {
+		out.AssertionHeader = http.CanonicalHeaderKey(gen.Config.UpstreamIdentity.Header)
+	}
 	out.Allow, out.Status, out.Identities = true, http.StatusOK, satisfied
 	out.Set, out.Remove, out.RemoveQuery = set, dedupe(remove, set), op.stripQuery
 	return out

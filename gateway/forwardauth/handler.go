@@ -108,6 +108,13 @@ func (h *Handler) write(w http.ResponseWriter, out *frontdoor.Outcome, st style)
 	for _, s := range out.Set {
 		wh.Set(s.Name, s.Value)
 	}
+	if a := out.AssertionHeader; a != "" && len(wh[a]) == 0 {
+		// A public operation has no assertion. The header is still sent,
+		// empty, so that a proxy copying it unconditionally replaces a
+		// client's forged copy with nothing (Caddy 2.6 would otherwise copy
+		// its placeholder's literal text).
+		wh[a] = []string{""}
+	}
 	if st.name == styleEnvoy.name {
 		remove := append([]string(nil), out.Remove...)
 		if out.RemoveCookieHeader {

@@ -54,6 +54,9 @@ type Outcome struct {
 	RemoveQuery        []string
 	Cookie             string
 	RemoveCookieHeader bool
+	// AssertionHeader names the header of the signed identity assertion
+	// (in Set, except on public operations, which have none).
+	AssertionHeader string
 
 	// Headers and Body of the answer when the request is not forwarded:
 	// WWW-Authenticate challenges, Retry-After, and the problem+json body.
