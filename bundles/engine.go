@@ -55,6 +55,7 @@ type Options struct {
 // Engine is one compiled, prepared policy set.
 type Engine struct {
 	query     rego.PreparedEvalQuery
+	direct    *directQuery
 	compiler  *ast.Compiler
 	store     map[string]any
 	revisions map[string]string
@@ -140,7 +141,7 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 		if _, dup := revisions[name]; dup {
 			name = s.Origin
 		}
-		revisions[name] = s.Bundle.Manifest.Revision
+		revisions[name] = s.Revision()
 	}
 
 	compiler := ast.NewCompiler().
@@ -165,7 +166,11 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCompile, err)
 	}
-	e := &Engine{query: pq, compiler: compiler, store: data, revisions: revisions, timeout: opts.Timeout}
+	direct, err := newDirectQuery(compiler, store)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{query: pq, direct: direct, compiler: compiler, store: data, revisions: revisions, timeout: opts.Timeout}
 	if err := e.prepareLogQueries(ctx, store, caps); err != nil {
 		return nil, err
 	}
@@ -287,15 +292,22 @@ func (e *Engine) Decide(ctx context.Context, input ast.Value, opts ...rego.EvalO
 		ctx, cancel = context.WithTimeout(ctx, e.timeout)
 		defer cancel()
 	}
+	if len(opts) == 0 {
+		t, err := e.direct.eval(ctx, input)
+		if err != nil {
+			return nil, evalError(ctx, err)
+		}
+		if t == nil {
+			return nil, ErrUndefined
+		}
+		return decisionFrom(t.Value)
+	}
 	var buf [4]rego.EvalOption
 	evalOpts := append(buf[:0], rego.EvalParsedInput(input), evalAsTerm, evalNoMetrics)
 	evalOpts = append(evalOpts, opts...)
 	rs, err := e.query.Eval(ctx, evalOpts...)
 	if err != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return nil, fmt.Errorf("%w: %w", ErrDeadline, err)
-		}
-		return nil, fmt.Errorf("%w: %w", ErrEval, err)
+		return nil, evalError(ctx, err)
 	}
 	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
 		return nil, ErrUndefined
@@ -305,6 +317,13 @@ func (e *Engine) Decide(ctx context.Context, input ast.Value, opts ...rego.EvalO
 		return nil, fmt.Errorf("%w: decision is %T, not a term", ErrEval, rs[0].Expressions[0].Value)
 	}
 	return decisionFrom(t.Value)
+}
+
+func evalError(ctx context.Context, err error) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %w", ErrDeadline, err)
+	}
+	return fmt.Errorf("%w: %w", ErrEval, err)
 }
 
 var (

@@ -73,6 +73,11 @@ type RemoteStatus struct {
 	// rejected: the newest download did not build, so its error stays
 	// visible through the 304s that follow (the ETag is kept).
 	rejected bool
+	// Unchanged counts downloads whose content equalled the last one
+	// (a server without ETags); they build nothing.
+	Unchanged int `json:"unchanged"`
+	// hash is the ContentHash of the last download (active or rejected).
+	hash string
 }
 
 // RemoteOptions is what NewRemote needs besides policy.remote itself.
@@ -131,7 +136,7 @@ func NewRemote(rc *RemoteConfig, o RemoteOptions) (*Remote, error) {
 		first:   map[string]chan struct{}{},
 		downloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_bundle_downloads_total",
-			Help: "Remote bundle downloads by bundle and result (activated, not_modified, download_failed, rejected).",
+			Help: "Remote bundle downloads by bundle and result (activated, not_modified, unchanged, download_failed, rejected).",
 		}, []string{"bundle", "result"}),
 	}
 	if rc.PersistenceDirectory != "" {
@@ -191,9 +196,9 @@ func (r *Remote) Start(ctx context.Context, timeout time.Duration) error {
 			r.mu.Lock()
 			r.pending[name] = s
 			st := r.status[name]
-			st.Revision, st.From = s.Bundle.Manifest.Revision, "persisted"
+			st.Revision, st.From, st.hash = s.Revision(), "persisted", ContentHash(s.Bundle)
 			r.mu.Unlock()
-			r.log.Info("persisted bundle loaded", "bundle", name, "revision", s.Bundle.Manifest.Revision)
+			r.log.Info("persisted bundle loaded", "bundle", name, "revision", st.Revision)
 		}
 	}
 	r.mu.Lock()
@@ -336,18 +341,25 @@ func (r *Remote) update(ctx context.Context, name string, u download.Update) err
 		r.downloads.WithLabelValues(name, "not_modified").Inc()
 		return nil
 	}
+	hash := ContentHash(u.Bundle)
+	if r.unchanged(name, st, u, hash) {
+		signal()
+		r.mu.Unlock()
+		r.downloads.WithLabelValues(name, "unchanged").Inc()
+		return nil
+	}
 	st.Downloads++
 	var raw []byte
 	if u.Raw != nil {
 		raw, _ = io.ReadAll(u.Raw)
 	}
 	src := &Source{Name: name, Origin: "bundle " + name + " (" + r.sources[name].Resource + ")", Bundle: u.Bundle}
-	rev := u.Bundle.Manifest.Revision
+	rev := src.Revision()
 	firstGen := r.activate == nil
 	if firstGen {
 		// Before the first generation: it will be built with this one.
 		r.pending[name] = src
-		st.Revision, st.From, st.ETag = rev, "download", u.ETag
+		st.Revision, st.From, st.ETag, st.hash = rev, "download", u.ETag, hash
 		signal()
 		r.mu.Unlock()
 		r.persist(name, raw)
@@ -361,14 +373,14 @@ func (r *Remote) update(ctx context.Context, name string, u download.Update) err
 	if err != nil {
 		st.Failures++
 		st.LastError, st.LastErrorAt = "bundle revision "+rev+" rejected: "+err.Error(), time.Now()
-		st.rejected = true
+		st.rejected, st.hash = true, hash
 		r.mu.Unlock()
 		r.downloads.WithLabelValues(name, "rejected").Inc()
 		return nil // the downloader keeps the ETag: the same bad bundle is not fetched again
 	}
 	r.active[name] = src
 	st.Revision, st.From, st.ETag, st.LastActive, st.LastError = rev, "download", u.ETag, time.Now(), ""
-	st.rejected = false
+	st.rejected, st.hash = false, hash
 	r.mu.Unlock()
 	r.downloads.WithLabelValues(name, "activated").Inc()
 	r.persist(name, raw)

@@ -7,19 +7,15 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwk"
-
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/authn/apikeys"
+	"github.com/gatehouse/gatehouse/authn/jose"
 )
 
 // Asserter signs the short-lived identity assertion the upstream receives
@@ -27,7 +23,7 @@ import (
 // admin listener, so upstreams verify who the gateway let through without
 // trusting anything the client sent.
 //
-// Signing is done with the standard library on a precomputed header: an
+// Signing is done by the JOSE core (authn/jose) on a precomputed header: an
 // assertion is signed once per (operation, credentials) and reused until half
 // its lifetime has passed, so the hot path usually pays a map lookup. A
 // second cache keyed by the assertion's content (operation, subject, client,
@@ -36,10 +32,7 @@ import (
 // the cached assertion expires no later than the new credential: an ES256
 // signature per first-seen token was 11% of the gateway's CPU (make bench).
 type Asserter struct {
-	alg      string
-	kid      string
-	signer   crypto.Signer
-	header   string // base64url of the JOSE header
+	signer   *jose.Signer
 	jwks     []byte
 	issuer   string
 	audience string
@@ -97,34 +90,20 @@ func NewAsserter(cfg IdentityConfig, keyFile string) (*Asserter, error) {
 	if err != nil {
 		return nil, err
 	}
-	alg, err := algFor(signer, cfg.Algorithm)
-	if err != nil {
-		return nil, err
-	}
-	pub, err := jwk.FromRaw(signer.Public())
+	js, err := jose.NewSigner(signer, cfg.Algorithm, "JWT")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSigningKey, err)
 	}
-	tp, err := pub.Thumbprint(crypto.SHA256)
+	pub, err := js.JWK()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSigningKey, err)
 	}
-	kid := base64.RawURLEncoding.EncodeToString(tp)
-	_ = pub.Set(jwk.KeyIDKey, kid)
-	_ = pub.Set(jwk.AlgorithmKey, alg)
-	_ = pub.Set(jwk.KeyUsageKey, "sig")
-	set := jwk.NewSet()
-	_ = set.AddKey(pub)
-	jwks, err := json.Marshal(set)
+	jwks, err := jose.MarshalJWKS(pub)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSigningKey, err)
 	}
-	hdr, _ := json.Marshal(map[string]string{"alg": alg, "typ": "JWT", "kid": kid})
 	return &Asserter{
-		alg:      alg,
-		kid:      kid,
-		signer:   signer,
-		header:   base64.RawURLEncoding.EncodeToString(hdr),
+		signer:   js,
 		jwks:     jwks,
 		issuer:   cfg.Issuer,
 		audience: cfg.Audience,
@@ -137,7 +116,7 @@ func NewAsserter(cfg IdentityConfig, keyFile string) (*Asserter, error) {
 func (a *Asserter) JWKS() []byte { return a.jwks }
 
 // KeyID is the kid of the signing key.
-func (a *Asserter) KeyID() string { return a.kid }
+func (a *Asserter) KeyID() string { return a.signer.KeyID() }
 
 // Assertion returns a signed assertion for the identities that satisfied the
 // operation, from the generation's cache c when one is fresh.
@@ -170,7 +149,7 @@ func (a *Asserter) Assertion(c *assertionCache, op *compiledOp, ids []*authn.Ide
 		}
 		c.mu.Unlock()
 	}
-	tok, err := a.sign(a.claims(op, ids, now, exp))
+	tok, err := a.signer.SignClaims(a.claims(op, ids, now, exp))
 	if err != nil {
 		return "", err
 	}
@@ -276,44 +255,6 @@ func put(m map[string]any, k, v string) {
 	}
 }
 
-func (a *Asserter) sign(claims map[string]any) (string, error) {
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		return "", err
-	}
-	var b strings.Builder
-	b.Grow(len(a.header) + 1 + base64.RawURLEncoding.EncodedLen(len(payload)) + 1 + 344)
-	b.WriteString(a.header)
-	b.WriteByte('.')
-	b.WriteString(base64.RawURLEncoding.EncodeToString(payload))
-	input := b.String()
-	var sig []byte
-	switch k := a.signer.(type) {
-	case *ecdsa.PrivateKey:
-		h := sha256.Sum256([]byte(input))
-		r, s, err := ecdsa.Sign(rand.Reader, k, h[:])
-		if err != nil {
-			return "", err
-		}
-		sig = make([]byte, 64)
-		r.FillBytes(sig[:32])
-		s.FillBytes(sig[32:])
-	case ed25519.PrivateKey:
-		sig = ed25519.Sign(k, []byte(input))
-	case *rsa.PrivateKey:
-		h := sha256.Sum256([]byte(input))
-		sig, err = rsa.SignPKCS1v15(nil, k, crypto.SHA256, h[:])
-		if err != nil {
-			return "", err
-		}
-	default:
-		return "", fmt.Errorf("%w: unsupported key type %T", ErrSigningKey, a.signer)
-	}
-	b.WriteByte('.')
-	b.WriteString(base64.RawURLEncoding.EncodeToString(sig))
-	return b.String(), nil
-}
-
 func generateKey(alg string) (crypto.Signer, error) {
 	switch alg {
 	case "", "ES256":
@@ -325,30 +266,6 @@ func generateKey(alg string) (crypto.Signer, error) {
 		return rsa.GenerateKey(rand.Reader, 2048)
 	}
 	return nil, fmt.Errorf("%w: unsupported algorithm %q", ErrSigningKey, alg)
-}
-
-func algFor(s crypto.Signer, want string) (string, error) {
-	var alg string
-	switch k := s.(type) {
-	case *ecdsa.PrivateKey:
-		if k.Curve != elliptic.P256() {
-			return "", fmt.Errorf("%w: only P-256 ECDSA keys are supported", ErrSigningKey)
-		}
-		alg = "ES256"
-	case ed25519.PrivateKey:
-		alg = "EdDSA"
-	case *rsa.PrivateKey:
-		if k.N.BitLen() < 2048 {
-			return "", fmt.Errorf("%w: RSA keys must be at least 2048 bits", ErrSigningKey)
-		}
-		alg = "RS256"
-	default:
-		return "", fmt.Errorf("%w: unsupported key type %T", ErrSigningKey, s)
-	}
-	if want != "" && want != alg {
-		return "", fmt.Errorf("%w: key is for %s but algorithm %s is configured", ErrSigningKey, alg, want)
-	}
-	return alg, nil
 }
 
 // readSigningKey reads the assertion key with the same PEM rules as the API

@@ -10,6 +10,8 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/gatehouse/gatehouse/gateway/edge"
+	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/config"
 )
 
@@ -30,9 +32,9 @@ type Config struct {
 	Watch            WatchConfig             `json:"watch"`
 	APIKeys          *APIKeysConfig          `json:"api_keys"`
 	MTLS             MTLSConfig              `json:"mtls"`
-	// Limits: resource limits at the edge (config_limits.go).
+	// Limits: resource limits at the edge (gateway/edge).
 	Limits LimitsConfig `json:"limits"`
-	// RateLimits: per client IP and per plan (config_ratelimit.go).
+	// RateLimits: per client IP and per plan (gateway/ratelimit).
 	RateLimits *RateLimitsConfig `json:"rate_limits"`
 
 	// InternalKeyManager: config_internalkm.go.
@@ -93,7 +95,7 @@ type APIConfig struct {
 	// WebSockets lets `Upgrade: websocket` through on this API's GET
 	// operations; every other upgrade is never forwarded.
 	WebSockets bool `json:"websockets"`
-	// CORS: the gateway answers preflights and sets CORS headers (cors.go).
+	// CORS: the gateway answers preflights and sets CORS headers (gateway/edge).
 	CORS *CORSConfig `json:"cors"`
 }
 
@@ -194,6 +196,16 @@ type (
 	ConfigError = config.Error
 	// ConfigErrors collects every problem found.
 	ConfigErrors = config.Errors
+	// LimitsConfig is limits (gateway/edge/config.go).
+	LimitsConfig = edge.LimitsConfig
+	// CORSConfig is an API's cors block (gateway/edge/cors.go).
+	CORSConfig = edge.CORSConfig
+	// RateLimitsConfig is rate_limits (gateway/ratelimit/config.go).
+	RateLimitsConfig = ratelimit.Config
+	// RateConfig is a token bucket of rate_limits.
+	RateConfig = ratelimit.Rate
+	// RateRedisConfig is rate_limits.redis.
+	RateRedisConfig = ratelimit.RedisConfig
 )
 
 // ErrSecret is wrapped by every secret resolution failure.
@@ -314,8 +326,10 @@ func (c *Config) applyDefaults() {
 	}
 	c.applyBundleDefaults()
 	c.applyAPIKeyDefaults()
-	c.applyLimitDefaults()
-	c.applyRateLimitDefaults()
+	c.Limits.ApplyDefaults()
+	if c.RateLimits != nil {
+		c.RateLimits.ApplyDefaults()
+	}
 	c.applyKeyManagerDefaults()
 	c.applyInternalKMDefaults()
 }
@@ -379,8 +393,14 @@ func (c *Config) check() ConfigErrors {
 	c.checkKeyManagers(add)
 	c.checkInternalKM(add)
 	c.checkMTLS(add)
-	c.checkRateLimits(add)
-	c.checkCORS(add)
+	if c.RateLimits != nil {
+		c.RateLimits.Check(add)
+	}
+	for i, a := range c.APIs {
+		if a.CORS != nil {
+			a.CORS.Check(fmt.Sprintf("/apis/%d/cors", i), add)
+		}
+	}
 	c.checkFrontDoors(add)
 	return errs
 }

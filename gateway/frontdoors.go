@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/gateway/frontdoor"
+	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 )
 
 // The front doors (gateway/extauthz, gateway/forwardauth) reach the decision
@@ -142,7 +143,7 @@ func (s *Server) deny(out *frontdoor.Outcome, ev *Evaluation, status int) {
 	case http.StatusServiceUnavailable:
 		h.Set("Retry-After", "5")
 	case http.StatusTooManyRequests:
-		h.Set("Retry-After", strconv.Itoa(retrySeconds(ev.RetryAfter)))
+		h.Set("Retry-After", strconv.Itoa(ratelimit.RetrySeconds(ev.RetryAfter)))
 	}
 	title := ""
 	if ev.Decision != nil && status == ev.denial.status {

@@ -16,6 +16,8 @@ import (
 
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/bundles"
+	"github.com/gatehouse/gatehouse/gateway/edge"
+	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 )
 
 // Generation is everything a request needs, built together and swapped
@@ -45,15 +47,15 @@ type Generation struct {
 	trusts []*authn.Trust
 	// internalKM is the internal key manager (nil: not configured).
 	internalKM *internalKMState
-	// rate is the generation's rate limiting (nil: none; ratelimit.go).
-	rate *genRateLimits
+	// rate is the generation's rate limiting (nil: none; gateway/ratelimit).
+	rate *ratelimit.Limits
 	// keyManagers are the key managers the generation's schemes use.
 	keyManagers map[string]authn.KeyManager
 }
 
 type compiledAPI struct {
 	*API
-	cors      *corsPolicy // nil: no CORS (cors.go)
+	cors      *edge.CORS // nil: no CORS
 	astAPI    *ast.Term
 	transport http.RoundTripper
 }
@@ -102,7 +104,7 @@ type BuildOptions struct {
 	KMStores *kmStores
 	// RateStores holds the rate limit counters (a Server keeps one, so a
 	// reload keeps them); nil: the generation's own.
-	RateStores *rateStores
+	RateStores *ratelimit.Stores
 }
 
 // BuildGeneration reads every file the config references, builds
@@ -159,7 +161,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 			fail(ptr+"/upstream", err)
 			continue
 		}
-		ca := &compiledAPI{API: api, cors: newCORSPolicy(api.Config.CORS), astAPI: apiValue(api), transport: tr}
+		ca := &compiledAPI{API: api, cors: edge.NewCORS(api.Config.CORS), astAPI: apiValue(api), transport: tr}
 		for _, op := range api.Operations {
 			cop, err := compileOp(ca, op, authns, cfg)
 			if err != nil {
@@ -213,7 +215,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 		_ = authns.Close()
 		return nil, err
 	}
-	if g.rate, err = buildRateLimits(cfg, eng.Data(), opts.RateStores); err != nil {
+	if g.rate, err = ratelimit.Build(cfg.RateLimits, cfg.Dir, eng.Data(), opts.RateStores); err != nil {
 		_ = authns.Close()
 		return nil, err
 	}

@@ -18,6 +18,8 @@ import (
 
 	"github.com/gatehouse/gatehouse/bundles"
 	"github.com/gatehouse/gatehouse/bundles/decisionlog"
+	"github.com/gatehouse/gatehouse/gateway/edge"
+	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 )
 
 // Server is a running gateway: listeners, the current generation, and the
@@ -43,7 +45,7 @@ type Server struct {
 	decisions  *decisionlog.Logger
 	keySources *keySources
 	kmStores   *kmStores // the internal key manager's token stores
-	rateStores *rateStores
+	rateStores *ratelimit.Stores
 
 	reloadMu   sync.Mutex
 	lastReload atomic.Pointer[reloadStatus]
@@ -106,7 +108,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		transports: newTransports(),
 		keySources: newKeySources(log),
 		kmStores:   newKMStores(),
-		rateStores: newRateStores(log, nil),
+		rateStores: ratelimit.NewStores(log, nil),
 		AdminMux:   http.NewServeMux(),
 	}
 	s.manageRuntime = opts.ManageRuntime
@@ -114,7 +116,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		applyRuntime(cfg, log)
 	}
 	s.metrics.reg.MustRegister(jwksCollector{s})
-	s.metrics.reg.MustRegister(s.rateStores.failures)
+	s.metrics.reg.MustRegister(s.rateStores.Metrics())
 	s.metrics.reg.MustRegister(keyManagerCollector{s})
 	if *cfg.Log.Audit {
 		s.audit = log.Named("audit")
@@ -248,7 +250,7 @@ func (s *Server) Start() error {
 			return fmt.Errorf("listen %s: %w", l.Address, err)
 		}
 		s.addr = ln.Addr()
-		s.serveTLS(cfg, limitListener(ln, cfg), framingReject)
+		s.serveTLS(cfg, edge.LimitListener(ln, cfg.Limits.MaxConnections), framingReject)
 	}
 	if l.HTTPAddress != "" {
 		ln, err := net.Listen("tcp", l.HTTPAddress)
@@ -257,7 +259,7 @@ func (s *Server) Start() error {
 			return fmt.Errorf("listen %s: %w", l.HTTPAddress, err)
 		}
 		s.plainAddr = ln.Addr()
-		s.serve(s.h1Server(s.publicServer(cfg)), h1Listener{limitListener(ln, cfg), framingReject}, false)
+		s.serve(s.h1Server(s.publicServer(cfg)), h1Listener{edge.LimitListener(ln, cfg.Limits.MaxConnections), framingReject}, false)
 	}
 	s.startTLSWatch()
 	if a := *cfg.Admin.Address; a != "" {

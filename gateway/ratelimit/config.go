@@ -1,25 +1,27 @@
-package gateway
+package ratelimit
 
 import (
 	"fmt"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/config"
 )
 
-// RateLimitsConfig configures request rate limits (ratelimit.go). Limits per
+// Config (rate_limits) configures request rate limits. Limits per
 // application and plan come from bundle data (data.gatehouse.plans); the
 // per-client-IP limits here are checked before any verification.
-type RateLimitsConfig struct {
+type Config struct {
 	// PerIP bounds unauthenticated traffic per client IP (IPv6: per /64):
 	// public routes, requests without credentials, failed authentication.
 	// An IP over it gets 429 before anything is verified.
-	PerIP *RateConfig `json:"per_ip"`
+	PerIP *Rate `json:"per_ip"`
 	// Failures bounds failed authentications per client IP and credential
 	// (the Basic user name; a hash of any other credential), so guessing
 	// one user's password is throttled without locking the user out from
 	// anywhere else.
-	Failures *RateConfig `json:"failures"`
+	Failures *Rate `json:"failures"`
 	// Redis shares the counters across replicas; local counters otherwise.
-	Redis *RateRedisConfig `json:"redis"`
+	Redis *RedisConfig `json:"redis"`
 	// TrustedProxies are load balancers (addresses or CIDRs) whose
 	// X-Forwarded-For names the client: from them, the client is the
 	// rightmost address in it that is not a trusted proxy itself.
@@ -29,58 +31,52 @@ type RateLimitsConfig struct {
 	MaxKeys int `json:"max_keys"`
 }
 
-// RateConfig is a token bucket: a sustained rate and a burst.
-type RateConfig struct {
+// Rate is a token bucket: a sustained rate and a burst.
+type Rate struct {
 	RequestsPerSecond float64 `json:"requests_per_second"`
 	Burst             int     `json:"burst"`
 }
 
-// RateRedisConfig is the Redis that holds shared counters.
-type RateRedisConfig struct {
-	Address   string   `json:"address"`
-	Username  string   `json:"username"`
-	Password  Secret   `json:"password"`
-	DB        int      `json:"db"`
-	TLS       bool     `json:"tls"`
-	KeyPrefix string   `json:"key_prefix"`
-	Timeout   Duration `json:"timeout"`
+// RedisConfig is the Redis that holds shared counters.
+type RedisConfig struct {
+	Address   string          `json:"address"`
+	Username  string          `json:"username"`
+	Password  config.Secret   `json:"password"`
+	DB        int             `json:"db"`
+	TLS       bool            `json:"tls"`
+	KeyPrefix string          `json:"key_prefix"`
+	Timeout   config.Duration `json:"timeout"`
 }
 
 // Rate limit defaults.
 const (
-	DefaultRateMaxKeys   = 100000
-	DefaultRateKeyPrefix = "gatehouse:rl:"
-	DefaultRateTimeout   = 100 * time.Millisecond
+	DefaultMaxKeys   = 100000
+	DefaultKeyPrefix = "gatehouse:rl:"
+	DefaultTimeout   = 100 * time.Millisecond
 )
 
-func (c *Config) applyRateLimitDefaults() {
-	rl := c.RateLimits
-	if rl == nil {
-		return
-	}
+// ApplyDefaults fills unset values.
+func (rl *Config) ApplyDefaults() {
 	if rl.MaxKeys == 0 {
-		rl.MaxKeys = DefaultRateMaxKeys
+		rl.MaxKeys = DefaultMaxKeys
 	}
 	if r := rl.Redis; r != nil {
 		if r.KeyPrefix == "" {
-			r.KeyPrefix = DefaultRateKeyPrefix
+			r.KeyPrefix = DefaultKeyPrefix
 		}
-		setDur(&r.Timeout, DefaultRateTimeout)
+		config.SetDefault(&r.Timeout, DefaultTimeout)
 	}
 }
 
-// checkRateLimits is the part of Config.check for rate_limits.
-func (c *Config) checkRateLimits(add func(ptr, format string, args ...any)) {
-	rl := c.RateLimits
-	if rl == nil {
-		return
-	}
+// Check reports problems of rate_limits that need no other file; add
+// takes a JSON pointer below the document root.
+func (rl *Config) Check(add func(ptr, format string, args ...any)) {
 	for i, p := range rl.TrustedProxies {
-		if _, err := parsePrefix(p); err != nil {
+		if _, err := config.ParsePrefix(p); err != nil {
 			add(fmt.Sprintf("/rate_limits/trusted_proxies/%d", i), "%v", err)
 		}
 	}
-	for name, r := range map[string]*RateConfig{"per_ip": rl.PerIP, "failures": rl.Failures} {
+	for name, r := range map[string]*Rate{"per_ip": rl.PerIP, "failures": rl.Failures} {
 		if r != nil && float64(r.Burst) < r.RequestsPerSecond && r.RequestsPerSecond >= 1 {
 			add(fmt.Sprintf("/rate_limits/%s/burst", name), "burst %d is below requests_per_second %g: the bucket could never hold one second of traffic", r.Burst, r.RequestsPerSecond)
 		}

@@ -1,4 +1,4 @@
-package gateway
+package ratelimit
 
 import (
 	"context"
@@ -134,8 +134,7 @@ type redisStore struct {
 	lastLog  time.Time
 }
 
-func newRedisStore(cfg *Config, log hclog.Logger, fallback *localStore, failures func()) (*redisStore, error) {
-	r := cfg.RateLimits.Redis
+func newRedisStore(r *RedisConfig, dir string, log hclog.Logger, fallback *localStore, failures func()) (*redisStore, error) {
 	opts := &redis.Options{
 		Addr:            r.Address,
 		Username:        r.Username,
@@ -147,7 +146,7 @@ func newRedisStore(cfg *Config, log hclog.Logger, fallback *localStore, failures
 		DisableIdentity: true,
 	}
 	if r.Password != "" {
-		pw, err := r.Password.Resolve(cfg.Dir)
+		pw, err := r.Password.Resolve(dir)
 		if err != nil {
 			return nil, fmt.Errorf("rate_limits.redis.password: %w", err)
 		}
@@ -209,7 +208,7 @@ func (s *redisStore) charge(ctx context.Context, key string, spec rateSpec) {
 	}
 }
 
-// retrySeconds renders a Retry-After value: whole seconds, at least 1.
-func retrySeconds(d time.Duration) int {
+// RetrySeconds renders a Retry-After value: whole seconds, at least 1.
+func RetrySeconds(d time.Duration) int {
 	return max(1, int(math.Ceil(d.Seconds())))
 }

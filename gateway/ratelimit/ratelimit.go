@@ -1,4 +1,8 @@
-package gateway
+// Package ratelimit answers 429 before verification for floods per client
+// IP and per failing credential, and after an allow per application and
+// API as the bundle data's plans size it; counters live in process memory
+// or in Redis shared by every replica.
+package ratelimit
 
 import (
 	"context"
@@ -13,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse/gatehouse/authn"
+	"github.com/gatehouse/gatehouse/internal/config"
 )
 
 // Rate limits run in two stages, so that floods cost as little as possible:
@@ -34,9 +39,9 @@ import (
 // 429 answers carry Retry-After. Plans and subscriptions are read from the
 // bundle data once per generation: no second policy evaluation.
 
-// rateStores are the process-wide counters: they outlive generations, so a
+// Stores are the process-wide counters: they outlive generations, so a
 // reload keeps every bucket.
-type rateStores struct {
+type Stores struct {
 	log      hclog.Logger
 	failures prometheus.Counter
 	mu       sync.Mutex
@@ -44,8 +49,9 @@ type rateStores struct {
 	redis    map[string]*redisStore // by address/db/prefix/user
 }
 
-func newRateStores(log hclog.Logger, reg *prometheus.Registry) *rateStores {
-	s := &rateStores{log: log, redis: map[string]*redisStore{}}
+// NewStores makes empty stores; reg (optional) gets their error counter.
+func NewStores(log hclog.Logger, reg *prometheus.Registry) *Stores {
+	s := &Stores{log: log, redis: map[string]*redisStore{}}
 	s.failures = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "gatehouse_ratelimit_store_errors_total",
 		Help: "Rate limit checks that Redis could not answer (the local counters decided).",
@@ -56,25 +62,28 @@ func newRateStores(log hclog.Logger, reg *prometheus.Registry) *rateStores {
 	return s
 }
 
-func (s *rateStores) get(cfg *Config) (rateStore, error) {
+// Metrics is the stores' error counter, for the server's registry.
+func (s *Stores) Metrics() prometheus.Collector { return s.failures }
+
+func (s *Stores) get(rl *Config, dir string) (rateStore, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	max := DefaultRateMaxKeys
-	if cfg.RateLimits != nil {
-		max = cfg.RateLimits.MaxKeys
+	max := DefaultMaxKeys
+	if rl != nil {
+		max = rl.MaxKeys
 	}
 	if s.local == nil {
 		s.local = newLocalStore(max)
 	}
-	if cfg.RateLimits == nil || cfg.RateLimits.Redis == nil {
+	if rl == nil || rl.Redis == nil {
 		return s.local, nil
 	}
-	r := cfg.RateLimits.Redis
+	r := rl.Redis
 	key := strings.Join([]string{r.Address, r.Username, string(r.Password), r.KeyPrefix, r.Timeout.D().String()}, "|")
 	if st, ok := s.redis[key]; ok {
 		return st, nil
 	}
-	st, err := newRedisStore(cfg, s.log.Named("ratelimit"), s.local, s.failures.Inc)
+	st, err := newRedisStore(r, dir, s.log.Named("ratelimit"), s.local, s.failures.Inc)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +92,7 @@ func (s *rateStores) get(cfg *Config) (rateStore, error) {
 }
 
 // Close closes the Redis clients.
-func (s *rateStores) Close() error {
+func (s *Stores) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, st := range s.redis {
@@ -93,8 +102,8 @@ func (s *rateStores) Close() error {
 	return nil
 }
 
-// genRateLimits is one generation's rate limiting.
-type genRateLimits struct {
+// Limits is one generation's rate limiting.
+type Limits struct {
 	store    rateStore
 	proxies  []netip.Prefix
 	perIP    *rateSpec
@@ -102,26 +111,27 @@ type genRateLimits struct {
 	plans    *planTable
 }
 
-// buildRateLimits returns nil when nothing is limited (no cost per request).
-func buildRateLimits(cfg *Config, data map[string]any, stores *rateStores) (*genRateLimits, error) {
+// Build makes one generation's limits from rate_limits (rl, nil when
+// absent; dir resolves its file: secrets) and the bundle data's plans. It
+// returns nil when nothing is limited (no cost per request).
+func Build(rl *Config, dir string, data map[string]any, stores *Stores) (*Limits, error) {
 	plans := buildPlanTable(data)
-	rl := cfg.RateLimits
 	if plans == nil && (rl == nil || rl.PerIP == nil && rl.Failures == nil) {
 		return nil, nil
 	}
 	if stores == nil {
-		stores = newRateStores(hclog.NewNullLogger(), nil)
+		stores = NewStores(hclog.NewNullLogger(), nil)
 	}
-	st, err := stores.get(cfg)
+	st, err := stores.get(rl, dir)
 	if err != nil {
 		return nil, err
 	}
-	g := &genRateLimits{store: st, plans: plans}
+	g := &Limits{store: st, plans: plans}
 	if rl != nil {
 		g.perIP = spec(rl.PerIP)
 		g.failures = spec(rl.Failures)
 		for _, p := range rl.TrustedProxies {
-			pfx, err := parsePrefix(p)
+			pfx, err := config.ParsePrefix(p)
 			if err != nil {
 				return nil, err
 			}
@@ -131,23 +141,27 @@ func buildRateLimits(cfg *Config, data map[string]any, stores *rateStores) (*gen
 	return g, nil
 }
 
-func spec(r *RateConfig) *rateSpec {
+func spec(r *Rate) *rateSpec {
 	if r == nil {
 		return nil
 	}
 	return &rateSpec{rate: r.RequestsPerSecond, burst: r.Burst}
 }
 
-// rateState carries stage 1's keys to the charge after the request.
-type rateState struct {
+// State carries stage 1's keys to the charge after the request.
+type State struct {
 	ip      string
 	failKey string
 }
 
+// State starts a request's state with its client's address key; call it
+// before X-Forwarded-For is stripped.
+func (g *Limits) State(r *http.Request) State { return State{ip: g.client(r)} }
+
 // client is the client's address key, read before X-Forwarded-For is
 // stripped: the TCP peer, or behind a trusted proxy the rightmost address of
 // X-Forwarded-For that is not a trusted proxy.
-func (g *genRateLimits) client(r *http.Request) string {
+func (g *Limits) client(r *http.Request) string {
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
@@ -171,7 +185,7 @@ func (g *genRateLimits) client(r *http.Request) string {
 	return addrKey(peer)
 }
 
-func (g *genRateLimits) trusted(a netip.Addr) bool {
+func (g *Limits) trusted(a netip.Addr) bool {
 	for _, p := range g.proxies {
 		if p.Contains(a) {
 			return true
@@ -180,8 +194,9 @@ func (g *genRateLimits) trusted(a netip.Addr) bool {
 	return false
 }
 
-// before is stage 1: 0 to go on, or 429 and how long to wait.
-func (g *genRateLimits) before(ctx context.Context, r *http.Request, op *compiledOp, st *rateState) (int, time.Duration) {
+// Before is stage 1: 0 to go on, or 429 and how long to wait. public: the
+// operation has no security; apiKeyHeaders are its API-key headers.
+func (g *Limits) Before(ctx context.Context, r *http.Request, public bool, apiKeyHeaders []string, st *State) (int, time.Duration) {
 	if st.ip == "" {
 		st.ip = ipKey(r.RemoteAddr)
 	}
@@ -190,8 +205,8 @@ func (g *genRateLimits) before(ctx context.Context, r *http.Request, op *compile
 			return http.StatusTooManyRequests, retry
 		}
 	}
-	if g.failures != nil && op != nil && !op.Public {
-		if c := credentialKey(r, op); c != "" {
+	if g.failures != nil && !public {
+		if c := credentialKey(r, apiKeyHeaders); c != "" {
 			st.failKey = "fail:" + st.ip + "|" + c
 			if ok, retry := g.store.peek(ctx, st.failKey, *g.failures); !ok {
 				return http.StatusTooManyRequests, retry
@@ -201,33 +216,28 @@ func (g *genRateLimits) before(ctx context.Context, r *http.Request, op *compile
 	return 0, 0
 }
 
-// finish applies the plan's limit to an allowed request (stage 2), then
-// charges stage 1's buckets for what the request turned out to be.
-func (g *genRateLimits) finish(ctx context.Context, ev *Evaluation, st *rateState) {
-	if ev.Status == 0 && ev.Decision != nil && ev.Decision.Allow && ev.Op != nil {
-		if status, retry := g.plan(ctx, ev.Op.api.API, ev.Decision.Principal); status != 0 {
-			ev.Status, ev.Reason, ev.RetryAfter = status, "rate_limited", retry
-			return
-		}
-	}
-	if st.ip == "" || ev.Failure != nil || ev.Status == http.StatusTooManyRequests {
+// Charge charges stage 1's buckets for what the request turned out to be:
+// the per-IP bucket unless it was authenticated, the failure bucket when a
+// credential was rejected.
+func (g *Limits) Charge(ctx context.Context, st *State, authenticated, rejected bool) {
+	if st.ip == "" {
 		return
 	}
-	authenticated := ev.Decision != nil && ev.Decision.Allow && len(ev.Creds) > 0 && len(ev.Rejections) == 0
 	if g.perIP != nil && !authenticated {
 		g.store.charge(ctx, "ip:"+st.ip, *g.perIP)
 	}
-	if g.failures != nil && st.failKey != "" && len(ev.Rejections) > 0 {
+	if g.failures != nil && st.failKey != "" && rejected {
 		g.store.charge(ctx, st.failKey, *g.failures)
 	}
 }
 
-// plan is stage 2: 0, or 429 and how long to wait.
-func (g *genRateLimits) plan(ctx context.Context, api *API, principal ast.Object) (int, time.Duration) {
+// Plan is stage 2, for an allowed request of a principal to API api at
+// version: 0, or 429 and how long to wait.
+func (g *Limits) Plan(ctx context.Context, api, version string, principal ast.Object) (int, time.Duration) {
 	if g.plans == nil || principal == nil {
 		return 0, 0
 	}
-	key, s, ok := g.plans.limitFor(api, principal)
+	key, s, ok := g.plans.limitFor(api, version, principal)
 	if !ok {
 		return 0, 0
 	}
@@ -257,7 +267,7 @@ func addrKey(a netip.Addr) string {
 // credentialKey names the credential a request presents for op, without
 // verifying it: the Basic user name, or a hash of the Authorization value
 // or API-key header. "" when none is presented.
-func credentialKey(r *http.Request, op *compiledOp) string {
+func credentialKey(r *http.Request, apiKeyHeaders []string) string {
 	if v := r.Header.Get("Authorization"); v != "" {
 		scheme, cred, err := authn.ParseAuthorization(v)
 		if err == nil && strings.EqualFold(scheme, "Basic") {
@@ -267,7 +277,7 @@ func credentialKey(r *http.Request, op *compiledOp) string {
 		}
 		return authn.CredentialID(v)
 	}
-	for _, name := range op.apiKeyHeaders {
+	for _, name := range apiKeyHeaders {
 		if v := r.Header.Get(name); v != "" {
 			return authn.CredentialID(v)
 		}

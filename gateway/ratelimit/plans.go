@@ -1,4 +1,4 @@
-package gateway
+package ratelimit
 
 import (
 	"math"
@@ -84,19 +84,20 @@ func str(o ast.Object, k *ast.Term) string {
 	return ""
 }
 
-// limitFor returns the bucket key and shape of a principal calling api.
+// limitFor returns the bucket key and shape of a principal calling api at
+// version.
 // The plan: the application's first subscription to this API (as
 // subscriptions.rego picks it), else the credential's own plan, else the
 // default plan. No plan, or a plan data.gatehouse.plans does not size: no
 // limit.
-func (t *planTable) limitFor(api *API, principal ast.Object) (string, rateSpec, bool) {
+func (t *planTable) limitFor(api, version string, principal ast.Object) (string, rateSpec, bool) {
 	app := str(principal, kApplication)
 	var who, plan string
 	switch {
 	case app != "":
 		who = "app:" + app
 		for _, s := range t.subs[app] {
-			if s.api == api.Name && (s.version == "" || s.version == api.Version) {
+			if s.api == api && (s.version == "" || s.version == version) {
 				plan = s.plan
 				break
 			}
@@ -118,5 +119,5 @@ func (t *planTable) limitFor(api *API, principal ast.Object) (string, rateSpec, 
 	if !ok {
 		return "", rateSpec{}, false
 	}
-	return "plan:" + plan + ":" + api.Name + "/" + api.Version + ":" + who, s, true
+	return "plan:" + plan + ":" + api + "/" + version + ":" + who, s, true
 }
