@@ -10,6 +10,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/gatehouse/gatehouse/gateway/assertion"
 	"github.com/gatehouse/gatehouse/gateway/edge"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/config"
@@ -167,17 +168,6 @@ type UpstreamConfig struct {
 	CAFiles             []string `json:"ca_files"`
 }
 
-// IdentityConfig configures the signed identity assertion sent upstream.
-type IdentityConfig struct {
-	Enabled   *bool    `json:"enabled"`
-	Header    string   `json:"header"`
-	Issuer    string   `json:"issuer"`
-	Audience  string   `json:"audience"`
-	Lifetime  Duration `json:"lifetime"`
-	KeyFile   string   `json:"key_file"`
-	Algorithm string   `json:"algorithm"`
-}
-
 // LogConfig configures logging.
 type LogConfig struct {
 	Level  string `json:"level"`
@@ -196,6 +186,8 @@ type (
 	ConfigError = config.Error
 	// ConfigErrors collects every problem found.
 	ConfigErrors = config.Errors
+	// IdentityConfig is upstream_identity (gateway/assertion/config.go).
+	IdentityConfig = assertion.Config
 	// LimitsConfig is limits (gateway/edge/config.go).
 	LimitsConfig = edge.LimitsConfig
 	// CORSConfig is an API's cors block (gateway/edge/cors.go).

@@ -62,18 +62,11 @@ func (s *Server) frontDoorTLS(cfg *Config, fd *FrontDoorConfig) (*tls.Config, er
 	if fd.TLS == nil {
 		return nil, nil
 	}
-	holder, err := newCertHolder(cfg.File(fd.TLS.CertFile), cfg.File(fd.TLS.KeyFile))
+	tc, err := loadServerTLS(cfg, fd.TLS)
 	if err != nil {
 		return nil, err
 	}
-	tc := &tls.Config{
-		MinVersion:     tls.VersionTLS12,
-		GetCertificate: holder.get,
-		CipherSuites:   aeadSuites,
-	}
-	if fd.TLS.MinVersion == "1.3" {
-		tc.MinVersion = tls.VersionTLS13
-	}
+	tc.CipherSuites = aeadSuites
 	if len(fd.ClientCAFiles) > 0 {
 		pool, err := loadCAPool(cfg, fd.ClientCAFiles)
 		if err != nil {

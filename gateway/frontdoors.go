@@ -98,7 +98,7 @@ func (s *Server) decide(r *http.Request) *frontdoor.Outcome {
 	}
 	set = append(set, frontdoor.Header{Name: "X-Request-Id", Value: rid})
 	if s.asserter != nil && !op.Public {
-		tok, err := s.asserter.Assertion(gen.assertions, op, satisfied)
+		tok, err := s.asserter.Assertion(gen.assertions, &op.assert, satisfied)
 		if err != nil {
 			ev.Status, ev.Reason, out.Reason = http.StatusInternalServerError, "assertion_failed", "assertion_failed"
 			s.log.Error("cannot sign identity assertion", "request_id", rid, "error", err.Error())

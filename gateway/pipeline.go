@@ -217,7 +217,8 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 // or forward. See DESIGN.md, "The shape, in one picture".
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	gen := s.gen.Load()
+	gen, held := s.acquire()
+	defer release(gen, held) // deferred first: runs after finish
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK, requestID: requestID(r)}
 	// An HTTP/1 upgrade request ends inspection of its connection
 	// (gateway/edge/framing.go): unless the upgrade happens, the connection closes.
@@ -286,7 +287,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if s.asserter != nil && !op.Public {
-		tok, err := s.asserter.Assertion(gen.assertions, op, satisfied)
+		tok, err := s.asserter.Assertion(gen.assertions, &op.assert, satisfied)
 		if err != nil {
 			ev.Status, ev.Reason = http.StatusInternalServerError, "assertion_failed"
 			s.log.Error("cannot sign identity assertion", "request_id", rec.requestID, "error", err.Error())
