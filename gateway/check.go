@@ -132,7 +132,7 @@ func Check(ctx context.Context, path string, opts CheckOptions) (*CheckReport, e
 		if g != nil {
 			_ = g.Close()
 		}
-		return nil, dedupe(errs)
+		return nil, dedupeErrors(errs)
 	}
 	defer g.Close()
 	rep := &CheckReport{Revision: g.Engine.Revision(), APIs: len(g.APIs)}
@@ -211,8 +211,8 @@ func checkStoreOffline(cfg *Config, add func(string, error)) {
 	}
 }
 
-// dedupe drops repeated errors, keeping the first.
-func dedupe(errs ConfigErrors) ConfigErrors {
+// dedupeErrors drops repeated errors, keeping the first.
+func dedupeErrors(errs ConfigErrors) ConfigErrors {
 	seen := map[string]bool{}
 	out := errs[:0]
 	for _, e := range errs {
