@@ -72,15 +72,21 @@ test-go:
 	$(GO) vet $(PKG)
 	$(GO) test -race -count=1 -timeout 12m $(PKG)
 
-# The last two lines check the example user bundle the way its README tells
-# users to: type-checked against the input schema, tested with the base policy.
+# The last lines check the example user bundles the way their README tells
+# users to: under the gateway's capabilities (schemas/capabilities.json),
+# type-checked against the input schema, tested with the base policy — once
+# with the stock opa CLI, once with `gatehouse policy test`.
+EXAMPLE_BUNDLES := $(sort $(dir $(wildcard examples/bundles/*/.manifest)))
 test-policy:
 	$(GO) tool opa fmt --fail --list policies/ examples/
-	$(GO) tool opa check --strict policies/
+	$(GO) tool opa check --strict --capabilities schemas/capabilities.json policies/
 	$(GO) tool opa test policies/
 	$(GO) tool opa test $(QS)/bundle/ policies/
-	$(GO) tool opa check --strict --schema schemas/input.schema.json policies/ examples/bundles/acme/
-	$(GO) tool opa test policies/ examples/bundles/acme/
+	$(GO) tool opa check --strict --capabilities schemas/capabilities.json --schema schemas/input.schema.json policies/ $(EXAMPLE_BUNDLES)
+	@set -e; for b in $(EXAMPLE_BUNDLES); do \
+		echo "$(GO) tool opa test policies/ $$b"; $(GO) tool opa test policies/ $$b; \
+		echo "$(GO) run ./cmd/gatehouse policy test $$b"; $(GO) run ./cmd/gatehouse policy test $$b; \
+	done
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
@@ -96,7 +102,7 @@ bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./authn/ ./authn/keymanager/ ./gateway/ ./policies/ ./bundles/
 
 bench-load: tools
-	$(GO) run ./gateway/loadbench -wrk $(WRK)
+	$(GO) run ./cmd/loadbench -wrk $(WRK)
 
 tools:
 	@command -v $(WRK) >/dev/null 2>&1 || { echo "installing wrk (Debian package)"; \
@@ -130,7 +136,7 @@ fuzz:
 # missed. SOAKFLAGS adds flags (e.g. -out soak.txt).
 SOAKTIME ?= 10m
 soak: build
-	$(GO) run ./gateway/soak -gatehouse $(BIN)/gatehouse -duration $(SOAKTIME) $(SOAKFLAGS)
+	$(GO) run ./cmd/soak -gatehouse $(BIN)/gatehouse -duration $(SOAKTIME) $(SOAKFLAGS)
 
 clean:
 	rm -rf $(BIN) $(DEV)

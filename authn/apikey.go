@@ -2,7 +2,6 @@ package authn
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,7 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unsafe"
+
+	"github.com/gatehouse/gatehouse/authn/jose"
 )
 
 // API keys issued by the gateway's own security token service are JWTs that
@@ -33,7 +33,7 @@ const (
 
 // APIKeyAlgorithms are the JWS algorithms API keys are signed and verified
 // with: what the token service can sign with.
-var APIKeyAlgorithms = []string{"ES256", "EdDSA", "RS256"}
+var APIKeyAlgorithms = slices.Clone(jose.SigningAlgorithms)
 
 // APIKeyIssuer configures the verification of API keys issued by the
 // gateway's token service (or by another replica's: only public keys are
@@ -111,7 +111,7 @@ var _ Authenticator = (*APIKey)(nil)
 type apiKeyIssuer struct {
 	name, iss     string
 	keys          KeySource
-	algs          []string
+	policy        jose.Policy // algorithms, and typ APIKeyTyp
 	leeway        time.Duration
 	allowNoExpiry bool
 }
@@ -163,14 +163,14 @@ func compileAPIKeyIssuer(cfg *APIKeyIssuer) (*apiKeyIssuer, error) {
 		return nil, errors.New("api key issuer: no verification keys")
 	}
 	is := &apiKeyIssuer{name: cfg.Name, iss: cfg.Issuer, keys: cfg.Keys, leeway: DefaultLeeway, allowNoExpiry: cfg.AllowNoExpiry}
-	is.algs = slices.Clone(APIKeyAlgorithms)
+	is.policy = jose.Policy{Algorithms: slices.Clone(APIKeyAlgorithms), Typ: APIKeyTyp, TypDetail: "not an API key (typ)"}
 	if len(cfg.Algorithms) > 0 {
-		is.algs = nil
+		is.policy.Algorithms = nil
 		for _, alg := range cfg.Algorithms {
 			if !slices.Contains(APIKeyAlgorithms, alg) {
 				return nil, fmt.Errorf("api key issuer: algorithm %q is not one of %v", alg, APIKeyAlgorithms)
 			}
-			is.algs = append(is.algs, alg)
+			is.policy.Algorithms = append(is.policy.Algorithms, alg)
 		}
 	}
 	if cfg.Leeway != nil {
@@ -208,9 +208,8 @@ func (a *APIKey) Verify(ctx context.Context, key string) (*Identity, error) {
 	if len(key) > a.maxSize {
 		return nil, Reject(a.scheme, ReasonMalformed, "API key too long", nil)
 	}
-	// No copy of the key: Sum256 only reads it. The digest is both the
-	// cache key and the static-key lookup key.
-	digest := CacheKey(sha256.Sum256(unsafe.Slice(unsafe.StringData(key), len(key))))
+	// The digest is both the cache key and the static-key lookup key.
+	digest := CacheKeyOf(key)
 	if a.static != nil {
 		if s := a.static(); s != nil {
 			if id := s.lookup(digest, a.scheme, a.subVal); id != nil {
@@ -244,54 +243,37 @@ func (a *APIKey) reject(reason Reason, detail string) (*Identity, error) {
 
 func (a *APIKey) verifyJWT(ctx context.Context, key string) (*Identity, error) {
 	is := a.issuer
-	parts, kind := splitJWT([]byte(key))
-	switch kind {
-	case kindNotJWS:
-		if key != "" && !strings.Contains(key, ".") {
+	tok, err := is.policy.Parse([]byte(key))
+	switch {
+	case errors.Is(err, jose.ErrNotJWS):
+		if !strings.Contains(key, ".") {
 			return a.reject(ReasonInvalidCredentials, "unknown API key")
 		}
-		return a.reject(ReasonMalformed, "not a JWS compact serialization")
-	case kindJWE:
-		return a.reject(ReasonUnsupportedCredential, "encrypted tokens (JWE) are not supported")
-	}
-	hdr, err := decodeHeader(parts.header)
-	if err != nil {
 		return a.reject(ReasonMalformed, err.Error())
+	case err != nil:
+		// A header that is not JOSE is malformed here: nothing else
+		// shares an API key's location.
+		return nil, joseRejection(a.scheme, err)
 	}
-	switch {
-	case hdr.alg == "":
-		return a.reject(ReasonMalformed, "header has no alg")
-	case !slices.Contains(is.algs, hdr.alg):
-		return a.reject(ReasonInvalidSignature, "algorithm not allowed")
-	case hdr.crit:
-		return a.reject(ReasonUnsupportedCredential, "crit header: no extension is supported")
-	case hdr.b64:
-		return a.reject(ReasonMalformed, "b64 header is not allowed in a JWT")
-	case normalizeTyp(hdr.typ) != APIKeyTyp:
-		return a.reject(ReasonInvalidCredentials, "not an API key (typ)")
-	}
-	claims, err := decodeClaims(parts.payload)
-	if err != nil {
-		return a.reject(ReasonMalformed, err.Error())
-	}
+	hdr, claims := &tok.Header, tok.Claims
 	if use, _ := claims[APIKeyUseClaim].(string); use != APIKeyUseValue {
 		return a.reject(ReasonInvalidCredentials, "not an API key ("+APIKeyUseClaim+")")
 	}
 	if iss, ok := claims["iss"].(string); !ok || iss != is.iss {
 		return a.reject(ReasonUnknownIssuer, "iss is not the API key issuer")
 	}
-	vk, err := is.keys.Key(ctx, hdr.kid, hdr.alg)
+	vk, err := is.keys.Key(ctx, hdr.Kid, hdr.Alg)
 	if err != nil {
 		if errors.Is(err, ErrUnknownKey) {
 			return a.reject(ReasonUnknownKey, "no API key verification key matches the kid")
 		}
 		return nil, fmt.Errorf("authn: %s: API key verification keys: %w", a.scheme, err)
 	}
-	if !vk.Allows(hdr.alg) {
+	if !vk.Allows(hdr.Alg) {
 		return a.reject(ReasonInvalidSignature, "key does not allow the algorithm")
 	}
-	if err := verifySignature(parts, vk, hdr.alg); err != nil {
-		return a.reject(ReasonInvalidSignature, err.Error())
+	if err := tok.Verify(vk.Public, hdr.Alg); err != nil {
+		return nil, joseRejection(a.scheme, err)
 	}
 	t, ce := is.validateTimes(claims, a.now())
 	if ce != nil {
@@ -392,8 +374,8 @@ func ParseAPIRefs(v any) ([]APIRef, error) {
 // apiKeyMarked reports whether a JWT carries either API key marker; the
 // bearer JWT authenticator rejects such tokens, so an API key can never be
 // used as an access token even when an issuer shares the service's keys.
-func apiKeyMarked(hdr jwsHeader, claims map[string]any) bool {
-	if normalizeTyp(hdr.typ) == APIKeyTyp {
+func apiKeyMarked(hdr *jose.Header, claims map[string]any) bool {
+	if jose.NormalizeTyp(hdr.Typ) == APIKeyTyp {
 		return true
 	}
 	_, marked := claims[APIKeyUseClaim].(string)

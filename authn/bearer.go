@@ -4,7 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"unsafe"
+
+	"github.com/gatehouse/gatehouse/authn/jose"
 )
 
 // Bearer authenticates the bearer tokens of one OpenAPI scheme (http bearer,
@@ -133,15 +134,14 @@ func (b *Bearer) toKeyManagers(err error) bool {
 // nil for an opaque token, a Rejection for a JWE or a JWT (unknown_issuer:
 // the scheme trusts no issuer), which IntrospectJWTs hands on.
 func (b *Bearer) classify(tok string) error {
-	// No copy: splitJWT and decodeHeader only read the token.
-	parts, kind := splitJWT(unsafe.Slice(unsafe.StringData(tok), len(tok)))
+	parts, kind := jose.Split([]byte(tok))
 	switch kind {
-	case kindJWE:
+	case jose.JWE:
 		return Reject(b.scheme, ReasonUnsupportedCredential, "encrypted tokens (JWE) are not supported", nil)
-	case kindNotJWS:
+	case jose.NotJWS:
 		return nil
 	}
-	if _, err := decodeHeader(parts.header); errors.Is(err, errNotJOSE) {
+	if _, err := jose.DecodeHeader(parts.Header); errors.Is(err, jose.ErrNotJOSE) {
 		return nil
 	}
 	return Reject(b.scheme, ReasonUnknownIssuer, "the scheme trusts no JWT issuer", nil)

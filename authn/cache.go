@@ -11,6 +11,23 @@ import (
 // cached credential (never the credential itself).
 type CacheKey [sha256.Size]byte
 
+// CacheKeyOf is the SHA-256 of a credential, the key it is cached and
+// looked up under. The credential is hashed through a stack buffer, so a
+// cache hit copies nothing to the heap (a 700-byte token converted with
+// []byte would be one allocation per request).
+func CacheKeyOf(credential string) CacheKey {
+	h := sha256.New()
+	var buf [256]byte
+	for s := credential; len(s) > 0; {
+		n := copy(buf[:], s)
+		h.Write(buf[:n])
+		s = s[n:]
+	}
+	var k CacheKey
+	h.Sum(k[:0])
+	return k
+}
+
 // DefaultCacheSize is the number of entries a credential cache holds unless
 // configured otherwise.
 const DefaultCacheSize = 10000

@@ -2,14 +2,15 @@ package authn
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
-	"unsafe"
+
+	"github.com/gatehouse/gatehouse/authn/jose"
 )
 
 // JWT authenticates bearer tokens that are JWTs (RFC 7519, JWS compact
@@ -62,7 +63,7 @@ type JWT struct {
 	scheme       string
 	issuers      []*issuer
 	byIss        map[string]*issuer
-	algs         []string // union of the issuers' allow-lists
+	policy       jose.Policy // header rules: the union of the issuers' allow-lists
 	cache        *Cache[jwtEntry]
 	cacheTTL     time.Duration
 	now          func() time.Time
@@ -115,10 +116,10 @@ func NewJWT(scheme string, issuers []*Issuer, opts ...Option) (*JWT, error) {
 		names[is.name] = true
 		j.byIss[is.iss] = is
 		j.issuers = append(j.issuers, is)
-		j.algs = append(j.algs, is.algs...)
+		j.policy.Algorithms = append(j.policy.Algorithms, is.algs...)
 		o.logger.Debug("issuer configured", "scheme", scheme, "issuer", is.name, "iss", is.iss, "algorithms", is.algs)
 	}
-	j.algs = SortedUnique(j.algs)
+	j.policy.Algorithms = SortedUnique(j.policy.Algorithms)
 	if j.cacheTTL > 0 {
 		j.cache = NewCache[jwtEntry](o.cacheSize, o.now)
 	}
@@ -148,8 +149,7 @@ func (j *JWT) Verify(ctx context.Context, token string) (*Identity, error) {
 	}
 	var key CacheKey
 	if j.cache != nil {
-		// No copy of the token: Sum256 only reads it.
-		key = sha256.Sum256(unsafe.Slice(unsafe.StringData(token), len(token)))
+		key = CacheKeyOf(token)
 		if e, ok := j.cache.Get(key); ok {
 			// A rotating source (remote JWKS) must still hold the key
 			// that verified the token: a key removed from the JWKS stops
@@ -207,35 +207,16 @@ func (j *JWT) notJWT(token string) (*Identity, *issuer, *VerificationKey, error)
 }
 
 func (j *JWT) verify(ctx context.Context, token string) (*Identity, *issuer, *VerificationKey, error) {
-	raw := []byte(token)
-	parts, kind := splitJWT(raw)
-	switch kind {
-	case kindJWE:
-		return j.reject(ReasonUnsupportedCredential, "encrypted tokens (JWE) are not supported")
-	case kindNotJWS:
-		return j.notJWT(token)
-	}
-	hdr, err := decodeHeader(parts.header)
-	if errors.Is(err, errNotJOSE) {
-		return j.notJWT(token)
-	}
-	if err != nil {
-		return j.reject(ReasonMalformed, err.Error())
-	}
+	// The header rules (the union of the issuers' algorithms, crit, b64)
+	// are jose's; the issuer's own allow-list is checked once iss picks it.
+	tok, err := j.policy.Parse([]byte(token))
 	switch {
-	case hdr.alg == "":
-		return j.reject(ReasonMalformed, "header has no alg")
-	case !slices.Contains(j.algs, hdr.alg):
-		return j.reject(ReasonInvalidSignature, "algorithm not allowed")
-	case hdr.crit:
-		return j.reject(ReasonUnsupportedCredential, "crit header: no extension is supported")
-	case hdr.b64:
-		return j.reject(ReasonMalformed, "b64 header is not allowed in a JWT")
+	case errors.Is(err, jose.ErrNotJWS), errors.Is(err, jose.ErrNotJOSE):
+		return j.notJWT(token)
+	case err != nil:
+		return nil, nil, nil, joseRejection(j.scheme, err)
 	}
-	claims, err := decodeClaims(parts.payload)
-	if err != nil {
-		return j.reject(ReasonMalformed, err.Error())
-	}
+	hdr, claims := &tok.Header, tok.Claims
 	if apiKeyMarked(hdr, claims) {
 		return j.reject(ReasonInvalidCredentials, "an API key is not an access token")
 	}
@@ -249,9 +230,9 @@ func (j *JWT) verify(ctx context.Context, token string) (*Identity, *issuer, *Ve
 	}
 	is := j.byIss[issStr]
 	if is == nil {
-		return j.reject(ReasonUnknownIssuer, "iss is not a trusted issuer of this scheme")
+		return j.reject(ReasonUnknownIssuer, j.untrustedIssuer(issStr))
 	}
-	if !slices.Contains(is.algs, hdr.alg) {
+	if !slices.Contains(is.algs, hdr.Alg) {
 		return j.reject(ReasonInvalidSignature, "algorithm not allowed for issuer "+is.name)
 	}
 	// Claims first: an expired or misaddressed token must never make a
@@ -261,18 +242,18 @@ func (j *JWT) verify(ctx context.Context, token string) (*Identity, *issuer, *Ve
 	if ce != nil {
 		return j.reject(ce.reason, ce.detail)
 	}
-	key, err := is.keys.Key(ctx, hdr.kid, hdr.alg)
+	key, err := is.keys.Key(ctx, hdr.Kid, hdr.Alg)
 	if err != nil {
 		if errors.Is(err, ErrUnknownKey) {
 			return j.reject(ReasonUnknownKey, "no key of issuer "+is.name+" matches the token's kid")
 		}
 		return nil, nil, nil, fmt.Errorf("authn: %s: keys of issuer %s: %w", j.scheme, is.name, err)
 	}
-	if !key.Allows(hdr.alg) {
+	if !key.Allows(hdr.Alg) {
 		return j.reject(ReasonInvalidSignature, "key does not allow the token's algorithm")
 	}
-	if err := verifySignature(parts, key, hdr.alg); err != nil {
-		return j.reject(ReasonInvalidSignature, err.Error())
+	if err := tok.Verify(key.Public, hdr.Alg); err != nil {
+		return nil, nil, nil, joseRejection(j.scheme, err)
 	}
 	return is.identity(j.scheme, token, claims, times), is, key, nil
 }
@@ -301,4 +282,25 @@ func BearerChallenge(realm, errCode, description string) string {
 		sb.WriteByte('"')
 	}
 	return sb.String()
+}
+
+// untrustedIssuer is the log detail of an iss no issuer of this scheme has:
+// the token's iss (clipped; an iss is not a secret, but it is attacker
+// input) and the configured ones, so the classic trailing-slash mismatch is
+// visible in one log line. Never the token itself.
+func (j *JWT) untrustedIssuer(iss string) string {
+	const maxLen = 128
+	shown := iss
+	if len(shown) > maxLen {
+		shown = strings.ToValidUTF8(shown[:maxLen], "") + "…"
+	}
+	trusted := make([]string, 0, len(j.issuers))
+	hint := ""
+	for _, is := range j.issuers {
+		trusted = append(trusted, strconv.Quote(is.iss))
+		if iss != is.iss && strings.TrimSuffix(iss, "/") == strings.TrimSuffix(is.iss, "/") {
+			hint = "; it differs from " + strconv.Quote(is.iss) + " only by a trailing slash"
+		}
+	}
+	return "iss " + strconv.Quote(shown) + " is not a trusted issuer of this scheme (trusted: " + strings.Join(trusted, ", ") + ")" + hint
 }

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gatehouse/gatehouse/authn/jose"
 )
 
 // tokenTimes are a token's NumericDate claims; zero when absent.
@@ -52,7 +54,7 @@ func numericDate(claims map[string]any, name string) (time.Time, bool, *claimErr
 // validate checks the verified claims and header against the issuer's
 // configuration at time now. The signature has been verified already; iss
 // was matched exactly when the issuer was picked.
-func (is *issuer) validate(claims map[string]any, hdr jwsHeader, now time.Time) (tokenTimes, *claimError) {
+func (is *issuer) validate(claims map[string]any, hdr *jose.Header, now time.Time) (tokenTimes, *claimError) {
 	var t tokenTimes
 	var ok bool
 	var ce *claimError
@@ -103,7 +105,7 @@ func (is *issuer) validate(claims map[string]any, hdr jwsHeader, now time.Time) 
 			return t, claimFail(ReasonInvalidCredentials, "required claim "+strconv.Quote(c)+" is missing")
 		}
 	}
-	if len(is.types) > 0 && !slices.Contains(is.types, normalizeTyp(hdr.typ)) {
+	if len(is.types) > 0 && !slices.Contains(is.types, jose.NormalizeTyp(hdr.Typ)) {
 		return t, claimFail(ReasonInvalidCredentials, "typ header is not allowed")
 	}
 	return t, nil

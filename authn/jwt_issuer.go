@@ -4,8 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
+
+	"github.com/gatehouse/gatehouse/authn/jose"
 )
 
 // Limits and defaults of an Issuer.
@@ -17,19 +18,7 @@ const (
 // DefaultAlgorithms are the JWS algorithms an issuer with asymmetric keys
 // accepts unless configured otherwise. "none" is never accepted; HS256/384/512
 // only for an issuer with a shared secret, and then exclusively.
-var DefaultAlgorithms = []string{
-	"RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
-	"ES256", "ES384", "ES512", "EdDSA",
-}
-
-var hmacAlgorithms = []string{"HS256", "HS384", "HS512"}
-
-// knownSignatureAlg reports whether alg is a JWS algorithm Gatehouse can
-// verify at all ("Ed25519" is RFC 9864's fully-specified name for EdDSA with
-// Ed25519; it must be listed explicitly).
-func knownSignatureAlg(alg string) bool {
-	return slices.Contains(DefaultAlgorithms, alg) || slices.Contains(hmacAlgorithms, alg) || alg == "Ed25519"
-}
+var DefaultAlgorithms = slices.Clone(jose.AsymmetricAlgorithms)
 
 // Issuer configures one trusted JWT issuer. It is plain configuration: NewJWT
 // checks and copies it, so one Issuer may serve several schemes and later
@@ -176,7 +165,7 @@ func compileIssuer(cfg *Issuer) (*issuer, error) {
 		if t == "" {
 			return fail("empty typ in the allow-list")
 		}
-		is.types = append(is.types, normalizeTyp(t))
+		is.types = append(is.types, jose.NormalizeTyp(t))
 	}
 	for _, c := range cfg.RequiredClaims {
 		if c == "" {
@@ -192,7 +181,7 @@ func compileIssuer(cfg *Issuer) (*issuer, error) {
 		return fail("no keys: configure a JWKS, certificates or a shared secret")
 	}
 	for _, a := range cfg.Algorithms {
-		if !knownSignatureAlg(a) {
+		if !jose.KnownAlgorithm(a) {
 			return fail("algorithm %q is not accepted", a)
 		}
 	}
@@ -206,7 +195,7 @@ func compileIssuer(cfg *Issuer) (*issuer, error) {
 		if len(cfg.Algorithms) > 0 {
 			is.algs = nil
 			for _, a := range cfg.Algorithms {
-				if !slices.Contains(hmacAlgorithms, a) {
+				if !slices.Contains(jose.HMACAlgorithms, a) {
 					return fail("an issuer with a shared secret accepts only HS256/HS384/HS512, not %q", a)
 				}
 				if !slices.Contains(allowed, a) {
@@ -221,7 +210,7 @@ func compileIssuer(cfg *Issuer) (*issuer, error) {
 		if len(cfg.Algorithms) > 0 {
 			is.algs = nil
 			for _, a := range cfg.Algorithms {
-				if slices.Contains(hmacAlgorithms, a) {
+				if slices.Contains(jose.HMACAlgorithms, a) {
 					return fail("%s needs a shared secret: HS tokens are never verified with an asymmetric key", a)
 				}
 				is.algs = append(is.algs, a)
@@ -231,11 +220,4 @@ func compileIssuer(cfg *Issuer) (*issuer, error) {
 	is.algs = SortedUnique(is.algs)
 	is.rotating, _ = is.keys.(RotatingKeySource)
 	return is, nil
-}
-
-// normalizeTyp lowercases a typ and drops an "application/" prefix (RFC 7515
-// §4.1.9).
-func normalizeTyp(t string) string {
-	t = strings.ToLower(t)
-	return strings.TrimPrefix(t, "application/")
 }

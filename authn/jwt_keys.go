@@ -3,10 +3,6 @@ package authn
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rsa"
 	"crypto/sha1" //nolint:gosec // x5t is defined as a SHA-1 thumbprint (RFC 7515 §4.1.7); used as a key id only
 	"crypto/sha256"
 	"crypto/x509"
@@ -21,6 +17,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/lestrrat-go/jwx/v2/jwk"
+
+	"github.com/gatehouse/gatehouse/authn/jose"
 )
 
 // ErrUnknownKey is returned by a KeySource that has no key for a token's kid
@@ -32,7 +30,7 @@ var ErrUnknownKey = errors.New("authn: unknown key")
 var errNoKeySource = errors.New("authn: issuer has no key source")
 
 // MinRSABits is the smallest RSA modulus accepted (RFC 7518 §3.3, §3.5).
-const MinRSABits = 2048
+const MinRSABits = jose.MinRSABits
 
 // KeySource gives an issuer's verification keys: StaticKeys serves keys
 // loaded from files, RemoteJWKS a key set fetched over HTTPS (refresh,
@@ -70,7 +68,7 @@ func (k *VerificationKey) Allows(alg string) bool { return slices.Contains(k.Alg
 // under MinRSABits, curves other than P-256/P-384/P-521 and Ed25519, private
 // keys, HMAC secrets (use Issuer.Secret), and an alg the key cannot do.
 func NewVerificationKey(kid string, pub crypto.PublicKey, alg string) (*VerificationKey, error) {
-	algs, err := keyAlgorithms(pub)
+	algs, err := jose.KeyAlgorithms(pub)
 	if err != nil {
 		return nil, err
 	}
@@ -80,62 +78,11 @@ func NewVerificationKey(kid string, pub crypto.PublicKey, alg string) (*Verifica
 		}
 		algs = []string{alg}
 	}
-	jk, err := jwk.FromRaw(pub)
+	tp, err := jose.Thumbprint(pub)
 	if err != nil {
-		return nil, fmt.Errorf("key: %w", err)
+		return nil, err
 	}
-	tp, err := jk.Thumbprint(crypto.SHA256)
-	if err != nil {
-		return nil, fmt.Errorf("key thumbprint: %w", err)
-	}
-	return &VerificationKey{ID: kid, Algorithms: algs, Public: pub, Thumbprint: base64.RawURLEncoding.EncodeToString(tp)}, nil
-}
-
-// keyAlgorithms returns the algorithms a public key's type and size allow.
-func keyAlgorithms(pub crypto.PublicKey) ([]string, error) {
-	switch k := pub.(type) {
-	case *rsa.PublicKey:
-		if k.N == nil || k.N.BitLen() < MinRSABits {
-			return nil, fmt.Errorf("RSA key of %d bits is below the minimum of %d", bitLen(k), MinRSABits)
-		}
-		if k.E < 3 || k.E%2 == 0 {
-			return nil, errors.New("RSA public exponent must be odd and at least 3")
-		}
-		return []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}, nil
-	case *ecdsa.PublicKey:
-		if k.X == nil || k.Y == nil {
-			return nil, errors.New("invalid EC key")
-		}
-		if _, err := k.ECDH(); err != nil { // the point must be on the curve
-			return nil, errors.New("EC point is not on the curve")
-		}
-		switch k.Curve {
-		case elliptic.P256():
-			return []string{"ES256"}, nil
-		case elliptic.P384():
-			return []string{"ES384"}, nil
-		case elliptic.P521():
-			return []string{"ES512"}, nil
-		}
-		return nil, errors.New("unsupported elliptic curve")
-	case ed25519.PublicKey:
-		if len(k) != ed25519.PublicKeySize {
-			return nil, errors.New("invalid Ed25519 key")
-		}
-		return []string{"EdDSA", "Ed25519"}, nil
-	case []byte:
-		return nil, errors.New("symmetric keys are not accepted here: configure the issuer's shared secret instead")
-	case *rsa.PrivateKey, *ecdsa.PrivateKey, ed25519.PrivateKey:
-		return nil, errors.New("private key given where a public key is expected")
-	}
-	return nil, fmt.Errorf("unsupported key type %T", pub)
-}
-
-func bitLen(k *rsa.PublicKey) int {
-	if k.N == nil {
-		return 0
-	}
-	return k.N.BitLen()
+	return &VerificationKey{ID: kid, Algorithms: algs, Public: pub, Thumbprint: tp}, nil
 }
 
 // StaticKeys is a KeySource over a fixed set of keys (a JWKS file, PEM
@@ -315,7 +262,7 @@ func parseJWK(raw []byte, logger hclog.Logger) (k *VerificationKey, err error) {
 	if f.KeyOps != nil && !slices.Contains(f.KeyOps, "verify") {
 		return nil, errors.New("key_ops does not include \"verify\"")
 	}
-	if f.Alg != "" && !knownSignatureAlg(f.Alg) {
+	if f.Alg != "" && !jose.KnownAlgorithm(f.Alg) {
 		return nil, fmt.Errorf("alg %q is not an accepted signature algorithm", f.Alg)
 	}
 	jk, err := jwk.ParseKey(raw)

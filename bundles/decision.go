@@ -99,29 +99,35 @@ func intOf(v ast.Value) (int, bool) {
 	return i, ok
 }
 
-// stringList keeps the string elements of an array or set.
+// stringList keeps the string elements of an array or set. (An index loop
+// over arrays rather than Foreach with a closure: the closure escaped and
+// cost an allocation per list, three per decision.)
 func stringList(v ast.Value) []string {
-	var out []string
-	add := func(t *ast.Term) {
-		if s, ok := t.Value.(ast.String); ok {
-			out = append(out, string(s))
-		}
-	}
 	switch x := v.(type) {
 	case *ast.Array:
 		if x.Len() == 0 {
 			return nil
 		}
-		out = make([]string, 0, x.Len())
-		x.Foreach(add)
+		out := make([]string, 0, x.Len())
+		for i := range x.Len() {
+			if s, ok := x.Elem(i).Value.(ast.String); ok {
+				out = append(out, string(s))
+			}
+		}
+		return out
 	case ast.Set:
 		if x.Len() == 0 {
 			return nil
 		}
-		out = make([]string, 0, x.Len())
-		x.Foreach(add)
+		out := make([]string, 0, x.Len())
+		for _, t := range x.Slice() {
+			if s, ok := t.Value.(ast.String); ok {
+				out = append(out, string(s))
+			}
+		}
+		return out
 	}
-	return out
+	return nil
 }
 
 // stringMap keeps the string members of an object with string values.

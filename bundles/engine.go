@@ -1,7 +1,8 @@
-// Package bundles loads policy and data (the base policy compiled into the
-// binary, local bundle directories and tarballs), compiles them once with a
-// sandboxed set of capabilities, prepares the decision query, and evaluates it
-// per request.
+// Package bundles owns where policy and data come from: the base policy
+// compiled into the binary, local bundle directories and tarballs (watched
+// for changes by Watcher), and remote bundles pulled from OPA bundle
+// services (Remote). It compiles them once with a sandboxed set of
+// capabilities, prepares the decision query, and evaluates it per request.
 //
 // An Engine is immutable: a reload builds a new Engine on the side and the
 // gateway swaps it in atomically with the rest of its generation, so a bad
@@ -10,6 +11,7 @@ package bundles
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -53,6 +55,7 @@ type Options struct {
 // Engine is one compiled, prepared policy set.
 type Engine struct {
 	query     rego.PreparedEvalQuery
+	direct    *directQuery
 	compiler  *ast.Compiler
 	store     map[string]any
 	revisions map[string]string
@@ -138,7 +141,7 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 		if _, dup := revisions[name]; dup {
 			name = s.Origin
 		}
-		revisions[name] = s.Bundle.Manifest.Revision
+		revisions[name] = s.Revision()
 	}
 
 	compiler := ast.NewCompiler().
@@ -163,13 +166,40 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCompile, err)
 	}
-	e := &Engine{query: pq, compiler: compiler, store: data, revisions: revisions, timeout: opts.Timeout}
+	direct, err := newDirectQuery(compiler, store)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{query: pq, direct: direct, compiler: compiler, store: data, revisions: revisions, timeout: opts.Timeout}
 	if err := e.prepareLogQueries(ctx, store, caps); err != nil {
 		return nil, err
 	}
 	e.revision = e.joinRevisions()
 	e.cacheable, e.uncacheableWhy = cacheability(compiler)
 	return e, nil
+}
+
+// BaseModules parses the base policy embedded in the binary (without its
+// tests), keyed "builtin:gatehouse/authz/<file>.rego" — what Load compiles
+// when Options.Base is set, for tools that compile it with user policies
+// (`gatehouse policy test`).
+func BaseModules() (map[string]*ast.Module, error) {
+	modules := map[string]*ast.Module{}
+	if err := loadEmbedded(modules, Capabilities()); err != nil {
+		return nil, err
+	}
+	return modules, nil
+}
+
+// CapabilitiesJSON is Capabilities as the JSON document `opa check
+// --capabilities` and `opa test --capabilities` read; the same bytes are
+// committed as schemas/capabilities.json.
+func CapabilitiesJSON() ([]byte, error) {
+	b, err := json.MarshalIndent(Capabilities(), "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
 }
 
 func loadEmbedded(modules map[string]*ast.Module, caps *ast.Capabilities) error {
@@ -262,15 +292,22 @@ func (e *Engine) Decide(ctx context.Context, input ast.Value, opts ...rego.EvalO
 		ctx, cancel = context.WithTimeout(ctx, e.timeout)
 		defer cancel()
 	}
+	if len(opts) == 0 {
+		t, err := e.direct.eval(ctx, input)
+		if err != nil {
+			return nil, evalError(ctx, err)
+		}
+		if t == nil {
+			return nil, ErrUndefined
+		}
+		return decisionFrom(t.Value)
+	}
 	var buf [4]rego.EvalOption
 	evalOpts := append(buf[:0], rego.EvalParsedInput(input), evalAsTerm, evalNoMetrics)
 	evalOpts = append(evalOpts, opts...)
 	rs, err := e.query.Eval(ctx, evalOpts...)
 	if err != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return nil, fmt.Errorf("%w: %w", ErrDeadline, err)
-		}
-		return nil, fmt.Errorf("%w: %w", ErrEval, err)
+		return nil, evalError(ctx, err)
 	}
 	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
 		return nil, ErrUndefined
@@ -280,6 +317,13 @@ func (e *Engine) Decide(ctx context.Context, input ast.Value, opts ...rego.EvalO
 		return nil, fmt.Errorf("%w: decision is %T, not a term", ErrEval, rs[0].Expressions[0].Value)
 	}
 	return decisionFrom(t.Value)
+}
+
+func evalError(ctx context.Context, err error) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %w", ErrDeadline, err)
+	}
+	return fmt.Errorf("%w: %w", ErrEval, err)
 }
 
 var (

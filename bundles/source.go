@@ -44,6 +44,9 @@ type Source struct {
 	// Origin is the path or service resource, for errors.
 	Origin string
 	Bundle *bundle.Bundle
+	// root is a local bundle's resolved directory, which prefixes its module
+	// paths; the content hash leaves it out.
+	root string
 }
 
 // ReadLocal reads a bundle directory or .tar.gz file in OPA's bundle format.
@@ -68,7 +71,7 @@ func ReadLocal(p string) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrLoad, p, err)
 	}
-	return &Source{Name: filepath.Base(filepath.Clean(p)), Origin: p, Bundle: b}, nil
+	return &Source{Name: filepath.Base(filepath.Clean(p)), Origin: p, Bundle: b, root: real}, nil
 }
 
 // skipHidden is a loader filter: true excludes the entry.

@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"time"
+
+	"github.com/gatehouse/gatehouse/bundles/decisionlog"
 )
 
 // finish records metrics and writes the one audit line of a request. The
@@ -23,6 +25,7 @@ func (s *Server) finish(rec *recorder, gen *Generation, ev *Evaluation, start ti
 		decision = "deny"
 	}
 	s.metrics.request(apiName, opID, decision, rec.status)
+	s.logRejections(rec, ev, apiName, opID)
 	s.metrics.requestSeconds.Observe(dur.Seconds())
 	// A cached decision has no input yet: the record needs one, so it is
 	// built here (only with decision logs on).
@@ -32,8 +35,8 @@ func (s *Server) finish(rec *recorder, gen *Generation, ev *Evaluation, start ti
 			if ev.Decision == nil {
 				err = ev.Failure
 			}
-			s.decisions.record(decisionRecord{at: start, requestID: rec.requestID, gen: gen, input: in,
-				decision: ev.Decision, cached: ev.CachedDecision, err: err, status: rec.status})
+			s.decisions.Record(decisionlog.Record{At: start, RequestID: rec.requestID, Engine: gen.Engine, Generation: gen.ID,
+				Input: in, Decision: ev.Decision, Cached: ev.CachedDecision, Err: err, Status: rec.status})
 		}
 	}
 	if s.audit == nil {

@@ -3,16 +3,17 @@ package gateway
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"sigs.k8s.io/yaml"
 
-	"github.com/gatehouse/gatehouse/authn"
+	"github.com/gatehouse/gatehouse/gateway/assertion"
+	"github.com/gatehouse/gatehouse/gateway/edge"
+	"github.com/gatehouse/gatehouse/gateway/ratelimit"
+	"github.com/gatehouse/gatehouse/internal/config"
 )
 
 // Config is the gateway's one configuration file, after schema validation and
@@ -32,9 +33,9 @@ type Config struct {
 	Watch            WatchConfig             `json:"watch"`
 	APIKeys          *APIKeysConfig          `json:"api_keys"`
 	MTLS             MTLSConfig              `json:"mtls"`
-	// Limits: resource limits at the edge (config_limits.go).
+	// Limits: resource limits at the edge (gateway/edge).
 	Limits LimitsConfig `json:"limits"`
-	// RateLimits: per client IP and per plan (config_ratelimit.go).
+	// RateLimits: per client IP and per plan (gateway/ratelimit).
 	RateLimits *RateLimitsConfig `json:"rate_limits"`
 
 	// InternalKeyManager: config_internalkm.go.
@@ -91,7 +92,7 @@ type APIConfig struct {
 	// WebSockets lets `Upgrade: websocket` through on this API's GET
 	// operations; every other upgrade is never forwarded.
 	WebSockets bool `json:"websockets"`
-	// CORS: the gateway answers preflights and sets CORS headers (cors.go).
+	// CORS: the gateway answers preflights and sets CORS headers (gateway/edge).
 	CORS *CORSConfig `json:"cors"`
 }
 
@@ -163,17 +164,6 @@ type UpstreamConfig struct {
 	CAFiles             []string `json:"ca_files"`
 }
 
-// IdentityConfig configures the signed identity assertion sent upstream.
-type IdentityConfig struct {
-	Enabled   *bool    `json:"enabled"`
-	Header    string   `json:"header"`
-	Issuer    string   `json:"issuer"`
-	Audience  string   `json:"audience"`
-	Lifetime  Duration `json:"lifetime"`
-	KeyFile   string   `json:"key_file"`
-	Algorithm string   `json:"algorithm"`
-}
-
 // LogConfig configures logging.
 type LogConfig struct {
 	Level  string `json:"level"`
@@ -181,97 +171,33 @@ type LogConfig struct {
 	Audit  *bool  `json:"audit"`
 }
 
-// Duration is a time.Duration written as a Go duration string ("10s").
-type Duration time.Duration
-
-// D returns the value as a time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
-
-// UnmarshalJSON parses a Go duration string.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("duration must be a string like \"10s\": %w", err)
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("invalid duration %q: %w", s, err)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalJSON renders the duration as a string.
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
-
-// Secret is a reference to a secret: env:NAME or file:PATH. The reference is
-// safe to print; the value is only ever held as authn.Redacted.
-type Secret string
+// The shared value types live in internal/config so that subsystems can own
+// their config sections; these aliases keep gateway's names.
+type (
+	// Duration is a time.Duration written as a Go duration string ("10s").
+	Duration = config.Duration
+	// Secret is a reference to a secret: env:NAME or file:PATH.
+	Secret = config.Secret
+	// ConfigError is a configuration problem at a JSON pointer in the file.
+	ConfigError = config.Error
+	// ConfigErrors collects every problem found.
+	ConfigErrors = config.Errors
+	// IdentityConfig is upstream_identity (gateway/assertion/config.go).
+	IdentityConfig = assertion.Config
+	// LimitsConfig is limits (gateway/edge/config.go).
+	LimitsConfig = edge.LimitsConfig
+	// CORSConfig is an API's cors block (gateway/edge/cors.go).
+	CORSConfig = edge.CORSConfig
+	// RateLimitsConfig is rate_limits (gateway/ratelimit/config.go).
+	RateLimitsConfig = ratelimit.Config
+	// RateConfig is a token bucket of rate_limits.
+	RateConfig = ratelimit.Rate
+	// RateRedisConfig is rate_limits.redis.
+	RateRedisConfig = ratelimit.RedisConfig
+)
 
 // ErrSecret is wrapped by every secret resolution failure.
-var ErrSecret = errors.New("secret unavailable")
-
-// Resolve reads the secret. Relative file paths are resolved against dir.
-func (s Secret) Resolve(dir string) (authn.Redacted, error) {
-	ref := string(s)
-	switch {
-	case strings.HasPrefix(ref, "env:"):
-		name := strings.TrimPrefix(ref, "env:")
-		v, ok := os.LookupEnv(name)
-		if !ok || v == "" {
-			return "", fmt.Errorf("%w: environment variable %s is not set", ErrSecret, name)
-		}
-		return authn.Redacted(v), nil
-	case strings.HasPrefix(ref, "file:"):
-		p := resolvePath(dir, strings.TrimPrefix(ref, "file:"))
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return "", fmt.Errorf("%w: %w", ErrSecret, err)
-		}
-		v := strings.TrimRight(string(b), "\r\n")
-		if v == "" {
-			return "", fmt.Errorf("%w: file %s is empty", ErrSecret, p)
-		}
-		return authn.Redacted(v), nil
-	default:
-		return "", fmt.Errorf("%w: %q is not an env:NAME or file:PATH reference", ErrSecret, ref)
-	}
-}
-
-// ConfigError is a configuration problem at a JSON pointer in the file.
-type ConfigError struct {
-	File    string
-	Pointer string // JSON pointer, "" for the whole document
-	Msg     string
-}
-
-func (e *ConfigError) Error() string {
-	ptr := e.Pointer
-	if ptr == "" {
-		ptr = "/"
-	}
-	return fmt.Sprintf("%s: %s: %s", e.File, ptr, e.Msg)
-}
-
-// ConfigErrors collects every problem found, so users fix them all at once.
-type ConfigErrors []*ConfigError
-
-func (es ConfigErrors) Error() string {
-	msgs := make([]string, len(es))
-	for i, e := range es {
-		msgs[i] = e.Error()
-	}
-	return strings.Join(msgs, "\n")
-}
-
-// Unwrap lets errors.As find each *ConfigError.
-func (es ConfigErrors) Unwrap() []error {
-	out := make([]error, len(es))
-	for i, e := range es {
-		out[i] = e
-	}
-	return out
-}
+var ErrSecret = config.ErrSecret
 
 // LoadConfig reads, schema-validates and decodes a config file, and applies
 // defaults. It does not read the files the config references; BuildGeneration
@@ -388,17 +314,15 @@ func (c *Config) applyDefaults() {
 	}
 	c.applyBundleDefaults()
 	c.applyAPIKeyDefaults()
-	c.applyLimitDefaults()
-	c.applyRateLimitDefaults()
+	c.Limits.ApplyDefaults()
+	if c.RateLimits != nil {
+		c.RateLimits.ApplyDefaults()
+	}
 	c.applyKeyManagerDefaults()
 	c.applyInternalKMDefaults()
 }
 
-func setDur(d *Duration, def time.Duration) {
-	if *d == 0 {
-		*d = Duration(def)
-	}
-}
+func setDur(d *Duration, def time.Duration) { config.SetDefault(d, def) }
 
 // check performs the semantic checks that need no other file.
 func (c *Config) check() ConfigErrors {
@@ -457,22 +381,21 @@ func (c *Config) check() ConfigErrors {
 	c.checkKeyManagers(add)
 	c.checkInternalKM(add)
 	c.checkMTLS(add)
-	c.checkRateLimits(add)
-	c.checkCORS(add)
+	if c.RateLimits != nil {
+		c.RateLimits.Check(add)
+	}
+	for i, a := range c.APIs {
+		if a.CORS != nil {
+			a.CORS.Check(fmt.Sprintf("/apis/%d/cors", i), add)
+		}
+	}
 	return errs
 }
 
 // resolvePath anchors a relative path at dir.
-func resolvePath(dir, p string) string {
-	if p == "" || filepath.IsAbs(p) {
-		return p
-	}
-	return filepath.Join(dir, p)
-}
+func resolvePath(dir, p string) string { return config.ResolvePath(dir, p) }
 
 // File resolves a path from the config against the config's directory.
 func (c *Config) File(p string) string { return resolvePath(c.Dir, p) }
 
-func escapePointer(s string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
-}
+func escapePointer(s string) string { return config.EscapePointer(s) }

@@ -1,12 +1,13 @@
 package gateway
 
 import (
-	"encoding/json"
 	"fmt"
 	"reflect"
 	"sort"
 	"strings"
-	"time"
+
+	"github.com/gatehouse/gatehouse/bundles"
+	"github.com/gatehouse/gatehouse/bundles/decisionlog"
 )
 
 // WatchConfig: reload on file changes (fsnotify), besides SIGHUP.
@@ -18,51 +19,17 @@ type WatchConfig struct {
 	Debounce Duration `json:"debounce"`
 }
 
-// RemoteConfig is OPA's own configuration for bundle services, bundles and
-// verification keys, passed to OPA's download machinery as is (see
-// https://www.openpolicyagent.org/docs/configuration), plus where the last
-// good bundle is kept.
-type RemoteConfig struct {
-	Services map[string]json.RawMessage `json:"services"`
-	Bundles  map[string]json.RawMessage `json:"bundles"`
-	Keys     map[string]json.RawMessage `json:"keys"`
-	// PersistenceDirectory holds <bundle>/bundle.tar.gz of every bundle with
-	// persist: true, so a restart while the bundle service is down serves
-	// the last activated bundle.
-	PersistenceDirectory string `json:"persistence_directory"`
-	// StartupTimeout bounds the wait for the first download of each bundle
-	// at start; without a download or a persisted copy the gateway does not
-	// start (it would decide without the bundle's rules and data).
-	StartupTimeout Duration `json:"startup_timeout"`
-}
+// RemoteConfig is policy.remote (bundles/remote_config.go).
+type RemoteConfig = bundles.RemoteConfig
 
-// DecisionLogConfig: one decision record per request, in OPA's
-// decision-log format.
-type DecisionLogConfig struct {
-	// Console writes records to the process log (logger "decisions").
-	Console bool `json:"console"`
-	// File appends records as JSON lines.
-	File string `json:"file"`
-	// Service names a service of policy.remote.services that receives the
-	// records through OPA's decision-log upload (gzip JSON array POSTs).
-	Service string `json:"service"`
-	// Resource is the upload path on the service (OPA's default /logs).
-	Resource string `json:"resource"`
-	// Reporting is OPA's decision_logs.reporting block, as is.
-	Reporting json.RawMessage `json:"reporting"`
-	// BufferSize bounds the queue between requests and the writer; when
-	// full, records are dropped and counted, never waited for.
-	BufferSize int `json:"buffer_size"`
-	// MaskHeaders are request header names (lowercase) erased from records
-	// on top of the defaults (see defaultMaskedHeaders).
-	MaskHeaders []string `json:"mask_headers"`
-}
+// DecisionLogConfig is policy.decision_logs (bundles/decisionlog/config.go).
+type DecisionLogConfig = decisionlog.Config
 
 // Defaults of the watch, remote and decision-log sections.
 const (
-	DefaultWatchDebounce         = 200 * time.Millisecond
-	DefaultRemoteStartupTimeout  = 30 * time.Second
-	DefaultDecisionLogBufferSize = 10000
+	DefaultWatchDebounce         = bundles.DefaultWatchDebounce
+	DefaultRemoteStartupTimeout  = bundles.DefaultRemoteStartupTimeout
+	DefaultDecisionLogBufferSize = decisionlog.DefaultBufferSize
 )
 
 func (c *Config) applyBundleDefaults() {
@@ -72,18 +39,11 @@ func (c *Config) applyBundleDefaults() {
 	}
 	setDur(&c.Watch.Debounce, DefaultWatchDebounce)
 	if r := c.Policy.Remote; r != nil {
-		setDur(&r.StartupTimeout, DefaultRemoteStartupTimeout)
+		r.ApplyDefaults()
 	}
-	if d := c.Policy.DecisionLogs; d != nil && d.BufferSize == 0 {
-		d.BufferSize = DefaultDecisionLogBufferSize
+	if d := c.Policy.DecisionLogs; d != nil {
+		d.ApplyDefaults()
 	}
-}
-
-// secretCredentialKeys are members of OPA service credentials that hold a
-// secret: like every secret in our config they must be env:/file: references.
-var secretCredentialKeys = map[string]bool{
-	"token": true, "client_secret": true, "password": true, "private_key_passphrase": true,
-	"secret_access_key": true, "session_token": true, "client_assertion": true,
 }
 
 func (c *Config) checkBundles() ConfigErrors {
@@ -93,39 +53,7 @@ func (c *Config) checkBundles() ConfigErrors {
 	}
 	r := c.Policy.Remote
 	if r != nil {
-		for name, raw := range r.Services {
-			var svc map[string]any
-			if err := json.Unmarshal(raw, &svc); err != nil {
-				add("/policy/remote/services/"+escapePointer(name), "not an object: %v", err)
-				continue
-			}
-			walkSecrets(svc["credentials"], "/policy/remote/services/"+escapePointer(name)+"/credentials", func(ptr string) {
-				add(ptr, "a secret must be an env:NAME or file:PATH reference, not a literal")
-			})
-		}
-		persist := false
-		for name, raw := range r.Bundles {
-			var b struct {
-				Service  string `json:"service"`
-				Resource string `json:"resource"`
-				Persist  bool   `json:"persist"`
-			}
-			ptr := "/policy/remote/bundles/" + escapePointer(name)
-			if err := json.Unmarshal(raw, &b); err != nil {
-				add(ptr, "not an object: %v", err)
-				continue
-			}
-			if _, ok := r.Services[b.Service]; !ok && len(r.Services) != 1 {
-				add(ptr+"/service", "unknown service %q", b.Service)
-			}
-			if strings.HasPrefix(b.Resource, "file:") {
-				add(ptr+"/resource", "local bundles go in policy.bundles (watched), not in policy.remote")
-			}
-			persist = persist || b.Persist
-		}
-		if persist && r.PersistenceDirectory == "" {
-			add("/policy/remote/persistence_directory", "a bundle has persist: true: set persistence_directory")
-		}
+		r.Check(add)
 	}
 	if d := c.Policy.DecisionLogs; d != nil && d.Service != "" {
 		if r == nil || r.Services[d.Service] == nil {
@@ -133,24 +61,6 @@ func (c *Config) checkBundles() ConfigErrors {
 		}
 	}
 	return errs
-}
-
-// walkSecrets reports every literal string under a secret-bearing key.
-func walkSecrets(v any, ptr string, bad func(ptr string)) {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return
-	}
-	for k, x := range m {
-		p := ptr + "/" + escapePointer(k)
-		if s, ok := x.(string); ok && secretCredentialKeys[k] {
-			if !strings.HasPrefix(s, "env:") && !strings.HasPrefix(s, "file:") {
-				bad(p)
-			}
-			continue
-		}
-		walkSecrets(x, p, bad)
-	}
 }
 
 // Files lists every file and directory the generation built from this

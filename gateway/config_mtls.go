@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/authn"
+	"github.com/gatehouse/gatehouse/internal/config"
 )
 
 // APIMTLSConfig is what one API says about client certificates beyond its
@@ -96,21 +97,7 @@ func (c *Config) checkMTLS(add func(ptr, format string, args ...any)) {
 }
 
 // parsePrefix reads a CIDR or a single address.
-func parsePrefix(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return netip.Prefix{}, fmt.Errorf("trusted proxy %q is not an address or CIDR", s)
-		}
-		return p.Masked(), nil
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("trusted proxy %q is not an address or CIDR", s)
-	}
-	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), nil
-}
+func parsePrefix(s string) (netip.Prefix, error) { return config.ParsePrefix(s) }
 
 // certHeaderOK refuses header names that framing, hop-by-hop handling,
 // credentials or the gateway itself own.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -132,4 +133,18 @@ func wantLine(t *testing.T, f string) string {
 		t.Fatalf("%s: first line must be '# want: <expected error substring>'", f)
 	}
 	return strings.TrimPrefix(sc.Text(), "# want: ")
+}
+
+// Config.Files lists what a generation reads, resolved against the config.
+func TestConfigFiles(t *testing.T) {
+	cfg, err := gateway.LoadConfig("../testdata/config/valid/with-bundle.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := cfg.Files()
+	for _, want := range []string{cfg.Path, cfg.File(cfg.APIs[0].OpenAPI), cfg.File(cfg.Policy.Bundles[0])} {
+		if !slices.Contains(files, want) {
+			t.Errorf("Files() = %v, missing %s", files, want)
+		}
+	}
 }

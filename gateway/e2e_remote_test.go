@@ -33,6 +33,7 @@ type bundleServer struct {
 	body   []byte
 	etag   string
 	down   bool
+	noETag bool // like a plain file server without ETags: 200 on every poll
 	counts map[int]int
 }
 
@@ -47,7 +48,7 @@ func newBundleServer(t *testing.T) *bundleServer {
 			status = http.StatusServiceUnavailable
 		case r.URL.Path != "/bundles/acme.tar.gz":
 			status = http.StatusNotFound
-		case s.etag != "" && strings.Contains(r.Header.Get("If-None-Match"), s.etag):
+		case !s.noETag && s.etag != "" && strings.Contains(r.Header.Get("If-None-Match"), s.etag):
 			status = http.StatusNotModified
 		}
 		s.counts[status]++
@@ -55,7 +56,9 @@ func newBundleServer(t *testing.T) *bundleServer {
 			w.WriteHeader(status)
 			return
 		}
-		w.Header().Set("ETag", s.etag)
+		if !s.noETag {
+			w.Header().Set("ETag", s.etag)
+		}
 		w.Header().Set("Content-Type", "application/gzip")
 		_, _ = w.Write(s.body)
 	}))
@@ -267,4 +270,37 @@ func TestRemoteBundles(t *testing.T) {
 			t.Fatalf("start without service or copy: %v", err)
 		}
 	})
+}
+
+// A bundle server without ETags answers every poll with the whole bundle;
+// as long as its content is the same, no generation is built (before: one
+// rebuild per poll). New content still activates.
+func TestRemoteBundleWithoutETagRebuildsOnlyOnChange(t *testing.T) {
+	key := newSigningKey(t)
+	srv := newBundleServer(t)
+	srv.noETag = true
+	srv.publish(buildBundle(t, "r1", rulesRego("v1"), &key))
+	e := newEnv(t, envOptions{
+		config: remoteConfig(srv.URL, key),
+		files:  map[string]string{"shapes.yaml": shapesDoc},
+	})
+	gen := e.srv.Generation().ID
+	e.waitFor("three more full downloads", func() bool { return srv.count(http.StatusOK) >= 4 })
+	e.waitFor("the last one counted", func() bool { return e.readyz().Remote["acme"].Unchanged >= 3 })
+	if got := e.srv.Generation().ID; got != gen {
+		t.Fatalf("generation %d after unchanged downloads, want %d (no rebuild)", got, gen)
+	}
+	if srv.count(http.StatusNotModified) != 0 {
+		t.Fatal("the server sent a 304; the test needs a server without ETags")
+	}
+
+	tok := e.token(nil)
+	srv.publish(buildBundle(t, "r2", rulesRego("v2"), &key))
+	e.waitFor("revision r2", func() bool { return strings.Contains(e.revision(), "acme=r2") })
+	if s := e.blockedBy(tok, "v2"); s != http.StatusForbidden {
+		t.Fatalf("r2 rules not deciding: %d", s)
+	}
+	if got := e.srv.Generation().ID; got == gen {
+		t.Fatal("new content did not build a new generation")
+	}
 }

@@ -253,6 +253,7 @@ type readyz struct {
 		From      string `json:"from"`
 		LastError string `json:"last_error"`
 		Failures  int    `json:"failures"`
+		Unchanged int    `json:"unchanged"`
 	} `json:"remote_bundles"`
 }
 

@@ -36,7 +36,7 @@ func schema(name string) (*jsonschema.Schema, error) {
 		}
 		var names []string
 		for _, e := range entries {
-			if !strings.HasSuffix(e.Name(), ".json") {
+			if !strings.HasSuffix(e.Name(), ".schema.json") {
 				continue
 			}
 			b, err := schemas.FS.ReadFile(e.Name())

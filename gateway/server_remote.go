@@ -3,7 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"time"
+	"encoding/json"
 
 	"github.com/gatehouse/gatehouse/bundles"
 )
@@ -17,16 +17,18 @@ func (s *Server) startRemote(ctx context.Context, cfg *Config) ([]*bundles.Sourc
 	if cfg.Policy.Remote == nil {
 		return nil, nil
 	}
-	r, err := newRemoteBundles(cfg, s.log.Named("bundles"), s.metrics.reg)
+	r, err := bundles.NewRemote(cfg.Policy.Remote, bundles.RemoteOptions{
+		File: cfg.Path, Dir: cfg.Dir, Log: s.log.Named("bundles"), Metrics: s.metrics.reg,
+	})
 	if err != nil {
 		return nil, err
 	}
 	s.remote = r
-	if err := r.start(ctx, cfg.Policy.Remote.StartupTimeout.D()); err != nil {
-		r.stop(ctx)
+	if err := r.Start(ctx, cfg.Policy.Remote.StartupTimeout.D()); err != nil {
+		r.Stop(ctx)
 		return nil, err
 	}
-	return r.initial(), nil
+	return r.Initial(), nil
 }
 
 // remoteActivated records the first generation's remote bundles as active
@@ -37,25 +39,9 @@ func (s *Server) remoteActivated(used []*bundles.Source) {
 	if s.remote == nil {
 		return
 	}
-	for _, late := range s.remote.activated(used, s.activateRemote) {
+	for _, late := range s.remote.Activated(used, s.activateRemote) {
 		_ = s.activateRemote(context.Background(), late.Name, late)
 	}
-}
-
-// activateRemote builds a generation from the serving config with one
-// remote bundle replaced, the same path local bundles take. On failure the
-// serving generation stays, and the failure shows on /readyz and in metrics.
-func (s *Server) activateRemote(ctx context.Context, name string, src *bundles.Source) error {
-	return s.rebuild(ctx, func(ctx context.Context) error {
-		cfg := s.gen.Load().Config
-		start := time.Now()
-		g, err := BuildGeneration(ctx, cfg, s.buildOptions(s.remote.current(name, src)))
-		if err != nil {
-			return err
-		}
-		s.swap(g, start)
-		return nil
-	})
 }
 
 // remoteCurrent is the active remote bundles (none without policy.remote).
@@ -63,12 +49,12 @@ func (s *Server) remoteCurrent(name string, with *bundles.Source) []*bundles.Sou
 	if s.remote == nil {
 		return nil
 	}
-	return s.remote.current(name, with)
+	return s.remote.Current(name, with)
 }
 
 func (s *Server) stopRemote(ctx context.Context) {
 	if s.remote != nil {
-		s.remote.stop(ctx)
+		s.remote.Stop(ctx)
 	}
 }
 
@@ -76,7 +62,8 @@ func (s *Server) stopRemote(ctx context.Context) {
 // the bundle downloaders (with their ETags and verified state) and the
 // decision-log writer.
 func processWide(cfg *Config) []byte {
-	return mustJSON([]any{cfg.Policy.Remote, cfg.Policy.DecisionLogs})
+	b, _ := json.Marshal([]any{cfg.Policy.Remote, cfg.Policy.DecisionLogs}) // maps of json.RawMessage always marshal
+	return b
 }
 
 // checkRemoteUnchanged warns when a reloaded config changes policy.remote or
@@ -89,6 +76,6 @@ func (s *Server) checkRemoteUnchanged(cfg *Config) {
 
 func (s *Server) stopDecisionLogs(ctx context.Context) {
 	if s.decisions != nil {
-		s.decisions.close(ctx)
+		s.decisions.Close(ctx)
 	}
 }

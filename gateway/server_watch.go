@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"errors"
+
+	"github.com/gatehouse/gatehouse/bundles"
 )
 
 // Watch starts reloading on file changes: the config file and every file the
@@ -18,7 +20,7 @@ func (s *Server) Watch(ctx context.Context) error {
 		s.mu.Unlock()
 		return errors.New("already watching")
 	}
-	w, err := NewWatcher(s.log.Named("watch"), s.gen.Load().Config.Watch.Debounce.D())
+	w, err := bundles.NewWatcher(s.log.Named("watch"), s.gen.Load().Config.Watch.Debounce.D())
 	if err != nil {
 		s.mu.Unlock()
 		return err
@@ -27,12 +29,15 @@ func (s *Server) Watch(ctx context.Context) error {
 	s.mu.Unlock()
 	s.rewatch()
 	go w.Run(ctx)
+	// This watcher sees the TLS files too (Config.Files lists them): the
+	// TLS-only one (server_tls.go) would reload a second time.
+	s.stopTLSWatch()
 	return nil
 }
 
 // Watcher returns the file watcher (nil unless Watch was called), for other
 // parts of the gateway to register their own groups of files.
-func (s *Server) Watcher() *Watcher {
+func (s *Server) Watcher() *bundles.Watcher {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.watcher

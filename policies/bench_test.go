@@ -2,13 +2,18 @@ package policies_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
+
+	"github.com/gatehouse/gatehouse/bundles"
 )
 
 // prepare compiles the embedded policy (tests excluded) the way the gateway
@@ -193,5 +198,42 @@ func BenchmarkDecision(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// engineWith loads the embedded policy through bundles.Load, the way the
+// gateway does, with data as the one extra bundle.
+func engineWith(tb testing.TB, data map[string]any) *bundles.Engine {
+	tb.Helper()
+	dir := tb.TempDir()
+	raw, err := json.Marshal(data)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "data.json"), raw, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	e, err := bundles.Load(context.Background(), bundles.Options{Base: true, Bundles: []string{dir}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return e
+}
+
+// BenchmarkDecisionEngine is BenchmarkDecision through bundles.Engine.Decide,
+// the gateway's own evaluation path (no decision cache).
+func BenchmarkDecisionEngine(b *testing.B) {
+	e := engineWith(b, benchData())
+	ctx := context.Background()
+	for _, c := range benchCases() {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				d, err := e.Decide(ctx, c.input)
+				if err != nil || d.Allow != c.allow {
+					b.Fatal(d, err)
+				}
+			}
+		})
 	}
 }

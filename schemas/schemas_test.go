@@ -30,7 +30,7 @@ func compileAll(t *testing.T) map[string]*jsonschema.Schema {
 	}
 	var names []string
 	for _, e := range entries {
-		if !strings.HasSuffix(e.Name(), ".json") {
+		if !strings.HasSuffix(e.Name(), ".schema.json") {
 			continue
 		}
 		b, err := schemas.FS.ReadFile(e.Name())

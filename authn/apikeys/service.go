@@ -16,14 +16,9 @@ package apikeys
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -31,11 +26,10 @@ import (
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/cert"
-	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
-	"github.com/lestrrat-go/jwx/v2/jws"
 
 	"github.com/gatehouse/gatehouse/authn"
+	"github.com/gatehouse/gatehouse/authn/jose"
 )
 
 // Defaults of a Service.
@@ -89,12 +83,11 @@ type Config struct {
 
 // Service issues and describes API keys. It is immutable.
 type Service struct {
-	cfg     Config
-	alg     jwa.SignatureAlgorithm
-	kid     string
-	signKey jwk.Key // nil when verify-only
-	keys    *authn.StaticKeys
-	jwks    []byte
+	cfg    Config
+	kid    string
+	signer *jose.Signer // nil when verify-only
+	keys   *authn.StaticKeys
+	jwks   []byte
 }
 
 // New checks cfg and prepares the signing key and the published key set.
@@ -123,13 +116,10 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Service{cfg: cfg, alg: jwa.SignatureAlgorithm(cfg.Algorithm)}
+	s := &Service{cfg: cfg}
 	var keys []*authn.VerificationKey
 	var published []jwk.Key
 	if cfg.Signer != nil {
-		if err := checkKeyAlg(cfg.Signer, cfg.Algorithm); err != nil {
-			return nil, err
-		}
 		vk, pub, err := s.prepareSigner()
 		if err != nil {
 			return nil, err
@@ -160,11 +150,7 @@ func New(cfg Config) (*Service, error) {
 	if s.keys, err = authn.NewStaticKeys(keys...); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrKey, err)
 	}
-	set := jwk.NewSet()
-	for _, k := range published {
-		_ = set.AddKey(k)
-	}
-	if s.jwks, err = json.Marshal(set); err != nil {
+	if s.jwks, err = jose.MarshalJWKS(published...); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrKey, err)
 	}
 	return s, nil
@@ -172,18 +158,18 @@ func New(cfg Config) (*Service, error) {
 
 func (s *Service) prepareSigner() (*authn.VerificationKey, jwk.Key, error) {
 	cfg := s.cfg
-	vk, err := authn.NewVerificationKey("", cfg.Signer.Public(), cfg.Algorithm)
+	signer, err := jose.NewSigner(cfg.Signer, cfg.Algorithm, authn.APIKeyTyp)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrKey, err)
 	}
-	vk.ID = vk.Thumbprint
-	s.kid = vk.ID
-	if s.signKey, err = jwk.FromRaw(cfg.Signer); err != nil {
+	vk, err := authn.NewVerificationKey(signer.KeyID(), cfg.Signer.Public(), cfg.Algorithm)
+	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrKey, err)
 	}
-	pub, err := publicJWK(cfg.Signer.Public(), s.kid, cfg.Algorithm)
+	s.signer, s.kid = signer, signer.KeyID()
+	pub, err := signer.JWK()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("%w: %w", ErrKey, err)
 	}
 	if c := cfg.Certificate; c != nil {
 		cp, ok := c.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
@@ -209,42 +195,15 @@ func onlyAlg(algs []string) string {
 }
 
 func publicJWK(pub crypto.PublicKey, kid, alg string) (jwk.Key, error) {
-	k, err := jwk.FromRaw(pub)
+	k, err := jose.PublicJWK(pub, kid, alg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrKey, err)
-	}
-	_ = k.Set(jwk.KeyIDKey, kid)
-	_ = k.Set(jwk.KeyUsageKey, "sig")
-	if alg != "" {
-		_ = k.Set(jwk.AlgorithmKey, jwa.SignatureAlgorithm(alg))
 	}
 	return k, nil
 }
 
-// checkKeyAlg refuses a signing key that cannot do alg.
-func checkKeyAlg(k crypto.Signer, alg string) error {
-	ok := false
-	switch key := k.(type) {
-	case *ecdsa.PrivateKey:
-		ok = alg == "ES256" && key.Curve == elliptic.P256()
-	case ed25519.PrivateKey:
-		ok = alg == "EdDSA"
-	case *rsa.PrivateKey:
-		if key.N.BitLen() < authn.MinRSABits {
-			return fmt.Errorf("%w: RSA key of %d bits is below %d", ErrKey, key.N.BitLen(), authn.MinRSABits)
-		}
-		ok = alg == "RS256"
-	default:
-		return fmt.Errorf("%w: unsupported key type %T", ErrKey, k)
-	}
-	if !ok {
-		return fmt.Errorf("%w: the signing key cannot sign %s (ES256 needs a P-256 key, RS256 an RSA key, EdDSA an Ed25519 key)", ErrKey, alg)
-	}
-	return nil
-}
-
 // CanIssue reports whether the service holds a signing key.
-func (s *Service) CanIssue() bool { return s.signKey != nil }
+func (s *Service) CanIssue() bool { return s.signer != nil }
 
 // KeyID is the kid of the signing key ("" when verify-only).
 func (s *Service) KeyID() string { return s.kid }
@@ -269,18 +228,11 @@ func (s *Service) Limits() (def, max time.Duration, noExpiry bool) {
 
 // sign signs claims as an API key.
 func (s *Service) sign(claims map[string]any) (string, error) {
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		return "", err
-	}
-	hdr := jws.NewHeaders()
-	_ = hdr.Set(jws.TypeKey, authn.APIKeyTyp)
-	_ = hdr.Set(jws.KeyIDKey, s.kid)
-	out, err := jws.Sign(payload, jws.WithKey(s.alg, s.signKey, jws.WithProtectedHeaders(hdr)))
+	out, err := s.signer.SignClaims(claims)
 	if err != nil {
 		return "", fmt.Errorf("%w: signing: %w", ErrKey, err)
 	}
-	return string(out), nil
+	return out, nil
 }
 
 func newJTI() (string, error) {

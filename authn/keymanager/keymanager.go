@@ -25,7 +25,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -36,11 +35,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/gatehouse/gatehouse/authn"
+	"github.com/gatehouse/gatehouse/authn/jose"
 )
 
 // Token formats.
@@ -102,7 +101,7 @@ type KeyManager struct {
 	apps   atomic.Pointer[Applications]
 	cache  *authn.Cache[*authn.TokenInfo]
 	slots  chan struct{}
-	signer *jwtSigner // nil: opaque tokens
+	signer *jose.Signer // nil: opaque tokens
 	jwks   []byte
 	// metadata is Metadata as served: it depends on the configuration only.
 	metadata []byte
@@ -150,10 +149,9 @@ func New(cfg Config) (*KeyManager, error) {
 			return nil, errors.New("keymanager: JWT tokens need a signing key")
 		}
 		var err error
-		if km.signer, err = newJWTSigner(cfg.Signer, cfg.Algorithm); err != nil {
+		if km.signer, km.jwks, err = newJWTSigner(cfg.Signer, cfg.Algorithm); err != nil {
 			return nil, err
 		}
-		km.jwks = km.signer.jwks
 	default:
 		return nil, fmt.Errorf("keymanager: unknown token format %q", cfg.Format)
 	}
@@ -252,7 +250,7 @@ func (km *KeyManager) Issue(ctx context.Context, app *Application, requested []s
 	}
 	var tok string
 	if km.signer != nil {
-		tok, err = km.signer.sign(km.cfg.Issuer, rec)
+		tok, err = signToken(km.signer, km.cfg.Issuer, rec)
 	} else {
 		var r string
 		r, err = randomString(32)
@@ -393,7 +391,7 @@ func (km *KeyManager) Introspect(ctx context.Context, token string) (map[string]
 }
 
 func keyOf(token string) Key {
-	return sha256.Sum256(unsafe.Slice(unsafe.StringData(token), len(token)))
+	return Key(authn.CacheKeyOf(token))
 }
 
 // credentialID is authn.CredentialID of the token k is the key of, without

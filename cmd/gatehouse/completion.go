@@ -48,6 +48,7 @@ func completionCmd(args []string, stdout, stderr io.Writer) int {
 var completionGroups = map[string][]string{
 	"apikey":     {"issue", "jwks", "hash"},
 	"app":        {"create", "secret"},
+	"policy":     {"capabilities", "test"},
 	"completion": {"bash", "zsh", "fish"},
 }
 

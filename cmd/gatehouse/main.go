@@ -4,6 +4,7 @@
 //	gatehouse check   -c gatehouse.yaml   validate config, API definitions and policies
 //	gatehouse explain -c gatehouse.yaml --method GET --url /petstore/v1/pets/1 -H 'Authorization: Bearer …'
 //	gatehouse pki     -out dev/           generate development certificates and keys
+//	gatehouse policy  test examples/bundles/acme   opa tests with the base policy and the gateway's sandbox
 //	gatehouse apikey  issue -c gatehouse.yaml --api petstore:1.0.0 --validity 720h --subject partner
 //	gatehouse version [--json]            version, commit, build date, Go and OPA versions
 //	gatehouse completion bash|zsh|fish    a shell completion script
@@ -31,6 +32,7 @@ func init() {
 		"pki":        pkiCmd,
 		"apikey":     apikeyCmd,
 		"app":        appCmd,
+		"policy":     policyCmd,
 		"version":    versionCmd,
 		"completion": completionCmd,
 	}
@@ -103,6 +105,7 @@ commands:
   pki         generate development certificates, keys and demo tokens
   apikey      issue API keys offline, print their verification keys, hash static keys
   app         add clients of the internal key manager to bundle data, rotate their secrets
+  policy      print the gateway's OPA capabilities; test policies the way the gateway runs them
   version     print the version, commit, build date, Go and OPA versions (also --version)
   completion  print a shell completion script: bash, zsh or fish
 

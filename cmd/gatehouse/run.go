@@ -29,7 +29,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	log := gateway.NewLogger(cfg.Log, os.Stderr)
 	// GATEHOUSE_CPUPROFILE=<file> writes a CPU profile of the whole run,
-	// stopped on shutdown (used by `go run ./gateway/loadbench -cpuprofile`).
+	// stopped on shutdown (used by `go run ./cmd/loadbench -cpuprofile`).
 	if p := os.Getenv("GATEHOUSE_CPUPROFILE"); p != "" {
 		f, err := os.Create(p)
 		if err == nil {
@@ -44,7 +44,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
-	srv, err := gateway.New(ctx, *cfgPath, gateway.Options{Logger: log, AuditOutput: os.Stderr, ManageRuntime: true})
+	srv, err := gateway.New(ctx, *cfgPath, gateway.Options{Logger: log, AuditOutput: os.Stderr, ManageRuntime: true, Config: cfg})
 	if err != nil {
 		log.Error("cannot start", "error", err.Error())
 		fmt.Fprintf(stderr, "gatehouse: %v\n", err)

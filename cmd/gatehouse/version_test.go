@@ -17,7 +17,7 @@ import (
 // stdout and exit 0; a bad flag still exits 2.
 func TestHelpExitsZero(t *testing.T) {
 	paths := []string{"", "run", "check", "explain", "pki", "apikey", "apikey issue", "apikey jwks",
-		"apikey hash", "app", "app create", "app secret", "app secret rotate", "version", "completion"}
+		"apikey hash", "app", "app create", "app secret", "app secret rotate", "policy", "policy capabilities", "policy test", "version", "completion"}
 	for _, p := range paths {
 		for _, h := range []string{"-h", "--help"} {
 			args := append(strings.Fields(p), h)
@@ -115,7 +115,7 @@ func TestCompletion(t *testing.T) {
 		name, line string
 		want       []string
 	}{
-		{name: "ok/commands", line: "gatehouse ", want: []string{"apikey", "app", "check", "completion", "explain", "pki", "run", "version"}},
+		{name: "ok/commands", line: "gatehouse ", want: []string{"apikey", "app", "check", "completion", "explain", "pki", "policy", "run", "version"}},
 		{name: "ok/command prefix", line: "gatehouse ex", want: []string{"explain"}},
 		{name: "ok/group words", line: "gatehouse apikey ", want: []string{"issue", "jwks", "hash"}},
 		{name: "ok/nested group", line: "gatehouse app secret ", want: []string{"rotate"}},

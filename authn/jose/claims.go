@@ -1,0 +1,31 @@
+package jose
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+)
+
+// DecodeClaims decodes a JWT payload: one JSON object, numbers kept as
+// json.Number (so large integers survive intact), member names exact,
+// nothing after the object. Failures are *Error (Malformed).
+//
+// Stricter rules for claims (refusing duplicate members or invalid UTF-8,
+// which encoding/json accepts) belong here, so that every token the gateway
+// reads gets them at once.
+func DecodeClaims(seg []byte) (map[string]any, error) {
+	raw, err := DecodeSegment(seg)
+	if err != nil {
+		return nil, errClaims
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil || m == nil {
+		return nil, errClaims
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errClaims
+	}
+	return m, nil
+}

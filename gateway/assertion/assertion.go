@@ -1,0 +1,209 @@
+// Package assertion signs the short-lived identity assertion (a JWT) the
+// gateway sends upstream with every allowed request, publishes the key set
+// upstreams verify it with, and caches signed assertions per generation.
+package assertion
+
+import (
+	"crypto"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/authn"
+	"github.com/gatehouse/gatehouse/authn/jose"
+)
+
+// Signer signs the short-lived identity assertion the upstream receives
+// (default header X-JWT-Assertion) and publishes the matching JWKS on the
+// admin listener, so upstreams verify who the gateway let through without
+// trusting anything the client sent.
+//
+// Signing is done by the JOSE core (authn/jose) on a precomputed header: an
+// assertion is signed once per (operation, credentials) and reused until half
+// its lifetime has passed, so the hot path usually pays a map lookup. A
+// second cache keyed by the assertion's content (operation, subject, client,
+// application, scopes, certificate) serves first-seen credentials that assert
+// the same thing — a client fetching a fresh token per request — as long as
+// the cached assertion expires no later than the new credential: an ES256
+// signature per first-seen token was 11% of the gateway's CPU (make bench).
+type Signer struct {
+	signer   *jose.Signer
+	jwks     []byte
+	issuer   string
+	audience string
+	lifetime time.Duration
+	now      func() time.Time
+}
+
+// ErrSigningKey is wrapped by problems with the assertion signing key.
+var ErrSigningKey = errors.New("identity assertion signing key")
+
+// New loads the signing key from keyFile (upstream_identity.key_file,
+// resolved), or generates one for this process when none is configured
+// (each replica then publishes its own JWKS; configure a key file to share
+// one across replicas).
+func New(cfg Config, keyFile string) (*Signer, error) {
+	var signer crypto.Signer
+	var err error
+	if keyFile != "" {
+		signer, err = readSigningKey(keyFile)
+	} else {
+		signer, err = generateKey(cfg.Algorithm)
+	}
+	if err != nil {
+		return nil, err
+	}
+	js, err := jose.NewSigner(signer, cfg.Algorithm, "JWT")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSigningKey, err)
+	}
+	pub, err := js.JWK()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSigningKey, err)
+	}
+	jwks, err := jose.MarshalJWKS(pub)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSigningKey, err)
+	}
+	return &Signer{
+		signer:   js,
+		jwks:     jwks,
+		issuer:   cfg.Issuer,
+		audience: cfg.Audience,
+		lifetime: cfg.Lifetime.D(),
+		now:      time.Now,
+	}, nil
+}
+
+// JWKS returns the public key set upstreams verify assertions with.
+func (a *Signer) JWKS() []byte { return a.jwks }
+
+// KeyID is the kid of the signing key.
+func (a *Signer) KeyID() string { return a.signer.KeyID() }
+
+// Assertion returns a signed assertion for the identities that satisfied the
+// operation, from the generation's cache c when one is fresh.
+func (a *Signer) Assertion(c *Cache, op *Operation, ids []*authn.Identity) (string, error) {
+	key := assertionKey{op: op}
+	cacheable := c != nil && len(ids) <= len(key.ids)
+	now := a.now()
+	exp := now.Add(a.lifetime)
+	for _, id := range ids {
+		if !id.ExpiresAt.IsZero() && id.ExpiresAt.Before(exp) {
+			exp = id.ExpiresAt
+		}
+	}
+	var ck contentKey
+	if cacheable {
+		copy(key.ids[:], ids)
+		c.mu.Lock()
+		e, ok := c.byIDs[key]
+		c.mu.Unlock()
+		if ok && now.Before(e.refresh) {
+			return e.token, nil
+		}
+		ck = contentKey{op: op, s: assertionContent(ids)}
+		c.mu.Lock()
+		e, ok = c.content[ck]
+		if ok && now.Before(e.refresh) && !e.exp.After(exp) {
+			c.storeLocked(key, ck, e)
+			c.mu.Unlock()
+			return e.token, nil
+		}
+		c.mu.Unlock()
+	}
+	tok, err := a.signer.SignClaims(a.claims(op, ids, now, exp))
+	if err != nil {
+		return "", err
+	}
+	if cacheable {
+		e := cachedAssertion{token: tok, refresh: now.Add(exp.Sub(now) / 2), exp: exp}
+		c.mu.Lock()
+		c.storeLocked(key, ck, e)
+		c.mu.Unlock()
+	}
+	return tok, nil
+}
+
+// assertionContent is everything claims() reads from the identities, so two
+// credential sets with the same content get the same claims but for iat/exp.
+func assertionContent(ids []*authn.Identity) string {
+	var b strings.Builder
+	for _, id := range ids {
+		for _, f := range [...]string{id.Scheme, id.Type, id.Subject, id.Issuer, id.ClientID, id.Application} {
+			b.WriteString(f)
+			b.WriteByte(0)
+		}
+		for _, sc := range id.Scopes {
+			b.WriteString(sc)
+			b.WriteByte(' ')
+		}
+		b.WriteByte(0)
+		if id.Certificate != nil {
+			b.WriteString(id.Certificate.FingerprintSHA256)
+		}
+		b.WriteByte(1)
+	}
+	return b.String()
+}
+
+// claims builds the assertion's claims. The subject comes from the strongest
+// credential: a token (JWT, opaque, API key) over a certificate over Basic.
+func (a *Signer) claims(op *Operation, ids []*authn.Identity, now, exp time.Time) map[string]any {
+	aud := a.audience
+	if aud == "" {
+		aud = op.API
+	}
+	c := map[string]any{
+		"iss":       a.issuer,
+		"aud":       aud,
+		"iat":       now.Unix(),
+		"exp":       exp.Unix(),
+		"api":       map[string]string{"name": op.API, "version": op.Version},
+		"operation": op.ID,
+	}
+	schemes := make([]string, 0, len(ids))
+	var scopes []string
+	var principal *authn.Identity
+	for _, id := range ids {
+		schemes = append(schemes, id.Scheme)
+		scopes = append(scopes, id.Scopes...)
+		if principal == nil || rank(id) < rank(principal) {
+			principal = id
+		}
+	}
+	c["schemes"] = schemes
+	if len(scopes) > 0 {
+		c["scope"] = strings.Join(authn.SortedUnique(scopes), " ")
+	}
+	if principal != nil {
+		c["sub"] = principal.Subject
+		put(c, "credential_issuer", principal.Issuer)
+		put(c, "client_id", principal.ClientID)
+		put(c, "application", principal.Application)
+		put(c, "credential_type", principal.Type)
+	}
+	for _, id := range ids {
+		if id.Certificate != nil {
+			c["certificate"] = certificateClaim(id.Certificate)
+		}
+	}
+	return c
+}
+
+func rank(id *authn.Identity) int {
+	switch id.Type {
+	case authn.TypeJWT, authn.TypeOpaqueToken, authn.TypeAPIKey:
+		return 0
+	case authn.TypeMTLS:
+		return 1
+	}
+	return 2
+}
+
+func put(m map[string]any, k, v string) {
+	if v != "" {
+		m[k] = v
+	}
+}

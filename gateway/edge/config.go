@@ -1,0 +1,45 @@
+package edge
+
+// LimitsConfig bounds what one client can make the gateway hold: request
+// bodies, credentials, connections (limits.go). Header size, header and idle
+// timeouts and HTTP/2 streams are under listen.
+type LimitsConfig struct {
+	// MaxBodyBytes is the largest request body forwarded (413 above it);
+	// an API's max_body_bytes replaces it for that API.
+	MaxBodyBytes int64 `json:"max_body_bytes"`
+	// MaxTokenBytes bounds an Authorization credential or API-key header
+	// value; longer ones get 431 before any parsing or cryptography.
+	MaxTokenBytes int `json:"max_token_bytes"`
+	// MaxConnections caps open client connections per listener; more wait
+	// in the kernel's accept queue.
+	MaxConnections int `json:"max_connections"`
+}
+
+// Limit defaults, as documented in the README.
+const (
+	DefaultMaxBodyBytes   = 10 << 20
+	DefaultMaxTokenBytes  = 16 << 10
+	DefaultMaxConnections = 10000
+)
+
+// ApplyDefaults fills unset values.
+func (l *LimitsConfig) ApplyDefaults() {
+	if l.MaxBodyBytes == 0 {
+		l.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if l.MaxTokenBytes == 0 {
+		l.MaxTokenBytes = DefaultMaxTokenBytes
+	}
+	if l.MaxConnections == 0 {
+		l.MaxConnections = DefaultMaxConnections
+	}
+}
+
+// BodyLimit is the body limit of an API: its own max_body_bytes (apiMax)
+// when set, else limits.max_body_bytes.
+func (l *LimitsConfig) BodyLimit(apiMax int64) int64 {
+	if apiMax > 0 {
+		return apiMax
+	}
+	return l.MaxBodyBytes
+}

@@ -1,0 +1,86 @@
+package edge
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func scanAll(in string, chunk int) (out []byte, reasons []string) {
+	s := h1Scanner{lineStart: true, reject: func(r string) { reasons = append(reasons, r) }}
+	b := []byte(in)
+	for len(b) > 0 {
+		n := min(chunk, len(b))
+		out = s.feed(b[:n], out)
+		b = b[n:]
+	}
+	return out, reasons
+}
+
+func TestH1Scanner(t *testing.T) {
+	tests := []struct {
+		name, in, reason string
+	}{
+		{"ok/get", "GET / HTTP/1.1\r\nHost: x\r\n\r\n", ""},
+		{"ok/keep-alive-cl-body-with-lf-inside", "POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\na\nb\nc" + "GET / HTTP/1.1\r\nHost: x\r\n\r\n", ""},
+		{"ok/chunked-then-next", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\na\nb\r\n0\r\nT: 1\r\n\r\nGET / HTTP/1.1\r\n\r\n", ""},
+		{"ok/upgrade-then-anything", "GET / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n\x81\n \n\n", ""},
+		{"ok/cl-zero", "POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\nGET / HTTP/1.1\r\n\r\n", ""},
+		{"fail/bare-lf", "GET / HTTP/1.1\nHost: x\n\n", "bare_lf"},
+		{"fail/bare-lf-second-request", "GET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\nA: b\n\r\n", "bare_lf"},
+		{"fail/bare-lf-after-cl-body", "POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nabGET / HTTP/1.1\n\n", "bare_lf"},
+		{"fail/bare-lf-in-trailer", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: 1\n\r\n", "bare_lf"},
+		{"fail/obs-fold", "GET / HTTP/1.1\r\nA: 1\r\n 2\r\n\r\n", "obs_fold"},
+		{"fail/cl-te", "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "content_length_with_transfer_encoding"},
+		{"fail/te-cl-mixed-case", "POST / HTTP/1.1\r\ntransfer-ENCODING: chunked\r\ncontent-length: 3\r\n\r\n", "content_length_with_transfer_encoding"},
+		{"fail/te-http10", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", "transfer_encoding_in_http10"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, chunk := range []int{1, 3, 7, 4096} {
+				out, reasons := scanAll(tc.in, chunk)
+				got := strings.Join(reasons, ",")
+				if got != tc.reason {
+					t.Fatalf("chunk %d: reasons %q, want %q", chunk, got, tc.reason)
+				}
+				if (tc.reason == "") != bytes.Equal(out, []byte(tc.in)) {
+					t.Fatalf("chunk %d: output %q for input %q", chunk, out, tc.in)
+				}
+			}
+		})
+	}
+}
+
+// FuzzH1Scanner: the scanner never panics, only ever inserts one NUL, and
+// reads the same stream the same way however it is split into reads.
+func FuzzH1Scanner(f *testing.F) {
+	for _, s := range []string{
+		"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+		"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+		"POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET / HTTP/1.1\n\n",
+		"GET / HTTP/1.1\r\nA: 1\r\n 2\r\n\r\n",
+		"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\nContent-Length: 1\r\n\r\n",
+	} {
+		f.Add(s, 5)
+	}
+	f.Fuzz(func(t *testing.T, in string, chunk int) {
+		chunk = 1 + (chunk&0xffff)%64
+		whole, r1 := scanAll(in, len(in)+1)
+		split, r2 := scanAll(in, chunk)
+		if !bytes.Equal(whole, split) || strings.Join(r1, ",") != strings.Join(r2, ",") {
+			t.Fatalf("split reads differ: %q/%v vs %q/%v", whole, r1, split, r2)
+		}
+		switch len(r1) {
+		case 0:
+			if string(whole) != in {
+				t.Fatalf("clean stream changed: %q", whole)
+			}
+		case 1:
+			if len(whole) != len(in)+1 || bytes.Count(whole, []byte{0}) != strings.Count(in, "\x00")+1 {
+				t.Fatalf("poisoned stream %q from %q", whole, in)
+			}
+		default:
+			t.Fatalf("rejected twice: %v", r1)
+		}
+	})
+}

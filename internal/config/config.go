@@ -1,0 +1,149 @@
+// Package config holds the value types every section of the gateway's
+// configuration file shares: durations written as Go duration strings,
+// env:/file: references to secrets, and errors that point at a JSON pointer
+// in the file. It is a leaf package so that each subsystem can own its
+// config section (its YAML struct, defaults and checks) without importing
+// the whole gateway configuration.
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/authn"
+)
+
+// Duration is a time.Duration written as a Go duration string ("10s").
+type Duration time.Duration
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// UnmarshalJSON parses a Go duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration must be a string like \"10s\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("invalid duration %q: %w", s, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalJSON renders the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// SetDefault sets an unset (zero) duration to def.
+func SetDefault(d *Duration, def time.Duration) {
+	if *d == 0 {
+		*d = Duration(def)
+	}
+}
+
+// Secret is a reference to a secret: env:NAME or file:PATH. The reference is
+// safe to print; the value is only ever held as authn.Redacted.
+type Secret string
+
+// ErrSecret is wrapped by every secret resolution failure.
+var ErrSecret = errors.New("secret unavailable")
+
+// Resolve reads the secret. Relative file paths are resolved against dir.
+func (s Secret) Resolve(dir string) (authn.Redacted, error) {
+	ref := string(s)
+	switch {
+	case strings.HasPrefix(ref, "env:"):
+		name := strings.TrimPrefix(ref, "env:")
+		v, ok := os.LookupEnv(name)
+		if !ok || v == "" {
+			return "", fmt.Errorf("%w: environment variable %s is not set", ErrSecret, name)
+		}
+		return authn.Redacted(v), nil
+	case strings.HasPrefix(ref, "file:"):
+		p := ResolvePath(dir, strings.TrimPrefix(ref, "file:"))
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return "", fmt.Errorf("%w: %w", ErrSecret, err)
+		}
+		v := strings.TrimRight(string(b), "\r\n")
+		if v == "" {
+			return "", fmt.Errorf("%w: file %s is empty", ErrSecret, p)
+		}
+		return authn.Redacted(v), nil
+	default:
+		return "", fmt.Errorf("%w: %q is not an env:NAME or file:PATH reference", ErrSecret, ref)
+	}
+}
+
+// Error is a configuration problem at a JSON pointer in the file.
+type Error struct {
+	File    string
+	Pointer string // JSON pointer, "" for the whole document
+	Msg     string
+}
+
+func (e *Error) Error() string {
+	ptr := e.Pointer
+	if ptr == "" {
+		ptr = "/"
+	}
+	return fmt.Sprintf("%s: %s: %s", e.File, ptr, e.Msg)
+}
+
+// Errors collects every problem found, so users fix them all at once.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	msgs := make([]string, len(es))
+	for i, e := range es {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+// Unwrap lets errors.As find each *Error.
+func (es Errors) Unwrap() []error {
+	out := make([]error, len(es))
+	for i, e := range es {
+		out[i] = e
+	}
+	return out
+}
+
+// ResolvePath anchors a relative path at dir.
+func ResolvePath(dir, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
+
+// EscapePointer escapes one JSON pointer segment (RFC 6901).
+func EscapePointer(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
+}
+
+// ParsePrefix reads a trusted proxy: a CIDR or a single address.
+func ParsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("trusted proxy %q is not an address or CIDR", s)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("trusted proxy %q is not an address or CIDR", s)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
