@@ -111,6 +111,15 @@ var details = map[int]string{
 
 // writeProblem writes an application/problem+json answer.
 func writeProblem(w http.ResponseWriter, status int, title, requestID string) {
+	body := problemBody(status, title, requestID)
+	setProblemHeaders(w.Header(), len(body))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// problemBody is the problem document of a status; the front doors send the
+// same bytes as the proxy.
+func problemBody(status int, title, requestID string) []byte {
 	if title == "" {
 		title = http.StatusText(status)
 	}
@@ -121,11 +130,12 @@ func writeProblem(w http.ResponseWriter, status int, title, requestID string) {
 		Detail:    details[status],
 		RequestID: requestID,
 	})
-	h := w.Header()
+	return body
+}
+
+func setProblemHeaders(h http.Header, n int) {
 	h.Set("Content-Type", "application/problem+json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Content-Length", strconv.Itoa(n))
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
 }
