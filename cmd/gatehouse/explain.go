@@ -46,8 +46,8 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 	requestID := fs.String("request-id", "explain", "request id the policy sees as input.request.id")
 	var headers headerFlags
 	fs.Var(&headers, "H", "request header 'Name: value' (repeatable)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, stop := parseFlags(fs, args, stdout, stderr); stop {
+		return code
 	}
 	if *target == "" || !strings.HasPrefix(*target, "/") {
 		fmt.Fprintln(stderr, "gatehouse explain: --url must be a path starting with /")
