@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/gateway/frontdoor"
+	"github.com/gatehouse/gatehouse/gateway/pipeline"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 )
 
@@ -28,7 +29,7 @@ func (d decider) Refuse(r *http.Request, status int, reason string) *frontdoor.O
 	start := time.Now()
 	gen := d.s.gen.Load()
 	rid := requestID(r)
-	ev := &Evaluation{RequestID: rid, Method: r.Method, Status: status, Reason: reason, Request: r}
+	ev := &Evaluation{RequestID: rid, Method: r.Method, Status: status, Reason: pipeline.Reason(reason), Request: r}
 	if r.URL != nil {
 		ev.Path = r.URL.Path
 	}
@@ -54,7 +55,7 @@ func (s *Server) decide(r *http.Request) *frontdoor.Outcome {
 	}
 	ev := gen.Evaluate(r, rid, start)
 	r = ev.Request
-	out := &frontdoor.Outcome{RequestID: rid, Reason: ev.Reason}
+	out := &frontdoor.Outcome{RequestID: rid, Reason: string(ev.Reason)}
 	rec := &recorder{requestID: rid}
 	defer func() {
 		rec.status = out.Status
@@ -63,7 +64,7 @@ func (s *Server) decide(r *http.Request) *frontdoor.Outcome {
 	if ev.Op != nil && !ev.Op.Public {
 		s.metrics.authnSeconds.Observe(ev.AuthnTime.Seconds())
 	}
-	if ev.Decision != nil || ev.Reason == "policy_error" {
+	if ev.Decision != nil || ev.Reason == pipeline.ReasonPolicyError {
 		s.metrics.policySeconds.Observe(ev.PolicyTime.Seconds())
 	}
 	if ev.Failure != nil {
@@ -81,7 +82,7 @@ func (s *Server) decide(r *http.Request) *frontdoor.Outcome {
 	op, d := ev.Op, ev.Decision
 	var satisfied []*authn.Identity
 	if !op.Public {
-		satisfied = satisfiedIdentities(d, ev.Names, ev.Creds)
+		satisfied = satisfiedIdentities(d, ev.Outcomes)
 	}
 	set := make([]frontdoor.Header, 0, 4+len(d.Headers))
 	for k, v := range d.Headers {
@@ -101,7 +102,8 @@ func (s *Server) decide(r *http.Request) *frontdoor.Outcome {
 	if gen.asserter != nil && !op.Public {
 		tok, err := gen.asserter.Assertion(gen.assertions, &op.assert, satisfied)
 		if err != nil {
-			ev.Status, ev.Reason, out.Reason = http.StatusInternalServerError, "assertion_failed", "assertion_failed"
+			ev.refuse(pipeline.ReasonAssertionFailed)
+			out.Reason = string(ev.Reason)
 			s.log.Error("cannot sign identity assertion", "request_id", rid, "error", err.Error())
 			s.deny(out, ev, http.StatusInternalServerError)
 			return out
@@ -147,9 +149,9 @@ func (s *Server) deny(out *frontdoor.Outcome, ev *Evaluation, status int) {
 		h.Set("Retry-After", strconv.Itoa(ratelimit.RetrySeconds(ev.RetryAfter)))
 	}
 	title := ""
-	if ev.Decision != nil && status == ev.denial.status {
-		setChallenges(h, ev.Op, ev.Decision, ev.Reason, ev.denial)
-		title = ev.denial.title
+	if ev.Decision != nil && status == ev.answer.Status {
+		setChallenges(h, ev.Op, ev.Decision, ev.Reason, ev.answer)
+		title = ev.answer.Title
 	}
 	out.Status, out.Headers = status, h
 	out.Body = problemBody(status, title, out.RequestID)
