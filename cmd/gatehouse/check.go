@@ -23,8 +23,8 @@ func checkCmd(args []string, stdout, stderr io.Writer) int {
 	cfgPath := fs.String("c", "gatehouse.yaml", "config file")
 	strict := fs.Bool("strict", false, "treat warnings as errors")
 	online := fs.Bool("online", false, "also probe remote key sets, discovery documents, introspection endpoints and bundle services")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, stop := parseFlags(fs, args, stdout, stderr); stop {
+		return code
 	}
 	rep, err := gateway.Check(context.Background(), *cfgPath, gateway.CheckOptions{Online: *online})
 	if err != nil {
