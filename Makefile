@@ -65,7 +65,7 @@ lint:
 bench: bench-go bench-load
 
 bench-go:
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./authn/ ./authn/keymanager/ ./gateway/ ./policies/ ./bundles/
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./authn/ ./authn/keymanager/ ./gateway/ ./gateway/frontdoor/ ./policies/ ./bundles/
 
 bench-load: tools
 	$(GO) run ./cmd/loadbench -wrk $(WRK)
