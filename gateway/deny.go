@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/bundles"
 )
 
@@ -70,20 +71,20 @@ type challenge struct {
 	realm  string
 }
 
-// challengeFor returns the challenge an OpenAPI scheme sends on 401, if it
-// has one (API keys and client certificates have no HTTP challenge).
-func challengeFor(api *API, def *SchemeDef, cfg *Config) (challenge, bool) {
+// challengeFor returns the challenge scheme def sends on 401 in api, if its
+// authenticator a has one (authn.Challenger: API keys and client
+// certificates have no HTTP challenge). The realm is the scheme's
+// configured realm, else the API's name.
+func challengeFor(api *API, def *SchemeDef, a authn.Authenticator, cfg *Config) (challenge, bool) {
+	ch, ok := a.(authn.Challenger)
+	if !ok {
+		return challenge{}, false
+	}
 	realm := api.Name
 	if sc, ok := cfg.Schemes[def.Name]; ok && sc.Realm != "" {
 		realm = sc.Realm
 	}
-	switch {
-	case def.Type == "http" && def.HTTPScheme == "basic":
-		return challenge{def.Name, "Basic", realm}, true
-	case def.Type == "http" && def.HTTPScheme == "bearer", def.Type == "oauth2", def.Type == "openIdConnect":
-		return challenge{def.Name, "Bearer", realm}, true
-	}
-	return challenge{}, false
+	return challenge{def.Name, ch.ChallengeScheme(), realm}, true
 }
 
 func quote(s string) string {
