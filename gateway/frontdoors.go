@@ -46,7 +46,8 @@ var proxyOwnedHeaders = map[string]bool{"X-Forwarded-For": true, "X-Forwarded-Pr
 
 func (s *Server) decide(r *http.Request) *frontdoor.Outcome {
 	start := time.Now()
-	gen := s.gen.Load()
+	gen, held := s.acquire()
+	defer release(gen, held) // deferred first: runs after finish
 	rid := requestID(r)
 	sent := make([]string, 0, len(r.Header))
 	for k := range r.Header {
@@ -98,8 +99,8 @@ func (s *Server) decide(r *http.Request) *frontdoor.Outcome {
 		}
 	}
 	set = append(set, frontdoor.Header{Name: "X-Request-Id", Value: rid})
-	if s.asserter != nil && !op.Public {
-		tok, err := s.asserter.Assertion(gen.assertions, &op.assert, satisfied)
+	if gen.asserter != nil && !op.Public {
+		tok, err := gen.asserter.Assertion(gen.assertions, &op.assert, satisfied)
 		if err != nil {
 			ev.refuse(pipeline.ReasonAssertionFailed)
 			out.Reason = string(ev.Reason)
@@ -130,7 +131,7 @@ func (s *Server) decide(r *http.Request) *frontdoor.Outcome {
 		out.Cookie = h.Get("Cookie")
 		out.RemoveCookieHeader = out.Cookie == ""
 	}
-	if s.asserter != nil {
+	if gen.asserter != nil {
 		out.AssertionHeader = http.CanonicalHeaderKey(gen.Config.UpstreamIdentity.Header)
 	}
 	out.Allow, out.Status, out.Identities = true, http.StatusOK, satisfied

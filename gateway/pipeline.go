@@ -288,8 +288,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			f.xfcc = upstreamXFCC(satisfied)
 		}
 	}
-	if s.asserter != nil && !op.Public {
-		tok, err := s.asserter.Assertion(gen.assertions, &op.assert, satisfied)
+	if gen.asserter != nil && !op.Public {
+		tok, err := gen.asserter.Assertion(gen.assertions, &op.assert, satisfied)
 		if err != nil {
 			ev.refuse(pipeline.ReasonAssertionFailed)
 			s.log.Error("cannot sign identity assertion", "request_id", rec.requestID, "error", err.Error())
