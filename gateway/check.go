@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -109,11 +110,12 @@ func Check(ctx context.Context, path string, opts CheckOptions) (*CheckReport, e
 		probes, remoteSources = probeRemoteBundles(ctx, cfg, remote)
 		defer remote.Stop(ctx)
 	}
-	// run opens the internal key manager's token store at start. Offline,
-	// check only resolves what opening needs (a bbolt file is locked by a
-	// running gateway, Redis is the network); -online opens it as run does.
+	// run opens the internal key manager's token store at start. check
+	// only resolves what opening needs — a bbolt file would be created or
+	// locked against a running gateway, Redis is the network — except that
+	// -online connects to Redis as run does.
 	var stores *kmStores
-	if opts.Online {
+	if opts.Online && cfg.InternalKeyManager != nil && cfg.InternalKeyManager.Store.Type != StoreFile {
 		stores = newKMStores()
 		defer func() { _ = stores.Close() }()
 	} else {
@@ -196,7 +198,17 @@ func checkListenAddresses(cfg *Config, add func(string, error)) {
 // without connecting.
 func checkStoreOffline(cfg *Config, add func(string, error)) {
 	k := cfg.InternalKeyManager
-	if k == nil || k.Store.Type == StoreFile {
+	if k == nil {
+		return
+	}
+	if k.Store.Type == StoreFile {
+		// Opening would create (or lock) the file: its folder must exist.
+		if k.Store.Path != "" {
+			dir := filepath.Dir(cfg.File(k.Store.Path))
+			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+				add("/internal_key_manager/store/path", fmt.Errorf("folder %s does not exist", dir))
+			}
+		}
 		return
 	}
 	if k.Store.Password != "" {

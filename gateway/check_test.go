@@ -32,6 +32,10 @@ func runs(t *testing.T, path string) error {
 			*a = "127.0.0.1:0"
 		}
 	}
+	// A file token store goes to a temporary folder, not into testdata/.
+	if k := cfg.InternalKeyManager; k != nil && k.Store.Type == gateway.StoreFile {
+		k.Store.Path = filepath.Join(t.TempDir(), "tokens.db")
+	}
 	loopback(&cfg.Listen.Address)
 	loopback(&cfg.Listen.HTTPAddress)
 	if cfg.Admin.Address != nil {
