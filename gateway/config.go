@@ -10,6 +10,8 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/gatehouse/gatehouse/gateway/assertion"
+	"github.com/gatehouse/gatehouse/gateway/edge"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/config"
 )
@@ -31,7 +33,7 @@ type Config struct {
 	Watch            WatchConfig             `json:"watch"`
 	APIKeys          *APIKeysConfig          `json:"api_keys"`
 	MTLS             MTLSConfig              `json:"mtls"`
-	// Limits: resource limits at the edge (config_limits.go).
+	// Limits: resource limits at the edge (gateway/edge).
 	Limits LimitsConfig `json:"limits"`
 	// RateLimits: per client IP and per plan (gateway/ratelimit).
 	RateLimits *RateLimitsConfig `json:"rate_limits"`
@@ -90,7 +92,7 @@ type APIConfig struct {
 	// WebSockets lets `Upgrade: websocket` through on this API's GET
 	// operations; every other upgrade is never forwarded.
 	WebSockets bool `json:"websockets"`
-	// CORS: the gateway answers preflights and sets CORS headers (cors.go).
+	// CORS: the gateway answers preflights and sets CORS headers (gateway/edge).
 	CORS *CORSConfig `json:"cors"`
 }
 
@@ -162,17 +164,6 @@ type UpstreamConfig struct {
 	CAFiles             []string `json:"ca_files"`
 }
 
-// IdentityConfig configures the signed identity assertion sent upstream.
-type IdentityConfig struct {
-	Enabled   *bool    `json:"enabled"`
-	Header    string   `json:"header"`
-	Issuer    string   `json:"issuer"`
-	Audience  string   `json:"audience"`
-	Lifetime  Duration `json:"lifetime"`
-	KeyFile   string   `json:"key_file"`
-	Algorithm string   `json:"algorithm"`
-}
-
 // LogConfig configures logging.
 type LogConfig struct {
 	Level  string `json:"level"`
@@ -191,6 +182,12 @@ type (
 	ConfigError = config.Error
 	// ConfigErrors collects every problem found.
 	ConfigErrors = config.Errors
+	// IdentityConfig is upstream_identity (gateway/assertion/config.go).
+	IdentityConfig = assertion.Config
+	// LimitsConfig is limits (gateway/edge/config.go).
+	LimitsConfig = edge.LimitsConfig
+	// CORSConfig is an API's cors block (gateway/edge/cors.go).
+	CORSConfig = edge.CORSConfig
 	// RateLimitsConfig is rate_limits (gateway/ratelimit/config.go).
 	RateLimitsConfig = ratelimit.Config
 	// RateConfig is a token bucket of rate_limits.
@@ -317,7 +314,7 @@ func (c *Config) applyDefaults() {
 	}
 	c.applyBundleDefaults()
 	c.applyAPIKeyDefaults()
-	c.applyLimitDefaults()
+	c.Limits.ApplyDefaults()
 	if c.RateLimits != nil {
 		c.RateLimits.ApplyDefaults()
 	}
@@ -387,7 +384,11 @@ func (c *Config) check() ConfigErrors {
 	if c.RateLimits != nil {
 		c.RateLimits.Check(add)
 	}
-	c.checkCORS(add)
+	for i, a := range c.APIs {
+		if a.CORS != nil {
+			a.CORS.Check(fmt.Sprintf("/apis/%d/cors", i), add)
+		}
+	}
 	return errs
 }
 

@@ -2,11 +2,14 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,6 +19,8 @@ import (
 
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/bundles"
+	"github.com/gatehouse/gatehouse/gateway/assertion"
+	"github.com/gatehouse/gatehouse/gateway/edge"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 )
 
@@ -32,8 +37,8 @@ type Generation struct {
 	// decisions caches policy decisions when the policy allows it (nil otherwise).
 	decisions *decisionCache
 	// assertions caches signed identity assertions for this generation's
-	// operations (assertion.go).
-	assertions *assertionCache
+	// operations (gateway/assertion).
+	assertions *assertion.Cache
 	closers    []io.Closer
 	// jwks are the remote key sources the generation's issuers use.
 	jwks    []*authn.RemoteJWKS
@@ -50,11 +55,31 @@ type Generation struct {
 	rate *ratelimit.Limits
 	// keyManagers are the key managers the generation's schemes use.
 	keyManagers map[string]authn.KeyManager
+	// cert is the HTTPS listener's certificate (nil without listen.tls),
+	// so a reload changes it together with the trust and config it goes
+	// with, and only when the whole generation built.
+	cert *tls.Certificate
+	// trustSums hash each trust's files when the generation is swapped in,
+	// to count which trusts a reload changed (server_tls.go).
+	trustSums map[string][sha256.Size]byte
+	// life counts the generation's users (reload.go): it is closed when
+	// the last request that loaded it ends after it was swapped out.
+	life lifetime
+}
+
+// lifetime is the reference count and close-once state of a generation.
+type lifetime struct {
+	refs   atomic.Int64 // in-flight requests, +1 while it serves
+	once   sync.Once
+	closed chan struct{}
+	mu     sync.Mutex
+	bound  *time.Timer // closes it after retireBound however many requests remain
+	err    error
 }
 
 type compiledAPI struct {
 	*API
-	cors      *corsPolicy // nil: no CORS (cors.go)
+	cors      *edge.CORS // nil: no CORS
 	astAPI    *ast.Term
 	transport http.RoundTripper
 }
@@ -75,6 +100,9 @@ type compiledOp struct {
 	stripQuery    []string // API key query parameters to remove
 	stripCookies  []string // API key cookies to remove
 	challenges    []challenge
+	// assert is what the identity assertion says about the operation (and
+	// the key of the generation's assertion cache).
+	assert assertion.Operation
 	// readsAuthorization: some scheme of the operation reads the
 	// Authorization header (http, oauth2, openIdConnect), which is then never
 	// forwarded.
@@ -118,6 +146,8 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 		opts.Transports = newTransports()
 	}
 	g := &Generation{ID: genCounter.Add(1), Config: cfg, Built: time.Now(), ops: map[*Operation]*compiledOp{}}
+	g.life.refs.Store(1)
+	g.life.closed = make(chan struct{})
 	var errs ConfigErrors
 	fail := func(ptr string, err error) {
 		errs = append(errs, &ConfigError{File: cfg.Path, Pointer: ptr, Msg: err.Error()})
@@ -140,6 +170,14 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 		g.closers = append(g.closers, g.internalKM)
 		authns.keyManagers = map[string]authn.KeyManager{g.internalKM.cfg.Name: g.internalKM.km}
 	}
+	if t := cfg.Listen.TLS; t != nil {
+		c, err := tls.LoadX509KeyPair(cfg.File(t.CertFile), cfg.File(t.KeyFile))
+		if err != nil {
+			fail("/listen/tls", fmt.Errorf("server certificate: %w", err))
+		} else {
+			g.cert = &c
+		}
+	}
 	router := mux.NewRouter()
 	seenBase := map[string]string{}
 	for i, ac := range cfg.APIs {
@@ -160,7 +198,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 			fail(ptr+"/upstream", err)
 			continue
 		}
-		ca := &compiledAPI{API: api, cors: newCORSPolicy(api.Config.CORS), astAPI: apiValue(api), transport: tr}
+		ca := &compiledAPI{API: api, cors: edge.NewCORS(api.Config.CORS), astAPI: apiValue(api), transport: tr}
 		for _, op := range api.Operations {
 			cop, err := compileOp(ca, op, authns, cfg)
 			if err != nil {
@@ -204,7 +242,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 		return nil, err
 	}
 	g.Engine = eng
-	g.assertions = newAssertionCache()
+	g.assertions = assertion.NewCache()
 	if ok, why := eng.Cacheable(); ok {
 		g.decisions = newDecisionCache()
 	} else {
@@ -261,6 +299,7 @@ func compileOp(api *compiledAPI, op *Operation, f *authnFactory, cfg *Config) (*
 		astSchemes:    schemesValue(op),
 		secretHeaders: map[string]struct{}{"Authorization": {}, "Proxy-Authorization": {}, "Cookie": {}},
 		mtls:          usesMTLS(api.API, op),
+		assert:        assertion.Operation{API: api.Name, Version: api.Version, ID: op.ID},
 	}
 	for _, name := range op.Schemes {
 		def := api.Schemes[name]
@@ -313,13 +352,25 @@ var (
 )
 
 // Close releases background work (key refreshers, caches) of a generation
-// that has been swapped out.
+// that has been swapped out. It runs once; later calls return the first
+// call's result. A Server closes its generations itself (reload.go).
 func (g *Generation) Close() error {
-	var errs []error
-	for _, c := range g.closers {
-		errs = append(errs, c.Close())
-	}
-	return errors.Join(errs...)
+	g.life.once.Do(func() {
+		g.life.mu.Lock()
+		if g.life.bound != nil {
+			g.life.bound.Stop()
+		}
+		g.life.mu.Unlock()
+		var errs []error
+		for _, c := range g.closers {
+			errs = append(errs, c.Close())
+		}
+		g.life.err = errors.Join(errs...)
+		if g.life.closed != nil {
+			close(g.life.closed)
+		}
+	})
+	return g.life.err
 }
 
 // Describe is a one-line summary for logs.

@@ -10,13 +10,15 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatehouse/gatehouse/gateway/edge"
 )
 
 // The public TLS listener terminates TLS itself, before net/http, so that
-// HTTP/1 connections can be inspected in plaintext (framing.go): after the
+// HTTP/1 connections can be inspected in plaintext (gateway/edge/framing.go): after the
 // handshake, a connection that negotiated h2 goes to a server that speaks
 // HTTP/2 (whose binary framing has none of HTTP/1's ambiguities), any other
-// to a server that speaks HTTP/1 over an h1Conn. Both share the handler and
+// to a server that speaks HTTP/1 over an edge.H1Conn. Both share the handler and
 // every limit; the handler gets Request.TLS from the connection either way.
 
 // tlsDispatcher accepts connections, runs TLS handshakes with a deadline,
@@ -90,7 +92,7 @@ func (d *tlsDispatcher) handshake(c net.Conn) {
 		d.h2.put(tc)
 		return
 	}
-	d.h1.put(newH1Conn(tc, &st, d.reject))
+	d.h1.put(edge.NewH1Conn(tc, &st, d.reject))
 }
 
 // connQueue is a net.Listener fed by the dispatcher.
@@ -130,10 +132,10 @@ func (l h1Listener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newH1Conn(c, nil, l.reject), nil
+	return edge.NewH1Conn(c, nil, l.reject), nil
 }
 
-// h1ConnKey carries the h1Conn of a request in its context.
+// h1ConnKey carries the edge.H1Conn of a request in its context.
 type h1ConnKey struct{}
 
 // h1Server makes srv an HTTP/1-only server over h1Conns: no HTTP/2 (TLS
@@ -144,15 +146,15 @@ func (s *Server) h1Server(srv *http.Server) *http.Server {
 	p.SetHTTP1(true)
 	srv.Protocols = &p
 	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
-		if h, ok := c.(*h1Conn); ok && h.state != nil {
+		if h, ok := c.(*edge.H1Conn); ok && h.TLSState() != nil {
 			return context.WithValue(ctx, h1ConnKey{}, h)
 		}
 		return ctx
 	}
 	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.TLS == nil {
-			if h, ok := r.Context().Value(h1ConnKey{}).(*h1Conn); ok {
-				r.TLS = h.state
+			if h, ok := r.Context().Value(h1ConnKey{}).(*edge.H1Conn); ok {
+				r.TLS = h.TLSState()
 			}
 		}
 		s.ServeHTTP(w, r)
@@ -186,7 +188,7 @@ func tlsHandshakeTimeout(l ListenConfig) time.Duration {
 	return t
 }
 
-// framingRejected counts HTTP/1 heads refused by h1Conn, by reason.
+// framingRejected counts HTTP/1 heads refused by edge.H1Conn, by reason.
 func newFramingRejected(reg *prometheus.Registry) func(string) {
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gatehouse_http1_framing_rejected_total",

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/bundles"
+	"github.com/gatehouse/gatehouse/gateway/edge"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 )
 
@@ -39,7 +40,7 @@ type Evaluation struct {
 	Creds      []*authn.Identity
 	RejNames   []string
 	Rejections []*authn.Rejection
-	// Preflight holds the headers of a CORS preflight answer (cors.go).
+	// Preflight holds the headers of a CORS preflight answer (gateway/edge/cors.go).
 	Preflight http.Header
 	// RetryAfter is when a rate-limited client may try again.
 	RetryAfter time.Duration
@@ -90,20 +91,20 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 		rs = g.rate.State(r) // before the strip: reads a trusted proxy's X-Forwarded-For
 	}
 	stripIdentityHeaders(r.Header, g.Config.UpstreamIdentity.Header)
-	stripMethodOverrides(r.Header)
+	edge.StripMethodOverrides(r.Header)
 
-	// One path, one decision (normalize.go): route, policy and upstream all
+	// One path, one decision (gateway/edge/normalize.go): route, policy and upstream all
 	// see this path.
-	path, depth, err := requestPath(r)
+	path, depth, err := edge.RequestPath(r)
 	if err == nil && g.escapesBase(path, depth) {
-		err = errTraversal
+		err = edge.ErrTraversal
 	}
 	if err != nil {
-		ev.Status, ev.Reason = http.StatusBadRequest, pathReason(err)
+		ev.Status, ev.Reason = http.StatusBadRequest, edge.PathReason(err)
 		return ev
 	}
 	r.URL.Path, r.URL.RawPath, ev.Path = path, "", path
-	if isPreflight(r) {
+	if edge.IsPreflight(r) {
 		if api := g.corsAPI(path); api != nil {
 			ev.Status, ev.Reason = http.StatusForbidden, "cors_rejected"
 			if ev.Preflight = g.preflight(r, api); ev.Preflight != nil {
@@ -216,10 +217,11 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 // or forward. See DESIGN.md, "The shape, in one picture".
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	gen := s.gen.Load()
+	gen, held := s.acquire()
+	defer release(gen, held) // deferred first: runs after finish
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK, requestID: requestID(r)}
 	// An HTTP/1 upgrade request ends inspection of its connection
-	// (framing.go): unless the upgrade happens, the connection closes.
+	// (gateway/edge/framing.go): unless the upgrade happens, the connection closes.
 	rec.closeUnlessSwitching = r.ProtoMajor == 1 && len(r.Header["Upgrade"]) > 0
 	ev := gen.Evaluate(r, rec.requestID, start)
 	r = ev.Request
@@ -234,9 +236,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.log.Error("request failed closed", "request_id", rec.requestID, "reason", ev.Reason, "error", ev.Failure.Error())
 	}
 	if ev.Op != nil && ev.Op.api.cors != nil {
-		if origin := r.Header.Get("Origin"); ev.Op.api.cors.allows(origin) {
+		if origin := r.Header.Get("Origin"); ev.Op.api.cors.Allows(origin) {
 			cors := ev.Op.api.cors
-			rec.onHeader = func(h http.Header) { cors.setOrigin(h, origin) }
+			rec.onHeader = func(h http.Header) { cors.SetOrigin(h, origin) }
 		}
 	}
 	if ev.Preflight != nil {
@@ -285,7 +287,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if s.asserter != nil && !op.Public {
-		tok, err := s.asserter.Assertion(gen.assertions, op, satisfied)
+		tok, err := s.asserter.Assertion(gen.assertions, &op.assert, satisfied)
 		if err != nil {
 			ev.Status, ev.Reason = http.StatusInternalServerError, "assertion_failed"
 			s.log.Error("cannot sign identity assertion", "request_id", rec.requestID, "error", err.Error())
@@ -294,8 +296,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		f.assertion = tok
 	}
-	limitBody(rec, r, gen.Config, op.api.API)
-	filterUpgrade(r, op)
+	edge.LimitBody(rec, r, gen.Config.Limits.BodyLimit(op.api.Config.MaxBodyBytes))
+	edge.FilterUpgrade(r, op.api.Config.WebSockets)
 	serveProxy(rec, r, f, op.api.transport, s.proxyErrorHandler)
 }
 

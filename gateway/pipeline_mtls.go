@@ -244,25 +244,3 @@ func (f *authnFactory) trustList() []*authn.Trust {
 	}
 	return out
 }
-
-// certificateClaim is the "certificate" claim of the identity assertion.
-func certificateClaim(c *authn.Certificate) map[string]any {
-	m := map[string]any{
-		"subject":            c.Subject,
-		"issuer":             c.Issuer,
-		"serial":             c.Serial,
-		"fingerprint_sha256": c.FingerprintSHA256,
-	}
-	if !c.NotAfter.IsZero() {
-		m["not_after"] = c.NotAfter.Unix()
-	}
-	if c.SPIFFEID != "" {
-		m["spiffe_id"] = c.SPIFFEID
-	}
-	for k, v := range map[string][]string{"dns_names": c.DNSNames, "emails": c.Emails, "uris": c.URIs} {
-		if len(v) > 0 {
-			m[k] = v
-		}
-	}
-	return m
-}

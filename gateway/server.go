@@ -17,12 +17,15 @@ import (
 
 	"github.com/gatehouse/gatehouse/bundles"
 	"github.com/gatehouse/gatehouse/bundles/decisionlog"
+	"github.com/gatehouse/gatehouse/gateway/assertion"
+	"github.com/gatehouse/gatehouse/gateway/edge"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 )
 
 // Server is a running gateway: listeners, the current generation, and the
 // process-wide pieces that outlive a reload (metrics, upstream connection
-// pools, the assertion signing key, the server certificate holder).
+// pools, the assertion signing key). Generations are built and swapped by
+// the one reload path (reload.go).
 type Server struct {
 	cfgPath string
 	log     hclog.Logger
@@ -34,10 +37,9 @@ type Server struct {
 
 	gen        atomic.Pointer[Generation]
 	metrics    *metrics
-	asserter   *Asserter
+	asserter   *assertion.Signer
 	transports *transports
-	certs      *certHolder
-	tls        tlsState        // in-place TLS file reloads (server_tls.go)
+	tls        tlsState        // TLS file watching and metrics (server_tls.go)
 	remote     *bundles.Remote // nil without policy.remote
 	remoteCfg  []byte          // processWide(config) at start, to notice changes
 	decisions  *decisionlog.Logger
@@ -81,15 +83,21 @@ type Options struct {
 	// ManageRuntime lets the config's runtime section set GOGC and
 	// GOMEMLIMIT (process-wide, so only `gatehouse run` asks for it).
 	ManageRuntime bool
+	// Config, when set, is the config already loaded from cfgPath (`run`
+	// reads it first for its log settings), so it is parsed once.
+	Config *Config
 }
 
 // New loads the config and builds the first generation. It fails if the
 // config or anything it references is invalid: a gateway never starts with a
 // configuration it cannot fully honour.
 func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
-	cfg, err := LoadConfig(cfgPath)
-	if err != nil {
-		return nil, err
+	cfg := opts.Config
+	if cfg == nil {
+		var err error
+		if cfg, err = LoadConfig(cfgPath); err != nil {
+			return nil, err
+		}
 	}
 	log := opts.Logger
 	if log == nil {
@@ -118,14 +126,9 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 			s.auditFast = newAuditLog(s.audit.Name(), opts.AuditOutput)
 		}
 	}
+	var err error
 	if *cfg.UpstreamIdentity.Enabled {
-		s.asserter, err = NewAsserter(cfg.UpstreamIdentity, cfg.File(cfg.UpstreamIdentity.KeyFile))
-		if err != nil {
-			return nil, err
-		}
-	}
-	if cfg.Listen.TLS != nil {
-		s.certs, err = newCertHolder(cfg.File(cfg.Listen.TLS.CertFile), cfg.File(cfg.Listen.TLS.KeyFile))
+		s.asserter, err = assertion.New(cfg.UpstreamIdentity, cfg.File(cfg.UpstreamIdentity.KeyFile))
 		if err != nil {
 			return nil, err
 		}
@@ -156,6 +159,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.gen.Store(g)
+	s.tlsSwapped(nil, g)
 	s.remoteActivated(remote)
 	s.metrics.generation.Set(float64(g.ID))
 	s.metrics.reloadOK.Set(1)
@@ -167,70 +171,6 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 
 // Generation returns the generation currently serving requests.
 func (s *Server) Generation() *Generation { return s.gen.Load() }
-
-// Reload rebuilds the generation from the config file on the side and swaps
-// it in only if everything builds. On failure the previous generation keeps
-// serving; the error is logged, counted, and shown on /readyz.
-func (s *Server) Reload(ctx context.Context) error {
-	return s.rebuild(ctx, s.reload)
-}
-
-// rebuild runs one generation build (a reload, or the activation of a
-// downloaded bundle), one at a time, and records its outcome.
-func (s *Server) rebuild(ctx context.Context, build func(context.Context) error) error {
-	s.reloadMu.Lock()
-	defer s.reloadMu.Unlock()
-	err := build(ctx)
-	if err != nil {
-		s.metrics.reloads.WithLabelValues("failure").Inc()
-		s.metrics.reloadOK.Set(0)
-		s.lastReload.Store(&reloadStatus{At: time.Now(), OK: false, Error: err.Error()})
-		s.log.Error("reload failed; previous generation keeps serving", "generation", s.gen.Load().ID, "error", err.Error())
-		return err
-	}
-	s.metrics.reloads.WithLabelValues("success").Inc()
-	s.metrics.reloadOK.Set(1)
-	s.lastReload.Store(&reloadStatus{At: time.Now(), OK: true})
-	s.rewatch()
-	return nil
-}
-
-func (s *Server) reload(ctx context.Context) error {
-	cfg, err := LoadConfig(s.cfgPath)
-	if err != nil {
-		return err
-	}
-	if s.certs != nil && cfg.Listen.TLS != nil {
-		if err := s.certs.reload(cfg.File(cfg.Listen.TLS.CertFile), cfg.File(cfg.Listen.TLS.KeyFile)); err != nil {
-			return err
-		}
-	}
-	s.checkRemoteUnchanged(cfg)
-	start := time.Now()
-	g, err := BuildGeneration(ctx, cfg, s.buildOptions(s.remoteCurrent("", nil)))
-	if err != nil {
-		return err
-	}
-	s.swap(g, start)
-	return nil
-}
-
-// swap makes g the serving generation.
-func (s *Server) swap(g *Generation, start time.Time) {
-	old := s.gen.Swap(g)
-	if s.manageRuntime {
-		applyRuntime(g.Config, s.log)
-	}
-	s.rewatchTLS()
-	s.metrics.generation.Set(float64(g.ID))
-	s.log.Info("generation active", "generation", g.ID, "apis", g.Describe(), "bundle_revision", g.Engine.Revision(),
-		"build_ms", time.Since(start).Milliseconds())
-	if old != nil {
-		// Requests still holding the old generation finish with it; its
-		// background work stops after they had time to.
-		time.AfterFunc(time.Minute, func() { _ = old.Close() })
-	}
-}
 
 // Start opens the listeners and serves in the background. Addresses ending
 // in :0 get a free port; Addr/AdminAddr report what was bound.
@@ -244,7 +184,7 @@ func (s *Server) Start() error {
 			return fmt.Errorf("listen %s: %w", l.Address, err)
 		}
 		s.addr = ln.Addr()
-		s.serveTLS(cfg, limitListener(ln, cfg), framingReject)
+		s.serveTLS(cfg, edge.LimitListener(ln, cfg.Limits.MaxConnections), framingReject)
 	}
 	if l.HTTPAddress != "" {
 		ln, err := net.Listen("tcp", l.HTTPAddress)
@@ -253,7 +193,7 @@ func (s *Server) Start() error {
 			return fmt.Errorf("listen %s: %w", l.HTTPAddress, err)
 		}
 		s.plainAddr = ln.Addr()
-		s.serve(s.h1Server(s.publicServer(cfg)), h1Listener{limitListener(ln, cfg), framingReject}, false)
+		s.serve(s.h1Server(s.publicServer(cfg)), h1Listener{edge.LimitListener(ln, cfg.Limits.MaxConnections), framingReject}, false)
 	}
 	s.startTLSWatch()
 	if a := *cfg.Admin.Address; a != "" {
@@ -327,7 +267,7 @@ func (s *Server) tlsConfig(cfg *Config) *tls.Config {
 	}
 	return &tls.Config{
 		MinVersion:     min,
-		GetCertificate: s.certs.get,
+		GetCertificate: s.serverCert,
 		ClientAuth:     tls.RequestClientCert,
 		CipherSuites: []uint16{
 			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
@@ -338,6 +278,12 @@ func (s *Server) tlsConfig(cfg *Config) *tls.Config {
 			tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 		},
 	}
+}
+
+// serverCert hands new handshakes the serving generation's certificate;
+// established connections keep theirs.
+func (s *Server) serverCert(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return s.gen.Load().cert, nil
 }
 
 // Addr is the HTTPS listener's address (nil when not configured).

@@ -29,6 +29,9 @@ func (s *Server) Watch(ctx context.Context) error {
 	s.mu.Unlock()
 	s.rewatch()
 	go w.Run(ctx)
+	// This watcher sees the TLS files too (Config.Files lists them): the
+	// TLS-only one (server_tls.go) would reload a second time.
+	s.stopTLSWatch()
 	return nil
 }
 

@@ -44,7 +44,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
-	srv, err := gateway.New(ctx, *cfgPath, gateway.Options{Logger: log, AuditOutput: os.Stderr, ManageRuntime: true})
+	srv, err := gateway.New(ctx, *cfgPath, gateway.Options{Logger: log, AuditOutput: os.Stderr, ManageRuntime: true, Config: cfg})
 	if err != nil {
 		log.Error("cannot start", "error", err.Error())
 		fmt.Fprintf(stderr, "gatehouse: %v\n", err)

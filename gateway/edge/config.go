@@ -1,4 +1,4 @@
-package gateway
+package edge
 
 // LimitsConfig bounds what one client can make the gateway hold: request
 // bodies, credentials, connections (limits.go). Header size, header and idle
@@ -22,8 +22,8 @@ const (
 	DefaultMaxConnections = 10000
 )
 
-func (c *Config) applyLimitDefaults() {
-	l := &c.Limits
+// ApplyDefaults fills unset values.
+func (l *LimitsConfig) ApplyDefaults() {
 	if l.MaxBodyBytes == 0 {
 		l.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -35,10 +35,11 @@ func (c *Config) applyLimitDefaults() {
 	}
 }
 
-// bodyLimit is the body limit of an API.
-func bodyLimit(cfg *Config, api *API) int64 {
-	if n := api.Config.MaxBodyBytes; n > 0 {
-		return n
+// BodyLimit is the body limit of an API: its own max_body_bytes (apiMax)
+// when set, else limits.max_body_bytes.
+func (l *LimitsConfig) BodyLimit(apiMax int64) int64 {
+	if apiMax > 0 {
+		return apiMax
 	}
-	return cfg.Limits.MaxBodyBytes
+	return l.MaxBodyBytes
 }

@@ -1,4 +1,4 @@
-package gateway
+package edge
 
 import "net/http"
 
@@ -8,8 +8,8 @@ import "net/http"
 // method, the request line's.
 var methodOverrideHeaders = []string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}
 
-// stripMethodOverrides removes method-override headers in place.
-func stripMethodOverrides(h http.Header) {
+// StripMethodOverrides removes method-override headers in place.
+func StripMethodOverrides(h http.Header) {
 	for _, n := range methodOverrideHeaders {
 		delete(h, n)
 	}

@@ -1,4 +1,4 @@
-package gateway
+package edge
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 // request smuggling is made of: a front proxy and the gateway disagreeing on
 // where a request ends. Go's server reads such requests without a trace
 // (Content-Length is dropped, folds are joined), so the handler cannot tell.
-// h1Conn sits between the connection and net/http and reads the same bytes
+// H1Conn sits between the connection and net/http and reads the same bytes
 // the server reads, tracking request boundaries (heads, Content-Length and
 // chunked bodies, trailers). On a violation it inserts one NUL byte into the
 // offending line before net/http sees it: the server then answers 400 itself
@@ -20,8 +20,8 @@ import (
 // that, and after a request asking for a protocol upgrade (the handler closes
 // the connection unless the upgrade happens), bytes pass through untouched.
 
-// h1Conn is a server-side HTTP/1 connection whose heads are inspected.
-type h1Conn struct {
+// H1Conn is a server-side HTTP/1 connection whose heads are inspected.
+type H1Conn struct {
 	net.Conn
 	// state is the TLS state when the gateway terminated TLS itself
 	// (nil on the plain listener); the handler copies it to Request.TLS.
@@ -33,13 +33,18 @@ type h1Conn struct {
 	err    error
 }
 
-func newH1Conn(c net.Conn, state *tls.ConnectionState, reject func(reason string)) *h1Conn {
-	return &h1Conn{Conn: c, state: state, scan: h1Scanner{lineStart: true, reject: reject}}
+// NewH1Conn inspects c's HTTP/1 heads; state is the TLS state when the
+// gateway terminated TLS itself; reject is told the reason of each refusal.
+func NewH1Conn(c net.Conn, state *tls.ConnectionState, reject func(reason string)) *H1Conn {
+	return &H1Conn{Conn: c, state: state, scan: h1Scanner{lineStart: true, reject: reject}}
 }
+
+// TLSState is the TLS state given to NewH1Conn (nil on a plain listener).
+func (c *H1Conn) TLSState() *tls.ConnectionState { return c.state }
 
 // Read returns the connection's bytes, with a NUL inserted where a head
 // breaks the rules above.
-func (c *h1Conn) Read(p []byte) (int, error) {
+func (c *H1Conn) Read(p []byte) (int, error) {
 	for len(c.out) == 0 {
 		if err := c.err; err != nil {
 			// Returned once, after the bytes that came with it: a read

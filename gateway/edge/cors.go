@@ -1,10 +1,12 @@
-package gateway
+package edge
 
 import (
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/config"
 )
 
 // CORS, per API (apis[].cors). The gateway answers preflight requests itself
@@ -28,11 +30,11 @@ type CORSConfig struct {
 	ExposedHeaders   []string `json:"exposed_headers"`
 	AllowCredentials bool     `json:"allow_credentials"`
 	// MaxAge is how long browsers may cache a preflight answer.
-	MaxAge Duration `json:"max_age"`
+	MaxAge config.Duration `json:"max_age"`
 }
 
-// corsPolicy is a CORSConfig prepared once per generation.
-type corsPolicy struct {
+// CORS is a CORSConfig prepared once per generation.
+type CORS struct {
 	any         bool
 	origins     map[string]bool
 	headers     map[string]bool // lower case
@@ -42,11 +44,12 @@ type corsPolicy struct {
 	maxAge      string
 }
 
-func newCORSPolicy(c *CORSConfig) *corsPolicy {
+// NewCORS prepares c; nil for none.
+func NewCORS(c *CORSConfig) *CORS {
 	if c == nil {
 		return nil
 	}
-	p := &corsPolicy{origins: map[string]bool{}, headers: map[string]bool{}, credentials: c.AllowCredentials}
+	p := &CORS{origins: map[string]bool{}, headers: map[string]bool{}, credentials: c.AllowCredentials}
 	for _, o := range c.AllowedOrigins {
 		if o == "*" {
 			p.any = true
@@ -64,12 +67,13 @@ func newCORSPolicy(c *CORSConfig) *corsPolicy {
 	return p
 }
 
-func (p *corsPolicy) allows(origin string) bool {
+// Allows reports whether origin may read answers.
+func (p *CORS) Allows(origin string) bool {
 	return origin != "" && (p.origins[origin] || p.any && origin != "null")
 }
 
-// setOrigin writes the headers every answer to a listed origin carries.
-func (p *corsPolicy) setOrigin(h http.Header, origin string) {
+// SetOrigin writes the headers every answer to a listed origin carries.
+func (p *CORS) SetOrigin(h http.Header, origin string) {
 	for k := range h {
 		if strings.HasPrefix(k, "Access-Control-") {
 			delete(h, k)
@@ -89,38 +93,22 @@ func (p *corsPolicy) setOrigin(h http.Header, origin string) {
 	}
 }
 
-// isPreflight reports a CORS preflight request.
-func isPreflight(r *http.Request) bool {
+// IsPreflight reports a CORS preflight request.
+func IsPreflight(r *http.Request) bool {
 	return r.Method == http.MethodOptions && r.Header.Get("Origin") != "" && r.Header.Get("Access-Control-Request-Method") != ""
 }
 
-// corsAPI is the API whose base path serves path (longest first), if it has
-// a CORS policy.
-func (g *Generation) corsAPI(path string) *compiledAPI {
-	var best *compiledAPI
-	for _, a := range g.APIs {
-		bp := a.BasePath
-		if a.cors != nil && strings.HasPrefix(path, bp) && (len(path) == len(bp) || path[len(bp)] == '/') &&
-			(best == nil || len(bp) > len(best.BasePath)) {
-			best = a
-		}
-	}
-	return best
-}
-
-// preflight answers a preflight for api: the headers of a 204, or nil for
-// a 403.
-func (g *Generation) preflight(r *http.Request, api *compiledAPI) http.Header {
-	p := api.cors
+// Preflight answers a preflight: the headers of a 204, or nil for a 403.
+// hasMethod reports whether the requested method has an operation on the
+// request's path in the API this policy belongs to.
+func (p *CORS) Preflight(r *http.Request, hasMethod func(method string) bool) http.Header {
 	origin := r.Header.Get("Origin")
 	method := strings.TrimSpace(r.Header.Get("Access-Control-Request-Method"))
-	if !p.allows(origin) || method == "" {
+	if !p.Allows(origin) || method == "" {
 		return nil
 	}
 	// The requested method must have an operation on this path.
-	probe := r.Clone(r.Context())
-	probe.Method = method
-	if op, err := g.match(probe); err != nil || op.api != api {
+	if !hasMethod(method) {
 		return nil
 	}
 	for _, h := range strings.Split(r.Header.Get("Access-Control-Request-Headers"), ",") {
@@ -130,7 +118,7 @@ func (g *Generation) preflight(r *http.Request, api *compiledAPI) http.Header {
 		}
 	}
 	out := http.Header{}
-	p.setOrigin(out, origin)
+	p.SetOrigin(out, origin)
 	out.Set("Access-Control-Allow-Methods", method)
 	if p.allowHeader != "" {
 		out.Set("Access-Control-Allow-Headers", p.allowHeader)
@@ -148,12 +136,10 @@ func safelisted(h string) bool {
 	return slices.Contains([]string{"accept", "accept-language", "content-language", "content-type"}, h)
 }
 
-// checkCORS is the part of Config.check for apis[].cors.
-func (c *Config) checkCORS(add func(ptr, format string, args ...any)) {
-	for i, a := range c.APIs {
-		if a.CORS != nil && a.CORS.AllowCredentials && slices.Contains(a.CORS.AllowedOrigins, "*") {
-			add("/apis/"+strconv.Itoa(i)+"/cors/allow_credentials",
-				"allow_credentials with allowed_origins \"*\" would let every site make credentialed requests: list the origins")
-		}
+// Check reports problems of an API's cors block at ptr.
+func (c *CORSConfig) Check(ptr string, add func(ptr, format string, args ...any)) {
+	if c.AllowCredentials && slices.Contains(c.AllowedOrigins, "*") {
+		add(ptr+"/allow_credentials",
+			"allow_credentials with allowed_origins \"*\" would let every site make credentialed requests: list the origins")
 	}
 }

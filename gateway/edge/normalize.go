@@ -1,4 +1,4 @@
-package gateway
+package edge
 
 import (
 	"errors"
@@ -35,10 +35,10 @@ import (
 //     are data. They route to exactly the operation whose template matches
 //     them byte for byte, or to none (404).
 //
-// normalizePath applies rules 1-5 to an escaped path (the request's
+// NormalizePath applies rules 1-5 to an escaped path (the request's
 // URL.EscapedPath). depth is the lowest segment depth a ".." left the path
 // at (len of segments when none did), for the base-path check.
-func normalizePath(escaped string) (path string, depth int, err error) {
+func NormalizePath(escaped string) (path string, depth int, err error) {
 	if escaped == "" || escaped[0] != '/' {
 		return "", 0, errPathNotAbsolute
 	}
@@ -67,7 +67,7 @@ func normalizePath(escaped string) (path string, depth int, err error) {
 			trailing = last
 		case s == "..":
 			if len(out) == 0 {
-				return "", 0, errTraversal
+				return "", 0, ErrTraversal
 			}
 			out = out[:len(out)-1]
 			depth = min(depth, len(out))
@@ -100,9 +100,10 @@ var (
 	errControl         = &pathError{"control_character"}
 	errInvalidUTF8     = &pathError{"invalid_utf8"}
 	errEmptySegment    = &pathError{"empty_segment"}
-	errTraversal       = &pathError{"path_traversal"}
-	errAmbiguousDot    = &pathError{"ambiguous_dot_segment"}
-	errAbsoluteForm    = &pathError{"absolute_form_host"}
+	// ErrTraversal: a ".." left the path above its API's base path.
+	ErrTraversal    = &pathError{"path_traversal"}
+	errAmbiguousDot = &pathError{"ambiguous_dot_segment"}
+	errAbsoluteForm = &pathError{"absolute_form_host"}
 )
 
 // pathError is a refused request target; reason is its audit reason.
@@ -110,8 +111,8 @@ type pathError struct{ reason string }
 
 func (e *pathError) Error() string { return "request path refused: " + e.reason }
 
-// pathReason returns the audit reason of a normalization error.
-func pathReason(err error) string {
+// PathReason returns the audit reason of a normalization error.
+func PathReason(err error) string {
 	var pe *pathError
 	if errors.As(err, &pe) {
 		return pe.reason
@@ -208,11 +209,11 @@ func unhex(c byte) byte {
 	}
 }
 
-// requestPath normalizes the path of a server request. An absolute-form
+// RequestPath normalizes the path of a server request. An absolute-form
 // target (RFC 9112 §3.2.2) is accepted only for this connection's own server
 // name: net/http lets its authority replace the Host header, and the
 // gateway is not a forward proxy.
-func requestPath(r *http.Request) (string, int, error) {
+func RequestPath(r *http.Request) (string, int, error) {
 	if r.URL.Opaque != "" {
 		return "", 0, errPathNotAbsolute
 	}
@@ -221,7 +222,7 @@ func requestPath(r *http.Request) (string, int, error) {
 			return "", 0, errAbsoluteForm
 		}
 	}
-	return normalizePath(r.URL.EscapedPath())
+	return NormalizePath(r.URL.EscapedPath())
 }
 
 // sameHost compares an authority (host[:port]) with a server name.
@@ -234,22 +235,5 @@ func sameHost(authority, name string) bool {
 	return name != "" && strings.EqualFold(host, name)
 }
 
-// baseDepth is the number of segments of a base path ("" → 0).
-func baseDepth(base string) int { return strings.Count(base, "/") }
-
-// escapesBase reports whether a ".." left the path above the base path of
-// the API that serves it (rule 5). The API is the one with the longest base
-// path that is a segment prefix of the normalized path.
-func (g *Generation) escapesBase(path string, depth int) bool {
-	if depth >= 1<<30 {
-		return false
-	}
-	best := -1
-	for _, a := range g.APIs {
-		bp := a.BasePath
-		if strings.HasPrefix(path, bp) && (len(path) == len(bp) || path[len(bp)] == '/') {
-			best = max(best, baseDepth(bp))
-		}
-	}
-	return depth < best
-}
+// BaseDepth is the number of segments of a base path ("" → 0).
+func BaseDepth(base string) int { return strings.Count(base, "/") }
