@@ -25,6 +25,7 @@ func (s *Server) finish(rec *recorder, gen *Generation, ev *Evaluation, start ti
 		decision = "deny"
 	}
 	s.metrics.request(apiName, opID, decision, rec.status)
+	s.logRejections(rec, ev, apiName, opID)
 	s.metrics.requestSeconds.Observe(dur.Seconds())
 	// A cached decision has no input yet: the record needs one, so it is
 	// built here (only with decision logs on).

@@ -29,6 +29,8 @@ import (
 type Server struct {
 	cfgPath string
 	log     hclog.Logger
+	// rejectLog ("authn") logs why each presented credential was refused.
+	rejectLog hclog.Logger
 	// manageRuntime: Options.ManageRuntime.
 	manageRuntime bool
 	audit         hclog.Logger
@@ -113,6 +115,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		rateStores: ratelimit.NewStores(log, nil),
 		AdminMux:   http.NewServeMux(),
 	}
+	s.rejectLog = log.Named("authn")
 	s.manageRuntime = opts.ManageRuntime
 	if s.manageRuntime {
 		applyRuntime(cfg, log)
