@@ -75,13 +75,18 @@ tools:
 		(apt-get install -y wrk >/dev/null 2>&1 || (apt-get update >/dev/null && apt-get install -y wrk >/dev/null)) \
 		|| sudo apt-get install -y wrk; }
 
-# redis-server is used by the Redis token store tests (Debian package); the
-# tests start their own private instance on a free loopback port and skip,
-# loudly, without it. CI (.ci/run) installs it and makes a skip a failure.
+# redis-server is used by the Redis token store tests, nginx and caddy by the
+# front-door tests behind real proxies (Debian packages); the tests start
+# their own private instances on free loopback ports and skip, loudly,
+# without them. CI (.ci/run) installs them and makes a skip a failure.
+TEST_DEPS := redis-server nginx caddy
 test-deps:
-	@command -v redis-server >/dev/null 2>&1 || { echo "installing redis-server (Debian package)"; \
-		(apt-get install -y redis-server >/dev/null 2>&1 || (apt-get update >/dev/null && apt-get install -y redis-server >/dev/null)) \
-		|| sudo apt-get install -y redis-server; }
+	@for p in $(TEST_DEPS); do \
+		command -v $$p >/dev/null 2>&1 && continue; \
+		echo "installing $$p (Debian package)"; \
+		(apt-get install -y $$p >/dev/null 2>&1 || (apt-get update >/dev/null && apt-get install -y $$p >/dev/null)) \
+			|| sudo apt-get install -y $$p || exit 1; \
+	done
 
 # Every go test -fuzz target of the module, each for FUZZTIME (default 30s).
 # Seeds are in the tests and in <pkg>/testdata/fuzz/FuzzX; a crasher is

@@ -62,6 +62,55 @@ type Identity struct {
 
 	astOnce sync.Once
 	astVal  ast.Value
+	// schemes memoizes WithScheme's copies: scheme → *Identity.
+	schemes sync.Map
+}
+
+// WithScheme returns the identity as the identity of scheme: id itself when
+// its Scheme already is scheme, else a copy made once per scheme. Key
+// managers return identities without a scheme (one key manager may serve
+// several schemes, and its cache holds one identity per token); each
+// scheme's copy, and so its policy value (AST), is built once.
+func (id *Identity) WithScheme(scheme string) *Identity {
+	if id.Scheme == scheme {
+		return id
+	}
+	if v, ok := id.schemes.Load(scheme); ok {
+		return v.(*Identity)
+	}
+	cp := id.clone()
+	cp.Scheme = scheme
+	v, _ := id.schemes.LoadOrStore(scheme, cp)
+	return v.(*Identity)
+}
+
+// clone copies the document's fields (not the memoized state). Every field
+// of Identity is listed; TestIdentityCloneCopiesEveryField keeps it so.
+func (id *Identity) clone() *Identity {
+	return &Identity{
+		Scheme:       id.Scheme,
+		Type:         id.Type,
+		Subject:      id.Subject,
+		Issuer:       id.Issuer,
+		Source:       id.Source,
+		ClientID:     id.ClientID,
+		Application:  id.Application,
+		Scopes:       id.Scopes,
+		Groups:       id.Groups,
+		Audience:     id.Audience,
+		TokenID:      id.TokenID,
+		IssuedAt:     id.IssuedAt,
+		NotBefore:    id.NotBefore,
+		ExpiresAt:    id.ExpiresAt,
+		CredentialID: id.CredentialID,
+		Claims:       id.Claims,
+		Certificate:  id.Certificate,
+		APIs:         id.APIs,
+		Plan:         id.Plan,
+		Confirmation: id.Confirmation,
+
+		SubscriptionValidation: id.SubscriptionValidation,
+	}
 }
 
 // Certificate is the part of a client certificate policies may look at.

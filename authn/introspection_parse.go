@@ -70,11 +70,12 @@ type introspectionCheck struct {
 	leeway       time.Duration
 }
 
-// tokenInfo turns an active answer into a TokenInfo, or a Rejection when
+// identity turns an active answer into an identity (no scheme yet: see
+// KeyManager), or a Rejection when
 // the answer is active but not acceptable: past its exp (RFC 7662 answers
 // are snapshots; a cached or slow answer must not outlive the token), not
 // yet valid, malformed members, another iss, no configured audience.
-func (c *introspectionCheck) tokenInfo(claims map[string]any, credID string, now time.Time) (*TokenInfo, *Rejection) {
+func (c *introspectionCheck) identity(claims map[string]any, credID string, now time.Time) (*Identity, *Rejection) {
 	m := c.claims
 	exp, hasExp, ce := numericDate(claims, or(m.Expiry, "exp"))
 	if ce == nil {
@@ -111,7 +112,8 @@ func (c *introspectionCheck) tokenInfo(claims map[string]any, credID string, now
 	}) {
 		return nil, Reject("", ReasonAudienceMismatch, "no configured audience in aud", nil)
 	}
-	ti := &TokenInfo{
+	ti := &Identity{
+		Type:         TypeOpaqueToken,
 		Source:       c.name,
 		Issuer:       iss,
 		ClientID:     claimString(claims, or(m.ClientID, "client_id")),

@@ -262,6 +262,9 @@ func (j *JWT) verify(ctx context.Context, token string) (*Identity, *issuer, *Ve
 // parameters: `Bearer realm="<realm>"` (the realm defaults to the scheme name).
 func (j *JWT) Challenge() string { return BearerChallenge(j.realm, "", "") }
 
+// ChallengeScheme is the auth-scheme of the challenge: "Bearer".
+func (j *JWT) ChallengeScheme() string { return "Bearer" }
+
 // BearerChallenge returns an RFC 6750 §3 challenge: `Bearer realm="…"`, plus
 // `error="…"` and `error_description="…"` when not empty (e.g.
 // "invalid_token", "insufficient_scope"). Quotes and backslashes are escaped,

@@ -61,6 +61,10 @@ type ListenConfig struct {
 	ShutdownTimeout      Duration   `json:"shutdown_timeout"`
 	MaxHeaderBytes       int        `json:"max_header_bytes"`
 	MaxConcurrentStreams int        `json:"max_concurrent_streams"`
+	// ExtAuthz and ForwardAuth are the front doors for another proxy
+	// (config_frontdoors.go).
+	ExtAuthz    *FrontDoorConfig `json:"ext_authz"`
+	ForwardAuth *FrontDoorConfig `json:"forward_auth"`
 }
 
 // TLSConfig names the server certificate and key files.
@@ -389,6 +393,7 @@ func (c *Config) check() ConfigErrors {
 			a.CORS.Check(fmt.Sprintf("/apis/%d/cors", i), add)
 		}
 	}
+	c.checkFrontDoors(add)
 	return errs
 }
 

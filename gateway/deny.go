@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/bundles"
 )
 
@@ -70,20 +71,20 @@ type challenge struct {
 	realm  string
 }
 
-// challengeFor returns the challenge an OpenAPI scheme sends on 401, if it
-// has one (API keys and client certificates have no HTTP challenge).
-func challengeFor(api *API, def *SchemeDef, cfg *Config) (challenge, bool) {
+// challengeFor returns the challenge scheme def sends on 401 in api, if its
+// authenticator a has one (authn.Challenger: API keys and client
+// certificates have no HTTP challenge). The realm is the scheme's
+// configured realm, else the API's name.
+func challengeFor(api *API, def *SchemeDef, a authn.Authenticator, cfg *Config) (challenge, bool) {
+	ch, ok := a.(authn.Challenger)
+	if !ok {
+		return challenge{}, false
+	}
 	realm := api.Name
 	if sc, ok := cfg.Schemes[def.Name]; ok && sc.Realm != "" {
 		realm = sc.Realm
 	}
-	switch {
-	case def.Type == "http" && def.HTTPScheme == "basic":
-		return challenge{def.Name, "Basic", realm}, true
-	case def.Type == "http" && def.HTTPScheme == "bearer", def.Type == "oauth2", def.Type == "openIdConnect":
-		return challenge{def.Name, "Bearer", realm}, true
-	}
-	return challenge{}, false
+	return challenge{def.Name, ch.ChallengeScheme(), realm}, true
 }
 
 func quote(s string) string {
@@ -160,6 +161,15 @@ var details = map[int]string{
 
 // writeProblem writes an application/problem+json answer.
 func writeProblem(w http.ResponseWriter, status int, title, requestID string) {
+	body := problemBody(status, title, requestID)
+	setProblemHeaders(w.Header(), len(body))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// problemBody is the problem document of a status; the front doors send the
+// same bytes as the proxy.
+func problemBody(status int, title, requestID string) []byte {
 	if title == "" {
 		title = http.StatusText(status)
 	}
@@ -170,11 +180,12 @@ func writeProblem(w http.ResponseWriter, status int, title, requestID string) {
 		Detail:    details[status],
 		RequestID: requestID,
 	})
-	h := w.Header()
+	return body
+}
+
+func setProblemHeaders(h http.Header, n int) {
 	h.Set("Content-Type", "application/problem+json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Content-Length", strconv.Itoa(n))
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
 }

@@ -312,19 +312,20 @@ func compileOp(api *compiledAPI, op *Operation, f *authnFactory, cfg *Config) (*
 		case "http", "oauth2", "openIdConnect":
 			c.readsAuthorization = true
 		}
-		if def.Type == "apiKey" {
-			switch def.In {
-			case "header":
-				h := http.CanonicalHeaderKey(def.ParamName)
+		if l, ok := a.(authn.Located); ok {
+			loc := l.Location()
+			switch loc.In {
+			case authn.InHeader:
+				h := http.CanonicalHeaderKey(loc.Name)
 				c.secretHeaders[h] = struct{}{}
 				c.apiKeyHeaders = append(c.apiKeyHeaders, h)
-			case "query":
-				c.stripQuery = append(c.stripQuery, def.ParamName)
-			case "cookie":
-				c.stripCookies = append(c.stripCookies, def.ParamName)
+			case authn.InQuery:
+				c.stripQuery = append(c.stripQuery, loc.Name)
+			case authn.InCookie:
+				c.stripCookies = append(c.stripCookies, loc.Name)
 			}
 		}
-		if ch, ok := challengeFor(api.API, def, cfg); ok {
+		if ch, ok := challengeFor(api.API, def, a, cfg); ok {
 			c.challenges = append(c.challenges, ch)
 		}
 	}

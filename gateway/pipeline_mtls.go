@@ -149,7 +149,9 @@ func (g *Generation) prepareRequest(r *http.Request) *http.Request {
 	if f == nil {
 		return r
 	}
-	if !f.trusted(r) {
+	// A front door whose proxy verified the client certificate (Envoy's
+	// ext_authz source certificate) has put it in the context already.
+	if _, given := authn.ClientCertificates(r); given || !f.trusted(r) {
 		delete(r.Header, f.header)
 		if f.chainHdr != "" {
 			delete(r.Header, f.chainHdr)

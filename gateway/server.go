@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc"
 
 	"github.com/gatehouse/gatehouse/bundles"
 	"github.com/gatehouse/gatehouse/bundles/decisionlog"
@@ -65,6 +66,10 @@ type Server struct {
 	apiKeysAddr net.Addr
 	// keyManagerAddr is the internal key manager's dedicated listener.
 	keyManagerAddr net.Addr
+	// The front doors for another proxy (config_frontdoors.go).
+	grpcServers     []*grpc.Server
+	extAuthzAddr    net.Addr
+	forwardAuthAddr net.Addr
 }
 
 type reloadStatus struct {
@@ -221,6 +226,10 @@ func (s *Server) Start() error {
 		s.Close()
 		return err
 	}
+	if err := s.startFrontDoors(cfg); err != nil {
+		s.Close()
+		return err
+	}
 	return nil
 }
 
@@ -272,15 +281,19 @@ func (s *Server) tlsConfig(cfg *Config) *tls.Config {
 		MinVersion:     min,
 		GetCertificate: s.serverCert,
 		ClientAuth:     tls.RequestClientCert,
-		CipherSuites: []uint16{
-			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-			tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-			tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-			tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-			tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-			tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
-		},
+		CipherSuites:   aeadSuites,
 	}
+}
+
+// aeadSuites are the TLS 1.2 suites every listener offers: AEAD with
+// forward secrecy only (TLS 1.3 suites are not configurable and all AEAD).
+var aeadSuites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 }
 
 // serverCert hands new handshakes the serving generation's certificate;
@@ -313,6 +326,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			errs[i] = srv.Shutdown(ctx)
 		}()
 	}
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(30 * time.Second)
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); s.stopGRPC(deadline) }()
 	wg.Wait()
 	s.stopTLSWatch()
 	s.stopRemote(ctx)
@@ -346,6 +365,9 @@ func (s *Server) Close() {
 	defer s.mu.Unlock()
 	for _, srv := range s.servers {
 		_ = srv.Close()
+	}
+	for _, gs := range s.grpcServers {
+		gs.Stop()
 	}
 	for _, ln := range s.listeners {
 		_ = ln.Close()

@@ -96,6 +96,7 @@ func (s *Server) rewatchTLS() {
 	if w == nil || g == nil {
 		return
 	}
+	w.Ignore(outputFiles(g.Config))
 	w.Watch("tls", tlsFiles(g), func(ctx context.Context) {
 		s.log.Info("TLS files changed; reloading")
 		_ = s.Reload(ctx) // a failure is logged, counted and shown on /readyz
