@@ -16,8 +16,8 @@ func checkCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("c", "gatehouse.yaml", "config file")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, stop := parseFlags(fs, args, stdout, stderr); stop {
+		return code
 	}
 	cfg, err := gateway.LoadConfig(*cfgPath)
 	if err != nil {
