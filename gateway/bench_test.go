@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"github.com/hashicorp/go-hclog"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/gatehouse/gatehouse/authn/authntest"
 )
@@ -408,7 +409,7 @@ func BenchmarkInput(b *testing.B) {
 		b.Fatalf("not allowed: status %d reason %q", ev.Status, ev.Reason)
 	}
 	in := policyInput{requestID: "bench-req-1", r: r, path: r.URL.Path, clientIP: clientIP(r), op: ev.Op, now: now,
-		names: ev.Names, creds: ev.Creds}
+		outcomes: ev.Outcomes}
 	if in.value().Compare(ev.Input()) != 0 {
 		b.Fatal("input differs from the pipeline's")
 	}

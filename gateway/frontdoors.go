@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/gateway/frontdoor"
+	"github.com/gatehouse/gatehouse/gateway/pipeline"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 )
 
@@ -28,7 +29,7 @@ func (d decider) Refuse(r *http.Request, status int, reason string) *frontdoor.O
 	start := time.Now()
 	gen := d.s.gen.Load()
 	rid := requestID(r)
-	ev := &Evaluation{RequestID: rid, Method: r.Method, Status: status, Reason: reason, Request: r}
+	ev := &Evaluation{RequestID: rid, Method: r.Method, Status: status, Reason: pipeline.Reason(reason), Request: r}
 	if r.URL != nil {
 		ev.Path = r.URL.Path
 	}
@@ -45,7 +46,8 @@ var proxyOwnedHeaders = map[string]bool{"X-Forwarded-For": true, "X-Forwarded-Pr
 
 func (s *Server) decide(r *http.Request) *frontdoor.Outcome {
 	start := time.Now()
-	gen := s.gen.Load()
+	gen, held := s.acquire()
+	defer release(gen, held) // deferred first: runs after finish
 	rid := requestID(r)
 	sent := make([]string, 0, len(r.Header))
 	for k := range r.Header {
@@ -53,7 +55,7 @@ func (s *Server) decide(r *http.Request) *frontdoor.Outcome {
 	}
 	ev := gen.Evaluate(r, rid, start)
 	r = ev.Request
-	out := &frontdoor.Outcome{RequestID: rid, Reason: ev.Reason}
+	out := &frontdoor.Outcome{RequestID: rid, Reason: string(ev.Reason)}
 	rec := &recorder{requestID: rid}
 	defer func() {
 		rec.status = out.Status
@@ -62,7 +64,7 @@ func (s *Server) decide(r *http.Request) *frontdoor.Outcome {
 	if ev.Op != nil && !ev.Op.Public {
 		s.metrics.authnSeconds.Observe(ev.AuthnTime.Seconds())
 	}
-	if ev.Decision != nil || ev.Reason == "policy_error" {
+	if ev.Decision != nil || ev.Reason == pipeline.ReasonPolicyError {
 		s.metrics.policySeconds.Observe(ev.PolicyTime.Seconds())
 	}
 	if ev.Failure != nil {
@@ -80,7 +82,7 @@ func (s *Server) decide(r *http.Request) *frontdoor.Outcome {
 	op, d := ev.Op, ev.Decision
 	var satisfied []*authn.Identity
 	if !op.Public {
-		satisfied = satisfiedIdentities(d, ev.Names, ev.Creds)
+		satisfied = satisfiedIdentities(d, ev.Outcomes)
 	}
 	set := make([]frontdoor.Header, 0, 4+len(d.Headers))
 	for k, v := range d.Headers {
@@ -97,10 +99,11 @@ func (s *Server) decide(r *http.Request) *frontdoor.Outcome {
 		}
 	}
 	set = append(set, frontdoor.Header{Name: "X-Request-Id", Value: rid})
-	if s.asserter != nil && !op.Public {
-		tok, err := s.asserter.Assertion(gen.assertions, &op.assert, satisfied)
+	if gen.asserter != nil && !op.Public {
+		tok, err := gen.asserter.Assertion(gen.assertions, &op.assert, satisfied)
 		if err != nil {
-			ev.Status, ev.Reason, out.Reason = http.StatusInternalServerError, "assertion_failed", "assertion_failed"
+			ev.refuse(pipeline.ReasonAssertionFailed)
+			out.Reason = string(ev.Reason)
 			s.log.Error("cannot sign identity assertion", "request_id", rid, "error", err.Error())
 			s.deny(out, ev, http.StatusInternalServerError)
 			return out
@@ -128,7 +131,7 @@ func (s *Server) decide(r *http.Request) *frontdoor.Outcome {
 		out.Cookie = h.Get("Cookie")
 		out.RemoveCookieHeader = out.Cookie == ""
 	}
-	if s.asserter != nil {
+	if gen.asserter != nil {
 		out.AssertionHeader = http.CanonicalHeaderKey(gen.Config.UpstreamIdentity.Header)
 	}
 	out.Allow, out.Status, out.Identities = true, http.StatusOK, satisfied
@@ -146,9 +149,9 @@ func (s *Server) deny(out *frontdoor.Outcome, ev *Evaluation, status int) {
 		h.Set("Retry-After", strconv.Itoa(ratelimit.RetrySeconds(ev.RetryAfter)))
 	}
 	title := ""
-	if ev.Decision != nil && status == ev.denial.status {
-		setChallenges(h, ev.Op, ev.Decision, ev.Reason, ev.denial)
-		title = ev.denial.title
+	if ev.Decision != nil && status == ev.answer.Status {
+		setChallenges(h, ev.Op, ev.Decision, ev.Reason, ev.answer)
+		title = ev.answer.Title
 	}
 	out.Status, out.Headers = status, h
 	out.Body = problemBody(status, title, out.RequestID)

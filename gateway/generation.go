@@ -39,7 +39,10 @@ type Generation struct {
 	// assertions caches signed identity assertions for this generation's
 	// operations (gateway/assertion).
 	assertions *assertion.Cache
-	closers    []io.Closer
+	// asserter signs the identity assertion (nil: upstream_identity is
+	// off); its key is read with the generation, so a reload rotates it.
+	asserter *assertion.Signer
+	closers  []io.Closer
 	// jwks are the remote key sources the generation's issuers use.
 	jwks    []*authn.RemoteJWKS
 	ops     map[*Operation]*compiledOp
@@ -132,6 +135,10 @@ type BuildOptions struct {
 	// RateStores holds the rate limit counters (a Server keeps one, so a
 	// reload keeps them); nil: the generation's own.
 	RateStores *ratelimit.Stores
+	// AssertionKeys keeps the assertion key generated when no key file is
+	// configured (a Server keeps one, so reloads do not change it); nil: a
+	// new key per generation.
+	AssertionKeys *assertion.Generated
 }
 
 // BuildGeneration reads every file the config references, builds
@@ -169,6 +176,16 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	if g.internalKM != nil {
 		g.closers = append(g.closers, g.internalKM)
 		authns.keyManagers = map[string]authn.KeyManager{g.internalKM.cfg.Name: g.internalKM.km}
+	}
+	if ui := cfg.UpstreamIdentity; ui.Enabled != nil && *ui.Enabled {
+		var err error
+		if g.asserter, err = assertion.Build(ui, cfg.File(ui.KeyFile), opts.AssertionKeys); err != nil {
+			ptr := "/upstream_identity"
+			if ui.KeyFile != "" {
+				ptr += "/key_file"
+			}
+			fail(ptr, err)
+		}
 	}
 	if t := cfg.Listen.TLS; t != nil {
 		c, err := tls.LoadX509KeyPair(cfg.File(t.CertFile), cfg.File(t.KeyFile))

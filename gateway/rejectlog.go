@@ -6,15 +6,19 @@ package gateway
 // The detail never holds the credential (authn.Rejection's contract). The
 // audit line carries only the closed reason set, for metrics and alerts.
 func (s *Server) logRejections(rec *recorder, ev *Evaluation, apiName, opID string) {
-	if len(ev.Rejections) == 0 || s.rejectLog == nil || !s.rejectLog.IsInfo() {
+	if ev.Outcomes.Rejected() == 0 || s.rejectLog == nil || !s.rejectLog.IsInfo() {
 		return
 	}
-	for i, rej := range ev.Rejections {
+	for _, o := range ev.Outcomes {
+		rej := o.Rejection
+		if rej == nil {
+			continue
+		}
 		s.rejectLog.Info("credential rejected",
 			"request_id", rec.requestID,
 			"api", apiName,
 			"operation", opID,
-			"scheme", ev.RejNames[i],
+			"scheme", o.Scheme,
 			"reason", string(rej.Reason),
 			"detail", rej.Detail,
 		)

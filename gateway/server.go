@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,17 +39,21 @@ type Server struct {
 	// auditFast, when set, writes the audit lines instead of audit.
 	auditFast *auditLog
 
-	gen        atomic.Pointer[Generation]
-	metrics    *metrics
-	asserter   *assertion.Signer
-	transports *transports
-	tls        tlsState        // TLS file watching and metrics (server_tls.go)
-	remote     *bundles.Remote // nil without policy.remote
-	remoteCfg  []byte          // processWide(config) at start, to notice changes
-	decisions  *decisionlog.Logger
-	keySources *keySources
-	kmStores   *kmStores // the internal key manager's token stores
-	rateStores *ratelimit.Stores
+	gen     atomic.Pointer[Generation]
+	metrics *metrics
+	// assertionKeys and published outlive generations: the assertion key
+	// generated without a key file, and the key set upstreams verify with,
+	// which keeps a replaced key for its overlap (gateway/assertion).
+	assertionKeys assertion.Generated
+	published     assertion.Published
+	transports    *transports
+	tls           tlsState        // TLS file watching and metrics (server_tls.go)
+	remote        *bundles.Remote // nil without policy.remote
+	remoteCfg     []byte          // processWide(config) at start, to notice changes
+	decisions     *decisionlog.Logger
+	keySources    *keySources
+	kmStores      *kmStores // the internal key manager's token stores
+	rateStores    *ratelimit.Stores
 
 	reloadMu   sync.Mutex
 	lastReload atomic.Pointer[reloadStatus]
@@ -135,12 +140,6 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		}
 	}
 	var err error
-	if *cfg.UpstreamIdentity.Enabled {
-		s.asserter, err = assertion.New(cfg.UpstreamIdentity, cfg.File(cfg.UpstreamIdentity.KeyFile))
-		if err != nil {
-			return nil, err
-		}
-	}
 	s.remoteCfg = processWide(cfg)
 	if cfg.Policy.DecisionLogs != nil {
 		var services map[string]json.RawMessage
@@ -168,6 +167,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 	}
 	s.gen.Store(g)
 	s.tlsSwapped(nil, g)
+	s.published.Use(g.asserter, time.Now())
 	s.remoteActivated(remote)
 	s.metrics.generation.Set(float64(g.ID))
 	s.metrics.reloadOK.Set(1)
@@ -383,13 +383,19 @@ func (s *Server) routesAdmin() {
 	m.HandleFunc("GET /readyz", s.readyz)
 	m.Handle("GET /metrics", s.metrics.handler())
 	m.HandleFunc("GET /.well-known/jwks.json", func(w http.ResponseWriter, _ *http.Request) {
-		if s.asserter == nil {
+		jwks, ok, err := s.published.JWKS(time.Now())
+		if !ok {
 			http.NotFound(w, nil)
 			return
 		}
+		if err != nil {
+			s.log.Error("cannot publish the identity assertion key set", "error", err.Error())
+			http.Error(w, "", http.StatusInternalServerError)
+			return
+		}
 		w.Header().Set("Content-Type", "application/jwk-set+json")
-		w.Header().Set("Cache-Control", "max-age=300")
-		_, _ = w.Write(s.asserter.JWKS())
+		w.Header().Set("Cache-Control", "max-age="+strconv.Itoa(int(assertion.JWKSMaxAge.Seconds())))
+		_, _ = w.Write(jwks)
 	})
 	s.routesAPIKeys(m, true)
 	s.routesKeyManager(m, true)
@@ -445,5 +451,7 @@ func (s *Server) buildOptions(remote []*bundles.Source) BuildOptions {
 		KMStores:   s.kmStores,
 		RateStores: s.rateStores,
 		Remote:     remote,
+
+		AssertionKeys: &s.assertionKeys,
 	}
 }

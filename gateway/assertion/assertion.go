@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lestrrat-go/jwx/v2/jwk"
+
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/authn/jose"
 )
@@ -29,6 +31,7 @@ import (
 // signature per first-seen token was 11% of the gateway's CPU (make bench).
 type Signer struct {
 	signer   *jose.Signer
+	pub      jwk.Key
 	jwks     []byte
 	issuer   string
 	audience string
@@ -40,16 +43,21 @@ type Signer struct {
 var ErrSigningKey = errors.New("identity assertion signing key")
 
 // New loads the signing key from keyFile (upstream_identity.key_file,
-// resolved), or generates one for this process when none is configured
-// (each replica then publishes its own JWKS; configure a key file to share
-// one across replicas).
-func New(cfg Config, keyFile string) (*Signer, error) {
+// resolved), or generates one when none is configured (each replica then
+// publishes its own JWKS; configure a key file to share one across
+// replicas).
+func New(cfg Config, keyFile string) (*Signer, error) { return Build(cfg, keyFile, nil) }
+
+// Build is New for one generation: without a key file it signs with the
+// process's generated key for the algorithm (gen; nil: a new key), so a
+// reload does not change the key upstreams verify with.
+func Build(cfg Config, keyFile string, gen *Generated) (*Signer, error) {
 	var signer crypto.Signer
 	var err error
 	if keyFile != "" {
 		signer, err = readSigningKey(keyFile)
 	} else {
-		signer, err = generateKey(cfg.Algorithm)
+		signer, err = gen.key(cfg.Algorithm)
 	}
 	if err != nil {
 		return nil, err
@@ -68,6 +76,7 @@ func New(cfg Config, keyFile string) (*Signer, error) {
 	}
 	return &Signer{
 		signer:   js,
+		pub:      pub,
 		jwks:     jwks,
 		issuer:   cfg.Issuer,
 		audience: cfg.Audience,
