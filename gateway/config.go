@@ -19,7 +19,7 @@ import (
 
 // Config is the gateway's one configuration file, after schema validation and
 // defaults. It is read once per generation and never mutated afterwards.
-// Every key is documented in docs/config.md.
+// Every key is documented in README.md, "Configuration reference".
 type Config struct {
 	Listen           ListenConfig            `json:"listen"`
 	Admin            AdminConfig             `json:"admin"`
@@ -236,7 +236,7 @@ func ParseConfig(path string, raw []byte) (*Config, error) {
 	return &c, nil
 }
 
-// Defaults, as documented in docs/config.md.
+// Defaults, as documented in README.md, "Configuration reference".
 const (
 	DefaultAddress           = ":8443"
 	DefaultAdminAddress      = "127.0.0.1:9901"
