@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -20,7 +21,7 @@ const (
 // parameter or a cookie, under the scheme's own name. Different schemes (so
 // different resources of one API) may use different locations and names.
 //
-// The query is read exactly as the gateway's proxy strips it before
+// The query is read exactly as RemoveQueryParams strips it before
 // forwarding: the raw query split at '&', each name percent-decoded (so
 // api%5Fkey is api_key); the cookie by its exact name. What authenticates is
 // therefore exactly what is removed.
@@ -91,25 +92,14 @@ func (l APIKeyLocation) single(r *http.Request, scheme string) (string, error) {
 }
 
 // queryValues appends the values of parameter name in a raw query to out.
+// A parameter whose name does not decode is not this one.
 func queryValues(out []string, raw, name string) ([]string, error) {
-	for raw != "" {
-		part := raw
-		if i := strings.IndexByte(raw, '&'); i >= 0 {
-			part, raw = raw[:i], raw[i+1:]
-		} else {
-			raw = ""
-		}
-		k, v, _ := strings.Cut(part, "=")
-		if strings.ContainsAny(k, "%+") {
-			dk, err := url.QueryUnescape(k)
-			if err != nil {
-				continue // not this parameter: the proxy keeps it as is
-			}
-			k = dk
-		}
-		if k != name {
+	for q := (queryScanner{rest: raw, more: raw != ""}); q.more; {
+		part, k, ok := q.next()
+		if !ok || k != name {
 			continue
 		}
+		_, v, _ := strings.Cut(part, "=")
 		if strings.ContainsAny(v, "%+") {
 			dv, err := url.QueryUnescape(v)
 			if err != nil {
@@ -120,4 +110,59 @@ func queryValues(out []string, raw, name string) ([]string, error) {
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// RemoveQueryParams removes the parameters called names from a raw query
+// and keeps every other byte of it as the client sent it. It reads names
+// exactly as APIKeyLocation reads a key (queryScanner), so what
+// authenticated is what the upstream never sees; a name that does not
+// decode is compared as sent.
+func RemoveQueryParams(raw string, names []string) string {
+	if raw == "" {
+		return raw
+	}
+	var b strings.Builder
+	b.Grow(len(raw))
+	first := true
+	for q := (queryScanner{rest: raw, more: true}); q.more; {
+		part, k, _ := q.next()
+		if slices.Contains(names, k) {
+			continue
+		}
+		if !first {
+			b.WriteByte('&')
+		}
+		first = false
+		b.WriteString(part)
+	}
+	return b.String()
+}
+
+// queryScanner walks a raw query's '&'-separated parts as strings.Split
+// does (empty parts included), with each part's name percent-decoded. It is
+// the one reader of query parameters for API keys: reading the key and
+// removing it before proxying must never disagree (api%5Fkey is api_key).
+type queryScanner struct {
+	rest string
+	more bool
+}
+
+// next returns the next part, its name decoded (as sent, and ok false, when
+// it is not valid percent-encoding).
+func (q *queryScanner) next() (part, name string, ok bool) {
+	part = q.rest
+	if i := strings.IndexByte(q.rest, '&'); i >= 0 {
+		part, q.rest = q.rest[:i], q.rest[i+1:]
+	} else {
+		q.rest, q.more = "", false
+	}
+	name, _, _ = strings.Cut(part, "=")
+	if !strings.ContainsAny(name, "%+") {
+		return part, name, true
+	}
+	dn, err := url.QueryUnescape(name)
+	if err != nil {
+		return part, name, false
+	}
+	return part, dn, true
 }

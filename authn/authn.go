@@ -35,7 +35,7 @@ var ErrNoCredentials = errors.New("authn: no credentials presented")
 // Policies see these strings; keep them stable.
 type Reason string
 
-// The reasons, as listed in DESIGN.md. Adding one is a contract change: update
+// The reasons, a closed set (docs/architecture.md). Adding one is a contract change: update
 // schemas/input.schema.json and the policy too.
 const (
 	ReasonMalformed             Reason = "malformed"
@@ -104,3 +104,31 @@ type Authenticator interface {
 	// package comment for the meaning of the results.
 	Authenticate(r *http.Request) (*Identity, error)
 }
+
+// Optional abilities of an Authenticator. The gateway asserts them when it
+// compiles an operation, so what a scheme's credential looks like on the
+// wire is said once, by the scheme, not re-derived from the OpenAPI
+// definition.
+
+// Located is implemented by authenticators whose credential travels outside
+// the Authorization header (API keys): the gateway keeps that header, query
+// parameter or cookie out of the policy input and removes it before
+// proxying (RemoveQueryParams for a query parameter).
+type Located interface {
+	Location() APIKeyLocation
+}
+
+// Challenger is implemented by authenticators that answer a missing or
+// invalid credential with an HTTP authentication challenge: the auth-scheme
+// of their WWW-Authenticate header ("Basic", "Bearer"). The realm is the
+// gateway's, per API; API keys and client certificates have no challenge.
+type Challenger interface {
+	ChallengeScheme() string
+}
+
+var (
+	_ Located    = (*APIKey)(nil)
+	_ Challenger = (*Basic)(nil)
+	_ Challenger = (*Bearer)(nil)
+	_ Challenger = (*JWT)(nil)
+)

@@ -94,6 +94,9 @@ func (b *Basic) Scheme() string { return b.scheme }
 // Challenge is the WWW-Authenticate value for this scheme.
 func (b *Basic) Challenge() string { return BasicChallenge(b.realm) }
 
+// ChallengeScheme is the auth-scheme of the challenge: "Basic".
+func (b *Basic) ChallengeScheme() string { return "Basic" }
+
 // Authenticate verifies the request's Basic credentials.
 func (b *Basic) Authenticate(r *http.Request) (*Identity, error) {
 	cred, err := authorizationFor(r, b.scheme, "Basic", MaxBasicHeaderSize)

@@ -87,6 +87,9 @@ func (b *Bearer) JWT() *JWT { return b.jwt }
 // Challenge is the scheme's WWW-Authenticate value without error parameters.
 func (b *Bearer) Challenge() string { return BearerChallenge(b.realm, "", "") }
 
+// ChallengeScheme is the auth-scheme of the challenge: "Bearer".
+func (b *Bearer) ChallengeScheme() string { return "Bearer" }
+
 // Authenticate routes the request's bearer token. See the type comment.
 func (b *Bearer) Authenticate(r *http.Request) (*Identity, error) {
 	tok, err := authorizationFor(r, b.scheme, "Bearer", b.maxTokenSize+64)
@@ -153,7 +156,7 @@ func (b *Bearer) validate(r *http.Request, tok string) (*Identity, error) {
 	for _, km := range b.kms {
 		info, err := km.Validate(r.Context(), tok)
 		if err == nil {
-			return info.Identity(b.scheme), nil
+			return info.WithScheme(b.scheme), nil
 		}
 		if rej, ok := AsRejection(err); ok {
 			if rejection == nil {

@@ -29,7 +29,7 @@ const (
 	AuthBearer            = "bearer"              // Authorization: Bearer <token>
 )
 
-// Defaults of an Introspection client (SECURITY.md).
+// Defaults of an Introspection client (README.md documents them).
 const (
 	DefaultIntrospectionTimeout  = 2 * time.Second
 	DefaultIntrospectionCacheTTL = 60 * time.Second
@@ -117,7 +117,7 @@ var _ KeyManager = (*Introspection)(nil)
 
 // kmEntry is a cached answer: the active token's info, or its rejection.
 type kmEntry struct {
-	info *TokenInfo
+	info *Identity
 	rej  *Rejection
 }
 
@@ -236,7 +236,7 @@ func (k *Introspection) Close() error {
 
 // Validate asks the key manager about token (or its cache). See the type
 // comment.
-func (k *Introspection) Validate(ctx context.Context, token string) (*TokenInfo, error) {
+func (k *Introspection) Validate(ctx context.Context, token string) (*Identity, error) {
 	key := CacheKeyOf(token)
 	if e, ok := k.cache.Get(key); ok {
 		return e.result()
@@ -246,7 +246,7 @@ func (k *Introspection) Validate(ctx context.Context, token string) (*TokenInfo,
 
 // miss asks the key manager, one call per token at a time. (A function of
 // its own so that the hit path's key stays on the stack.)
-func (k *Introspection) miss(ctx context.Context, token string, key CacheKey) (*TokenInfo, error) {
+func (k *Introspection) miss(ctx context.Context, token string, key CacheKey) (*Identity, error) {
 	ch := k.flight.DoChan(string(key[:]), func() (any, error) {
 		// The call belongs to every waiter: it keeps its own deadline
 		// when the first caller goes away.
@@ -265,7 +265,7 @@ func (k *Introspection) miss(ctx context.Context, token string, key CacheKey) (*
 	}
 }
 
-func (e kmEntry) result() (*TokenInfo, error) {
+func (e kmEntry) result() (*Identity, error) {
 	if e.rej != nil {
 		return nil, e.rej
 	}
@@ -296,7 +296,7 @@ func (k *Introspection) introspect(ctx context.Context, token string, key CacheK
 		k.putNegative(key, e, now)
 		return e, nil
 	}
-	info, rej := k.check.tokenInfo(claims, credID, now)
+	info, rej := k.check.identity(claims, credID, now)
 	if rej != nil {
 		rej.Detail = "key manager " + k.cfg.Name + ": " + rej.Detail
 		e := kmEntry{rej: rej}

@@ -58,7 +58,7 @@ func FuzzIntrospection(f *testing.F) {
 			t.Fatalf("active without a JSON true: %q", body)
 		}
 		for _, c := range []*introspectionCheck{check, strict} {
-			info, rej := c.tokenInfo(claims, "credid", now)
+			info, rej := c.identity(claims, "credid", now)
 			if (info == nil) == (rej == nil) {
 				t.Fatal("exactly one of info and rejection")
 			}
@@ -71,7 +71,7 @@ func FuzzIntrospection(f *testing.F) {
 			if c == strict && info.Issuer != "https://km/" {
 				t.Fatalf("accepted another iss: %q", body)
 			}
-			_ = info.Identity("s").AST()
+			_ = info.WithScheme("s").AST()
 		}
 	})
 }

@@ -12,24 +12,25 @@ import (
 )
 
 // IntrospectionClaims names the members of an introspection answer that
-// hold identity facts. Empty fields take the RFC 7662 names.
+// hold identity facts. Empty fields take the RFC 7662 names. It is also the
+// key_managers[].claims section of the gateway's configuration.
 type IntrospectionClaims struct {
 	// Scope: default both "scope" (space-separated string, RFC 7662) and
 	// "scp" (array, as some servers send).
-	Scope string
+	Scope string `json:"scope"`
 	// ClientID: default "client_id".
-	ClientID string
+	ClientID string `json:"client_id"`
 	// Subject: default "sub", else "username".
-	Subject string
+	Subject string `json:"subject"`
 	// Username: default "username" (kept in the claims; the subject when
 	// there is no sub).
-	Username string
+	Username string `json:"username"`
 	// Audience: default "aud" (string or array).
-	Audience string
+	Audience string `json:"audience"`
 	// Expiry: default "exp" (NumericDate).
-	Expiry string
+	Expiry string `json:"exp"`
 	// Application: the member naming the application (default none).
-	Application string
+	Application string `json:"application"`
 }
 
 // errIntrospectionAnswer is wrapped by answers that are not RFC 7662
@@ -79,11 +80,12 @@ type introspectionCheck struct {
 	leeway       time.Duration
 }
 
-// tokenInfo turns an active answer into a TokenInfo, or a Rejection when
+// identity turns an active answer into an identity (no scheme yet: see
+// KeyManager), or a Rejection when
 // the answer is active but not acceptable: past its exp (RFC 7662 answers
 // are snapshots; a cached or slow answer must not outlive the token), not
 // yet valid, malformed members, another iss, no configured audience.
-func (c *introspectionCheck) tokenInfo(claims map[string]any, credID string, now time.Time) (*TokenInfo, *Rejection) {
+func (c *introspectionCheck) identity(claims map[string]any, credID string, now time.Time) (*Identity, *Rejection) {
 	m := c.claims
 	exp, hasExp, ce := numericDate(claims, or(m.Expiry, "exp"))
 	if ce == nil {
@@ -120,7 +122,8 @@ func (c *introspectionCheck) tokenInfo(claims map[string]any, credID string, now
 	}) {
 		return nil, Reject("", ReasonAudienceMismatch, "no configured audience in aud", nil)
 	}
-	ti := &TokenInfo{
+	ti := &Identity{
+		Type:         TypeOpaqueToken,
 		Source:       c.name,
 		Issuer:       iss,
 		ClientID:     claimString(claims, or(m.ClientID, "client_id")),

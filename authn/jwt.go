@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -229,7 +230,7 @@ func (j *JWT) verify(ctx context.Context, token string) (*Identity, *issuer, *Ve
 	}
 	is := j.byIss[issStr]
 	if is == nil {
-		return j.reject(ReasonUnknownIssuer, "iss is not a trusted issuer of this scheme")
+		return j.reject(ReasonUnknownIssuer, j.untrustedIssuer(issStr))
 	}
 	if !slices.Contains(is.algs, hdr.Alg) {
 		return j.reject(ReasonInvalidSignature, "algorithm not allowed for issuer "+is.name)
@@ -261,6 +262,9 @@ func (j *JWT) verify(ctx context.Context, token string) (*Identity, *issuer, *Ve
 // parameters: `Bearer realm="<realm>"` (the realm defaults to the scheme name).
 func (j *JWT) Challenge() string { return BearerChallenge(j.realm, "", "") }
 
+// ChallengeScheme is the auth-scheme of the challenge: "Bearer".
+func (j *JWT) ChallengeScheme() string { return "Bearer" }
+
 // BearerChallenge returns an RFC 6750 §3 challenge: `Bearer realm="…"`, plus
 // `error="…"` and `error_description="…"` when not empty (e.g.
 // "invalid_token", "insufficient_scope"). Quotes and backslashes are escaped,
@@ -281,4 +285,25 @@ func BearerChallenge(realm, errCode, description string) string {
 		sb.WriteByte('"')
 	}
 	return sb.String()
+}
+
+// untrustedIssuer is the log detail of an iss no issuer of this scheme has:
+// the token's iss (clipped; an iss is not a secret, but it is attacker
+// input) and the configured ones, so the classic trailing-slash mismatch is
+// visible in one log line. Never the token itself.
+func (j *JWT) untrustedIssuer(iss string) string {
+	const maxLen = 128
+	shown := iss
+	if len(shown) > maxLen {
+		shown = strings.ToValidUTF8(shown[:maxLen], "") + "…"
+	}
+	trusted := make([]string, 0, len(j.issuers))
+	hint := ""
+	for _, is := range j.issuers {
+		trusted = append(trusted, strconv.Quote(is.iss))
+		if iss != is.iss && strings.TrimSuffix(iss, "/") == strings.TrimSuffix(is.iss, "/") {
+			hint = "; it differs from " + strconv.Quote(is.iss) + " only by a trailing slash"
+		}
+	}
+	return "iss " + strconv.Quote(shown) + " is not a trusted issuer of this scheme (trusted: " + strings.Join(trusted, ", ") + ")" + hint
 }

@@ -127,6 +127,7 @@ type jwtCase struct {
 	reason  authn.Reason
 	wantErr error
 	check   func(t *testing.T, id *authn.Identity)
+	detail  string // the rejection's Detail (for operators' logs) contains this
 }
 
 func runJWTCases(t *testing.T, def *authn.JWT, cases []jwtCase) {
@@ -153,6 +154,9 @@ func runJWTCases(t *testing.T, def *authn.JWT, cases []jwtCase) {
 				}
 				if id != nil {
 					t.Fatal("identity returned with a rejection")
+				}
+				if !strings.Contains(rej.Detail, tc.detail) {
+					t.Fatalf("rejection detail %q lacks %q", rej.Detail, tc.detail)
 				}
 				for _, h := range tc.headers {
 					if tok := strings.TrimPrefix(h, "Bearer "); len(tok) > 8 && strings.Contains(err.Error(), tok) {
@@ -323,8 +327,12 @@ func TestJWT(t *testing.T) {
 		{name: "fail/exp-string", headers: bearer(mint(t, f.rsA, f.with(issA, func(c map[string]any) { c["exp"] = "tomorrow" }))), reason: authn.ReasonMalformed},
 		{name: "fail/exp-negative", headers: bearer(mint(t, f.rsA, f.with(issA, func(c map[string]any) { c["exp"] = -1 }))), reason: authn.ReasonMalformed},
 		{name: "fail/exp-huge", headers: bearer(mint(t, f.rsA, f.with(issA, func(c map[string]any) { c["exp"] = 1e300 }))), reason: authn.ReasonMalformed},
-		{name: "fail/wrong-iss", headers: bearer(mint(t, f.rsA, f.claims("https://evil.example/"))), reason: authn.ReasonUnknownIssuer},
-		{name: "fail/iss-trailing-slash-differs", headers: bearer(mint(t, f.rsA, f.claims(strings.TrimSuffix(issA, "/")))), reason: authn.ReasonUnknownIssuer},
+		{name: "fail/wrong-iss", headers: bearer(mint(t, f.rsA, f.claims("https://evil.example/"))), reason: authn.ReasonUnknownIssuer,
+			detail: `iss "https://evil.example/" is not a trusted issuer of this scheme (trusted: "` + issA + `", "` + issB + `"`},
+		{name: "fail/iss-trailing-slash-differs", headers: bearer(mint(t, f.rsA, f.claims(strings.TrimSuffix(issA, "/")))), reason: authn.ReasonUnknownIssuer,
+			detail: `differs from "` + issA + `" only by a trailing slash`},
+		{name: "fail/iss-huge-is-clipped", headers: bearer(mint(t, f.rsA, f.claims("https://"+strings.Repeat("x", 400)))), reason: authn.ReasonUnknownIssuer,
+			detail: `xxx…" is not a trusted issuer`},
 		{name: "fail/no-iss", headers: bearer(mint(t, f.rsA, f.with(issA, func(c map[string]any) { delete(c, "iss") }))), reason: authn.ReasonUnknownIssuer},
 		{name: "fail/iss-not-string", headers: bearer(mint(t, f.rsA, f.with(issA, func(c map[string]any) { c["iss"] = []string{issA} }))), reason: authn.ReasonMalformed},
 		{name: "fail/wrong-aud", headers: bearer(mint(t, f.rsA, f.with(issA, func(c map[string]any) { c["aud"] = "billing" }))), reason: authn.ReasonAudienceMismatch},

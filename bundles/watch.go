@@ -30,6 +30,16 @@ import (
 // directory under a directory path. Names starting with "." (other than
 // .manifest and .signatures.json) are ignored, as the bundle loader does.
 //
+// Only events about the watched paths count: a registered file (or its
+// symlink target), anything under a registered directory, and the hidden
+// entries beside a registered symlink (Kubernetes' ..data swap). Other
+// files in a watched parent directory — a decision log or token store the
+// gateway writes beside its config, an editor's temporary file — neither
+// start nor extend the settle time, so a file written continuously there
+// cannot postpone a reload. Paths given to Ignore never count. And a reload
+// is never postponed more than maxWait past the first event, however often
+// the watched files themselves keep changing.
+//
 // Any part of the gateway can register its own group: the server registers
 // "generation" (the config file and every file it references) and reloads on
 // change; the TLS reloader registers its certificate files with its own
@@ -43,6 +53,22 @@ type Watcher struct {
 	mu     sync.Mutex
 	groups map[string]*watchGroup
 	dirs   map[string]bool
+	// What events count (relevant): exact names, directory trees, and the
+	// parent directories of symlinked paths; ignore never counts.
+	exact       map[string]bool
+	trees       []string
+	linkParents map[string]bool
+	ignore      map[string]bool
+}
+
+// maxWaitFactor bounds how long events can postpone a check: 5 settle
+// times (1 s at the default 200 ms), or 1 s when that is longer.
+const maxWaitFactor = 5
+
+// maxWait is the longest the watcher waits after the first relevant event
+// before it checks, even while events keep coming.
+func (w *Watcher) maxWait() time.Duration {
+	return max(maxWaitFactor*w.settle, time.Second)
 }
 
 // DefaultWatchDebounce is how long events must have stopped before the
@@ -70,6 +96,7 @@ func NewWatcher(log hclog.Logger, settle time.Duration) (*Watcher, error) {
 	return &Watcher{
 		fsw: fsw, log: log, settle: settle, kick: make(chan struct{}, 1),
 		groups: map[string]*watchGroup{}, dirs: map[string]bool{},
+		exact: map[string]bool{}, linkParents: map[string]bool{}, ignore: map[string]bool{},
 	}, nil
 }
 
@@ -96,6 +123,38 @@ func (w *Watcher) Watch(name string, paths []string, fn func(context.Context)) {
 	w.mu.Unlock()
 }
 
+// Ignore makes events about paths never count: the files the gateway
+// itself writes (decision logs, token stores), wherever they are.
+func (w *Watcher) Ignore(paths []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	clear(w.ignore)
+	for _, p := range paths {
+		if p != "" {
+			w.ignore[filepath.Clean(p)] = true
+		}
+	}
+}
+
+// relevant reports whether an event about name can change a watched path.
+func (w *Watcher) relevant(name string) bool {
+	name = filepath.Clean(name)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.ignore[name] {
+		return false
+	}
+	if w.exact[name] {
+		return true
+	}
+	for _, d := range w.trees {
+		if strings.HasPrefix(name, d+string(filepath.Separator)) {
+			return true
+		}
+	}
+	return w.linkParents[filepath.Dir(name)] && hiddenName(filepath.Base(name))
+}
+
 func (w *Watcher) kickLocked() {
 	select {
 	case w.kick <- struct{}{}:
@@ -108,6 +167,14 @@ func (w *Watcher) Run(ctx context.Context) {
 	defer w.fsw.Close()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	var first time.Time // first event since the last check; zero: none
+	arm := func() {
+		now := time.Now()
+		if first.IsZero() {
+			first = now
+		}
+		timer.Reset(min(w.settle, first.Add(w.maxWait()).Sub(now)))
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -117,18 +184,22 @@ func (w *Watcher) Run(ctx context.Context) {
 			if !ok {
 				return
 			}
+			if !w.relevant(ev.Name) {
+				continue
+			}
 			w.log.Trace("file event", "path", ev.Name, "op", ev.Op.String())
-			timer.Reset(w.settle)
+			arm()
 		case err, ok := <-w.fsw.Errors:
 			if !ok {
 				return
 			}
 			// An overflow means events were lost: check everything.
 			w.log.Warn("file watcher error", "error", err.Error())
-			timer.Reset(w.settle)
+			arm()
 		case <-w.kick:
-			timer.Reset(w.settle)
+			arm()
 		case <-timer.C:
+			first = time.Time{}
 			w.check(ctx)
 		}
 	}
@@ -166,11 +237,15 @@ func (w *Watcher) check(ctx context.Context) {
 // new subdirectories are picked up, directories no longer needed released.
 func (w *Watcher) syncDirsLocked() {
 	want := map[string]bool{}
+	clear(w.exact)
+	clear(w.linkParents)
+	w.trees = w.trees[:0]
 	for _, g := range w.groups {
 		for _, p := range g.paths {
 			for _, d := range watchDirs(p) {
 				want[d] = true
 			}
+			w.addRelevantLocked(p)
 		}
 	}
 	for d := range w.dirs {
@@ -190,6 +265,27 @@ func (w *Watcher) syncDirsLocked() {
 			continue
 		}
 		w.dirs[d] = true
+	}
+}
+
+// addRelevantLocked records which event names can mean p changed: p and
+// its resolved target, everything under either when it is a directory, and
+// for a symlink the hidden entries of its directory (Kubernetes swaps
+// ..data there, naming neither p nor its target).
+func (w *Watcher) addRelevantLocked(p string) {
+	p = filepath.Clean(p)
+	w.exact[p] = true
+	real, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		w.trees = append(w.trees, p) // a directory that may appear later
+		return
+	}
+	w.exact[real] = true
+	if real != p {
+		w.linkParents[filepath.Dir(p)] = true
+	}
+	if st, err := os.Stat(real); err == nil && st.IsDir() {
+		w.trees = append(w.trees, p, real)
 	}
 }
 

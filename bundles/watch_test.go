@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -94,5 +95,95 @@ func mustDo(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Files the watcher was not asked about — a log the gateway appends to
+// beside its config — do not postpone a change to a watched file, however
+// often they are written; nor do paths given to Ignore inside a watched
+// directory.
+func TestWatcherIgnoresOtherFilesInWatchedDirectories(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write(t, dir, "conf/a.yaml", "a: 1")
+	write(t, dir, "bundle/data.json", "{}")
+	w, err := bundles.NewWatcher(nil, 100*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	called := make(chan time.Time, 10)
+	w.Ignore([]string{filepath.Join(dir, "bundle/out.jsonl")})
+	w.Watch("subject", []string{filepath.Join(dir, "conf/a.yaml"), filepath.Join(dir, "bundle")},
+		func(context.Context) { called <- time.Now() })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go w.Run(ctx)
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, name := range []string{"conf/decisions.jsonl", "bundle/out.jsonl"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer f.Close()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(2 * time.Millisecond):
+					_, _ = f.WriteString(`{"decision": "allow"}` + "\n")
+				}
+			}
+		}()
+	}
+	defer func() { close(stop); wg.Wait() }()
+	time.Sleep(300 * time.Millisecond) // the writers are well under way
+
+	wrote := time.Now()
+	write(t, dir, "conf/a.yaml", "a: 2")
+	select {
+	case at := <-called:
+		// Logged, not asserted: the settle time is 100 ms.
+		t.Logf("callback %v after the write, with two files appended to every 2 ms beside it", at.Sub(wrote))
+	case <-time.After(10 * time.Second):
+		t.Fatal("a file written continuously beside the watched one postponed the callback")
+	}
+}
+
+// A watched file written without pause still gets its callback: events
+// postpone the check by at most the watcher's bound (1 s here), not
+// forever.
+func TestWatcherBoundsThePostponement(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write(t, dir, "bundle/data.json", `{"n": 0}`)
+	w, err := bundles.NewWatcher(nil, 100*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	called := make(chan struct{}, 10)
+	w.Watch("subject", []string{filepath.Join(dir, "bundle")}, func(context.Context) { called <- struct{}{} })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go w.Run(ctx)
+	time.Sleep(50 * time.Millisecond)
+
+	start := time.Now()
+	for i := 1; ; i++ {
+		write(t, dir, "bundle/data.json", `{"n": `+strconv.Itoa(i)+`}`)
+		select {
+		case <-called:
+			t.Logf("callback after %v of writes every 10 ms", time.Since(start))
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Since(start) > 15*time.Second {
+			t.Fatal("continuous writes to a watched file postponed the callback indefinitely")
+		}
 	}
 }

@@ -193,7 +193,9 @@ func (s *Server) routesAPIKeys(m *http.ServeMux, admin bool) {
 		_, _ = w.Write(st.service.JWKS())
 	})
 	m.HandleFunc(APIKeyPath, func(w http.ResponseWriter, r *http.Request) {
-		st := s.gen.Load().apiKeys
+		g, held := s.acquire()
+		defer release(g, held)
+		st := g.apiKeys
 		if st == nil || st.endpoint == nil || st.onAdmin() != admin {
 			http.NotFound(w, r)
 			return

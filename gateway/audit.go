@@ -25,6 +25,7 @@ func (s *Server) finish(rec *recorder, gen *Generation, ev *Evaluation, start ti
 		decision = "deny"
 	}
 	s.metrics.request(apiName, opID, decision, rec.status)
+	s.logRejections(rec, ev, apiName, opID)
 	s.metrics.requestSeconds.Observe(dur.Seconds())
 	// A cached decision has no input yet: the record needs one, so it is
 	// built here (only with decision logs on).
@@ -65,7 +66,7 @@ func (s *Server) finish(rec *recorder, gen *Generation, ev *Evaluation, start ti
 
 // auditRecordOf gathers the fields of the fast audit line.
 func auditRecordOf(rec *recorder, gen *Generation, ev *Evaluation, apiName, opID, decision string, dur time.Duration) *auditRecord {
-	n := len(ev.Names) + len(ev.RejNames)
+	n := len(ev.Outcomes)
 	r := &auditRecord{
 		requestID:      rec.requestID,
 		method:         ev.Method,
@@ -73,26 +74,31 @@ func auditRecordOf(rec *recorder, gen *Generation, ev *Evaluation, apiName, opID
 		operation:      opID,
 		schemes:        make([]string, 0, n),
 		outcomes:       make([]string, 0, n),
-		credentialIDs:  make([]string, 0, len(ev.Creds)),
+		credentialIDs:  make([]string, 0, ev.Outcomes.Verified()),
 		decision:       decision,
 		status:         rec.status,
 		durationMS:     float64(dur.Microseconds()) / 1000,
 		generation:     gen.ID,
 		bundleRevision: gen.Engine.Revision(),
 	}
-	for i, name := range ev.Names {
-		r.schemes = append(r.schemes, name)
-		r.outcomes = append(r.outcomes, "verified")
-		r.credentialIDs = append(r.credentialIDs, ev.Creds[i].CredentialID)
+	// Verified credentials first, then rejections, each in scheme order.
+	for _, o := range ev.Outcomes {
+		if o.Identity != nil {
+			r.schemes = append(r.schemes, o.Scheme)
+			r.outcomes = append(r.outcomes, "verified")
+			r.credentialIDs = append(r.credentialIDs, o.Identity.CredentialID)
+		}
 	}
-	for i, name := range ev.RejNames {
-		r.schemes = append(r.schemes, name)
-		r.outcomes = append(r.outcomes, string(ev.Rejections[i].Reason))
+	for _, o := range ev.Outcomes {
+		if o.Rejection != nil {
+			r.schemes = append(r.schemes, o.Scheme)
+			r.outcomes = append(r.outcomes, string(o.Rejection.Reason))
+		}
 	}
 	if ev.Decision != nil {
 		r.reasons = ev.Decision.Reasons
 	} else if ev.Reason != "" {
-		r.reasons = []string{ev.Reason}
+		r.reasons = []string{string(ev.Reason)}
 	}
 	return r
 }

@@ -10,6 +10,8 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/gatehouse/gatehouse/authn"
+	"github.com/gatehouse/gatehouse/gateway/assertion"
 	"github.com/gatehouse/gatehouse/gateway/edge"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/config"
@@ -17,7 +19,7 @@ import (
 
 // Config is the gateway's one configuration file, after schema validation and
 // defaults. It is read once per generation and never mutated afterwards.
-// Every key is documented in docs/config.md.
+// Every key is documented in README.md, "Configuration reference".
 type Config struct {
 	Listen           ListenConfig            `json:"listen"`
 	Admin            AdminConfig             `json:"admin"`
@@ -31,7 +33,7 @@ type Config struct {
 	Log              LogConfig               `json:"log"`
 	Watch            WatchConfig             `json:"watch"`
 	APIKeys          *APIKeysConfig          `json:"api_keys"`
-	MTLS             MTLSConfig              `json:"mtls"`
+	MTLS             EdgeMTLSConfig          `json:"mtls"`
 	// RequestHeaders: client-sent headers removed at the edge (gateway/edge).
 	RequestHeaders RequestHeadersConfig `json:"request_headers"`
 	// Limits: resource limits at the edge (gateway/edge).
@@ -62,6 +64,10 @@ type ListenConfig struct {
 	ShutdownTimeout      Duration   `json:"shutdown_timeout"`
 	MaxHeaderBytes       int        `json:"max_header_bytes"`
 	MaxConcurrentStreams int        `json:"max_concurrent_streams"`
+	// ExtAuthz and ForwardAuth are the front doors for another proxy
+	// (config_frontdoors.go).
+	ExtAuthz    *FrontDoorConfig `json:"ext_authz"`
+	ForwardAuth *FrontDoorConfig `json:"forward_auth"`
 	// AllowCredentialsOverHTTP lets schemes with client-sent credentials
 	// serve on http_address (config_edge.go).
 	AllowCredentialsOverHTTP bool `json:"allow_credentials_over_http"`
@@ -124,30 +130,22 @@ const (
 
 // IssuerConfig is one trusted JWT issuer.
 type IssuerConfig struct {
-	Name             string       `json:"name"`
-	Issuer           string       `json:"issuer"`
-	JWKSFile         string       `json:"jwks_file"`
-	CertificateFiles []string     `json:"certificate_files"`
-	HMACSecret       Secret       `json:"hmac_secret"`
-	Audiences        []string     `json:"audiences"`
-	AllowAnyAudience bool         `json:"allow_any_audience"`
-	Algorithms       []string     `json:"algorithms"`
-	Leeway           *Duration    `json:"leeway"`
-	MaxLifetime      Duration     `json:"max_lifetime"`
-	RequiredClaims   []string     `json:"required_claims"`
-	Typ              []string     `json:"typ"`
-	Claims           ClaimMapping `json:"claims"`
-	CacheTTL         Duration     `json:"cache_ttl"`
+	Name             string             `json:"name"`
+	Issuer           string             `json:"issuer"`
+	JWKSFile         string             `json:"jwks_file"`
+	CertificateFiles []string           `json:"certificate_files"`
+	HMACSecret       Secret             `json:"hmac_secret"`
+	Audiences        []string           `json:"audiences"`
+	AllowAnyAudience bool               `json:"allow_any_audience"`
+	Algorithms       []string           `json:"algorithms"`
+	Leeway           *Duration          `json:"leeway"`
+	MaxLifetime      Duration           `json:"max_lifetime"`
+	RequiredClaims   []string           `json:"required_claims"`
+	Typ              []string           `json:"typ"`
+	Claims           authn.ClaimMapping `json:"claims"`
+	CacheTTL         Duration           `json:"cache_ttl"`
 	// Remote key sources and subscription validation: config_issuers.go.
 	RemoteIssuerConfig
-}
-
-// ClaimMapping names the claims that hold identity facts.
-type ClaimMapping struct {
-	Scope       string `json:"scope"`
-	ClientID    string `json:"client_id"`
-	Subject     string `json:"subject"`
-	Application string `json:"application"`
 }
 
 // PolicyConfig says where policies and data come from.
@@ -168,17 +166,6 @@ type UpstreamConfig struct {
 	CAFiles             []string `json:"ca_files"`
 }
 
-// IdentityConfig configures the signed identity assertion sent upstream.
-type IdentityConfig struct {
-	Enabled   *bool    `json:"enabled"`
-	Header    string   `json:"header"`
-	Issuer    string   `json:"issuer"`
-	Audience  string   `json:"audience"`
-	Lifetime  Duration `json:"lifetime"`
-	KeyFile   string   `json:"key_file"`
-	Algorithm string   `json:"algorithm"`
-}
-
 // LogConfig configures logging.
 type LogConfig struct {
 	Level  string `json:"level"`
@@ -197,6 +184,8 @@ type (
 	ConfigError = config.Error
 	// ConfigErrors collects every problem found.
 	ConfigErrors = config.Errors
+	// IdentityConfig is upstream_identity (gateway/assertion/config.go).
+	IdentityConfig = assertion.Config
 	// LimitsConfig is limits (gateway/edge/config.go).
 	LimitsConfig = edge.LimitsConfig
 	// RequestHeadersConfig is request_headers (gateway/edge/config.go).
@@ -233,7 +222,7 @@ func ParseConfig(path string, raw []byte) (*Config, error) {
 		return nil, ConfigErrors{{File: path, Msg: "not valid YAML: " + err.Error()}}
 	}
 	if err := validateAgainst("config.schema.json", path, js); err != nil {
-		return nil, err
+		return nil, withSemanticErrors(path, js, err)
 	}
 	var c Config
 	dec := json.NewDecoder(bytes.NewReader(js))
@@ -254,7 +243,7 @@ func ParseConfig(path string, raw []byte) (*Config, error) {
 	return &c, nil
 }
 
-// Defaults, as documented in docs/config.md.
+// Defaults, as documented in README.md, "Configuration reference".
 const (
 	DefaultAddress           = ":8443"
 	DefaultAdminAddress      = "127.0.0.1:9901"
@@ -404,6 +393,7 @@ func (c *Config) check() ConfigErrors {
 			a.CORS.Check(fmt.Sprintf("/apis/%d/cors", i), add)
 		}
 	}
+	c.checkFrontDoors(add)
 	c.checkCredentialsOverHTTP(add)
 	return errs
 }

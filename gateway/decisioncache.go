@@ -20,7 +20,7 @@ import (
 // reload (a revoked jti, a new subscription) takes effect at once.
 //
 // A hit skips building the policy input and evaluating Rego, the largest
-// remaining per-request cost after credential caching (PERFORMANCE.md).
+// remaining per-request cost after credential caching (`make bench`).
 type decisionCache struct {
 	seed   maphash.Seed
 	shards [16]decisionShard
@@ -63,19 +63,20 @@ func newDecisionCache() *decisionCache {
 }
 
 // key builds the cache key of an evaluation, or reports that it has none.
-func (c *decisionCache) key(r *http.Request, ev *Evaluation, positions []int, rejPositions []int) (decisionKey, bool) {
+func (c *decisionCache) key(r *http.Request, ev *Evaluation) (decisionKey, bool) {
 	op := ev.Op
 	if len(op.Schemes) > maxKeySchemes {
 		return decisionKey{}, false
 	}
 	k := decisionKey{op: op}
-	for i, id := range ev.Creds {
-		k.ids[positions[i]] = id
-	}
-	for i, rej := range ev.Rejections {
-		k.rejected[rejPositions[i]] = rej.Reason
-		if rej.Reason == "" {
-			k.rejected[rejPositions[i]] = "unknown"
+	for _, o := range ev.Outcomes {
+		if o.Identity != nil {
+			k.ids[o.Position] = o.Identity
+			continue
+		}
+		k.rejected[o.Position] = o.Rejection.Reason
+		if o.Rejection.Reason == "" {
+			k.rejected[o.Position] = "unknown"
 		}
 	}
 	if chain, via := authn.ClientCertificates(r); len(chain) > 0 {

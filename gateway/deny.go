@@ -6,62 +6,14 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/bundles"
+	"github.com/gatehouse/gatehouse/gateway/pipeline"
 )
 
-// denial is how one policy reason becomes an HTTP answer. The table below is
-// the one place where reasons map to status codes.
-type denial struct {
-	status int
-	// rank orders reasons when a decision lists several: the lowest wins.
-	rank int
-	// challenge: send WWW-Authenticate challenges (401s and insufficient scope).
-	challenge bool
-	// bearerError is the RFC 6750 error code for bearer challenges.
-	bearerError string
-	title       string
-}
-
-var denials = map[string]denial{
-	// policy_error: the policy could not decide (its default decision). An
-	// internal error, never the client's fault, and it outranks every reason.
-	"policy_error":            {http.StatusInternalServerError, 0, false, "", "Internal Server Error"},
-	"credentials_invalid":     {http.StatusUnauthorized, 10, true, "invalid_token", "Unauthorized"},
-	"revoked":                 {http.StatusUnauthorized, 11, true, "invalid_token", "Unauthorized"},
-	"insufficient_scope":      {http.StatusForbidden, 20, true, "insufficient_scope", "Forbidden"},
-	"subscription_required":   {http.StatusForbidden, 30, false, "", "Forbidden"},
-	"api_not_allowed":         {http.StatusForbidden, 31, false, "", "Forbidden"},
-	"binding_required":        {http.StatusUnauthorized, 32, true, "invalid_token", "Unauthorized"},
-	"principal_mismatch":      {http.StatusForbidden, 33, false, "", "Forbidden"},
-	"credentials_missing":     {http.StatusUnauthorized, 40, true, "", "Unauthorized"},
-	"no_security_requirement": {http.StatusForbidden, 50, false, "", "Forbidden"},
-}
-
-// unknownDenial applies to reasons the table does not know (custom deny
-// rules): 403 unless the rule asked for a status.
-var unknownDenial = denial{http.StatusForbidden, 60, false, "", "Forbidden"}
-
-// pickDenial returns the governing reason of a deny decision.
-func pickDenial(d *bundles.Decision) (string, denial) {
-	best, bestD := "", denial{rank: 1 << 30}
-	for _, r := range d.Reasons {
-		dn, ok := denials[r]
-		if !ok {
-			dn = unknownDenial
-		}
-		if dn.rank < bestD.rank {
-			best, bestD = r, dn
-		}
-	}
-	if best == "" {
-		return "denied", unknownDenial
-	}
-	if _, known := denials[best]; !known && d.Status >= 400 && d.Status <= 599 {
-		bestD.status = d.Status
-		bestD.title = http.StatusText(d.Status)
-	}
-	return best, bestD
-}
+// How a denial is told: the operation's WWW-Authenticate challenges and the
+// problem+json body. Which reason answers with which status, challenge and
+// title is the one table in gateway/pipeline/reasons.go.
 
 // challenge is one WWW-Authenticate challenge of an operation's scheme.
 type challenge struct {
@@ -70,20 +22,20 @@ type challenge struct {
 	realm  string
 }
 
-// challengeFor returns the challenge an OpenAPI scheme sends on 401, if it
-// has one (API keys and client certificates have no HTTP challenge).
-func challengeFor(api *API, def *SchemeDef, cfg *Config) (challenge, bool) {
+// challengeFor returns the challenge scheme def sends on 401 in api, if its
+// authenticator a has one (authn.Challenger: API keys and client
+// certificates have no HTTP challenge). The realm is the scheme's
+// configured realm, else the API's name.
+func challengeFor(api *API, def *SchemeDef, a authn.Authenticator, cfg *Config) (challenge, bool) {
+	ch, ok := a.(authn.Challenger)
+	if !ok {
+		return challenge{}, false
+	}
 	realm := api.Name
 	if sc, ok := cfg.Schemes[def.Name]; ok && sc.Realm != "" {
 		realm = sc.Realm
 	}
-	switch {
-	case def.Type == "http" && def.HTTPScheme == "basic":
-		return challenge{def.Name, "Basic", realm}, true
-	case def.Type == "http" && def.HTTPScheme == "bearer", def.Type == "oauth2", def.Type == "openIdConnect":
-		return challenge{def.Name, "Bearer", realm}, true
-	}
-	return challenge{}, false
+	return challenge{def.Name, ch.ChallengeScheme(), realm}, true
 }
 
 func quote(s string) string {
@@ -92,8 +44,8 @@ func quote(s string) string {
 
 // setChallenges writes one WWW-Authenticate header per scheme of the
 // operation, following RFC 7617 and RFC 6750.
-func setChallenges(h http.Header, op *compiledOp, d *bundles.Decision, reason string, dn denial) {
-	if !dn.challenge {
+func setChallenges(h http.Header, op *compiledOp, d *bundles.Decision, reason pipeline.Reason, dn pipeline.Answer) {
+	if !dn.Challenge {
 		return
 	}
 	for _, c := range op.challenges {
@@ -103,25 +55,25 @@ func setChallenges(h http.Header, op *compiledOp, d *bundles.Decision, reason st
 		b.WriteString(quote(c.realm))
 		switch c.kind {
 		case "Basic":
-			if reason == "insufficient_scope" {
+			if reason == pipeline.ReasonInsufficientScope {
 				continue
 			}
 			b.WriteString(`, charset="UTF-8"`)
 		case "Bearer":
 			switch {
-			case reason == "insufficient_scope":
+			case reason == pipeline.ReasonInsufficientScope:
 				b.WriteString(`, error="insufficient_scope"`)
 				if len(d.RequiredScopes) > 0 {
 					b.WriteString(", scope=")
 					b.WriteString(quote(strings.Join(d.RequiredScopes, " ")))
 				}
-			case dn.bearerError != "":
+			case dn.BearerError != "":
 				// Only the scheme whose token was bad gets error=invalid_token.
 				// binding_required: RFC 8705 §3, a bound token without its
 				// certificate is an invalid token.
-				if _, bad := d.Rejected[c.scheme]; bad || reason == "revoked" || reason == "binding_required" {
+				if _, bad := d.Rejected[c.scheme]; bad || reason == pipeline.ReasonRevoked || reason == pipeline.ReasonBindingRequired {
 					b.WriteString(`, error="`)
-					b.WriteString(dn.bearerError)
+					b.WriteString(dn.BearerError)
 					b.WriteString(`"`)
 				}
 			}
@@ -160,6 +112,15 @@ var details = map[int]string{
 
 // writeProblem writes an application/problem+json answer.
 func writeProblem(w http.ResponseWriter, status int, title, requestID string) {
+	body := problemBody(status, title, requestID)
+	setProblemHeaders(w.Header(), len(body))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// problemBody is the problem document of a status; the front doors send the
+// same bytes as the proxy.
+func problemBody(status int, title, requestID string) []byte {
 	if title == "" {
 		title = http.StatusText(status)
 	}
@@ -170,11 +131,12 @@ func writeProblem(w http.ResponseWriter, status int, title, requestID string) {
 		Detail:    details[status],
 		RequestID: requestID,
 	})
-	h := w.Header()
+	return body
+}
+
+func setProblemHeaders(h http.Header, n int) {
 	h.Set("Content-Type", "application/problem+json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Content-Length", strconv.Itoa(n))
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
 }

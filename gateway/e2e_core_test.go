@@ -365,6 +365,7 @@ func TestCoreLogsHoldNoSecrets(t *testing.T) {
 		e.token(func(c map[string]any) { c["exp"] = time.Now().Add(-time.Hour).Unix() }),
 		e.token(func(c map[string]any) { c["aud"] = "nope" }),
 		authntest.TamperSignature(e.token(nil)),
+		e.token(func(c map[string]any) { c["iss"] = strings.TrimSuffix(testIssuer, "/") }),
 	}
 	var secrets []string
 	for _, tok := range tokens {
@@ -392,5 +393,12 @@ func TestCoreLogsHoldNoSecrets(t *testing.T) {
 	}
 	if strings.Contains(logs, "core-test-7") == false {
 		t.Errorf("audit lines do not carry the bundle revision")
+	}
+	// The rejection line says which iss came and which are trusted: the
+	// trailing-slash mismatch is readable without the token.
+	wantIss := `iss \"https://issuer.test\" is not a trusted issuer of this scheme (trusted: \"https://issuer.test/\")`
+	if !strings.Contains(logs, `"@message":"credential rejected"`) || !strings.Contains(logs, wantIss) ||
+		!strings.Contains(logs, "only by a trailing slash") {
+		t.Errorf("no rejection line with the token's iss and the trusted issuers:\n%s", logs)
 	}
 }

@@ -60,8 +60,14 @@ func rulesManifest(rev string) string {
 
 func reloadEnv(t *testing.T) *env {
 	t.Helper()
+	return reloadEnvWith(t, reloadConfig)
+}
+
+// reloadEnvWith is reloadEnv with another config.
+func reloadEnvWith(t *testing.T, config string) *env {
+	t.Helper()
 	e := newEnv(t, envOptions{
-		config: reloadConfig,
+		config: config,
 		files: map[string]string{
 			"shapes.yaml":        shapesDoc,
 			"bundle/.manifest":   rulesManifest("rules-v1"),

@@ -63,27 +63,6 @@ func FuzzPolicyInput(f *testing.F) {
 	})
 }
 
-// FuzzStripQuery: named parameters are gone, every other one is kept byte
-// for byte, in order.
-func FuzzStripQuery(f *testing.F) {
-	f.Add("api_key=1&a=2&api%5Fkey=3&b", "api_key")
-	f.Add("&&=&api_key&x=%zz", "api_key")
-	f.Fuzz(func(t *testing.T, raw, name string) {
-		out := stripQuery(raw, []string{name})
-		var kept []string
-		for _, p := range strings.Split(raw, "&") {
-			k, _, _ := strings.Cut(p, "=")
-			if dk, err := url.QueryUnescape(k); err == nil && dk == name || err != nil && k == name {
-				continue
-			}
-			kept = append(kept, p)
-		}
-		if raw != "" && out != strings.Join(kept, "&") {
-			t.Fatalf("stripQuery(%q, %q) = %q, want %q", raw, name, out, strings.Join(kept, "&"))
-		}
-	})
-}
-
 // FuzzStripCookies: named cookies never survive, whatever the header holds.
 func FuzzStripCookies(f *testing.F) {
 	f.Add("a=1; key=secret; b=2", "key")

@@ -2,11 +2,14 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,6 +19,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/bundles"
+	"github.com/gatehouse/gatehouse/gateway/assertion"
 	"github.com/gatehouse/gatehouse/gateway/edge"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 )
@@ -33,9 +37,12 @@ type Generation struct {
 	// decisions caches policy decisions when the policy allows it (nil otherwise).
 	decisions *decisionCache
 	// assertions caches signed identity assertions for this generation's
-	// operations (assertion.go).
-	assertions *assertionCache
-	closers    []io.Closer
+	// operations (gateway/assertion).
+	assertions *assertion.Cache
+	// asserter signs the identity assertion (nil: upstream_identity is
+	// off); its key is read with the generation, so a reload rotates it.
+	asserter *assertion.Signer
+	closers  []io.Closer
 	// jwks are the remote key sources the generation's issuers use.
 	jwks    []*authn.RemoteJWKS
 	ops     map[*Operation]*compiledOp
@@ -55,6 +62,29 @@ type Generation struct {
 	// authentication it spares credHeaders, the API-key header names.
 	headers     *edge.HeaderStripper
 	credHeaders map[string]struct{}
+	// usedIssuers are the issuers some scheme of an operation uses (for
+	// `gatehouse check`'s warnings about unused ones).
+	usedIssuers map[string]bool
+	// cert is the HTTPS listener's certificate (nil without listen.tls),
+	// so a reload changes it together with the trust and config it goes
+	// with, and only when the whole generation built.
+	cert *tls.Certificate
+	// trustSums hash each trust's files when the generation is swapped in,
+	// to count which trusts a reload changed (server_tls.go).
+	trustSums map[string][sha256.Size]byte
+	// life counts the generation's users (reload.go): it is closed when
+	// the last request that loaded it ends after it was swapped out.
+	life lifetime
+}
+
+// lifetime is the reference count and close-once state of a generation.
+type lifetime struct {
+	refs   atomic.Int64 // in-flight requests, +1 while it serves
+	once   sync.Once
+	closed chan struct{}
+	mu     sync.Mutex
+	bound  *time.Timer // closes it after retireBound however many requests remain
+	err    error
 }
 
 type compiledAPI struct {
@@ -80,6 +110,9 @@ type compiledOp struct {
 	stripQuery    []string // API key query parameters to remove
 	stripCookies  []string // API key cookies to remove
 	challenges    []challenge
+	// assert is what the identity assertion says about the operation (and
+	// the key of the generation's assertion cache).
+	assert assertion.Operation
 	// readsAuthorization: some scheme of the operation reads the
 	// Authorization header (http, oauth2, openIdConnect), which is then never
 	// forwarded.
@@ -112,6 +145,10 @@ type BuildOptions struct {
 	// RateStores holds the rate limit counters (a Server keeps one, so a
 	// reload keeps them); nil: the generation's own.
 	RateStores *ratelimit.Stores
+	// AssertionKeys keeps the assertion key generated when no key file is
+	// configured (a Server keeps one, so reloads do not change it); nil: a
+	// new key per generation.
+	AssertionKeys *assertion.Generated
 }
 
 // BuildGeneration reads every file the config references, builds
@@ -126,9 +163,22 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 		opts.Transports = newTransports()
 	}
 	g := &Generation{ID: genCounter.Add(1), Config: cfg, Built: time.Now(), ops: map[*Operation]*compiledOp{}}
+	g.life.refs.Store(1)
+	g.life.closed = make(chan struct{})
 	var errs ConfigErrors
+	seen := map[string]bool{}
 	fail := func(ptr string, err error) {
-		errs = append(errs, &ConfigError{File: cfg.Path, Pointer: ptr, Msg: err.Error()})
+		// A file or secret shared by many operations is reported once, at
+		// the key that names it (atkey.go).
+		var ak *keyError
+		if errors.As(err, &ak) {
+			ptr, err = ak.ptr, ak.err
+		}
+		ce := &ConfigError{File: cfg.Path, Pointer: ptr, Msg: err.Error()}
+		if !seen[ce.Error()] {
+			seen[ce.Error()] = true
+			errs = append(errs, ce)
+		}
 	}
 
 	authns := newAuthnFactory(cfg, log)
@@ -147,6 +197,24 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	if g.internalKM != nil {
 		g.closers = append(g.closers, g.internalKM)
 		authns.keyManagers = map[string]authn.KeyManager{g.internalKM.cfg.Name: g.internalKM.km}
+	}
+	if ui := cfg.UpstreamIdentity; ui.Enabled != nil && *ui.Enabled {
+		var err error
+		if g.asserter, err = assertion.Build(ui, cfg.File(ui.KeyFile), opts.AssertionKeys); err != nil {
+			ptr := "/upstream_identity"
+			if ui.KeyFile != "" {
+				ptr += "/key_file"
+			}
+			fail(ptr, err)
+		}
+	}
+	if t := cfg.Listen.TLS; t != nil {
+		c, err := tls.LoadX509KeyPair(cfg.File(t.CertFile), cfg.File(t.KeyFile))
+		if err != nil {
+			fail("/listen/tls", fmt.Errorf("server certificate: %w", err))
+		} else {
+			g.cert = &c
+		}
 	}
 	router := mux.NewRouter()
 	seenBase := map[string]string{}
@@ -179,6 +247,20 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 			g.ops[op] = cop
 		}
 		g.APIs = append(g.APIs, ca)
+	}
+	g.usedIssuers = make(map[string]bool, len(authns.issuers))
+	for name := range authns.issuers {
+		g.usedIssuers[name] = true
+	}
+	// Issuers no scheme uses are validated too (their key files, secrets
+	// and key sizes), so a broken one is found before a scheme names it.
+	// Remote ones are left alone: that would fetch for nothing.
+	for i := range cfg.Issuers {
+		if !cfg.Issuers[i].remote() {
+			if _, err := authns.issuer(cfg.Issuers[i].Name); err != nil {
+				fail(fmt.Sprintf("/issuers/%d", i), err)
+			}
+		}
 	}
 	fwd, proxyTrust, err := newForwardedCerts(cfg)
 	if err != nil {
@@ -213,7 +295,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 		return nil, err
 	}
 	g.Engine = eng
-	g.assertions = newAssertionCache()
+	g.assertions = assertion.NewCache()
 	if ok, why := eng.Cacheable(); ok {
 		g.decisions = newDecisionCache()
 	} else {
@@ -270,6 +352,7 @@ func compileOp(api *compiledAPI, op *Operation, f *authnFactory, cfg *Config) (*
 		astSchemes:    schemesValue(op),
 		secretHeaders: map[string]struct{}{"Authorization": {}, "Proxy-Authorization": {}, "Cookie": {}},
 		mtls:          usesMTLS(api.API, op),
+		assert:        assertion.Operation{API: api.Name, Version: api.Version, ID: op.ID},
 	}
 	for _, name := range op.Schemes {
 		def := api.Schemes[name]
@@ -282,19 +365,20 @@ func compileOp(api *compiledAPI, op *Operation, f *authnFactory, cfg *Config) (*
 		case "http", "oauth2", "openIdConnect":
 			c.readsAuthorization = true
 		}
-		if def.Type == "apiKey" {
-			switch def.In {
-			case "header":
-				h := http.CanonicalHeaderKey(def.ParamName)
+		if l, ok := a.(authn.Located); ok {
+			loc := l.Location()
+			switch loc.In {
+			case authn.InHeader:
+				h := http.CanonicalHeaderKey(loc.Name)
 				c.secretHeaders[h] = struct{}{}
 				c.apiKeyHeaders = append(c.apiKeyHeaders, h)
-			case "query":
-				c.stripQuery = append(c.stripQuery, def.ParamName)
-			case "cookie":
-				c.stripCookies = append(c.stripCookies, def.ParamName)
+			case authn.InQuery:
+				c.stripQuery = append(c.stripQuery, loc.Name)
+			case authn.InCookie:
+				c.stripCookies = append(c.stripCookies, loc.Name)
 			}
 		}
-		if ch, ok := challengeFor(api.API, def, cfg); ok {
+		if ch, ok := challengeFor(api.API, def, a, cfg); ok {
 			c.challenges = append(c.challenges, ch)
 		}
 	}
@@ -323,13 +407,25 @@ var (
 )
 
 // Close releases background work (key refreshers, caches) of a generation
-// that has been swapped out.
+// that has been swapped out. It runs once; later calls return the first
+// call's result. A Server closes its generations itself (reload.go).
 func (g *Generation) Close() error {
-	var errs []error
-	for _, c := range g.closers {
-		errs = append(errs, c.Close())
-	}
-	return errors.Join(errs...)
+	g.life.once.Do(func() {
+		g.life.mu.Lock()
+		if g.life.bound != nil {
+			g.life.bound.Stop()
+		}
+		g.life.mu.Unlock()
+		var errs []error
+		for _, c := range g.closers {
+			errs = append(errs, c.Close())
+		}
+		g.life.err = errors.Join(errs...)
+		if g.life.closed != nil {
+			close(g.life.closed)
+		}
+	})
+	return g.life.err
 }
 
 // Describe is a one-line summary for logs.

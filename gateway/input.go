@@ -7,7 +7,7 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
-	"github.com/gatehouse/gatehouse/authn"
+	"github.com/gatehouse/gatehouse/gateway/pipeline"
 )
 
 // The policy input is built directly as an OPA ast.Value: no JSON round trip
@@ -77,16 +77,13 @@ func termOf(interned map[string]*ast.Term, s string) *ast.Term {
 
 // policyInput holds the per-request parts the pipeline has gathered.
 type policyInput struct {
-	requestID  string
-	r          *http.Request
-	path       string
-	clientIP   string
-	op         *compiledOp
-	names      []string // scheme names of creds, in the same order
-	creds      []*authn.Identity
-	rejNames   []string // scheme names of rejections, in the same order
-	rejections []*authn.Rejection
-	now        time.Time
+	requestID string
+	r         *http.Request
+	path      string
+	clientIP  string
+	op        *compiledOp
+	outcomes  pipeline.Outcomes
+	now       time.Time
 }
 
 func (in *policyInput) value() ast.Value {
@@ -106,21 +103,24 @@ func (in *policyInput) value() ast.Value {
 	if cc := clientCertValue(in.r); cc != nil {
 		req.Insert(kClientCert, cc)
 	}
-	creds := emptyObject
-	if len(in.creds) > 0 {
-		obj := ast.NewObjectWithCapacity(len(in.creds))
-		for i, id := range in.creds {
-			obj.Insert(ast.StringTerm(in.names[i]), ast.NewTerm(id.AST()))
+	creds, rej := emptyObject, emptyObject
+	if nv := in.outcomes.Verified(); nv > 0 {
+		obj := ast.NewObjectWithCapacity(nv)
+		for _, o := range in.outcomes {
+			if o.Identity != nil {
+				obj.Insert(ast.StringTerm(o.Scheme), ast.NewTerm(o.Identity.AST()))
+			}
 		}
 		creds = ast.NewTerm(obj)
 	}
-	rej := emptyObject
-	if len(in.rejections) > 0 {
-		obj := ast.NewObjectWithCapacity(len(in.rejections))
-		for i, r := range in.rejections {
-			obj.Insert(ast.StringTerm(in.rejNames[i]), ast.ObjectTerm(
-				[2]*ast.Term{kReason, ast.StringTerm(string(r.Reason))},
-			))
+	if nr := in.outcomes.Rejected(); nr > 0 {
+		obj := ast.NewObjectWithCapacity(nr)
+		for _, o := range in.outcomes {
+			if o.Rejection != nil {
+				obj.Insert(ast.StringTerm(o.Scheme), ast.ObjectTerm(
+					[2]*ast.Term{kReason, ast.StringTerm(string(o.Rejection.Reason))},
+				))
+			}
 		}
 		rej = ast.NewTerm(obj)
 	}

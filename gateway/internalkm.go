@@ -120,7 +120,9 @@ func (g *Generation) KeyManager() *keymanager.KeyManager {
 // none, or when it listens elsewhere).
 func (s *Server) routesKeyManager(m *http.ServeMux, admin bool) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := s.gen.Load().internalKM
+		g, held := s.acquire()
+		defer release(g, held)
+		st := g.internalKM
 		if st == nil || st.onAdmin() != admin {
 			http.NotFound(w, r)
 			return

@@ -7,6 +7,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/gatehouse/gatehouse/gateway/buildinfo"
 )
 
 // metrics are per Server (not the global registry) so tests can run several
@@ -60,8 +62,21 @@ func newMetrics() *metrics {
 			Help: "1 if the last reload succeeded, 0 if the previous generation is still serving after a failed one.",
 		}),
 	}
-	reg.MustRegister(m.requests, m.authnSeconds, m.policySeconds, m.requestSeconds, m.reloads, m.generation, m.reloadOK)
+	reg.MustRegister(m.requests, m.authnSeconds, m.policySeconds, m.requestSeconds, m.reloads, m.generation, m.reloadOK, buildInfoMetric())
 	return m
+}
+
+// buildInfoMetric is the constant gatehouse_build_info 1 whose labels say
+// which build serves (the facts of `gatehouse version`), so dashboards can
+// see a rollout progress replica by replica.
+func buildInfoMetric() prometheus.Collector {
+	b := buildinfo.Get()
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "gatehouse_build_info",
+		Help: "Always 1; the labels name the running build: version, commit, build date, Go and OPA versions.",
+	}, []string{"version", "commit", "date", "go_version", "opa_version"})
+	g.WithLabelValues(b.Version, b.Commit, b.Date, b.GoVersion, b.OPA).Set(1)
+	return g
 }
 
 // Registry lets other packages register their collectors (JWKS age, caches).

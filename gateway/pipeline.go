@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/bundles"
 	"github.com/gatehouse/gatehouse/gateway/edge"
+	"github.com/gatehouse/gatehouse/gateway/pipeline"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 )
 
@@ -33,13 +34,11 @@ type Evaluation struct {
 	// Status is the answer when the request is not forwarded (0 when allowed).
 	Status int
 	// Reason is the governing reason of a denial or failure.
-	Reason string
-	// Names/Creds are the verified credentials by scheme, Rejected/Rejections
-	// the presented-but-invalid ones, in the operation's scheme order.
-	Names      []string
-	Creds      []*authn.Identity
-	RejNames   []string
-	Rejections []*authn.Rejection
+	Reason pipeline.Reason
+	// Outcomes are the verified and the presented-but-invalid credentials,
+	// by scheme, in the operation's scheme order.
+	Outcomes pipeline.Outcomes
+	outBuf   [maxKeySchemes]pipeline.Outcome
 	// Preflight holds the headers of a CORS preflight answer (gateway/edge/cors.go).
 	Preflight http.Header
 	// RetryAfter is when a rate-limited client may try again.
@@ -52,7 +51,7 @@ type Evaluation struct {
 	CachedDecision bool
 	AuthnTime      time.Duration
 	PolicyTime     time.Duration
-	denial         denial
+	answer         pipeline.Answer
 	in             policyInput
 	input          ast.Value
 
@@ -79,6 +78,12 @@ func (e *Evaluation) Operation() *Operation {
 	return e.Op.Operation
 }
 
+// refuse ends the evaluation with reason, answered as the reasons table
+// says.
+func (e *Evaluation) refuse(reason pipeline.Reason) {
+	e.Status, e.Reason = pipeline.AnswerOf(reason).Status, reason
+}
+
 // Evaluate routes, authenticates and decides one request. It strips client
 // identity headers from r in place (they are never the client's to send) and
 // calls no upstream.
@@ -100,30 +105,30 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 		err = edge.ErrTraversal
 	}
 	if err != nil {
-		ev.Status, ev.Reason = http.StatusBadRequest, edge.PathReason(err)
+		ev.refuse(pipeline.Reason(edge.PathReason(err)))
 		return ev
 	}
 	r.URL.Path, r.URL.RawPath, ev.Path = path, "", path
 	if edge.IsPreflight(r) {
 		if api := g.corsAPI(path); api != nil {
-			ev.Status, ev.Reason = http.StatusForbidden, "cors_rejected"
+			ev.refuse(pipeline.ReasonCORSRejected)
 			if ev.Preflight = g.preflight(r, api); ev.Preflight != nil {
-				ev.Status, ev.Reason = http.StatusNoContent, "cors_preflight"
+				ev.refuse(pipeline.ReasonCORSPreflight)
 			}
 			return ev
 		}
 	}
 	op, err := g.match(r)
 	if err != nil {
-		ev.Status, ev.Reason = http.StatusNotFound, "no_route"
+		ev.refuse(pipeline.ReasonNoRoute)
 		if errors.Is(err, errMethodNotAllowed) {
-			ev.Status, ev.Reason = http.StatusMethodNotAllowed, "method_not_allowed"
+			ev.refuse(pipeline.ReasonMethodNotAllowed)
 		}
 		return ev
 	}
 	ev.Op = op
 	if op.mtls && misdirected(r) {
-		ev.Status, ev.Reason = http.StatusMisdirectedRequest, "misdirected_request"
+		ev.refuse(pipeline.ReasonMisdirected)
 		return ev
 	}
 
@@ -132,12 +137,13 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 		// buckets, and applies the plan's limit to an allow.
 		defer finishRate(r.Context(), g.rate, ev, &rs)
 		if status, retry := g.rate.Before(r.Context(), r, op.Public, op.apiKeyHeaders, &rs); status != 0 {
-			ev.Status, ev.Reason, ev.RetryAfter = status, "rate_limited", retry
+			ev.refuse(pipeline.ReasonRateLimited)
+			ev.RetryAfter = retry
 			return ev
 		}
 	}
 	if status, reason := g.checkLimits(r, op); status != 0 {
-		ev.Status, ev.Reason = status, reason
+		ev.refuse(pipeline.Reason(reason))
 		return ev
 	}
 	if op.noQueryToken && r.URL.RawQuery != "" && edge.HasQueryToken(r.URL.RawQuery) {
@@ -146,10 +152,9 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 	}
 
 	in := policyInput{requestID: requestID, r: r, path: r.URL.Path, clientIP: clientIP(r), op: op, now: now}
-	// Scheme positions of the credentials and rejections, for the decision
-	// cache key (fixed-size, so no allocation for common operations).
-	var posBuf, rejPosBuf [maxKeySchemes]int
-	positions, rejPositions := posBuf[:0], rejPosBuf[:0]
+	// The outcomes live in the evaluation (no allocation for operations of
+	// up to maxKeySchemes schemes).
+	ev.Outcomes = ev.outBuf[:0]
 	if !op.Public {
 		authStart := time.Now()
 		for i, a := range op.authenticators {
@@ -157,9 +162,7 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 			id, err := a.Authenticate(r)
 			switch {
 			case err == nil:
-				ev.Names = append(ev.Names, name)
-				ev.Creds = append(ev.Creds, id)
-				positions = append(positions, i)
+				ev.Outcomes = append(ev.Outcomes, pipeline.Outcome{Scheme: name, Identity: id, Position: i})
 			case errors.Is(err, authn.ErrNoCredentials):
 				// Not presented: another alternative may still be satisfied.
 			default:
@@ -167,19 +170,17 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 				if !ok {
 					// Technical failure (key set or key manager unreachable):
 					// fail closed, never fall through to another scheme.
-					ev.Status, ev.Reason, ev.Failure = http.StatusServiceUnavailable, "authentication_unavailable",
-						fmt.Errorf("scheme %s: %w", name, err)
+					ev.refuse(pipeline.ReasonAuthnUnavailable)
+					ev.Failure = fmt.Errorf("scheme %s: %w", name, err)
 					ev.AuthnTime = time.Since(authStart)
 					return ev
 				}
-				ev.RejNames = append(ev.RejNames, name)
-				ev.Rejections = append(ev.Rejections, rej)
-				rejPositions = append(rejPositions, i)
+				ev.Outcomes = append(ev.Outcomes, pipeline.Outcome{Scheme: name, Rejection: rej, Position: i})
 			}
 		}
 		ev.AuthnTime = time.Since(authStart)
 	}
-	in.names, in.creds, in.rejNames, in.rejections = ev.Names, ev.Creds, ev.RejNames, ev.Rejections
+	in.outcomes = ev.Outcomes
 
 	ev.in = in
 
@@ -189,7 +190,7 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 	var key decisionKey
 	cacheable := false
 	if g.decisions != nil && len(opts) == 0 {
-		key, cacheable = g.decisions.key(r, ev, positions, rejPositions)
+		key, cacheable = g.decisions.key(r, ev)
 	}
 	var d *bundles.Decision
 	hit := false
@@ -201,7 +202,8 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 		d, err = g.Engine.Decide(r.Context(), ev.Input(), opts...)
 		if err != nil {
 			ev.PolicyTime = time.Since(policyStart)
-			ev.Status, ev.Reason, ev.Failure = http.StatusInternalServerError, "policy_error", err
+			ev.refuse(pipeline.ReasonPolicyError)
+			ev.Failure = err
 			return ev
 		}
 		if cacheable {
@@ -211,17 +213,18 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 	ev.PolicyTime = time.Since(policyStart)
 	ev.Decision, ev.CachedDecision = d, hit
 	if !d.Allow {
-		ev.Reason, ev.denial = pickDenial(d)
-		ev.Status = ev.denial.status
+		ev.Reason, ev.answer = pipeline.PickDenial(d)
+		ev.Status = ev.answer.Status
 	}
 	return ev
 }
 
 // ServeHTTP is the request pipeline: route, authenticate, decide, then deny
-// or forward. See DESIGN.md, "The shape, in one picture".
+// or forward. See docs/architecture.md, "The request's path".
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	gen := s.gen.Load()
+	gen, held := s.acquire()
+	defer release(gen, held) // deferred first: runs after finish
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK, requestID: requestID(r)}
 	// An HTTP/1 upgrade request ends inspection of its connection
 	// (gateway/edge/framing.go): unless the upgrade happens, the connection closes.
@@ -232,7 +235,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if ev.Op != nil && !ev.Op.Public {
 		s.metrics.authnSeconds.Observe(ev.AuthnTime.Seconds())
 	}
-	if ev.Decision != nil || ev.Reason == "policy_error" {
+	if ev.Decision != nil || ev.Reason == pipeline.ReasonPolicyError {
 		s.metrics.policySeconds.Observe(ev.PolicyTime.Seconds())
 	}
 	if ev.Failure != nil {
@@ -263,8 +266,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			setInvalidRequest(rec.Header(), ev.Op)
 		}
 		if ev.Decision != nil {
-			setChallenges(rec.Header(), ev.Op, ev.Decision, ev.Reason, ev.denial)
-			title = ev.denial.title
+			setChallenges(rec.Header(), ev.Op, ev.Decision, ev.Reason, ev.answer)
+			title = ev.answer.Title
 		}
 		writeProblem(rec, ev.Status, title, rec.requestID)
 		return
@@ -287,7 +290,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var satisfied []*authn.Identity
 	if !op.Public {
-		satisfied = satisfiedIdentities(d, ev.Names, ev.Creds)
+		satisfied = satisfiedIdentities(d, ev.Outcomes)
 	}
 	if h := gen.Config.MTLS.UpstreamHeader; h != "" {
 		f.xfccHeader = h
@@ -295,10 +298,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			f.xfcc = upstreamXFCC(satisfied)
 		}
 	}
-	if s.asserter != nil && !op.Public {
-		tok, err := s.asserter.Assertion(gen.assertions, op, satisfied)
+	if gen.asserter != nil && !op.Public {
+		tok, err := gen.asserter.Assertion(gen.assertions, &op.assert, satisfied)
 		if err != nil {
-			ev.Status, ev.Reason = http.StatusInternalServerError, "assertion_failed"
+			ev.refuse(pipeline.ReasonAssertionFailed)
 			s.log.Error("cannot sign identity assertion", "request_id", rec.requestID, "error", err.Error())
 			writeProblem(rec, http.StatusInternalServerError, "", rec.requestID)
 			return
@@ -322,25 +325,27 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func finishRate(ctx context.Context, l *ratelimit.Limits, ev *Evaluation, st *ratelimit.State) {
 	if ev.Status == 0 && ev.Decision != nil && ev.Decision.Allow && ev.Op != nil {
 		if status, retry := l.Plan(ctx, ev.Op.api.Name, ev.Op.api.Version, ev.Decision.Principal); status != 0 {
-			ev.Status, ev.Reason, ev.RetryAfter = status, "rate_limited", retry
+			ev.refuse(pipeline.ReasonRateLimited)
+			ev.RetryAfter = retry
 			return
 		}
 	}
 	if ev.Failure != nil || ev.Status == http.StatusTooManyRequests {
 		return
 	}
-	authenticated := ev.Decision != nil && ev.Decision.Allow && len(ev.Creds) > 0 && len(ev.Rejections) == 0
-	l.Charge(ctx, st, authenticated, len(ev.Rejections) > 0)
+	verified, rejected := ev.Outcomes.Verified(), ev.Outcomes.Rejected()
+	authenticated := ev.Decision != nil && ev.Decision.Allow && verified > 0 && rejected == 0
+	l.Charge(ctx, st, authenticated, rejected > 0)
 }
 
 // satisfiedIdentities returns the identities of the alternative the policy
 // said was satisfied, in scheme order.
-func satisfiedIdentities(d *bundles.Decision, names []string, ids []*authn.Identity) []*authn.Identity {
+func satisfiedIdentities(d *bundles.Decision, outcomes pipeline.Outcomes) []*authn.Identity {
 	out := make([]*authn.Identity, 0, len(d.Schemes))
 	for _, want := range d.Schemes {
-		for i, n := range names {
-			if n == want {
-				out = append(out, ids[i])
+		for _, o := range outcomes {
+			if o.Identity != nil && o.Scheme == want {
+				out = append(out, o.Identity)
 			}
 		}
 	}

@@ -149,7 +149,9 @@ func (g *Generation) prepareRequest(r *http.Request) *http.Request {
 	if f == nil {
 		return r
 	}
-	if !f.trusted(r) {
+	// A front door whose proxy verified the client certificate (Envoy's
+	// ext_authz source certificate) has put it in the context already.
+	if _, given := authn.ClientCertificates(r); given || !f.trusted(r) {
 		delete(r.Header, f.header)
 		if f.chainHdr != "" {
 			delete(r.Header, f.chainHdr)
@@ -243,26 +245,4 @@ func (f *authnFactory) trustList() []*authn.Trust {
 		out = append(out, t)
 	}
 	return out
-}
-
-// certificateClaim is the "certificate" claim of the identity assertion.
-func certificateClaim(c *authn.Certificate) map[string]any {
-	m := map[string]any{
-		"subject":            c.Subject,
-		"issuer":             c.Issuer,
-		"serial":             c.Serial,
-		"fingerprint_sha256": c.FingerprintSHA256,
-	}
-	if !c.NotAfter.IsZero() {
-		m["not_after"] = c.NotAfter.Unix()
-	}
-	if c.SPIFFEID != "" {
-		m["spiffe_id"] = c.SPIFFEID
-	}
-	for k, v := range map[string][]string{"dns_names": c.DNSNames, "emails": c.Emails, "uris": c.URIs} {
-		if len(v) > 0 {
-			m[k] = v
-		}
-	}
-	return m
 }

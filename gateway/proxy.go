@@ -8,11 +8,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/gateway/edge"
 )
 
@@ -53,7 +53,7 @@ func serveProxy(w http.ResponseWriter, r *http.Request, f *forward, t http.Round
 			out.URL.RawPath = ""
 			out.Host = ""
 			if len(f.op.stripQuery) > 0 {
-				out.URL.RawQuery = stripQuery(out.URL.RawQuery, f.op.stripQuery)
+				out.URL.RawQuery = authn.RemoveQueryParams(out.URL.RawQuery, f.op.stripQuery)
 			}
 			out.URL.ForceQuery = false
 			h := out.Header
@@ -135,37 +135,6 @@ func safeExtraHeader(name, assertionHeader string) bool {
 		}
 	}
 	return name != ""
-}
-
-// stripQuery removes the named parameters from a raw query string and keeps
-// every other byte of it as the client sent it.
-func stripQuery(raw string, names []string) string {
-	if raw == "" {
-		return raw
-	}
-	parts := strings.Split(raw, "&")
-	kept := parts[:0]
-	for _, p := range parts {
-		k := p
-		if i := strings.IndexByte(p, '='); i >= 0 {
-			k = p[:i]
-		}
-		dk, err := url.QueryUnescape(k)
-		if err != nil {
-			dk = k
-		}
-		drop := false
-		for _, n := range names {
-			if dk == n {
-				drop = true
-				break
-			}
-		}
-		if !drop {
-			kept = append(kept, p)
-		}
-	}
-	return strings.Join(kept, "&")
 }
 
 // stripCookies removes the named cookies and keeps the others.

@@ -9,42 +9,51 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc"
 
 	"github.com/gatehouse/gatehouse/bundles"
 	"github.com/gatehouse/gatehouse/bundles/decisionlog"
+	"github.com/gatehouse/gatehouse/gateway/assertion"
 	"github.com/gatehouse/gatehouse/gateway/edge"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 )
 
 // Server is a running gateway: listeners, the current generation, and the
 // process-wide pieces that outlive a reload (metrics, upstream connection
-// pools, the assertion signing key, the server certificate holder).
+// pools, the assertion signing key). Generations are built and swapped by
+// the one reload path (reload.go).
 type Server struct {
 	cfgPath string
 	log     hclog.Logger
+	// rejectLog ("authn") logs why each presented credential was refused.
+	rejectLog hclog.Logger
 	// manageRuntime: Options.ManageRuntime.
 	manageRuntime bool
 	audit         hclog.Logger
 	// auditFast, when set, writes the audit lines instead of audit.
 	auditFast *auditLog
 
-	gen        atomic.Pointer[Generation]
-	metrics    *metrics
-	asserter   *Asserter
-	transports *transports
-	certs      *certHolder
-	tls        tlsState        // in-place TLS file reloads (server_tls.go)
-	remote     *bundles.Remote // nil without policy.remote
-	remoteCfg  []byte          // processWide(config) at start, to notice changes
-	decisions  *decisionlog.Logger
-	keySources *keySources
-	kmStores   *kmStores // the internal key manager's token stores
-	rateStores *ratelimit.Stores
+	gen     atomic.Pointer[Generation]
+	metrics *metrics
+	// assertionKeys and published outlive generations: the assertion key
+	// generated without a key file, and the key set upstreams verify with,
+	// which keeps a replaced key for its overlap (gateway/assertion).
+	assertionKeys assertion.Generated
+	published     assertion.Published
+	transports    *transports
+	tls           tlsState        // TLS file watching and metrics (server_tls.go)
+	remote        *bundles.Remote // nil without policy.remote
+	remoteCfg     []byte          // processWide(config) at start, to notice changes
+	decisions     *decisionlog.Logger
+	keySources    *keySources
+	kmStores      *kmStores // the internal key manager's token stores
+	rateStores    *ratelimit.Stores
 
 	reloadMu   sync.Mutex
 	lastReload atomic.Pointer[reloadStatus]
@@ -62,6 +71,10 @@ type Server struct {
 	apiKeysAddr net.Addr
 	// keyManagerAddr is the internal key manager's dedicated listener.
 	keyManagerAddr net.Addr
+	// The front doors for another proxy (config_frontdoors.go).
+	grpcServers     []*grpc.Server
+	extAuthzAddr    net.Addr
+	forwardAuthAddr net.Addr
 }
 
 type reloadStatus struct {
@@ -82,15 +95,21 @@ type Options struct {
 	// ManageRuntime lets the config's runtime section set GOGC and
 	// GOMEMLIMIT (process-wide, so only `gatehouse run` asks for it).
 	ManageRuntime bool
+	// Config, when set, is the config already loaded from cfgPath (`run`
+	// reads it first for its log settings), so it is parsed once.
+	Config *Config
 }
 
 // New loads the config and builds the first generation. It fails if the
 // config or anything it references is invalid: a gateway never starts with a
 // configuration it cannot fully honour.
 func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
-	cfg, err := LoadConfig(cfgPath)
-	if err != nil {
-		return nil, err
+	cfg := opts.Config
+	if cfg == nil {
+		var err error
+		if cfg, err = LoadConfig(cfgPath); err != nil {
+			return nil, err
+		}
 	}
 	log := opts.Logger
 	if log == nil {
@@ -106,6 +125,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		rateStores: ratelimit.NewStores(log, nil),
 		AdminMux:   http.NewServeMux(),
 	}
+	s.rejectLog = log.Named("authn")
 	s.manageRuntime = opts.ManageRuntime
 	if s.manageRuntime {
 		applyRuntime(cfg, log)
@@ -119,18 +139,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 			s.auditFast = newAuditLog(s.audit.Name(), opts.AuditOutput)
 		}
 	}
-	if *cfg.UpstreamIdentity.Enabled {
-		s.asserter, err = NewAsserter(cfg.UpstreamIdentity, cfg.File(cfg.UpstreamIdentity.KeyFile))
-		if err != nil {
-			return nil, err
-		}
-	}
-	if cfg.Listen.TLS != nil {
-		s.certs, err = newCertHolder(cfg.File(cfg.Listen.TLS.CertFile), cfg.File(cfg.Listen.TLS.KeyFile))
-		if err != nil {
-			return nil, err
-		}
-	}
+	var err error
 	s.remoteCfg = processWide(cfg)
 	if cfg.Policy.DecisionLogs != nil {
 		var services map[string]json.RawMessage
@@ -157,6 +166,8 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.gen.Store(g)
+	s.tlsSwapped(nil, g)
+	s.published.Use(g.asserter, time.Now())
 	s.remoteActivated(remote)
 	s.metrics.generation.Set(float64(g.ID))
 	s.metrics.reloadOK.Set(1)
@@ -168,70 +179,6 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 
 // Generation returns the generation currently serving requests.
 func (s *Server) Generation() *Generation { return s.gen.Load() }
-
-// Reload rebuilds the generation from the config file on the side and swaps
-// it in only if everything builds. On failure the previous generation keeps
-// serving; the error is logged, counted, and shown on /readyz.
-func (s *Server) Reload(ctx context.Context) error {
-	return s.rebuild(ctx, s.reload)
-}
-
-// rebuild runs one generation build (a reload, or the activation of a
-// downloaded bundle), one at a time, and records its outcome.
-func (s *Server) rebuild(ctx context.Context, build func(context.Context) error) error {
-	s.reloadMu.Lock()
-	defer s.reloadMu.Unlock()
-	err := build(ctx)
-	if err != nil {
-		s.metrics.reloads.WithLabelValues("failure").Inc()
-		s.metrics.reloadOK.Set(0)
-		s.lastReload.Store(&reloadStatus{At: time.Now(), OK: false, Error: err.Error()})
-		s.log.Error("reload failed; previous generation keeps serving", "generation", s.gen.Load().ID, "error", err.Error())
-		return err
-	}
-	s.metrics.reloads.WithLabelValues("success").Inc()
-	s.metrics.reloadOK.Set(1)
-	s.lastReload.Store(&reloadStatus{At: time.Now(), OK: true})
-	s.rewatch()
-	return nil
-}
-
-func (s *Server) reload(ctx context.Context) error {
-	cfg, err := LoadConfig(s.cfgPath)
-	if err != nil {
-		return err
-	}
-	if s.certs != nil && cfg.Listen.TLS != nil {
-		if err := s.certs.reload(cfg.File(cfg.Listen.TLS.CertFile), cfg.File(cfg.Listen.TLS.KeyFile)); err != nil {
-			return err
-		}
-	}
-	s.checkRemoteUnchanged(cfg)
-	start := time.Now()
-	g, err := BuildGeneration(ctx, cfg, s.buildOptions(s.remoteCurrent("", nil)))
-	if err != nil {
-		return err
-	}
-	s.swap(g, start)
-	return nil
-}
-
-// swap makes g the serving generation.
-func (s *Server) swap(g *Generation, start time.Time) {
-	old := s.gen.Swap(g)
-	if s.manageRuntime {
-		applyRuntime(g.Config, s.log)
-	}
-	s.rewatchTLS()
-	s.metrics.generation.Set(float64(g.ID))
-	s.log.Info("generation active", "generation", g.ID, "apis", g.Describe(), "bundle_revision", g.Engine.Revision(),
-		"build_ms", time.Since(start).Milliseconds())
-	if old != nil {
-		// Requests still holding the old generation finish with it; its
-		// background work stops after they had time to.
-		time.AfterFunc(time.Minute, func() { _ = old.Close() })
-	}
-}
 
 // Start opens the listeners and serves in the background. Addresses ending
 // in :0 get a free port; Addr/AdminAddr report what was bound.
@@ -276,6 +223,10 @@ func (s *Server) Start() error {
 		return err
 	}
 	if err := s.startKeyManagerListener(cfg); err != nil {
+		s.Close()
+		return err
+	}
+	if err := s.startFrontDoors(cfg); err != nil {
 		s.Close()
 		return err
 	}
@@ -331,17 +282,27 @@ func (s *Server) tlsConfig(cfg *Config) *tls.Config {
 	}
 	return &tls.Config{
 		MinVersion:     min,
-		GetCertificate: s.certs.get,
+		GetCertificate: s.serverCert,
 		ClientAuth:     tls.RequestClientCert,
-		CipherSuites: []uint16{
-			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-			tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-			tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-			tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-			tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-			tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
-		},
+		CipherSuites:   aeadSuites,
 	}
+}
+
+// aeadSuites are the TLS 1.2 suites every listener offers: AEAD with
+// forward secrecy only (TLS 1.3 suites are not configurable and all AEAD).
+var aeadSuites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+}
+
+// serverCert hands new handshakes the serving generation's certificate;
+// established connections keep theirs.
+func (s *Server) serverCert(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return s.gen.Load().cert, nil
 }
 
 // Addr is the HTTPS listener's address (nil when not configured).
@@ -368,6 +329,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			errs[i] = srv.Shutdown(ctx)
 		}()
 	}
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(30 * time.Second)
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); s.stopGRPC(deadline) }()
 	wg.Wait()
 	s.stopTLSWatch()
 	s.stopRemote(ctx)
@@ -402,6 +369,9 @@ func (s *Server) Close() {
 	for _, srv := range s.servers {
 		_ = srv.Close()
 	}
+	for _, gs := range s.grpcServers {
+		gs.Stop()
+	}
 	for _, ln := range s.listeners {
 		_ = ln.Close()
 	}
@@ -416,13 +386,19 @@ func (s *Server) routesAdmin() {
 	m.HandleFunc("GET /readyz", s.readyz)
 	m.Handle("GET /metrics", s.metrics.handler())
 	m.HandleFunc("GET /.well-known/jwks.json", func(w http.ResponseWriter, _ *http.Request) {
-		if s.asserter == nil {
+		jwks, ok, err := s.published.JWKS(time.Now())
+		if !ok {
 			http.NotFound(w, nil)
 			return
 		}
+		if err != nil {
+			s.log.Error("cannot publish the identity assertion key set", "error", err.Error())
+			http.Error(w, "", http.StatusInternalServerError)
+			return
+		}
 		w.Header().Set("Content-Type", "application/jwk-set+json")
-		w.Header().Set("Cache-Control", "max-age=300")
-		_, _ = w.Write(s.asserter.JWKS())
+		w.Header().Set("Cache-Control", "max-age="+strconv.Itoa(int(assertion.JWKSMaxAge.Seconds())))
+		_, _ = w.Write(jwks)
 	})
 	s.routesAPIKeys(m, true)
 	s.routesKeyManager(m, true)
@@ -478,5 +454,7 @@ func (s *Server) buildOptions(remote []*bundles.Source) BuildOptions {
 		KMStores:   s.kmStores,
 		RateStores: s.rateStores,
 		Remote:     remote,
+
+		AssertionKeys: &s.assertionKeys,
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"time"
 
 	"github.com/gatehouse/gatehouse/bundles"
 )
@@ -43,22 +42,6 @@ func (s *Server) remoteActivated(used []*bundles.Source) {
 	for _, late := range s.remote.Activated(used, s.activateRemote) {
 		_ = s.activateRemote(context.Background(), late.Name, late)
 	}
-}
-
-// activateRemote builds a generation from the serving config with one
-// remote bundle replaced, the same path local bundles take. On failure the
-// serving generation stays, and the failure shows on /readyz and in metrics.
-func (s *Server) activateRemote(ctx context.Context, name string, src *bundles.Source) error {
-	return s.rebuild(ctx, func(ctx context.Context) error {
-		cfg := s.gen.Load().Config
-		start := time.Now()
-		g, err := BuildGeneration(ctx, cfg, s.buildOptions(s.remote.Current(name, src)))
-		if err != nil {
-			return err
-		}
-		s.swap(g, start)
-		return nil
-	})
 }
 
 // remoteCurrent is the active remote bundles (none without policy.remote).

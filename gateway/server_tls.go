@@ -1,31 +1,49 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatehouse/gatehouse/bundles"
 )
 
-// Hot reload of TLS material, and its reporting. See tlsWatcher.
+// TLS material — the server certificate and key, and the CA bundles and
+// CRLs of every client-certificate trust — belongs to the generation: it is
+// read when a generation is built and changes only when a whole new one
+// built (reload.go). A certificate that does not load, or a CA bundle or CRL
+// that does not parse, fails the reload, and the serving generation keeps
+// its certificate and trust. (A CRL past its nextUpdate still loads; the
+// requests it would check fail closed, see authn.Trust.)
+//
+// These files are watched here, also where `gatehouse run` is not the
+// caller and Server.Watch is not running, so rotated certificates and CRLs
+// take effect without a SIGHUP. Once Server.Watch runs, its watcher covers
+// them (Config.Files lists them) and this one stops.
+
+// tlsWatchDebounce is how long the TLS watcher waits for events to stop:
+// long enough for a key and certificate written one after the other to be
+// read together.
+const tlsWatchDebounce = 250 * time.Millisecond
 
 // tlsState is the Server's part of TLS reloading.
 type tlsState struct {
-	watcher *tlsWatcher
+	watcher *bundles.Watcher
 	cancel  context.CancelFunc
 	reloads *prometheus.CounterVec
 	crlNext *prometheus.GaugeVec
 }
 
-// startTLSWatch starts watching the server certificate and the generation's
-// trust files, unless watch.enabled is false. It is separate from the
-// generation watcher (Server.Watch): these files reload in place, without a
-// new generation, also where `gatehouse run` is not the caller. A watcher
-// that cannot start is logged: SIGHUP still reloads.
+// startTLSWatch registers the TLS metrics and starts watching the serving
+// generation's TLS files, unless watch.enabled is false. A watcher that
+// cannot start is logged: SIGHUP still reloads.
 func (s *Server) startTLSWatch() {
 	s.tls.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gatehouse_tls_reloads_total",
-		Help: "In-place reloads of TLS files by kind (server_certificate, client_trust) and result (success, failure).",
+		Help: "Reloads that took a changed server certificate or client-certificate trust into service, by kind (server_certificate, client_trust) and result (success); failed reloads count in gatehouse_reloads_total.",
 	}, []string{"kind", "result"})
 	s.tls.crlNext = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "gatehouse_client_crl_next_update_seconds",
@@ -36,25 +54,32 @@ func (s *Server) startTLSWatch() {
 		s.rewatchTLS() // metrics only; SIGHUP reloads
 		return
 	}
-	w, err := newTLSWatcher(s.log.Named("tls"), tlsWatchDebounce, s.tlsFilesChanged)
+	w, err := bundles.NewWatcher(s.log.Named("tls"), tlsWatchDebounce)
 	if err != nil {
 		s.log.Warn("cannot watch TLS files; they reload on SIGHUP only", "error", err.Error())
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	s.mu.Lock()
 	s.tls.watcher, s.tls.cancel = w, cancel
+	s.mu.Unlock()
 	s.rewatchTLS()
-	go w.run(ctx)
+	go w.Run(ctx)
 }
 
 // stopTLSWatch stops the watcher, if any.
 func (s *Server) stopTLSWatch() {
-	if s.tls.cancel != nil {
-		s.tls.cancel()
+	s.mu.Lock()
+	cancel := s.tls.cancel
+	s.tls.watcher, s.tls.cancel = nil, nil
+	s.mu.Unlock()
+	if cancel != nil {
+		cancel()
 	}
 }
 
-// rewatchTLS points the watcher at the current generation's files.
+// rewatchTLS updates the CRL metrics and points the watcher at the serving
+// generation's TLS files.
 func (s *Server) rewatchTLS() {
 	g := s.gen.Load()
 	if s.tls.crlNext != nil && g != nil {
@@ -65,9 +90,21 @@ func (s *Server) rewatchTLS() {
 			}
 		}
 	}
-	if s.tls.watcher == nil || g == nil {
+	s.mu.Lock()
+	w := s.tls.watcher
+	s.mu.Unlock()
+	if w == nil || g == nil {
 		return
 	}
+	w.Ignore(outputFiles(g.Config))
+	w.Watch("tls", tlsFiles(g), func(ctx context.Context) {
+		s.log.Info("TLS files changed; reloading")
+		_ = s.Reload(ctx) // a failure is logged, counted and shown on /readyz
+	})
+}
+
+// tlsFiles lists the generation's server certificate, key, CA and CRL files.
+func tlsFiles(g *Generation) []string {
 	var files []string
 	if tc := g.Config.Listen.TLS; tc != nil {
 		files = append(files, g.Config.File(tc.CertFile), g.Config.File(tc.KeyFile))
@@ -75,44 +112,27 @@ func (s *Server) rewatchTLS() {
 	for _, t := range g.trusts {
 		files = append(files, t.Files()...)
 	}
-	s.tls.watcher.set(files)
+	return files
 }
 
-// tlsFilesChanged reloads what the changed files belong to. A server
-// certificate that fails to load keeps the previous one serving; a trust
-// that fails to load fails closed for its API (authn.Trust) — both are
-// logged and counted.
-func (s *Server) tlsFilesChanged(changed map[string]bool) {
-	s.reloadMu.Lock() // never interleave with a generation reload
-	defer s.reloadMu.Unlock()
-	g := s.gen.Load()
-	if tc := g.Config.Listen.TLS; tc != nil && s.certs != nil {
-		cert, key := g.Config.File(tc.CertFile), g.Config.File(tc.KeyFile)
-		if changed[cert] || changed[key] {
-			if err := s.certs.reload(cert, key); err != nil {
-				s.tls.reloads.WithLabelValues("server_certificate", "failure").Inc()
-				s.log.Error("server certificate reload failed; the previous certificate keeps serving", "error", err.Error())
-			} else {
-				s.tls.reloads.WithLabelValues("server_certificate", "success").Inc()
-				s.log.Info("server certificate reloaded", "cert_file", cert)
+// tlsSwapped counts what a swap changed of the TLS material and points the
+// watcher at the new generation's files.
+func (s *Server) tlsSwapped(old, g *Generation) {
+	g.trustSums = map[string][sha256.Size]byte{}
+	for _, t := range g.trusts {
+		g.trustSums[t.Name()] = bundles.ContentSum(t.Files())
+	}
+	if s.tls.reloads != nil && old != nil {
+		if old.cert != nil && g.cert != nil && !bytes.Equal(old.cert.Certificate[0], g.cert.Certificate[0]) {
+			s.tls.reloads.WithLabelValues("server_certificate", "success").Inc()
+			s.log.Info("server certificate changed", "cert_file", g.Config.File(g.Config.Listen.TLS.CertFile))
+		}
+		for name, sum := range g.trustSums {
+			if prev, ok := old.trustSums[name]; ok && prev != sum {
+				s.tls.reloads.WithLabelValues("client_trust", "success").Inc()
+				s.log.Info("client certificate trust changed", "trust", name)
 			}
 		}
-	}
-	for _, t := range g.trusts {
-		hit := false
-		for _, f := range t.Files() {
-			hit = hit || changed[f]
-		}
-		if !hit {
-			continue
-		}
-		if err := t.Reload(); err != nil {
-			s.tls.reloads.WithLabelValues("client_trust", "failure").Inc()
-			s.log.Error("client certificate trust reload failed; certificates for it fail closed until fixed", "trust", t.Name(), "error", err.Error())
-			continue
-		}
-		s.tls.reloads.WithLabelValues("client_trust", "success").Inc()
-		s.log.Info("client certificate trust reloaded", "trust", t.Name(), "crl_next_update", t.CRLNextUpdate())
 	}
 	s.rewatchTLS()
 }

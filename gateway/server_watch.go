@@ -29,6 +29,9 @@ func (s *Server) Watch(ctx context.Context) error {
 	s.mu.Unlock()
 	s.rewatch()
 	go w.Run(ctx)
+	// This watcher sees the TLS files too (Config.Files lists them): the
+	// TLS-only one (server_tls.go) would reload a second time.
+	s.stopTLSWatch()
 	return nil
 }
 
@@ -47,8 +50,25 @@ func (s *Server) rewatch() {
 	if w == nil {
 		return
 	}
-	w.Watch("generation", s.gen.Load().Config.Files(), func(ctx context.Context) {
+	cfg := s.gen.Load().Config
+	w.Ignore(outputFiles(cfg))
+	w.Watch("generation", cfg.Files(), func(ctx context.Context) {
 		s.log.Info("files changed; reloading")
 		_ = s.Reload(ctx) // a failure is logged, counted and shown on /readyz
 	})
+}
+
+// outputFiles are the files the gateway itself writes: the decision log and
+// the internal key manager's token store. The watchers never react to them,
+// even where they sit beside the config (the quickstart's decisions.jsonl)
+// or inside a watched directory; under traffic they change all the time.
+func outputFiles(cfg *Config) []string {
+	var out []string
+	if dl := cfg.Policy.DecisionLogs; dl != nil && dl.File != "" {
+		out = append(out, cfg.File(dl.File))
+	}
+	if km := cfg.InternalKeyManager; km != nil && km.Store.Type != "redis" && km.Store.Path != "" {
+		out = append(out, cfg.File(km.Store.Path))
+	}
+	return out
 }

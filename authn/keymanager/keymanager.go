@@ -99,7 +99,7 @@ type Config struct {
 type KeyManager struct {
 	cfg    Config
 	apps   atomic.Pointer[Applications]
-	cache  *authn.Cache[*authn.TokenInfo]
+	cache  *authn.Cache[*authn.Identity]
 	slots  chan struct{}
 	signer *jose.Signer // nil: opaque tokens
 	jwks   []byte
@@ -156,7 +156,7 @@ func New(cfg Config) (*KeyManager, error) {
 		return nil, fmt.Errorf("keymanager: unknown token format %q", cfg.Format)
 	}
 	if cfg.CacheTTL > 0 {
-		km.cache = authn.NewCache[*authn.TokenInfo](cfg.CacheSize, cfg.Now)
+		km.cache = authn.NewCache[*authn.Identity](cfg.CacheSize, cfg.Now)
 	}
 	var err error
 	if km.dummy, err = dummyHash(); err != nil {
@@ -270,7 +270,7 @@ func (km *KeyManager) Issue(ctx context.Context, app *Application, requested []s
 // Validate answers for a token in process (authn.KeyManager): active while
 // its record lives, its application is still a client, and within the
 // scopes the application may still request.
-func (km *KeyManager) Validate(ctx context.Context, token string) (*authn.TokenInfo, error) {
+func (km *KeyManager) Validate(ctx context.Context, token string) (*authn.Identity, error) {
 	if !km.mayBeOurs(token) {
 		return nil, authn.Reject("", authn.ReasonInactiveToken, "key manager "+km.cfg.Name+": not one of its tokens", nil)
 	}
@@ -285,7 +285,7 @@ func (km *KeyManager) Validate(ctx context.Context, token string) (*authn.TokenI
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", authn.ErrKeyManagerUnavailable, km.cfg.Name, err)
 	}
-	ti, rej := km.tokenInfo(rec, k.credentialID())
+	ti, rej := km.identity(rec, k.credentialID())
 	if rej != nil {
 		return nil, rej
 	}
@@ -307,7 +307,9 @@ func (km *KeyManager) mayBeOurs(token string) bool {
 	return strings.HasPrefix(token, OpaquePrefix) && len(token) == len(OpaquePrefix)+43
 }
 
-func (km *KeyManager) tokenInfo(rec Record, credID string) (*authn.TokenInfo, *authn.Rejection) {
+// identity is the identity of an active token (no scheme: see
+// authn.KeyManager).
+func (km *KeyManager) identity(rec Record, credID string) (*authn.Identity, *authn.Rejection) {
 	app := km.apps.Load().Client(rec.ClientID)
 	if app == nil || app.ID != rec.Application {
 		return nil, authn.Reject("", authn.ReasonInactiveToken, "key manager "+km.cfg.Name+": the token's application is no longer a client", nil)
@@ -328,7 +330,8 @@ func (km *KeyManager) tokenInfo(rec Record, credID string) (*authn.TokenInfo, *a
 		"scope":      strings.Join(scopes, " "),
 		"token_type": "Bearer",
 	}
-	return &authn.TokenInfo{
+	return &authn.Identity{
+		Type:         authn.TypeOpaqueToken,
 		Source:       km.cfg.Name,
 		Subject:      rec.ClientID,
 		Issuer:       km.cfg.Issuer,

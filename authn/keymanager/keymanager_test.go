@@ -233,7 +233,7 @@ func TestValidateInProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := ti.Identity("oauth")
+	id := ti.WithScheme("oauth")
 	if id.Type != authn.TypeOpaqueToken || id.Source != "gatehouse" || id.ClientID != "shop" || id.Application != "shop" ||
 		strings.Join(id.Scopes, " ") != "read write" || !id.SubscriptionValidation || id.TokenID == "" || id.ExpiresAt.IsZero() {
 		t.Fatalf("identity %v", id.Map())

@@ -26,12 +26,23 @@ func apikeyCmd(args []string, stdout, stderr io.Writer) int {
 		apikeyUsage(stderr)
 		return 2
 	}
+	if isHelp(args[0]) {
+		apikeyUsage(stdout)
+		return 0
+	}
 	switch args[0] {
 	case "issue":
 		return apikeyIssue(args[1:], stdout, stderr)
 	case "jwks":
 		return apikeyJWKS(args[1:], stdout, stderr)
 	case "hash":
+		fs := flag.NewFlagSet("apikey hash", flag.ContinueOnError)
+		fs.Usage = func() {
+			fmt.Fprintln(fs.Output(), "usage: gatehouse apikey hash < key.txt   (prints the key's SHA-256; no flags)")
+		}
+		if code, stop := parseFlags(fs, args[1:], stdout, stderr); stop {
+			return code
+		}
 		return apikeyHash(os.Stdin, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "gatehouse apikey: unknown subcommand %q\n", args[0])
@@ -68,8 +79,8 @@ func apikeyIssue(args []string, stdout, stderr io.Writer) int {
 	app := fs.String("application", "", "the application the key belongs to")
 	plan := fs.String("plan", "", "subscription plan")
 	asJSON := fs.Bool("json", false, "print the key with its id, expiry and APIs as JSON")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, stop := parseFlags(fs, args, stdout, stderr); stop {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "gatehouse apikey issue: unexpected argument %q\n", fs.Arg(0))
@@ -116,8 +127,8 @@ func apikeyJWKS(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("apikey jwks", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("c", "gatehouse.yaml", "config file")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, stop := parseFlags(fs, args, stdout, stderr); stop {
+		return code
 	}
 	cfg, err := gateway.LoadConfig(*cfgPath)
 	if err != nil {

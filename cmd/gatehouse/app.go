@@ -29,11 +29,15 @@ func appCmd(args []string, stdout, stderr io.Writer) int {
 	case len(args) > 1 && args[0] == "secret" && args[1] == "rotate":
 		return appRotate(args[2:], stdout, stderr)
 	}
-	fmt.Fprint(stderr, `usage:
+	w, code := stderr, 2
+	if len(args) > 0 && (isHelp(args[0]) || args[0] == "secret" && len(args) > 1 && isHelp(args[1])) {
+		w, code = stdout, 0
+	}
+	fmt.Fprint(w, `usage:
   gatehouse app create        --data bundle/data.json --id <application> [--client-id <id>] [--scopes a,b] [--introspect] [--name <text>]
   gatehouse app secret rotate --data bundle/data.json --id <application> [--keep-old]
 `)
-	return 2
+	return code
 }
 
 func appCreate(args []string, stdout, stderr io.Writer) int {
@@ -46,8 +50,8 @@ func appCreate(args []string, stdout, stderr io.Writer) int {
 	introspect := fs.Bool("introspect", false, "the client may call the introspection endpoint (a resource server)")
 	name := fs.String("name", "", "display name")
 	cost := fs.Int("cost", 0, "bcrypt cost (default 10)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, stop := parseFlags(fs, args, stdout, stderr); stop {
+		return code
 	}
 	if *data == "" || *id == "" {
 		fmt.Fprintln(stderr, "gatehouse app create: --data and --id are required")
@@ -104,8 +108,8 @@ func appRotate(args []string, stdout, stderr io.Writer) int {
 	id := fs.String("id", "", "application id")
 	keepOld := fs.Bool("keep-old", false, "keep accepting the current secret(s) until the next rotation (an overlap for clients to switch)")
 	cost := fs.Int("cost", 0, "bcrypt cost (default 10)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, stop := parseFlags(fs, args, stdout, stderr); stop {
+		return code
 	}
 	if *data == "" || *id == "" {
 		fmt.Fprintln(stderr, "gatehouse app secret rotate: --data and --id are required")

@@ -46,8 +46,8 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 	requestID := fs.String("request-id", "explain", "request id the policy sees as input.request.id")
 	var headers headerFlags
 	fs.Var(&headers, "H", "request header 'Name: value' (repeatable)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, stop := parseFlags(fs, args, stdout, stderr); stop {
+		return code
 	}
 	if *target == "" || !strings.HasPrefix(*target, "/") {
 		fmt.Fprintln(stderr, "gatehouse explain: --url must be a path starting with /")
@@ -142,7 +142,7 @@ func explanation(ev *gateway.Evaluation) map[string]any {
 	}
 	out["status"] = status
 	if ev.Reason != "" {
-		out["reason"] = ev.Reason
+		out["reason"] = string(ev.Reason)
 	}
 	if ev.Failure != nil {
 		out["failure"] = ev.Failure.Error()
@@ -162,18 +162,17 @@ func explanation(ev *gateway.Evaluation) map[string]any {
 		if op.Public {
 			a["outcome"] = "skipped (public operation)"
 		}
-		for i, n := range ev.Names {
-			if n == scheme {
+		for _, o := range ev.Outcomes {
+			switch {
+			case o.Scheme != scheme:
+			case o.Identity != nil:
 				a["outcome"] = "verified"
-				identities[scheme] = ev.Creds[i].Map()
-			}
-		}
-		for i, n := range ev.RejNames {
-			if n == scheme {
+				identities[scheme] = o.Identity.Map()
+			default:
 				a["outcome"] = "rejected"
-				a["reason"] = string(ev.Rejections[i].Reason)
-				if ev.Rejections[i].Detail != "" {
-					a["detail"] = ev.Rejections[i].Detail
+				a["reason"] = string(o.Rejection.Reason)
+				if o.Rejection.Detail != "" {
+					a["detail"] = o.Rejection.Detail
 				}
 			}
 		}

@@ -24,8 +24,8 @@ func pkiCmd(args []string, stdout, stderr io.Writer) int {
 	iss := fs.String("issuer", "https://issuer.gatehouse.local/", "demo JWT issuer (iss)")
 	aud := fs.String("audience", "petstore", "audience of the demo tokens")
 	ttl := fs.Duration("token-ttl", 24*time.Hour, "lifetime of the demo tokens")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, stop := parseFlags(fs, args, stdout, stderr); stop {
+		return code
 	}
 	if err := writePKI(*out, strings.FieldsFunc(*hosts, func(r rune) bool { return r == ',' }), *iss, *aud, *ttl); err != nil {
 		fmt.Fprintf(stderr, "gatehouse pki: %v\n", err)

@@ -24,9 +24,9 @@ func policyCmd(args []string, stdout, stderr io.Writer) int {
 		return policyCapabilitiesCmd(args[1:], stdout, stderr)
 	case "test":
 		return policyTestCmd(args[1:], stdout, stderr)
-	case "-h", "--help", "help":
-		policyUsage(stderr)
-		return 2
+	case "-h", "-help", "--help", "help":
+		policyUsage(stdout)
+		return 0
 	}
 	fmt.Fprintf(stderr, "gatehouse policy: unknown command %q\n\n", args[0])
 	policyUsage(stderr)
@@ -47,8 +47,8 @@ commands:
 func policyCapabilitiesCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("policy capabilities", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, stop := parseFlags(fs, args, stdout, stderr); stop {
+		return code
 	}
 	b, err := bundles.CapabilitiesJSON()
 	if err != nil {
@@ -63,7 +63,7 @@ func policyTestCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("policy test", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: gatehouse policy test [flags] path [path ...]\n\n")
+		fmt.Fprint(fs.Output(), "usage: gatehouse policy test [flags] path [path ...]\n\n")
 		fs.PrintDefaults()
 	}
 	var opts policytest.Options
@@ -73,8 +73,8 @@ func policyTestCmd(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&opts.Threshold, "threshold", 0, "fail when coverage of the given policy files is below this percentage (implies -coverage)")
 	fs.BoolVar(&opts.NoBase, "no-base", false, "do not load the base policy compiled into the binary")
 	fs.DurationVar(&opts.Timeout, "timeout", 0, "bound on each test (default 5s)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, stop := parseFlags(fs, args, stdout, stderr); stop {
+		return code
 	}
 	opts.Paths = fs.Args()
 	if len(opts.Paths) == 0 {

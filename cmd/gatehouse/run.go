@@ -19,8 +19,8 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("c", "gatehouse.yaml", "config file")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, stop := parseFlags(fs, args, stdout, stderr); stop {
+		return code
 	}
 	cfg, err := gateway.LoadConfig(*cfgPath)
 	if err != nil {
@@ -44,7 +44,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
-	srv, err := gateway.New(ctx, *cfgPath, gateway.Options{Logger: log, AuditOutput: os.Stderr, ManageRuntime: true})
+	srv, err := gateway.New(ctx, *cfgPath, gateway.Options{Logger: log, AuditOutput: os.Stderr, ManageRuntime: true, Config: cfg})
 	if err != nil {
 		log.Error("cannot start", "error", err.Error())
 		fmt.Fprintf(stderr, "gatehouse: %v\n", err)

@@ -1,24 +1,22 @@
-package gateway
+// Package assertion signs the short-lived identity assertion (a JWT) the
+// gateway sends upstream with every allowed request, publishes the key set
+// upstreams verify it with, and caches signed assertions per generation.
+package assertion
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/lestrrat-go/jwx/v2/jwk"
+
 	"github.com/gatehouse/gatehouse/authn"
-	"github.com/gatehouse/gatehouse/authn/apikeys"
 	"github.com/gatehouse/gatehouse/authn/jose"
 )
 
-// Asserter signs the short-lived identity assertion the upstream receives
+// Signer signs the short-lived identity assertion the upstream receives
 // (default header X-JWT-Assertion) and publishes the matching JWKS on the
 // admin listener, so upstreams verify who the gateway let through without
 // trusting anything the client sent.
@@ -31,8 +29,9 @@ import (
 // the same thing — a client fetching a fresh token per request — as long as
 // the cached assertion expires no later than the new credential: an ES256
 // signature per first-seen token was 11% of the gateway's CPU (make bench).
-type Asserter struct {
+type Signer struct {
 	signer   *jose.Signer
+	pub      jwk.Key
 	jwks     []byte
 	issuer   string
 	audience string
@@ -40,52 +39,25 @@ type Asserter struct {
 	now      func() time.Time
 }
 
-// assertionCache holds one generation's signed assertions. It belongs to the
-// Generation, like the decision cache, because its keys hold *compiledOp: a
-// cache on the process-wide Asserter kept every retired generation (policy,
-// routes, authenticators) alive — the soak's heap grew ~20 MiB/min with a
-// reload every 10 s.
-type assertionCache struct {
-	mu      sync.Mutex
-	byIDs   map[assertionKey]cachedAssertion
-	content map[contentKey]cachedAssertion
-}
-
-func newAssertionCache() *assertionCache {
-	return &assertionCache{byIDs: map[assertionKey]cachedAssertion{}, content: map[contentKey]cachedAssertion{}}
-}
-
-type contentKey struct {
-	op *compiledOp
-	s  string
-}
-
-type assertionKey struct {
-	op  *compiledOp
-	ids [4]*authn.Identity
-}
-
-type cachedAssertion struct {
-	token   string
-	refresh time.Time // re-sign after this
-	exp     time.Time // the assertion's exp
-}
-
-const assertionCacheMax = 16384
-
 // ErrSigningKey is wrapped by problems with the assertion signing key.
 var ErrSigningKey = errors.New("identity assertion signing key")
 
-// NewAsserter loads the signing key from cfg.KeyFile, or generates one for
-// this process when none is configured (each replica then publishes its own
-// JWKS; configure a key file to share one across replicas).
-func NewAsserter(cfg IdentityConfig, keyFile string) (*Asserter, error) {
+// New loads the signing key from keyFile (upstream_identity.key_file,
+// resolved), or generates one when none is configured (each replica then
+// publishes its own JWKS; configure a key file to share one across
+// replicas).
+func New(cfg Config, keyFile string) (*Signer, error) { return Build(cfg, keyFile, nil) }
+
+// Build is New for one generation: without a key file it signs with the
+// process's generated key for the algorithm (gen; nil: a new key), so a
+// reload does not change the key upstreams verify with.
+func Build(cfg Config, keyFile string, gen *Generated) (*Signer, error) {
 	var signer crypto.Signer
 	var err error
 	if keyFile != "" {
 		signer, err = readSigningKey(keyFile)
 	} else {
-		signer, err = generateKey(cfg.Algorithm)
+		signer, err = gen.key(cfg.Algorithm)
 	}
 	if err != nil {
 		return nil, err
@@ -102,8 +74,9 @@ func NewAsserter(cfg IdentityConfig, keyFile string) (*Asserter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSigningKey, err)
 	}
-	return &Asserter{
+	return &Signer{
 		signer:   js,
+		pub:      pub,
 		jwks:     jwks,
 		issuer:   cfg.Issuer,
 		audience: cfg.Audience,
@@ -113,14 +86,14 @@ func NewAsserter(cfg IdentityConfig, keyFile string) (*Asserter, error) {
 }
 
 // JWKS returns the public key set upstreams verify assertions with.
-func (a *Asserter) JWKS() []byte { return a.jwks }
+func (a *Signer) JWKS() []byte { return a.jwks }
 
 // KeyID is the kid of the signing key.
-func (a *Asserter) KeyID() string { return a.signer.KeyID() }
+func (a *Signer) KeyID() string { return a.signer.KeyID() }
 
 // Assertion returns a signed assertion for the identities that satisfied the
 // operation, from the generation's cache c when one is fresh.
-func (a *Asserter) Assertion(c *assertionCache, op *compiledOp, ids []*authn.Identity) (string, error) {
+func (a *Signer) Assertion(c *Cache, op *Operation, ids []*authn.Identity) (string, error) {
 	key := assertionKey{op: op}
 	cacheable := c != nil && len(ids) <= len(key.ids)
 	now := a.now()
@@ -162,17 +135,6 @@ func (a *Asserter) Assertion(c *assertionCache, op *compiledOp, ids []*authn.Ide
 	return tok, nil
 }
 
-func (c *assertionCache) storeLocked(key assertionKey, ck contentKey, e cachedAssertion) {
-	if len(c.byIDs) >= assertionCacheMax {
-		clear(c.byIDs)
-	}
-	if len(c.content) >= assertionCacheMax {
-		clear(c.content)
-	}
-	c.byIDs[key] = e
-	c.content[ck] = e
-}
-
 // assertionContent is everything claims() reads from the identities, so two
 // credential sets with the same content get the same claims but for iat/exp.
 func assertionContent(ids []*authn.Identity) string {
@@ -197,17 +159,17 @@ func assertionContent(ids []*authn.Identity) string {
 
 // claims builds the assertion's claims. The subject comes from the strongest
 // credential: a token (JWT, opaque, API key) over a certificate over Basic.
-func (a *Asserter) claims(op *compiledOp, ids []*authn.Identity, now, exp time.Time) map[string]any {
+func (a *Signer) claims(op *Operation, ids []*authn.Identity, now, exp time.Time) map[string]any {
 	aud := a.audience
 	if aud == "" {
-		aud = op.api.Name
+		aud = op.API
 	}
 	c := map[string]any{
 		"iss":       a.issuer,
 		"aud":       aud,
 		"iat":       now.Unix(),
 		"exp":       exp.Unix(),
-		"api":       map[string]string{"name": op.api.Name, "version": op.api.Version},
+		"api":       map[string]string{"name": op.API, "version": op.Version},
 		"operation": op.ID,
 	}
 	schemes := make([]string, 0, len(ids))
@@ -253,27 +215,4 @@ func put(m map[string]any, k, v string) {
 	if v != "" {
 		m[k] = v
 	}
-}
-
-func generateKey(alg string) (crypto.Signer, error) {
-	switch alg {
-	case "", "ES256":
-		return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case "EdDSA":
-		_, k, err := ed25519.GenerateKey(rand.Reader)
-		return k, err
-	case "RS256":
-		return rsa.GenerateKey(rand.Reader, 2048)
-	}
-	return nil, fmt.Errorf("%w: unsupported algorithm %q", ErrSigningKey, alg)
-}
-
-// readSigningKey reads the assertion key with the same PEM rules as the API
-// key and key manager signing keys (PKCS#8, SEC 1 or PKCS#1).
-func readSigningKey(file string) (crypto.Signer, error) {
-	s, err := apikeys.LoadSigningKey(file)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrSigningKey, err)
-	}
-	return s, nil
 }

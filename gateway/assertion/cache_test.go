@@ -1,4 +1,4 @@
-package gateway
+package assertion
 
 import (
 	"encoding/base64"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/authn"
+	"github.com/gatehouse/gatehouse/internal/config"
 )
 
 func assertionClaims(t *testing.T, tok string) map[string]any {
@@ -28,14 +29,14 @@ func assertionClaims(t *testing.T, tok string) map[string]any {
 // but never an assertion that would outlive the new credential, and never
 // across different content.
 func TestAssertionContentCache(t *testing.T) {
-	a, err := NewAsserter(IdentityConfig{Issuer: "gatehouse", Lifetime: Duration(5 * time.Minute), Algorithm: "ES256"}, "")
+	a, err := New(Config{Issuer: "gatehouse", Lifetime: config.Duration(5 * time.Minute), Algorithm: "ES256"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := time.Unix(1_800_000_000, 0)
 	a.now = func() time.Time { return now }
-	cache := newAssertionCache()
-	op := &compiledOp{Operation: &Operation{ID: "getPet"}, api: &compiledAPI{API: &API{Name: "petstore", Version: "1"}}}
+	cache := NewCache()
+	op := &Operation{API: "petstore", Version: "1", ID: "getPet"}
 	id := func(sub, jti string, exp time.Time) *authn.Identity {
 		return &authn.Identity{Scheme: "jwt", Type: authn.TypeJWT, Subject: sub, Issuer: "https://idp/", ClientID: "app",
 			Scopes: []string{"read"}, TokenID: jti, ExpiresAt: exp}
@@ -83,25 +84,25 @@ func TestAssertionContentCache(t *testing.T) {
 // generation's operations, so each generation has its own cache and the
 // process-wide Asserter keeps nothing of a retired one.
 func TestAssertionCacheBelongsToGeneration(t *testing.T) {
-	a, err := NewAsserter(IdentityConfig{Issuer: "gatehouse", Lifetime: Duration(5 * time.Minute), Algorithm: "ES256"}, "")
+	a, err := New(Config{Issuer: "gatehouse", Lifetime: config.Duration(5 * time.Minute), Algorithm: "ES256"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	id := &authn.Identity{Scheme: "jwt", Type: authn.TypeJWT, Subject: "alice", ExpiresAt: time.Now().Add(time.Hour)}
-	newOp := func() *compiledOp {
-		return &compiledOp{Operation: &Operation{ID: "getPet"}, api: &compiledAPI{API: &API{Name: "petstore", Version: "1"}}}
+	newOp := func() *Operation {
+		return &Operation{API: "petstore", Version: "1", ID: "getPet"}
 	}
-	sizes := func(c *assertionCache) (int, int) {
+	sizes := func(c *Cache) (int, int) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		return len(c.byIDs), len(c.content)
 	}
-	gen1, gen2 := newAssertionCache(), newAssertionCache()
+	gen1, gen2 := NewCache(), NewCache()
 	op1, op2 := newOp(), newOp()
 	steps := []struct {
 		name       string
-		cache      *assertionCache
-		op         *compiledOp
+		cache      *Cache
+		op         *Operation
 		gen1, gen2 int // entries in each generation's cache (byIDs and content alike)
 	}{
 		{"gen 1 stores", gen1, op1, 1, 0},
@@ -113,7 +114,7 @@ func TestAssertionCacheBelongsToGeneration(t *testing.T) {
 		if _, err := a.Assertion(st.cache, st.op, []*authn.Identity{id}); err != nil {
 			t.Fatalf("%s: %v", st.name, err)
 		}
-		for i, c := range []*assertionCache{gen1, gen2} {
+		for i, c := range []*Cache{gen1, gen2} {
 			want := []int{st.gen1, st.gen2}[i]
 			if b, k := sizes(c); b != want || k != want {
 				t.Fatalf("%s: generation %d cache has %d/%d entries, want %d", st.name, i+1, b, k, want)
