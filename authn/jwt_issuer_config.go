@@ -171,12 +171,15 @@ func (c *IssuerConfig) RemoteJWKSConfig() RemoteJWKSConfig {
 
 // IssuerFiles says how an issuer's configured files and secrets are read:
 // File anchors a configured path, Dir resolves file: secret references,
-// Remote returns the (shared) source of remote keys.
+// Remote returns the (shared) source of remote keys. Pointer is the
+// issuer's JSON pointer in the configuration (/issuers/N): errors about a
+// file or secret are placed at its key (internal/config.KeyError).
 type IssuerFiles struct {
-	File   func(path string) string
-	Dir    string
-	Remote func(*IssuerConfig) (KeySource, error)
-	Logger hclog.Logger
+	Pointer string
+	File    func(path string) string
+	Dir     string
+	Remote  func(*IssuerConfig) (KeySource, error)
+	Logger  hclog.Logger
 }
 
 // NewIssuer loads the issuer's keys (a JWKS file, PEM certificates, the
@@ -202,25 +205,29 @@ func (c *IssuerConfig) NewIssuer(in IssuerFiles) (*Issuer, error) {
 		is.Leeway = &l
 	}
 	var err error
+	key := in.Pointer
 	switch {
 	case c.JWKSFile != "":
+		key += "/jwks_file"
 		is.Keys, err = LoadJWKSFile(in.File(c.JWKSFile), in.Logger)
 	case len(c.CertificateFiles) > 0:
+		key += "/certificate_files"
 		files := make([]string, len(c.CertificateFiles))
 		for i, f := range c.CertificateFiles {
 			files[i] = in.File(f)
 		}
 		is.Keys, err = LoadPEMFiles(files...)
 	case c.HMACSecret != "":
+		key += "/hmac_secret"
 		is.Secret, err = c.HMACSecret.Resolve(in.Dir)
 	case c.Remote():
 		is.Keys, err = in.Remote(c)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("issuer %q: %w", c.Name, err)
+		return nil, config.AtKey(key, fmt.Errorf("issuer %q: %w", c.Name, err))
 	}
 	if err := is.Validate(); err != nil {
-		return nil, fmt.Errorf("issuer %q: %w", c.Name, err)
+		return nil, config.AtKey(in.Pointer, err) // Validate names the issuer
 	}
 	return is, nil
 }

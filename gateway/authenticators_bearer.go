@@ -93,19 +93,21 @@ func (f *authnFactory) issuer(name string) (*authn.Issuer, error) {
 		return is, nil
 	}
 	var ic *authn.IssuerConfig
+	ptr := ""
 	for i := range f.cfg.Issuers {
 		if f.cfg.Issuers[i].Name == name {
-			ic = &f.cfg.Issuers[i]
+			ic, ptr = &f.cfg.Issuers[i], fmt.Sprintf("/issuers/%d", i)
 		}
 	}
 	if ic == nil {
 		return nil, fmt.Errorf("unknown issuer %q", name)
 	}
 	is, err := ic.NewIssuer(authn.IssuerFiles{
-		File:   f.cfg.File,
-		Dir:    f.cfg.Dir,
-		Remote: f.remoteKeys,
-		Logger: f.log.Named("authn.jwt").With("issuer", ic.Name),
+		Pointer: ptr,
+		File:    f.cfg.File,
+		Dir:     f.cfg.Dir,
+		Remote:  f.remoteKeys,
+		Logger:  f.log.Named("authn.jwt").With("issuer", ic.Name),
 	})
 	if err != nil {
 		return nil, err

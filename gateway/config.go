@@ -19,7 +19,7 @@ import (
 
 // Config is the gateway's one configuration file, after schema validation and
 // defaults. It is read once per generation and never mutated afterwards.
-// Every key is documented in docs/config.md.
+// Every key is documented in README.md, "Configuration reference".
 type Config struct {
 	Listen           ListenConfig            `json:"listen"`
 	Admin            AdminConfig             `json:"admin"`
@@ -195,7 +195,7 @@ func ParseConfig(path string, raw []byte) (*Config, error) {
 		return nil, ConfigErrors{{File: path, Msg: "not valid YAML: " + err.Error()}}
 	}
 	if err := validateAgainst("config.schema.json", path, js); err != nil {
-		return nil, err
+		return nil, withSemanticErrors(path, js, err)
 	}
 	var c Config
 	dec := json.NewDecoder(bytes.NewReader(js))
@@ -216,7 +216,7 @@ func ParseConfig(path string, raw []byte) (*Config, error) {
 	return &c, nil
 }
 
-// Defaults, as documented in docs/config.md.
+// Defaults, as documented in README.md, "Configuration reference".
 const (
 	DefaultAddress           = ":8443"
 	DefaultAdminAddress      = "127.0.0.1:9901"

@@ -148,3 +148,24 @@ func ParsePrefix(s string) (netip.Prefix, error) {
 	a = a.Unmap()
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }
+
+// KeyError is an error about one config key — the file, secret or issuer it
+// names — rather than about the operation that happened to use it first.
+// The gateway reports it under that key's JSON pointer, once, instead of
+// once per operation under /apis/N.
+type KeyError struct {
+	Pointer string
+	Err     error
+}
+
+func (e *KeyError) Error() string { return e.Err.Error() }
+func (e *KeyError) Unwrap() error { return e.Err }
+
+// AtKey places err at the config key ptr (a JSON pointer); with ptr empty
+// it returns err as is.
+func AtKey(ptr string, err error) error {
+	if ptr == "" {
+		return err
+	}
+	return &KeyError{Pointer: ptr, Err: err}
+}
