@@ -20,7 +20,7 @@ LDFLAGS := -X $(BUILDINFO).version=$(VERSION) -X $(BUILDINFO).commit=$(COMMIT) -
 DIST    := dist
 PLATFORMS := linux/amd64 linux/arm64
 
-.PHONY: all build release release-check image run test test-go test-policy lint bench bench-go bench-load fuzz soak pki clean tools test-deps
+.PHONY: all build release release-check image run test test-go test-policy lint bench bench-go bench-load bench-proxies fuzz soak pki clean tools test-deps
 
 all: build
 
@@ -96,13 +96,19 @@ lint:
 
 # Go benchmarks (ns/op, allocs/op) of the request path, then a loopback load
 # comparison against a bare reverse proxy, printed as ratios.
-bench: bench-go bench-load
+bench: bench-go bench-load bench-proxies
 
 bench-go:
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./authn/ ./authn/keymanager/ ./gateway/ ./policies/ ./bundles/
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./authn/ ./authn/keymanager/ ./gateway/ ./gateway/frontdoor/ ./policies/ ./bundles/
 
 bench-load: tools
 	$(GO) run ./cmd/loadbench -wrk $(WRK)
+
+# A real NGINX proxying alone vs the same NGINX with auth_request to the
+# gateway's forward-auth endpoint (nginx from make test-deps), as a ratio,
+# with the gateway's CPU time per authorized request.
+bench-proxies: tools
+	$(GO) run ./cmd/proxybench -wrk $(WRK)
 
 tools:
 	@command -v $(WRK) >/dev/null 2>&1 || { echo "installing wrk (Debian package)"; \

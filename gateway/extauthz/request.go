@@ -105,21 +105,26 @@ func copyHeaders(h http.Header, hr *authv3.AttributeContext_HttpRequest) error {
 			if raw := hv.GetRawValue(); len(raw) > 0 {
 				v = string(raw)
 			}
-			if err := addHeader(h, k, v); err != nil {
+			if err := addHeader(h, k, v, nil); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
+	// One backing array for the single values of the map: one allocation
+	// instead of one per header.
+	vals := make([]string, 0, len(hr.GetHeaders()))
 	for k, v := range hr.GetHeaders() {
-		if err := addHeader(h, k, v); err != nil {
+		if err := addHeader(h, k, v, &vals); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func addHeader(h http.Header, k, v string) error {
+// addHeader adds one header; with vals (the map form: every name once) the
+// value is stored in vals' backing array.
+func addHeader(h http.Header, k, v string, vals *[]string) error {
 	if strings.HasPrefix(k, ":") {
 		return nil
 	}
@@ -129,6 +134,12 @@ func addHeader(h http.Header, k, v string) error {
 	ck := http.CanonicalHeaderKey(k)
 	if ck == "Host" {
 		return nil // the authority is hr.Host
+	}
+	if vals != nil && len(h[ck]) == 0 {
+		i := len(*vals)
+		*vals = append(*vals, v)
+		h[ck] = (*vals)[i : i+1 : i+1]
+		return nil
 	}
 	h[ck] = append(h[ck], v)
 	return nil

@@ -3,6 +3,8 @@ package extauthz
 import (
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -34,7 +36,7 @@ func responseOf(out *frontdoor.Outcome) *authv3.CheckResponse {
 			ok.Headers = append(ok.Headers, header("Cookie", out.Cookie, corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD))
 		}
 		for _, n := range out.Remove {
-			ok.HeadersToRemove = append(ok.HeadersToRemove, strings.ToLower(n))
+			ok.HeadersToRemove = append(ok.HeadersToRemove, lower(n))
 		}
 		if out.RemoveCookieHeader {
 			ok.HeadersToRemove = append(ok.HeadersToRemove, "cookie")
@@ -71,7 +73,27 @@ func responseOf(out *frontdoor.Outcome) *authv3.CheckResponse {
 
 func header(k, v string, action corev3.HeaderValueOption_HeaderAppendAction) *corev3.HeaderValueOption {
 	return &corev3.HeaderValueOption{
-		Header:       &corev3.HeaderValue{Key: strings.ToLower(k), Value: v},
+		Header:       &corev3.HeaderValue{Key: lower(k), Value: v},
 		AppendAction: action,
 	}
 }
+
+// lowerNames holds the lowercase form of header names already seen: the
+// same few names (the assertion header, X-Request-Id, the credentials)
+// are in every answer, and lowering each anew was an allocation apiece.
+var lowerNames sync.Map
+
+// lower is strings.ToLower for header names, cached up to a bound (names
+// come from config and policy, but a policy could make many).
+func lower(k string) string {
+	if v, ok := lowerNames.Load(k); ok {
+		return v.(string)
+	}
+	l := strings.ToLower(k)
+	if lowerCount.Add(1) <= 1024 {
+		lowerNames.Store(k, l)
+	}
+	return l
+}
+
+var lowerCount atomic.Int32
