@@ -35,7 +35,7 @@ var ErrNoCredentials = errors.New("authn: no credentials presented")
 // Policies see these strings; keep them stable.
 type Reason string
 
-// The reasons, as listed in DESIGN.md. Adding one is a contract change: update
+// The reasons, a closed set (docs/architecture.md). Adding one is a contract change: update
 // schemas/input.schema.json and the policy too.
 const (
 	ReasonMalformed             Reason = "malformed"

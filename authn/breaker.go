@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Circuit breaker defaults (SECURITY.md): open after 5 consecutive failures,
+// Circuit breaker defaults: open after 5 consecutive failures,
 // try again (half-open) after 10 s.
 const (
 	DefaultBreakerFailures = 5

@@ -29,7 +29,7 @@ const (
 	AuthBearer            = "bearer"              // Authorization: Bearer <token>
 )
 
-// Defaults of an Introspection client (SECURITY.md).
+// Defaults of an Introspection client (README.md documents them).
 const (
 	DefaultIntrospectionTimeout  = 2 * time.Second
 	DefaultIntrospectionCacheTTL = 60 * time.Second

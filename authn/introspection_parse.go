@@ -10,24 +10,25 @@ import (
 )
 
 // IntrospectionClaims names the members of an introspection answer that
-// hold identity facts. Empty fields take the RFC 7662 names.
+// hold identity facts. Empty fields take the RFC 7662 names. It is also the
+// key_managers[].claims section of the gateway's configuration.
 type IntrospectionClaims struct {
 	// Scope: default both "scope" (space-separated string, RFC 7662) and
 	// "scp" (array, as some servers send).
-	Scope string
+	Scope string `json:"scope"`
 	// ClientID: default "client_id".
-	ClientID string
+	ClientID string `json:"client_id"`
 	// Subject: default "sub", else "username".
-	Subject string
+	Subject string `json:"subject"`
 	// Username: default "username" (kept in the claims; the subject when
 	// there is no sub).
-	Username string
+	Username string `json:"username"`
 	// Audience: default "aud" (string or array).
-	Audience string
+	Audience string `json:"audience"`
 	// Expiry: default "exp" (NumericDate).
-	Expiry string
+	Expiry string `json:"exp"`
 	// Application: the member naming the application (default none).
-	Application string
+	Application string `json:"application"`
 }
 
 // errIntrospectionAnswer is wrapped by answers that are not RFC 7662

@@ -15,7 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 )
 
-// Limits and defaults of a remote JWKS (SECURITY.md, "Figures we target").
+// Limits and defaults of a remote JWKS (README.md documents them).
 const (
 	// DefaultJWKSRefresh is how often a key set is refetched when its
 	// response says nothing about caching.

@@ -72,18 +72,19 @@ type Issuer struct {
 }
 
 // ClaimMapping names the claims identity fields come from. Empty fields use
-// the defaults described on each.
+// the defaults described on each. It is also the issuers[].claims section
+// of the gateway's configuration.
 type ClaimMapping struct {
 	// Scope: a space-separated string or an array of strings. Default:
 	// both "scope" and "scp" are read and merged.
-	Scope string
+	Scope string `json:"scope"`
 	// ClientID: default the first string among client_id, azp, cid.
-	ClientID string
+	ClientID string `json:"client_id"`
 	// Subject: default "sub".
-	Subject string
+	Subject string `json:"subject"`
 	// Application: a string, or an object whose "id", "uuid" or "name"
 	// (first present) is used. Default: none.
-	Application string
+	Application string `json:"application"`
 }
 
 // Validate checks the issuer configuration as NewJWT does.

@@ -54,23 +54,24 @@ const NegativeCacheTTL = 10 * time.Second
 // MTLSConfig is what an API says about the client certificates it accepts,
 // beyond its CAs.
 type MTLSConfig struct {
-	// Trust holds the API's CA bundles and CRLs (required).
-	Trust *Trust
+	// Trust holds the API's CA bundles and CRLs (required). It is built
+	// from files, so it is not part of the configuration's JSON form.
+	Trust *Trust `json:"-"`
 	// AllowedFingerprints, AllowedSubjects and AllowedSANs are allow-lists:
 	// when any is set, the certificate must match at least one entry of
 	// them. Fingerprints are hex SHA-256 of the certificate's DER (colons
 	// and case ignored). Subjects are patterns over the subject DN as
 	// RFC 2253 renders it ("CN=partner-1,O=Acme"); SANs are patterns over
 	// DNS, email and URI SANs. In patterns, * matches any run of characters.
-	AllowedFingerprints []string
-	AllowedSubjects     []string
-	AllowedSANs         []string
+	AllowedFingerprints []string `json:"allowed_fingerprints"`
+	AllowedSubjects     []string `json:"allowed_subjects"`
+	AllowedSANs         []string `json:"allowed_sans"`
 	// SubjectFrom and ApplicationFrom name the certificate field that
 	// becomes the identity's subject (default "dn") and application (default
 	// none), so subscriptions work for certificate clients: one of dn, cn,
 	// dns, email, uri, spiffe_id, fingerprint.
-	SubjectFrom     string
-	ApplicationFrom string
+	SubjectFrom     string `json:"subject_from"`
+	ApplicationFrom string `json:"application_from"`
 }
 
 // CertificateFields are the values SubjectFrom and ApplicationFrom accept.

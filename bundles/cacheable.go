@@ -11,8 +11,8 @@ import (
 // but the parts the gateway can key a cache on — the operation (with its api
 // and schemes), the verified credentials, the rejections, and the client
 // certificate — and calls no nondeterministic builtin (time, randomness).
-// Bundle data is fixed for the life of an Engine. PERFORMANCE.md: "a decision
-// cache keyed by exactly the inputs the policy reads".
+// Bundle data is fixed for the life of an Engine, so such a decision can be
+// cached keyed by exactly the inputs the policy reads (gateway/decisioncache.go).
 //
 // The analysis is conservative: any other use of `input` (input.request.headers,
 // input.time, input as a whole value, a variable key) makes the engine

@@ -114,12 +114,7 @@ func (f *authnFactory) issuer(name string) (*authn.Issuer, error) {
 		CacheTTL:         ic.CacheTTL.D(),
 
 		SubscriptionValidation: ic.SubscriptionValidation,
-		Claims: authn.ClaimMapping{
-			Scope:       ic.Claims.Scope,
-			ClientID:    ic.Claims.ClientID,
-			Subject:     ic.Claims.Subject,
-			Application: ic.Claims.Application,
-		},
+		Claims:                 ic.Claims,
 	}
 	if ic.Leeway != nil {
 		l := time.Duration(*ic.Leeway)

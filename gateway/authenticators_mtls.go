@@ -24,14 +24,10 @@ func (f *authnFactory) mtls(api *API, def *SchemeDef, sc SchemeConfig) (authn.Au
 	if err != nil {
 		return nil, err
 	}
-	cfg := authn.MTLSConfig{Trust: trust}
+	var cfg authn.MTLSConfig
 	var opts []authn.Option
 	if m := api.Config.MTLS; m != nil {
-		cfg.AllowedFingerprints = m.AllowedFingerprints
-		cfg.AllowedSubjects = m.AllowedSubjects
-		cfg.AllowedSANs = m.AllowedSANs
-		cfg.SubjectFrom = m.SubjectFrom
-		cfg.ApplicationFrom = m.ApplicationFrom
+		cfg = m.MTLSConfig
 		if m.CacheTTL != 0 {
 			opts = append(opts, authn.WithCacheTTL(m.CacheTTL.D()))
 		}
@@ -39,6 +35,7 @@ func (f *authnFactory) mtls(api *API, def *SchemeDef, sc SchemeConfig) (authn.Au
 	if sc.CacheTTL != 0 {
 		opts = append(opts, authn.WithCacheTTL(sc.CacheTTL.D()))
 	}
+	cfg.Trust = trust
 	a, err := authn.NewMTLS(def.Name, cfg, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w %q: %w", ErrScheme, def.Name, err)

@@ -10,6 +10,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/gateway/assertion"
 	"github.com/gatehouse/gatehouse/gateway/edge"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
@@ -18,7 +19,7 @@ import (
 
 // Config is the gateway's one configuration file, after schema validation and
 // defaults. It is read once per generation and never mutated afterwards.
-// Every key is documented in docs/config.md.
+// Every key is documented in README.md, "Configuration reference".
 type Config struct {
 	Listen           ListenConfig            `json:"listen"`
 	Admin            AdminConfig             `json:"admin"`
@@ -32,7 +33,7 @@ type Config struct {
 	Log              LogConfig               `json:"log"`
 	Watch            WatchConfig             `json:"watch"`
 	APIKeys          *APIKeysConfig          `json:"api_keys"`
-	MTLS             MTLSConfig              `json:"mtls"`
+	MTLS             EdgeMTLSConfig          `json:"mtls"`
 	// Limits: resource limits at the edge (gateway/edge).
 	Limits LimitsConfig `json:"limits"`
 	// RateLimits: per client IP and per plan (gateway/ratelimit).
@@ -124,30 +125,22 @@ const (
 
 // IssuerConfig is one trusted JWT issuer.
 type IssuerConfig struct {
-	Name             string       `json:"name"`
-	Issuer           string       `json:"issuer"`
-	JWKSFile         string       `json:"jwks_file"`
-	CertificateFiles []string     `json:"certificate_files"`
-	HMACSecret       Secret       `json:"hmac_secret"`
-	Audiences        []string     `json:"audiences"`
-	AllowAnyAudience bool         `json:"allow_any_audience"`
-	Algorithms       []string     `json:"algorithms"`
-	Leeway           *Duration    `json:"leeway"`
-	MaxLifetime      Duration     `json:"max_lifetime"`
-	RequiredClaims   []string     `json:"required_claims"`
-	Typ              []string     `json:"typ"`
-	Claims           ClaimMapping `json:"claims"`
-	CacheTTL         Duration     `json:"cache_ttl"`
+	Name             string             `json:"name"`
+	Issuer           string             `json:"issuer"`
+	JWKSFile         string             `json:"jwks_file"`
+	CertificateFiles []string           `json:"certificate_files"`
+	HMACSecret       Secret             `json:"hmac_secret"`
+	Audiences        []string           `json:"audiences"`
+	AllowAnyAudience bool               `json:"allow_any_audience"`
+	Algorithms       []string           `json:"algorithms"`
+	Leeway           *Duration          `json:"leeway"`
+	MaxLifetime      Duration           `json:"max_lifetime"`
+	RequiredClaims   []string           `json:"required_claims"`
+	Typ              []string           `json:"typ"`
+	Claims           authn.ClaimMapping `json:"claims"`
+	CacheTTL         Duration           `json:"cache_ttl"`
 	// Remote key sources and subscription validation: config_issuers.go.
 	RemoteIssuerConfig
-}
-
-// ClaimMapping names the claims that hold identity facts.
-type ClaimMapping struct {
-	Scope       string `json:"scope"`
-	ClientID    string `json:"client_id"`
-	Subject     string `json:"subject"`
-	Application string `json:"application"`
 }
 
 // PolicyConfig says where policies and data come from.
@@ -243,7 +236,7 @@ func ParseConfig(path string, raw []byte) (*Config, error) {
 	return &c, nil
 }
 
-// Defaults, as documented in docs/config.md.
+// Defaults, as documented in README.md, "Configuration reference".
 const (
 	DefaultAddress           = ":8443"
 	DefaultAdminAddress      = "127.0.0.1:9901"

@@ -22,9 +22,9 @@ type KeyManagerConfig struct {
 	Timeout      Duration `json:"timeout"`
 	// CAFiles verify the endpoint's certificate (system roots when empty);
 	// TLSServerName overrides the name checked.
-	CAFiles       []string           `json:"ca_files"`
-	TLSServerName string             `json:"tls_server_name"`
-	Claims        KeyManagerClaimMap `json:"claims"`
+	CAFiles       []string                  `json:"ca_files"`
+	TLSServerName string                    `json:"tls_server_name"`
+	Claims        authn.IntrospectionClaims `json:"claims"`
 	// Issuer, when set, must be the answer's iss; Audiences, when set, must
 	// hold one member of its aud.
 	Issuer                 string   `json:"issuer"`
@@ -36,17 +36,6 @@ type KeyManagerConfig struct {
 	CacheTTL         *Duration `json:"cache_ttl"`
 	NegativeCacheTTL *Duration `json:"negative_cache_ttl"`
 	CacheSize        int       `json:"cache_size"`
-}
-
-// KeyManagerClaimMap names the answer members that hold identity facts.
-type KeyManagerClaimMap struct {
-	Scope       string `json:"scope"`
-	ClientID    string `json:"client_id"`
-	Subject     string `json:"subject"`
-	Username    string `json:"username"`
-	Audience    string `json:"audience"`
-	Expiry      string `json:"exp"`
-	Application string `json:"application"`
 }
 
 // Limits of the key_managers section.
@@ -155,26 +144,18 @@ func (c *Config) checkKeyManagers(add func(ptr, format string, args ...any)) {
 // manager (secrets resolved and CA files read by the caller).
 func (km *KeyManagerConfig) introspectionConfig() authn.IntrospectionConfig {
 	return authn.IntrospectionConfig{
-		Name:             km.Name,
-		URL:              km.IntrospectionURL,
-		AuthMethod:       km.AuthMethod,
-		ClientID:         km.ClientID,
-		Timeout:          km.Timeout.D(),
-		ServerName:       km.TLSServerName,
-		Issuer:           km.Issuer,
-		Audiences:        km.Audiences,
-		CacheSize:        km.CacheSize,
-		CacheTTL:         optionalCacheTTL(km.CacheTTL),
-		NegativeCacheTTL: optionalCacheTTL(km.NegativeCacheTTL),
-		Claims: authn.IntrospectionClaims{
-			Scope:       km.Claims.Scope,
-			ClientID:    km.Claims.ClientID,
-			Subject:     km.Claims.Subject,
-			Username:    km.Claims.Username,
-			Audience:    km.Claims.Audience,
-			Expiry:      km.Claims.Expiry,
-			Application: km.Claims.Application,
-		},
+		Name:                   km.Name,
+		URL:                    km.IntrospectionURL,
+		AuthMethod:             km.AuthMethod,
+		ClientID:               km.ClientID,
+		Timeout:                km.Timeout.D(),
+		ServerName:             km.TLSServerName,
+		Issuer:                 km.Issuer,
+		Audiences:              km.Audiences,
+		CacheSize:              km.CacheSize,
+		CacheTTL:               optionalCacheTTL(km.CacheTTL),
+		NegativeCacheTTL:       optionalCacheTTL(km.NegativeCacheTTL),
+		Claims:                 km.Claims,
 		SubscriptionValidation: km.SubscriptionValidation,
 	}
 }

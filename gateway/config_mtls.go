@@ -11,22 +11,19 @@ import (
 )
 
 // APIMTLSConfig is what one API says about client certificates beyond its
-// CA bundles (apis[].client_ca_files): CRLs, allow-lists, and which
-// certificate field names the caller. See authn.MTLSConfig.
+// CA bundles (apis[].client_ca_files): CRLs and the cache, and — embedded,
+// as authn.MTLSConfig defines them — the allow-lists and which certificate
+// field names the caller. The trust is built from the CA and CRL files.
 type APIMTLSConfig struct {
-	CRLFiles            []string `json:"crl_files"`
-	AllowedFingerprints []string `json:"allowed_fingerprints"`
-	AllowedSubjects     []string `json:"allowed_subjects"`
-	AllowedSANs         []string `json:"allowed_sans"`
-	SubjectFrom         string   `json:"subject_from"`
-	ApplicationFrom     string   `json:"application_from"`
-	CacheTTL            Duration `json:"cache_ttl"`
+	CRLFiles []string `json:"crl_files"`
+	CacheTTL Duration `json:"cache_ttl"`
+	authn.MTLSConfig
 }
 
-// MTLSConfig is the listener-wide part of mutual TLS: client certificates
+// EdgeMTLSConfig is the listener-wide part of mutual TLS: client certificates
 // forwarded by a TLS-terminating load balancer, and the XFCC header the
 // gateway writes for upstreams.
-type MTLSConfig struct {
+type EdgeMTLSConfig struct {
 	ForwardedCertificate *ForwardedCertConfig `json:"forwarded_certificate"`
 	// UpstreamHeader, when set, carries the verified certificate's
 	// identity upstream in Envoy's XFCC format (Hash, Subject, URI, DNS),

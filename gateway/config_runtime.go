@@ -15,7 +15,7 @@ import (
 // Why the knob exists: the request path allocates tens of kilobytes in
 // hundreds of short-lived objects (parsed tokens, the policy's evaluation
 // state), so at Go's default GOGC=100 the collector takes 12–20% of the CPU
-// of first-seen tokens (PERFORMANCE.md, item 8). GOGC=400 measured 0.19–0.23×
+// of first-seen tokens (profiles of `make bench`). GOGC=400 measured 0.19–0.23×
 // → 0.26–0.29× of the bare proxy on fresh RS256 tokens — but the heap then
 // grows to five times the live heap between collections, so the default stays
 // Go's own and operators choose the trade.

@@ -20,7 +20,7 @@ import (
 // reload (a revoked jti, a new subscription) takes effect at once.
 //
 // A hit skips building the policy input and evaluating Rego, the largest
-// remaining per-request cost after credential caching (PERFORMANCE.md).
+// remaining per-request cost after credential caching (`make bench`).
 type decisionCache struct {
 	seed   maphash.Seed
 	shards [16]decisionShard

@@ -216,7 +216,7 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 }
 
 // ServeHTTP is the request pipeline: route, authenticate, decide, then deny
-// or forward. See DESIGN.md, "The shape, in one picture".
+// or forward. See docs/architecture.md, "The request's path".
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	gen, held := s.acquire()

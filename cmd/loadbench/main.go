@@ -11,7 +11,8 @@
 // Every target is its own process on its own loopback port: the upstream and
 // the bare proxy are this program re-executed (-role), the gateway is
 // `gatehouse run -c <generated config>` built from this tree, logging as it
-// ships (JSON, info, audit lines on) to a file. See PERFORMANCE.md.
+// ships (JSON, info, audit lines on) to a file. The Makefile's bench-load
+// target runs it.
 package main
 
 import (
