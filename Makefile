@@ -51,6 +51,16 @@ release-check: release
 	GOCACHE=$$tmp/.gocache $(MAKE) -C $$tmp release VERSION='$(VERSION)' COMMIT='$(COMMIT)' DATE='$(DATE)' >/dev/null; \
 	diff $(DIST)/SHA256SUMS $$tmp/$(DIST)/SHA256SUMS && echo "release-check: reproducible (identical SHA256SUMS)"
 
+# The container image from the release binary of this machine's
+# architecture: no base image is pulled (deploy/container/Dockerfile,
+# BINARY_FROM=prebuilt). CONTAINER=docker works too.
+CONTAINER ?= podman
+IMAGE     ?= gatehouse:$(VERSION)
+image: release
+	cp /etc/ssl/certs/ca-certificates.crt $(DIST)/ca-certificates.crt
+	$(CONTAINER) build -f deploy/container/Dockerfile --build-arg BINARY_FROM=prebuilt -t $(IMAGE) .
+	@$(CONTAINER) image ls $(IMAGE)
+
 # Development PKI, the demo issuer's keys and demo tokens (git-ignored).
 pki: build
 	$(BIN)/gatehouse pki -out $(DEV)/pki
@@ -118,8 +128,11 @@ tools:
 # redis-server is used by the Redis token store tests, nginx and caddy by the
 # front-door tests behind real proxies (Debian packages); the tests start
 # their own private instances on free loopback ports and skip, loudly,
-# without them. CI (.ci/run) installs them and makes a skip a failure.
-TEST_DEPS := redis-server nginx caddy
+# without them. podman and buildah build and run the container image
+# (deploy/container), runc runs it where crun cannot (cgroup v1/v2 hybrid
+# hosts); zsh and fish syntax-check the completion scripts. CI (.ci/run)
+# installs them and makes a skip a failure.
+TEST_DEPS := redis-server nginx caddy podman buildah runc zsh fish
 test-deps:
 	@for p in $(TEST_DEPS); do \
 		command -v $$p >/dev/null 2>&1 && continue; \
@@ -150,4 +163,4 @@ soak: build
 	$(GO) run ./cmd/soak -gatehouse $(BIN)/gatehouse -duration $(SOAKTIME) $(SOAKFLAGS)
 
 clean:
-	rm -rf $(BIN) $(DEV)
+	rm -rf $(BIN) $(DEV) $(DIST)

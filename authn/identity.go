@@ -3,6 +3,7 @@ package authn
 import (
 	"encoding/json"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -199,15 +200,136 @@ func (id *Identity) MarshalJSON() ([]byte, error) { return json.Marshal(id.Map()
 // AST returns the identity document as an OPA value, built once per Identity.
 // Cached identities therefore cost nothing to put into the next request's input.
 func (id *Identity) AST() ast.Value {
-	id.astOnce.Do(func() {
-		v, err := ast.InterfaceToValue(id.Map())
-		if err != nil {
-			// Map only produces JSON-compatible values; claims came from JSON.
-			v = ast.NewObject()
-		}
-		id.astVal = v
-	})
+	id.astOnce.Do(func() { id.astVal = id.buildAST() })
 	return id.astVal
+}
+
+// buildAST builds the value of Map directly, with shared key terms and
+// shared terms for the values that repeat across identities (scheme, type,
+// issuer, source, audience, scopes): a first-seen token used to pay ~60
+// allocations for Map plus its conversion, and every cached identity kept its
+// own copy of each key and repeated value (identity_ast_test.go checks the
+// result against ast.InterfaceToValue(Map())).
+func (id *Identity) buildAST() ast.Value {
+	pairs := make([][2]*ast.Term, 0, 20)
+	str := func(k *ast.Term, v string, intern bool) {
+		if v == "" {
+			return
+		}
+		if intern {
+			pairs = append(pairs, [2]*ast.Term{k, internedTerm(v)})
+		} else {
+			pairs = append(pairs, [2]*ast.Term{k, ast.StringTerm(v)})
+		}
+	}
+	pairs = append(pairs, [2]*ast.Term{idKeyScheme, internedTerm(id.Scheme)}, [2]*ast.Term{idKeyType, internedTerm(id.Type)})
+	str(idKeySubject, id.Subject, false)
+	str(idKeyIssuer, id.Issuer, true)
+	str(idKeySource, id.Source, true)
+	str(idKeyClientID, id.ClientID, true)
+	str(idKeyApplication, id.Application, true)
+	str(idKeyTokenID, id.TokenID, false)
+	str(idKeyCredentialID, id.CredentialID, false)
+	str(idKeyPlan, id.Plan, true)
+	str(idKeyConfirmation, id.Confirmation, false)
+	if id.SubscriptionValidation {
+		pairs = append(pairs, [2]*ast.Term{idKeySubscriptionValidation, ast.InternedTerm(true)})
+	}
+	pairs = append(pairs, [2]*ast.Term{idKeyScopes, internedList(id.Scopes)})
+	if len(id.Groups) > 0 {
+		pairs = append(pairs, [2]*ast.Term{idKeyGroups, internedList(id.Groups)})
+	}
+	if len(id.Audience) > 0 {
+		pairs = append(pairs, [2]*ast.Term{idKeyAudience, internedList(id.Audience)})
+	}
+	for _, t := range [...]struct {
+		k *ast.Term
+		v time.Time
+	}{{idKeyIssuedAt, id.IssuedAt}, {idKeyNotBefore, id.NotBefore}, {idKeyExpiresAt, id.ExpiresAt}} {
+		if !t.v.IsZero() {
+			pairs = append(pairs, [2]*ast.Term{t.k, ast.NumberTerm(json.Number(strconv.FormatInt(t.v.Unix(), 10)))})
+		}
+	}
+	if id.Claims != nil {
+		if v, err := ast.InterfaceToValue(id.Claims); err == nil {
+			pairs = append(pairs, [2]*ast.Term{idKeyClaims, ast.NewTerm(v)})
+		}
+	}
+	// The rarer members go through the generic conversion of their Map form.
+	if id.Certificate != nil || id.APIs != nil {
+		m := id.Map()
+		for _, k := range []*ast.Term{idKeyCertificate, idKeyAPIs} {
+			if v, ok := m[string(k.Value.(ast.String))]; ok {
+				if av, err := ast.InterfaceToValue(v); err == nil {
+					pairs = append(pairs, [2]*ast.Term{k, ast.NewTerm(av)})
+				}
+			}
+		}
+	}
+	return ast.NewObject(pairs...)
+}
+
+// Keys of the identity document, shared by every identity's value.
+var (
+	idKeyScheme                 = ast.StringTerm("scheme")
+	idKeyType                   = ast.StringTerm("type")
+	idKeySubject                = ast.StringTerm("subject")
+	idKeyIssuer                 = ast.StringTerm("issuer")
+	idKeySource                 = ast.StringTerm("source")
+	idKeyClientID               = ast.StringTerm("client_id")
+	idKeyApplication            = ast.StringTerm("application")
+	idKeyTokenID                = ast.StringTerm("token_id")
+	idKeyCredentialID           = ast.StringTerm("credential_id")
+	idKeyPlan                   = ast.StringTerm("plan")
+	idKeyConfirmation           = ast.StringTerm("confirmation")
+	idKeySubscriptionValidation = ast.StringTerm("subscription_validation")
+	idKeyScopes                 = ast.StringTerm("scopes")
+	idKeyGroups                 = ast.StringTerm("groups")
+	idKeyAudience               = ast.StringTerm("audience")
+	idKeyIssuedAt               = ast.StringTerm("issued_at")
+	idKeyNotBefore              = ast.StringTerm("not_before")
+	idKeyExpiresAt              = ast.StringTerm("expires_at")
+	idKeyClaims                 = ast.StringTerm("claims")
+	idKeyCertificate            = ast.StringTerm("certificate")
+	idKeyAPIs                   = ast.StringTerm("apis")
+)
+
+// interned holds string terms that repeat across identities (scheme names,
+// types, issuers, sources, client ids, audiences, scopes). Terms are never
+// mutated once built, so identities share them. Bounded: past maxInterned
+// distinct strings (an issuer minting endless client ids or scopes) new
+// strings simply get their own term.
+var interned = struct {
+	sync.RWMutex
+	m map[string]*ast.Term
+}{m: map[string]*ast.Term{}}
+
+const maxInterned = 4096
+
+func internedTerm(s string) *ast.Term {
+	interned.RLock()
+	t, ok := interned.m[s]
+	interned.RUnlock()
+	if ok {
+		return t
+	}
+	t = ast.StringTerm(s)
+	interned.Lock()
+	if prev, ok := interned.m[s]; ok {
+		t = prev
+	} else if len(interned.m) < maxInterned {
+		interned.m[s] = t
+	}
+	interned.Unlock()
+	return t
+}
+
+func internedList(s []string) *ast.Term {
+	terms := make([]*ast.Term, len(s))
+	for i, v := range s {
+		terms[i] = internedTerm(v)
+	}
+	return ast.ArrayTerm(terms...)
 }
 
 func putStr(m map[string]any, k, v string) {

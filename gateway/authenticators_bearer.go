@@ -94,9 +94,10 @@ func (f *authnFactory) issuer(name string) (*authn.Issuer, error) {
 		return is, nil
 	}
 	var ic *IssuerConfig
+	ptr := ""
 	for i := range f.cfg.Issuers {
 		if f.cfg.Issuers[i].Name == name {
-			ic = &f.cfg.Issuers[i]
+			ic, ptr = &f.cfg.Issuers[i], fmt.Sprintf("/issuers/%d", i)
 		}
 	}
 	if ic == nil {
@@ -122,21 +123,25 @@ func (f *authnFactory) issuer(name string) (*authn.Issuer, error) {
 	}
 	log := f.log.Named("authn.jwt").With("issuer", ic.Name)
 	var err error
+	key := ptr
 	switch {
 	case ic.JWKSFile != "":
+		key += "/jwks_file"
 		is.Keys, err = authn.LoadJWKSFile(f.cfg.File(ic.JWKSFile), log)
 	case len(ic.CertificateFiles) > 0:
+		key += "/certificate_files"
 		is.Keys, err = authn.LoadPEMFiles(resolveAll(f.cfg, ic.CertificateFiles)...)
 	case ic.HMACSecret != "":
+		key += "/hmac_secret"
 		is.Secret, err = ic.HMACSecret.Resolve(f.cfg.Dir)
 	case ic.remote():
 		is.Keys, err = f.remoteKeys(ic)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("issuer %q: %w", name, err)
+		return nil, atKey(key, fmt.Errorf("issuer %q: %w", name, err))
 	}
 	if err := is.Validate(); err != nil {
-		return nil, fmt.Errorf("issuer %q: %w", name, err)
+		return nil, atKey(ptr, err) // is.Validate names the issuer
 	}
 	f.issuers[name] = is
 	return is, nil

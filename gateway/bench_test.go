@@ -136,7 +136,10 @@ type benchEnv struct {
 	upstream *httptest.Server
 }
 
-func newBenchEnv(b *testing.B) *benchEnv {
+func newBenchEnv(b *testing.B) *benchEnv { return newBenchEnvAlg(b, "RS256") }
+
+// newBenchEnvAlg is newBenchEnv with an issuer key of another algorithm.
+func newBenchEnvAlg(b *testing.B, alg string) *benchEnv {
 	b.Helper()
 	dir := b.TempDir()
 	e := &benchEnv{dir: dir}
@@ -151,7 +154,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	if _, _, err := srv.WriteFiles(dir, "server"); err != nil {
 		b.Fatal(err)
 	}
-	e.signer, err = authntest.NewSigner("RS256", authntest.WithKID("bench-1"))
+	e.signer, err = authntest.NewSigner(alg, authntest.WithKID("bench-1"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -184,7 +187,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	return e
 }
 
-// mint returns a fresh RS256 access token (a new jti each call).
+// mint returns a fresh access token (a new jti each call).
 func (e *benchEnv) mint(b *testing.B) string {
 	c := authntest.Claims(benchIss, benchAudience, time.Now(), time.Hour)
 	c["scope"] = "read:store write:store"

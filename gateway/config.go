@@ -215,7 +215,7 @@ func ParseConfig(path string, raw []byte) (*Config, error) {
 		return nil, ConfigErrors{{File: path, Msg: "not valid YAML: " + err.Error()}}
 	}
 	if err := validateAgainst("config.schema.json", path, js); err != nil {
-		return nil, err
+		return nil, withSemanticErrors(path, js, err)
 	}
 	var c Config
 	dec := json.NewDecoder(bytes.NewReader(js))

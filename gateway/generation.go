@@ -59,6 +59,9 @@ type Generation struct {
 	rate *ratelimit.Limits
 	// keyManagers are the key managers the generation's schemes use.
 	keyManagers map[string]authn.KeyManager
+	// usedIssuers are the issuers some scheme of an operation uses (for
+	// `gatehouse check`'s warnings about unused ones).
+	usedIssuers map[string]bool
 	// cert is the HTTPS listener's certificate (nil without listen.tls),
 	// so a reload changes it together with the trust and config it goes
 	// with, and only when the whole generation built.
@@ -158,8 +161,19 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	g.life.refs.Store(1)
 	g.life.closed = make(chan struct{})
 	var errs ConfigErrors
+	seen := map[string]bool{}
 	fail := func(ptr string, err error) {
-		errs = append(errs, &ConfigError{File: cfg.Path, Pointer: ptr, Msg: err.Error()})
+		// A file or secret shared by many operations is reported once, at
+		// the key that names it (atkey.go).
+		var ak *keyError
+		if errors.As(err, &ak) {
+			ptr, err = ak.ptr, ak.err
+		}
+		ce := &ConfigError{File: cfg.Path, Pointer: ptr, Msg: err.Error()}
+		if !seen[ce.Error()] {
+			seen[ce.Error()] = true
+			errs = append(errs, ce)
+		}
 	}
 
 	authns := newAuthnFactory(cfg, log)
@@ -228,6 +242,20 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 			g.ops[op] = cop
 		}
 		g.APIs = append(g.APIs, ca)
+	}
+	g.usedIssuers = make(map[string]bool, len(authns.issuers))
+	for name := range authns.issuers {
+		g.usedIssuers[name] = true
+	}
+	// Issuers no scheme uses are validated too (their key files, secrets
+	// and key sizes), so a broken one is found before a scheme names it.
+	// Remote ones are left alone: that would fetch for nothing.
+	for i := range cfg.Issuers {
+		if !cfg.Issuers[i].remote() {
+			if _, err := authns.issuer(cfg.Issuers[i].Name); err != nil {
+				fail(fmt.Sprintf("/issuers/%d", i), err)
+			}
+		}
 	}
 	fwd, proxyTrust, err := newForwardedCerts(cfg)
 	if err != nil {

@@ -21,6 +21,9 @@ package gatehouse.authz
 # that is not an object with a non-empty string reason still denies, with
 # "custom_deny", so a mistyped rule (or data) fails closed.
 deny_reasons contains custom_reason(d) if {
+	# The plain ref first: without user deny rules it is undefined at once,
+	# where the iteration alone cost ~10 allocations per request.
+	data.gatehouse.custom.deny
 	some d in data.gatehouse.custom.deny
 }
 
