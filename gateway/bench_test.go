@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/gatehouse/gatehouse/authn/authntest"
+	"github.com/gatehouse/gatehouse/gateway/pipeline"
 )
 
 // Benchmarks of the request path with real pieces: a generated PKI and
@@ -423,14 +424,14 @@ func BenchmarkInput(b *testing.B) {
 	if ev.Status != 0 {
 		b.Fatalf("not allowed: status %d reason %q", ev.Status, ev.Reason)
 	}
-	in := policyInput{requestID: "bench-req-1", r: r, path: r.URL.Path, clientIP: clientIP(r), op: ev.Op, now: now,
-		outcomes: ev.Outcomes}
-	if in.value().Compare(ev.Input()) != 0 {
+	in := pipeline.Input{RequestID: "bench-req-1", Request: r, Path: r.URL.Path, ClientIP: clientIP(r), Op: &ev.Op.core, Now: now,
+		Outcomes: ev.Outcomes}
+	if in.Value().Compare(ev.Input()) != 0 {
 		b.Fatal("input differs from the pipeline's")
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		_ = in.value()
+		_ = in.Value()
 	}
 }
 
