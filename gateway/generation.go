@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse/gatehouse/bundles"
 	"github.com/gatehouse/gatehouse/gateway/assertion"
 	"github.com/gatehouse/gatehouse/gateway/edge"
+	"github.com/gatehouse/gatehouse/gateway/pipeline"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 )
 
@@ -35,7 +36,7 @@ type Generation struct {
 	Built  time.Time
 	router *mux.Router
 	// decisions caches policy decisions when the policy allows it (nil otherwise).
-	decisions *decisionCache
+	decisions *pipeline.Cache
 	// assertions caches signed identity assertions for this generation's
 	// operations (gateway/assertion).
 	assertions *assertion.Cache
@@ -93,9 +94,10 @@ type compiledAPI struct {
 // compiledOp is an Operation with everything the hot path needs prepared.
 type compiledOp struct {
 	*Operation
-	api            *compiledAPI
-	astOp          *ast.Term
-	astSchemes     *ast.Term
+	api *compiledAPI
+	// core is what the decision core keeps of the operation: the prepared
+	// parts of the policy input and the credential headers.
+	core           pipeline.Op
 	authenticators []authn.Authenticator // same order as Operation.Schemes
 	// mtls: the operation can take a client certificate (SNI/Host check).
 	mtls bool
@@ -289,7 +291,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	g.Engine = eng
 	g.assertions = assertion.NewCache()
 	if ok, why := eng.Cacheable(); ok {
-		g.decisions = newDecisionCache()
+		g.decisions = pipeline.NewCache()
 	} else {
 		log.Info("decision cache off: the policy reads request-dependent input", "why", why)
 	}
@@ -340,8 +342,7 @@ func compileOp(api *compiledAPI, op *Operation, f *authnFactory, cfg *Config) (*
 	c := &compiledOp{
 		Operation:     op,
 		api:           api,
-		astOp:         operationValue(op),
-		astSchemes:    schemesValue(op),
+		core:          pipeline.Op{API: api.astAPI, Operation: operationValue(op), Schemes: schemesValue(op), NumSchemes: len(op.Schemes)},
 		secretHeaders: map[string]struct{}{"Authorization": {}, "Proxy-Authorization": {}, "Cookie": {}},
 		mtls:          usesMTLS(api.API, op),
 		assert:        assertion.Operation{API: api.Name, Version: api.Version, ID: op.ID},
@@ -375,6 +376,7 @@ func compileOp(api *compiledAPI, op *Operation, f *authnFactory, cfg *Config) (*
 		}
 	}
 	exclusiveAPIKeys(c)
+	c.core.SecretHeaders = c.secretHeaders
 	return c, nil
 }
 
