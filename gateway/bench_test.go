@@ -256,7 +256,8 @@ func benchGeneration(b *testing.B, cfg *Config) *Generation {
 }
 
 // server is the whole gateway with its default logging: JSON audit lines at
-// info, written (and so fully formatted) to io.Discard.
+// info, written (and so fully formatted) to io.Discard by the audit writer
+// `gatehouse run` uses.
 func (e *benchEnv) server(b *testing.B) *Server { return e.serverWith(b, "") }
 
 // serverWith is server with the bearer scheme's cache_ttl ("" for the
@@ -268,7 +269,9 @@ func (e *benchEnv) serverWith(b *testing.B, jwtCacheTTL string) *Server {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, err := New(context.Background(), p, Options{Logger: NewLogger(cfg.Log, io.Discard)})
+	// AuditOutput as `gatehouse run` sets it (os.Stderr there): the audit
+	// lines then go through the gateway's own JSON writer, not hclog.
+	s, err := New(context.Background(), p, Options{Logger: NewLogger(cfg.Log, io.Discard), AuditOutput: io.Discard})
 	if err != nil {
 		b.Fatal(err)
 	}
