@@ -167,7 +167,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 		// the key that names it (atkey.go).
 		var ak *keyError
 		if errors.As(err, &ak) {
-			ptr, err = ak.ptr, ak.err
+			ptr, err = ak.Pointer, ak.Err
 		}
 		ce := &ConfigError{File: cfg.Path, Pointer: ptr, Msg: err.Error()}
 		if !seen[ce.Error()] {
@@ -251,7 +251,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	// and key sizes), so a broken one is found before a scheme names it.
 	// Remote ones are left alone: that would fetch for nothing.
 	for i := range cfg.Issuers {
-		if !cfg.Issuers[i].remote() {
+		if !cfg.Issuers[i].Remote() {
 			if _, err := authns.issuer(cfg.Issuers[i].Name); err != nil {
 				fail(fmt.Sprintf("/issuers/%d", i), err)
 			}
