@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/gatehouse/gatehouse/authn/authntest"
+	"github.com/gatehouse/gatehouse/gateway/audit"
 	"github.com/gatehouse/gatehouse/gateway/pipeline"
 )
 
@@ -447,14 +448,14 @@ func BenchmarkAudit(b *testing.B) {
 	r := benchRequest("GET", benchBase+"/pets/42", "Bearer "+e.token)
 	ev := g.Evaluate(r, "bench-req-1", time.Now())
 	rec := &recorder{ResponseWriter: httptest.NewRecorder(), status: http.StatusOK, requestID: "bench-req-1"}
-	audit := s.audit
-	fast := newAuditLog("gatehouse.audit", io.Discard)
+	slow := s.audit
+	fast := audit.New("gatehouse.audit", io.Discard)
 	defer fast.Close()
 	for _, c := range []struct {
 		name  string
 		slow  hclog.Logger
-		quick *auditLog
-	}{{"hclog-json", audit, nil}, {"fast-json", audit, fast}, {"off", nil, nil}} {
+		quick *audit.Log
+	}{{"hclog-json", slow, nil}, {"fast-json", slow, fast}, {"off", nil, nil}} {
 		b.Run(c.name, func(b *testing.B) {
 			s.audit, s.auditFast = c.slow, c.quick
 			start := time.Now()
@@ -464,5 +465,5 @@ func BenchmarkAudit(b *testing.B) {
 			}
 		})
 	}
-	s.audit, s.auditFast = audit, nil
+	s.audit, s.auditFast = slow, nil
 }
