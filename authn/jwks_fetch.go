@@ -169,8 +169,15 @@ func parseDiscovery(body []byte, iss string, allowHTTP bool) (*url.URL, error) {
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return nil, errors.New("discovery: not a JSON object")
 	}
-	if doc.Issuer == nil || *doc.Issuer != iss {
-		return nil, errors.New("discovery: the document's issuer is not the configured iss")
+	if doc.Issuer == nil {
+		return nil, errors.New("discovery: the document has no issuer")
+	}
+	if *doc.Issuer != iss {
+		hint := ""
+		if strings.TrimSuffix(*doc.Issuer, "/") == strings.TrimSuffix(iss, "/") {
+			hint = "; they differ only by a trailing slash"
+		}
+		return nil, fmt.Errorf("discovery: the document's issuer %q is not the configured iss %q%s", clip(*doc.Issuer), iss, hint)
 	}
 	if doc.JWKSURI == "" {
 		return nil, errors.New("discovery: no jwks_uri")
@@ -246,4 +253,12 @@ func cacheInterval(cc string, def, lo, hi time.Duration) time.Duration {
 		return def
 	}
 	return min(max(maxAge, lo), hi)
+}
+
+// clip shortens a remote document's string for an error message.
+func clip(s string) string {
+	if len(s) > 128 {
+		return strings.ToValidUTF8(s[:128], "") + "…"
+	}
+	return s
 }

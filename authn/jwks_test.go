@@ -491,8 +491,19 @@ func TestRemoteJWKSDiscovery(t *testing.T) {
 			c.JWKSURL, c.DiscoveryURL, c.Issuer = "", srv.DiscoveryURL(), "https://idp.example/"
 		})
 		err := src.Refresh(context.Background())
-		if err == nil || !strings.Contains(err.Error(), "issuer is not the configured iss") || srv.JWKSFetches() != 0 {
+		if err == nil || !strings.Contains(err.Error(), `issuer "https://other.example/" is not the configured iss "https://idp.example/"`) || srv.JWKSFetches() != 0 {
 			t.Fatalf("err = %v, jwks fetches %d", err, srv.JWKSFetches())
+		}
+	})
+	t.Run("fail/issuer-trailing-slash", func(t *testing.T) {
+		clock := newClock()
+		srv := authntest.NewIssuer(t, authntest.WithIssuerID("https://idp.example"))
+		src := remote(t, srv, clock, func(c *authn.RemoteJWKSConfig) {
+			c.JWKSURL, c.DiscoveryURL, c.Issuer = "", srv.DiscoveryURL(), "https://idp.example/"
+		})
+		err := src.Refresh(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "differ only by a trailing slash") {
+			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("fail/discovery-down", func(t *testing.T) {

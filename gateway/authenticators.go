@@ -116,7 +116,7 @@ func (f *authnFactory) get(api *API, def *SchemeDef) (authn.Authenticator, error
 func (f *authnFactory) basic(name string, sc SchemeConfig) (authn.Authenticator, error) {
 	users, err := authn.LoadUsers(name, f.cfg.File(sc.UsersFile), f.cfg.File(sc.UsersMetaFile))
 	if err != nil {
-		return nil, fmt.Errorf("%w %q: %w", ErrScheme, name, err)
+		return nil, atKey("/schemes/"+escapePointer(name), fmt.Errorf("%w %q: %w", ErrScheme, name, err))
 	}
 	opts := []authn.Option{authn.WithLogger(f.log.Named("authn.basic"))}
 	if sc.Realm != "" {

@@ -25,7 +25,7 @@ type Config struct {
 	Admin            AdminConfig             `json:"admin"`
 	APIs             []APIConfig             `json:"apis"`
 	Schemes          map[string]SchemeConfig `json:"schemes"`
-	Issuers          []IssuerConfig          `json:"issuers"`
+	Issuers          []authn.IssuerConfig    `json:"issuers"`
 	KeyManagers      []KeyManagerConfig      `json:"key_managers"`
 	Policy           PolicyConfig            `json:"policy"`
 	Upstream         UpstreamConfig          `json:"upstream"`
@@ -123,26 +123,6 @@ const (
 	SchemeMTLS   = "mtls"
 )
 
-// IssuerConfig is one trusted JWT issuer.
-type IssuerConfig struct {
-	Name             string             `json:"name"`
-	Issuer           string             `json:"issuer"`
-	JWKSFile         string             `json:"jwks_file"`
-	CertificateFiles []string           `json:"certificate_files"`
-	HMACSecret       Secret             `json:"hmac_secret"`
-	Audiences        []string           `json:"audiences"`
-	AllowAnyAudience bool               `json:"allow_any_audience"`
-	Algorithms       []string           `json:"algorithms"`
-	Leeway           *Duration          `json:"leeway"`
-	MaxLifetime      Duration           `json:"max_lifetime"`
-	RequiredClaims   []string           `json:"required_claims"`
-	Typ              []string           `json:"typ"`
-	Claims           authn.ClaimMapping `json:"claims"`
-	CacheTTL         Duration           `json:"cache_ttl"`
-	// Remote key sources and subscription validation: config_issuers.go.
-	RemoteIssuerConfig
-}
-
 // PolicyConfig says where policies and data come from.
 type PolicyConfig struct {
 	Base            *bool    `json:"base"`
@@ -215,7 +195,7 @@ func ParseConfig(path string, raw []byte) (*Config, error) {
 		return nil, ConfigErrors{{File: path, Msg: "not valid YAML: " + err.Error()}}
 	}
 	if err := validateAgainst("config.schema.json", path, js); err != nil {
-		return nil, err
+		return nil, withSemanticErrors(path, js, err)
 	}
 	var c Config
 	dec := json.NewDecoder(bytes.NewReader(js))
@@ -342,13 +322,7 @@ func (c *Config) check() ConfigErrors {
 			add(ptr+"/name", "issuer name %q is already used by /issuers/%d", is.Name, j)
 		}
 		issuers[is.Name] = i
-		c.checkIssuerKeys(ptr, &is, add)
-		if len(is.Audiences) == 0 && !is.AllowAnyAudience {
-			add(ptr+"/audiences", "issuer %q accepts no audience: list audiences (or set allow_any_audience: true explicitly)", is.Name)
-		}
-		if is.Leeway != nil && (is.Leeway.D() < 0 || is.Leeway.D() > 5*time.Minute) {
-			add(ptr+"/leeway", "leeway must be between 0s and 5m")
-		}
+		is.Validate(ptr, add)
 	}
 	for name, s := range c.Schemes {
 		ptr := "/schemes/" + escapePointer(name)

@@ -59,19 +59,13 @@ func (s *logService) received() ([]map[string]any, string) {
 	return append([]map[string]any(nil), s.events...), strings.Join(s.bodies, "\n")
 }
 
-const decisionLogConfig = `
-listen:
-  address: 127.0.0.1:0
-  tls: {cert_file: server.pem, key_file: server-key.pem}
-admin: {address: 127.0.0.1:0}
+var decisionLogConfig = withFixtures(`
 apis:
   - openapi: shapes.yaml
     upstream: ${UPSTREAM}/backend
 schemes:
   jwt: {type: bearer, issuers: [test]}
   basic: {type: basic, users_file: users.htpasswd, users_meta_file: users.yaml, realm: shapes}
-issuers:
-  - {name: test, issuer: "https://issuer.test/", jwks_file: issuer.jwks, audiences: [shapes]}
 policy:
   bundles: [bundle/]
   remote:
@@ -84,7 +78,7 @@ policy:
     reporting: {min_delay_seconds: 1, max_delay_seconds: 1}
     mask_headers: [x-partner-sig]
 log: {level: trace}
-`
+`, "listen", "issuer")
 
 // The bundle's own decision-log policies (OPA's data.system.log).
 const logPolicyRego = `package system.log
@@ -103,6 +97,7 @@ var logSecrets = []string{"fixture-api-key-7f3a", "fixture-auth-token-91c", "fix
 // revisions that decided, with credentials masked: in the file, on the
 // console, and uploaded to a decision-log service.
 func TestDecisionLogs(t *testing.T) {
+	t.Parallel()
 	svc := newLogService(t)
 	e := newEnv(t, envOptions{
 		config: strings.Replace(decisionLogConfig, "${LOGS}", svc.URL, 1),

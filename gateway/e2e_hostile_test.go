@@ -84,6 +84,7 @@ func runHostile(t *testing.T, e *env, cases []hostileCase) {
 // request either reaches the one operation its normalized path names, with
 // exactly that path forwarded, or stops at the gateway (400/404).
 func TestHostilePaths(t *testing.T) {
+	t.Parallel()
 	e := hostileEnv(t)
 	tok := e.token(nil)
 	get := func(target string, extra ...string) string {
@@ -141,6 +142,7 @@ func TestHostilePaths(t *testing.T) {
 // TestHostileMethods: method overrides are stripped, HEAD follows GET's
 // security, unknown methods get 405.
 func TestHostileMethods(t *testing.T) {
+	t.Parallel()
 	e := hostileEnv(t)
 	tok := e.token(nil)
 	noOverride := func(t *testing.T, got recorded) {
@@ -172,6 +174,7 @@ func TestHostileMethods(t *testing.T) {
 // what the gateway adds; upgrades are not forwarded where not allowed;
 // framing the server must refuse is refused.
 func TestHostileHeaders(t *testing.T) {
+	t.Parallel()
 	e := hostileEnv(t)
 	tok := e.token(nil)
 	spoofed := []string{
@@ -238,6 +241,7 @@ func TestHostileHeaders(t *testing.T) {
 // TestHostileLimits: oversized headers, credentials and bodies stop at the
 // gateway before any verification.
 func TestHostileLimits(t *testing.T) {
+	t.Parallel()
 	e := hostileEnv(t)
 	writer := e.token(func(c map[string]any) { c["scope"] = "read write" })
 	big := strings.Repeat("a", 5000)
@@ -271,6 +275,7 @@ func TestHostileLimits(t *testing.T) {
 // forbids gets 400 and a closed connection; clean keep-alive traffic, with
 // bodies of both framings, keeps flowing on one connection.
 func TestHostileFraming(t *testing.T) {
+	t.Parallel()
 	e := hostileEnv(t)
 	writer := e.token(func(c map[string]any) { c["scope"] = "read write" })
 	auth := "Authorization: Bearer " + writer + "\r\n"
@@ -340,6 +345,7 @@ func TestHostileFraming(t *testing.T) {
 // Proto https), and an upgrade request that is not switched closes its
 // connection (its successors would not be inspected).
 func TestHostileProtocols(t *testing.T) {
+	t.Parallel()
 	e := hostileEnv(t)
 	resp, err := e.client.Get(e.base + "/shapes/public")
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse/gatehouse/bundles"
 	"github.com/gatehouse/gatehouse/gateway/assertion"
 	"github.com/gatehouse/gatehouse/gateway/edge"
+	"github.com/gatehouse/gatehouse/gateway/pipeline"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 )
 
@@ -35,7 +36,7 @@ type Generation struct {
 	Built  time.Time
 	router *mux.Router
 	// decisions caches policy decisions when the policy allows it (nil otherwise).
-	decisions *decisionCache
+	decisions *pipeline.Cache
 	// assertions caches signed identity assertions for this generation's
 	// operations (gateway/assertion).
 	assertions *assertion.Cache
@@ -58,6 +59,9 @@ type Generation struct {
 	rate *ratelimit.Limits
 	// keyManagers are the key managers the generation's schemes use.
 	keyManagers map[string]authn.KeyManager
+	// usedIssuers are the issuers some scheme of an operation uses (for
+	// `gatehouse check`'s warnings about unused ones).
+	usedIssuers map[string]bool
 	// cert is the HTTPS listener's certificate (nil without listen.tls),
 	// so a reload changes it together with the trust and config it goes
 	// with, and only when the whole generation built.
@@ -90,9 +94,10 @@ type compiledAPI struct {
 // compiledOp is an Operation with everything the hot path needs prepared.
 type compiledOp struct {
 	*Operation
-	api            *compiledAPI
-	astOp          *ast.Term
-	astSchemes     *ast.Term
+	api *compiledAPI
+	// core is what the decision core keeps of the operation: the prepared
+	// parts of the policy input and the credential headers.
+	core           pipeline.Op
 	authenticators []authn.Authenticator // same order as Operation.Schemes
 	// mtls: the operation can take a client certificate (SNI/Host check).
 	mtls bool
@@ -156,8 +161,19 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	g.life.refs.Store(1)
 	g.life.closed = make(chan struct{})
 	var errs ConfigErrors
+	seen := map[string]bool{}
 	fail := func(ptr string, err error) {
-		errs = append(errs, &ConfigError{File: cfg.Path, Pointer: ptr, Msg: err.Error()})
+		// A file or secret shared by many operations is reported once, at
+		// the key that names it (atkey.go).
+		var ak *keyError
+		if errors.As(err, &ak) {
+			ptr, err = ak.Pointer, ak.Err
+		}
+		ce := &ConfigError{File: cfg.Path, Pointer: ptr, Msg: err.Error()}
+		if !seen[ce.Error()] {
+			seen[ce.Error()] = true
+			errs = append(errs, ce)
+		}
 	}
 
 	authns := newAuthnFactory(cfg, log)
@@ -227,6 +243,20 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 		}
 		g.APIs = append(g.APIs, ca)
 	}
+	g.usedIssuers = make(map[string]bool, len(authns.issuers))
+	for name := range authns.issuers {
+		g.usedIssuers[name] = true
+	}
+	// Issuers no scheme uses are validated too (their key files, secrets
+	// and key sizes), so a broken one is found before a scheme names it.
+	// Remote ones are left alone: that would fetch for nothing.
+	for i := range cfg.Issuers {
+		if !cfg.Issuers[i].Remote() {
+			if _, err := authns.issuer(cfg.Issuers[i].Name); err != nil {
+				fail(fmt.Sprintf("/issuers/%d", i), err)
+			}
+		}
+	}
 	fwd, proxyTrust, err := newForwardedCerts(cfg)
 	if err != nil {
 		fail("/mtls/forwarded_certificate", err)
@@ -261,7 +291,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	g.Engine = eng
 	g.assertions = assertion.NewCache()
 	if ok, why := eng.Cacheable(); ok {
-		g.decisions = newDecisionCache()
+		g.decisions = pipeline.NewCache()
 	} else {
 		log.Info("decision cache off: the policy reads request-dependent input", "why", why)
 	}
@@ -312,8 +342,7 @@ func compileOp(api *compiledAPI, op *Operation, f *authnFactory, cfg *Config) (*
 	c := &compiledOp{
 		Operation:     op,
 		api:           api,
-		astOp:         operationValue(op),
-		astSchemes:    schemesValue(op),
+		core:          pipeline.Op{API: api.astAPI, Operation: operationValue(op), Schemes: schemesValue(op), NumSchemes: len(op.Schemes)},
 		secretHeaders: map[string]struct{}{"Authorization": {}, "Proxy-Authorization": {}, "Cookie": {}},
 		mtls:          usesMTLS(api.API, op),
 		assert:        assertion.Operation{API: api.Name, Version: api.Version, ID: op.ID},
@@ -347,6 +376,7 @@ func compileOp(api *compiledAPI, op *Operation, f *authnFactory, cfg *Config) (*
 		}
 	}
 	exclusiveAPIKeys(c)
+	c.core.SecretHeaders = c.secretHeaders
 	return c, nil
 }
 

@@ -28,9 +28,10 @@ func (f *authnFactory) keyManager(name string) (authn.KeyManager, error) {
 		f.keyManagers = map[string]authn.KeyManager{}
 	}
 	var kc *KeyManagerConfig
+	ptr := ""
 	for i := range f.cfg.KeyManagers {
 		if f.cfg.KeyManagers[i].Name == name {
-			kc = &f.cfg.KeyManagers[i]
+			kc, ptr = &f.cfg.KeyManagers[i], fmt.Sprintf("/key_managers/%d", i)
 		}
 	}
 	if kc == nil {
@@ -39,22 +40,24 @@ func (f *authnFactory) keyManager(name string) (authn.KeyManager, error) {
 	ic := kc.introspectionConfig()
 	ic.Logger = f.log.Named("authn.introspection").With("key_manager", name)
 	var err error
+	secretKey := ptr + "/client_secret"
 	if kc.AuthMethod == authn.AuthBearer {
+		secretKey = ptr + "/bearer_token"
 		ic.BearerToken, err = kc.BearerToken.Resolve(f.cfg.Dir)
 	} else {
 		ic.ClientSecret, err = kc.ClientSecret.Resolve(f.cfg.Dir)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("key manager %q: %w", name, err)
+		return nil, atKey(secretKey, fmt.Errorf("key manager %q: %w", name, err))
 	}
 	if len(kc.CAFiles) > 0 {
 		if ic.RootCAs, err = loadCAPool(f.cfg, kc.CAFiles); err != nil {
-			return nil, fmt.Errorf("key manager %q: ca_files: %w", name, err)
+			return nil, atKey(ptr+"/ca_files", fmt.Errorf("key manager %q: ca_files: %w", name, err))
 		}
 	}
 	km, err := authn.NewIntrospection(ic)
 	if err != nil {
-		return nil, fmt.Errorf("key manager %q: %w", name, err)
+		return nil, atKey(ptr, fmt.Errorf("key manager %q: %w", name, err))
 	}
 	f.closers = append(f.closers, km)
 	f.keyManagers[name] = km

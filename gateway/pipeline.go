@@ -38,7 +38,7 @@ type Evaluation struct {
 	// Outcomes are the verified and the presented-but-invalid credentials,
 	// by scheme, in the operation's scheme order.
 	Outcomes pipeline.Outcomes
-	outBuf   [maxKeySchemes]pipeline.Outcome
+	outBuf   [pipeline.MaxKeySchemes]pipeline.Outcome
 	// Preflight holds the headers of a CORS preflight answer (gateway/edge/cors.go).
 	Preflight http.Header
 	// RetryAfter is when a rate-limited client may try again.
@@ -52,7 +52,7 @@ type Evaluation struct {
 	AuthnTime      time.Duration
 	PolicyTime     time.Duration
 	answer         pipeline.Answer
-	in             policyInput
+	in             pipeline.Input
 	input          ast.Value
 
 	// Request is the request as evaluated (it may carry a forwarded client
@@ -64,8 +64,8 @@ type Evaluation struct {
 // decision came from cache (decision logs and explain need it; the hot path
 // does not). Nil when the request never reached the policy.
 func (e *Evaluation) Input() ast.Value {
-	if e.input == nil && e.in.op != nil {
-		e.input = e.in.value()
+	if e.input == nil && e.in.Op != nil {
+		e.input = e.in.Value()
 	}
 	return e.input
 }
@@ -147,9 +147,9 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 		return ev
 	}
 
-	in := policyInput{requestID: requestID, r: r, path: r.URL.Path, clientIP: clientIP(r), op: op, now: now}
+	in := pipeline.Input{RequestID: requestID, Request: r, Path: r.URL.Path, ClientIP: clientIP(r), Op: &op.core, Now: now}
 	// The outcomes live in the evaluation (no allocation for operations of
-	// up to maxKeySchemes schemes).
+	// up to pipeline.MaxKeySchemes schemes).
 	ev.Outcomes = ev.outBuf[:0]
 	if !op.Public {
 		authStart := time.Now()
@@ -176,22 +176,22 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 		}
 		ev.AuthnTime = time.Since(authStart)
 	}
-	in.outcomes = ev.Outcomes
+	in.Outcomes = ev.Outcomes
 
 	ev.in = in
 
 	policyStart := time.Now()
 	// The decision cache is bypassed when evaluation options are given
 	// (explain's tracer must see a real evaluation).
-	var key decisionKey
+	var key pipeline.Key
 	cacheable := false
 	if g.decisions != nil && len(opts) == 0 {
-		key, cacheable = g.decisions.key(r, ev)
+		key, cacheable = g.decisions.Key(r, &op.core, ev.Outcomes)
 	}
 	var d *bundles.Decision
 	hit := false
 	if cacheable {
-		d, hit = g.decisions.get(key)
+		d, hit = g.decisions.Get(key)
 	}
 	if !hit {
 		var err error
@@ -203,7 +203,7 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 			return ev
 		}
 		if cacheable {
-			g.decisions.put(key, d)
+			g.decisions.Put(key, d)
 		}
 	}
 	ev.PolicyTime = time.Since(policyStart)

@@ -121,6 +121,8 @@ func validateAgainst(schemaName, file string, js []byte) error {
 			return
 		case *kind.Required:
 			msg = "missing required key(s): " + strings.Join(k.Missing, ", ")
+		case *kind.Pattern:
+			msg = patternMessage(k)
 		}
 		ce := &ConfigError{File: file, Pointer: ptr, Msg: msg}
 		if !seen[ce.Error()] {
@@ -140,4 +142,29 @@ func pointer(loc []string) string {
 		b.WriteString(escapePointer(s))
 	}
 	return b.String()
+}
+
+// patternWords says in words what each pattern of config.schema.json
+// accepts: "'5 minutes' is not a duration such as 5m" rather than the regex.
+// A pattern missing here is reported with the regex (schema_test.go keeps
+// the table complete).
+var patternWords = map[string]string{
+	`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`: "a duration such as 5m, 30s, 1h30m or 500ms",
+	`^(env|file):.+$`:                        "a secret reference: env:NAME or file:PATH (never a literal)",
+	`^https?://`:                             "an http:// or https:// URL",
+	`^[A-Za-z0-9][A-Za-z0-9._-]*$`:           "a name of letters, digits, '.', '_' and '-' (starting with a letter or digit)",
+	`^[A-Za-z0-9-]+$`:                        "an HTTP header name (letters, digits and '-')",
+	`^[a-z0-9!#$%&'*+.^_` + "`" + `|~-]+$`:   "a lowercase HTTP header name",
+	`^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$`: "a SHA-256 certificate fingerprint (64 hex digits, colons allowed)",
+	`^[0-9]+(B|KiB|MiB|GiB|TiB)?$`:           "a size such as 512MiB or 2GiB",
+	`^(/[^/?#]+)*/?$`:                        "a path such as /petstore/v1 (no query or fragment)",
+	`^(\*|https?://[^/]+)$`:                  "an origin such as https://app.example or *",
+	`-----BEGIN PUBLIC KEY-----`:             "a PEM public key (-----BEGIN PUBLIC KEY-----)",
+}
+
+func patternMessage(k *kind.Pattern) string {
+	if words, ok := patternWords[k.Want]; ok {
+		return fmt.Sprintf("%q is not %s", k.Got, words)
+	}
+	return fmt.Sprintf("%q does not match pattern %q", k.Got, k.Want)
 }

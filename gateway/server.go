@@ -158,6 +158,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		s.stopDecisionLogs(ctx)
 		return nil, err
 	}
+	start := time.Now()
 	g, err := BuildGeneration(ctx, cfg, s.buildOptions(remote))
 	if err != nil {
 		s.stopRemote(ctx)
@@ -165,15 +166,11 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		_ = s.kmStores.Close()
 		return nil, err
 	}
-	s.gen.Store(g)
-	s.tlsSwapped(nil, g)
-	s.published.Use(g.asserter, time.Now())
+	s.swap(g, start) // the first generation goes in like every later one (reload.go)
 	s.remoteActivated(remote)
-	s.metrics.generation.Set(float64(g.ID))
 	s.metrics.reloadOK.Set(1)
 	s.lastReload.Store(&reloadStatus{At: time.Now(), OK: true})
 	s.routesAdmin()
-	log.Info("generation active", "generation", g.ID, "apis", g.Describe(), "bundle_revision", g.Engine.Revision())
 	return s, nil
 }
 

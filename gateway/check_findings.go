@@ -1,0 +1,165 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/authn"
+	"github.com/gatehouse/gatehouse/bundles"
+)
+
+// checkWarnings finds what `run` accepts but is probably a mistake: names
+// configured but used by no operation (a typo such as petJWT for petsJWT
+// shows up here, not only as "schemes.petsJWT is not configured"), an
+// HTTPS address with no TLS to serve it, two issuers with the same iss.
+func checkWarnings(cfg *Config, g *Generation, raw []byte) ConfigErrors {
+	var out ConfigErrors
+	warn := func(ptr, format string, args ...any) {
+		out = append(out, &ConfigError{File: cfg.Path, Pointer: ptr, Msg: fmt.Sprintf(format, args...)})
+	}
+	usedSchemes := map[string]bool{}
+	for _, a := range g.APIs {
+		for _, op := range a.Operations {
+			for _, s := range op.Schemes {
+				usedSchemes[s] = true
+			}
+		}
+	}
+	var used []string
+	for s := range usedSchemes {
+		used = append(used, s)
+	}
+	sort.Strings(used)
+	names := make([]string, 0, len(cfg.Schemes))
+	for name := range cfg.Schemes {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if !usedSchemes[name] {
+			warn("/schemes/"+escapePointer(name), "scheme %q is configured but no operation of any API uses it (the API definitions use: %s)",
+				name, orNone(used))
+		}
+	}
+	for i, is := range cfg.Issuers {
+		if !g.usedIssuers[is.Name] {
+			warn(fmt.Sprintf("/issuers/%d", i), "issuer %q is configured but no scheme an operation uses trusts it", is.Name)
+		}
+		for j := range i {
+			if cfg.Issuers[j].Issuer == is.Issuer {
+				warn(fmt.Sprintf("/issuers/%d/issuer", i), "issuer %q has the same iss %q as /issuers/%d", is.Name, is.Issuer, j)
+			}
+		}
+	}
+	for i, km := range cfg.KeyManagers {
+		if _, ok := g.keyManagers[km.Name]; !ok {
+			warn(fmt.Sprintf("/key_managers/%d", i), "key manager %q is configured but no scheme an operation uses calls it", km.Name)
+		}
+	}
+	rl := parseRawListen(raw)
+	if rl.Listen.Address != nil && rl.Listen.TLS == nil {
+		warn("/listen/address", "listen.address %q is set but listen.tls is not, so no HTTPS listener is opened; add listen.tls, or use listen.http_address for plain HTTP",
+			*rl.Listen.Address)
+	}
+	return out
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
+}
+
+// probeKeySources reports each remote key set the build fetched (the build
+// waits for the first fetch of each).
+func probeKeySources(g *Generation) []Probe {
+	var out []Probe
+	for _, s := range g.jwks {
+		st := s.Status()
+		p := Probe{Pointer: issuerPointer(g.Config, st.Issuer), What: fmt.Sprintf("issuer %q keys %s", st.Issuer, st.URL)}
+		if st.Available {
+			p.Detail = fmt.Sprintf("%d key(s): %s", len(st.Keys), strings.Join(st.Keys, ", "))
+		} else {
+			msg := st.LastError
+			if msg == "" {
+				msg = "no usable key set"
+			}
+			p.Err = errors.New(msg)
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func issuerPointer(cfg *Config, name string) string {
+	for i, is := range cfg.Issuers {
+		if is.Name == name {
+			return fmt.Sprintf("/issuers/%d", i)
+		}
+	}
+	return "/issuers"
+}
+
+// probeKeyManagers asks each key manager about a token it cannot know: an
+// inactive answer proves the endpoint, the gateway's credentials and the
+// answer format; a technical failure is what requests would get (503).
+func probeKeyManagers(ctx context.Context, cfg *Config, g *Generation) []Probe {
+	var out []Probe
+	for i, kc := range cfg.KeyManagers {
+		km, ok := g.keyManagers[kc.Name]
+		if !ok {
+			continue
+		}
+		p := Probe{Pointer: fmt.Sprintf("/key_managers/%d", i), What: fmt.Sprintf("key manager %q %s", kc.Name, kc.IntrospectionURL)}
+		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+		_, err := km.Validate(pctx, "gatehouse-check-probe-not-a-token")
+		cancel()
+		var rej *authn.Rejection
+		switch {
+		case err == nil:
+			p.Err = errors.New("it called a made-up token active")
+		case errors.As(err, &rej):
+			p.Detail = "answered: " + string(rej.Reason)
+		default:
+			p.Err = err
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// probeRemoteBundles downloads each remote bundle once, as `run` does at
+// start (persisted copies count, as they do for run), and returns them for
+// the build.
+func probeRemoteBundles(ctx context.Context, cfg *Config, r *bundles.Remote) ([]Probe, []*bundles.Source) {
+	err := r.Start(ctx, cfg.Policy.Remote.StartupTimeout.D())
+	snap := r.Snapshot()
+	names := make([]string, 0, len(snap))
+	for n := range snap {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var out []Probe
+	for _, n := range names {
+		st := snap[n]
+		p := Probe{Pointer: "/policy/remote/bundles/" + escapePointer(n), What: "bundle " + n}
+		switch {
+		case st.Revision != "":
+			p.Detail = fmt.Sprintf("revision %s (%s)", st.Revision, st.From)
+		case st.LastError != "":
+			p.Err = errors.New(st.LastError)
+		default:
+			p.Err = errors.New("no answer within startup_timeout")
+		}
+		out = append(out, p)
+	}
+	if err != nil && len(out) == 0 {
+		out = append(out, Probe{Pointer: "/policy/remote", What: "remote bundles", Err: err})
+	}
+	return out, r.Initial()
+}

@@ -1,0 +1,4 @@
+package gateway
+
+// PatternWords exposes the schema pattern descriptions to tests.
+var PatternWords = patternWords
