@@ -21,19 +21,19 @@ import (
 // defaults. It is read once per generation and never mutated afterwards.
 // Every key is documented in README.md, "Configuration reference".
 type Config struct {
-	Listen           ListenConfig            `json:"listen"`
-	Admin            AdminConfig             `json:"admin"`
-	APIs             []APIConfig             `json:"apis"`
-	Schemes          map[string]SchemeConfig `json:"schemes"`
-	Issuers          []authn.IssuerConfig    `json:"issuers"`
-	KeyManagers      []KeyManagerConfig      `json:"key_managers"`
-	Policy           PolicyConfig            `json:"policy"`
-	Upstream         UpstreamConfig          `json:"upstream"`
-	UpstreamIdentity IdentityConfig          `json:"upstream_identity"`
-	Log              LogConfig               `json:"log"`
-	Watch            WatchConfig             `json:"watch"`
-	APIKeys          *APIKeysConfig          `json:"api_keys"`
-	MTLS             EdgeMTLSConfig          `json:"mtls"`
+	Listen           ListenConfig             `json:"listen"`
+	Admin            AdminConfig              `json:"admin"`
+	APIs             []APIConfig              `json:"apis"`
+	Schemes          map[string]SchemeConfig  `json:"schemes"`
+	Issuers          []authn.IssuerConfig     `json:"issuers"`
+	KeyManagers      []authn.KeyManagerConfig `json:"key_managers"`
+	Policy           PolicyConfig             `json:"policy"`
+	Upstream         UpstreamConfig           `json:"upstream"`
+	UpstreamIdentity IdentityConfig           `json:"upstream_identity"`
+	Log              LogConfig                `json:"log"`
+	Watch            WatchConfig              `json:"watch"`
+	APIKeys          *APIKeysConfig           `json:"api_keys"`
+	MTLS             EdgeMTLSConfig           `json:"mtls"`
 	// Limits: resource limits at the edge (gateway/edge).
 	Limits LimitsConfig `json:"limits"`
 	// RateLimits: per client IP and per plan (gateway/ratelimit).

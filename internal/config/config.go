@@ -49,6 +49,19 @@ func SetDefault(d *Duration, def time.Duration) {
 	}
 }
 
+// OptionalTTL maps an optional cache TTL setting onto the convention of the
+// caches it configures: unset is 0 (the cache's default), 0s is -1
+// (disabled), anything else itself.
+func OptionalTTL(d *Duration) time.Duration {
+	switch {
+	case d == nil:
+		return 0
+	case *d == 0:
+		return -1
+	}
+	return d.D()
+}
+
 // Secret is a reference to a secret: env:NAME or file:PATH. The reference is
 // safe to print; the value is only ever held as redact.Redacted
 // (authn.Redacted).
