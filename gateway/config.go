@@ -34,6 +34,8 @@ type Config struct {
 	Watch            WatchConfig              `json:"watch"`
 	APIKeys          *APIKeysConfig           `json:"api_keys"`
 	MTLS             EdgeMTLSConfig           `json:"mtls"`
+	// RequestHeaders: client-sent headers removed at the edge (gateway/edge).
+	RequestHeaders RequestHeadersConfig `json:"request_headers"`
 	// Limits: resource limits at the edge (gateway/edge).
 	Limits LimitsConfig `json:"limits"`
 	// RateLimits: per client IP and per plan (gateway/ratelimit).
@@ -66,6 +68,9 @@ type ListenConfig struct {
 	// (config_frontdoors.go).
 	ExtAuthz    *FrontDoorConfig `json:"ext_authz"`
 	ForwardAuth *FrontDoorConfig `json:"forward_auth"`
+	// AllowCredentialsOverHTTP lets schemes with client-sent credentials
+	// serve on http_address (config_edge.go).
+	AllowCredentialsOverHTTP bool `json:"allow_credentials_over_http"`
 }
 
 // TLSConfig names the server certificate and key files.
@@ -163,6 +168,8 @@ type (
 	IdentityConfig = assertion.Config
 	// LimitsConfig is limits (gateway/edge/config.go).
 	LimitsConfig = edge.LimitsConfig
+	// RequestHeadersConfig is request_headers (gateway/edge/config.go).
+	RequestHeadersConfig = edge.RequestHeadersConfig
 	// CORSConfig is an API's cors block (gateway/edge/cors.go).
 	CORSConfig = edge.CORSConfig
 	// RateLimitsConfig is rate_limits (gateway/ratelimit/config.go).
@@ -361,6 +368,7 @@ func (c *Config) check() ConfigErrors {
 		}
 	}
 	c.checkFrontDoors(add)
+	c.checkCredentialsOverHTTP(add)
 	return errs
 }
 

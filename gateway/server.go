@@ -190,7 +190,7 @@ func (s *Server) Start() error {
 			return fmt.Errorf("listen %s: %w", l.Address, err)
 		}
 		s.addr = ln.Addr()
-		s.serveTLS(cfg, edge.LimitListener(ln, cfg.Limits.MaxConnections), framingReject)
+		s.serveTLS(cfg, edge.LimitListener(ln, cfg.Limits.MaxConnections), framingReject, newH2Flood(s.metrics.reg))
 	}
 	if l.HTTPAddress != "" {
 		ln, err := net.Listen("tcp", l.HTTPAddress)
@@ -240,6 +240,9 @@ func (s *Server) publicServer(cfg *Config) *http.Server {
 		WriteTimeout:      l.WriteTimeout.D(),
 		IdleTimeout:       l.IdleTimeout.D(),
 		MaxHeaderBytes:    l.MaxHeaderBytes,
+		// `OPTIONS *` reaches the pipeline, which refuses every
+		// asterisk-form target (normalize.go), instead of net/http's 200.
+		DisableGeneralOptionsHandler: true,
 		HTTP2: &http.HTTP2Config{
 			MaxConcurrentStreams: l.MaxConcurrentStreams,
 		},
