@@ -1,21 +1,27 @@
 package gateway_test
 
 import (
+	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 )
 
 // hostileEnv is the core env (shapes + bare APIs, JWT and Basic) with small
 // limits, so oversized and slow requests are cheap to send.
-func hostileEnv(t *testing.T) *env {
+func hostileEnv(t *testing.T) *env { return hostileEnvWith(t, "") }
+
+// hostileEnvWith is hostileEnv with more top-level config appended.
+func hostileEnvWith(t *testing.T, extra string) *env {
 	cfg := strings.Replace(coreConfig, "  tls: {cert_file: server.pem, key_file: server-key.pem}\n",
 		"  tls: {cert_file: server.pem, key_file: server-key.pem}\n  max_header_bytes: 8192\n  read_header_timeout: 1s\n", 1)
 	cfg = strings.Replace(cfg, "    upstream: ${UPSTREAM}/backend\n", "    upstream: ${UPSTREAM}/backend\n    max_body_bytes: 2048\n", 1)
 	cfg = strings.Replace(cfg, "  bundles: [bundle/]\n", "  bundles: [bundle/]\n  decision_timeout: 5s # -race on a loaded machine\n", 1)
-	cfg += "limits: {max_body_bytes: 4096, max_token_bytes: 4096}\n"
+	cfg += "limits: {max_body_bytes: 4096, max_token_bytes: 4096}\n" + extra
 	return newEnv(t, envOptions{
 		config: cfg,
 		files: map[string]string{
@@ -40,6 +46,10 @@ type hostileCase struct {
 	// short in flight); if it does, upPath and check apply.
 	mayReach bool
 	check    func(t *testing.T, got recorded)
+	// challenge, when set, is the WWW-Authenticate the answer must carry
+	// ("-" for none); reason, when set, the audit line's reason.
+	challenge string
+	reason    string
 }
 
 func runHostile(t *testing.T, e *env, cases []hostileCase) {
@@ -58,6 +68,17 @@ func runHostile(t *testing.T, e *env, cases []hostileCase) {
 			resp := e.raw(req, method)
 			if resp.status != tc.status {
 				t.Fatalf("status = %d (err %v), want %d; body %s", resp.status, resp.err, tc.status, resp.body)
+			}
+			if tc.challenge != "" {
+				got := strings.Join(resp.header.Values("WWW-Authenticate"), " | ")
+				if want := strings.TrimPrefix(tc.challenge, "-"); got != want {
+					t.Errorf("WWW-Authenticate = %q, want %q", got, want)
+				}
+			}
+			if tc.reason != "" {
+				if got := e.auditReasons(t, resp.body); !slices.Contains(got, tc.reason) {
+					t.Errorf("audit reasons %v, want %q", got, tc.reason)
+				}
 			}
 			called := e.upstream.count() > before
 			if tc.mayReach && !called {
@@ -78,6 +99,36 @@ func runHostile(t *testing.T, e *env, cases []hostileCase) {
 			}
 		})
 	}
+}
+
+// auditReasons finds the audit line of the request whose problem body is
+// body and returns its reasons.
+func (e *env) auditReasons(t *testing.T, body []byte) []string {
+	t.Helper()
+	var p struct {
+		RequestID string `json:"request_id"`
+	}
+	if err := json.Unmarshal(body, &p); err != nil || p.RequestID == "" {
+		t.Fatalf("answer is not a problem document with a request id: %s", body)
+	}
+	var found []string
+	eventually(t, "audit line of "+p.RequestID, func() bool {
+		sc := bufio.NewScanner(strings.NewReader(e.logs.String()))
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var line struct {
+				RequestID string   `json:"request_id"`
+				Reasons   []string `json:"reasons"`
+				Status    int      `json:"status"`
+			}
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.RequestID == p.RequestID && line.Status != 0 {
+				found = line.Reasons
+				return true
+			}
+		}
+		return false
+	})
+	return found
 }
 
 // TestHostilePaths: traversal and encoding variants over raw TCP. Every

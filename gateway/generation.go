@@ -59,6 +59,10 @@ type Generation struct {
 	rate *ratelimit.Limits
 	// keyManagers are the key managers the generation's schemes use.
 	keyManagers map[string]authn.KeyManager
+	// headers removes client-sent identity headers (gateway/edge); until
+	// authentication it spares credHeaders, the API-key header names.
+	headers     *edge.HeaderStripper
+	credHeaders map[string]struct{}
 	// usedIssuers are the issuers some scheme of an operation uses (for
 	// `gatehouse check`'s warnings about unused ones).
 	usedIssuers map[string]bool
@@ -115,6 +119,9 @@ type compiledOp struct {
 	// Authorization header (http, oauth2, openIdConnect), which is then never
 	// forwarded.
 	readsAuthorization bool
+	// noQueryToken: a bearer operation that refuses access_token in the
+	// query (querytoken.go).
+	noQueryToken bool
 }
 
 // opHandler lets a mux match hand back the operation without a map lookup.
@@ -167,7 +174,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 		// the key that names it (atkey.go).
 		var ak *keyError
 		if errors.As(err, &ak) {
-			ptr, err = ak.ptr, ak.err
+			ptr, err = ak.Pointer, ak.Err
 		}
 		ce := &ConfigError{File: cfg.Path, Pointer: ptr, Msg: err.Error()}
 		if !seen[ce.Error()] {
@@ -251,7 +258,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	// and key sizes), so a broken one is found before a scheme names it.
 	// Remote ones are left alone: that would fetch for nothing.
 	for i := range cfg.Issuers {
-		if !cfg.Issuers[i].remote() {
+		if !cfg.Issuers[i].Remote() {
 			if _, err := authns.issuer(cfg.Issuers[i].Name); err != nil {
 				fail(fmt.Sprintf("/issuers/%d", i), err)
 			}
@@ -271,6 +278,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	}
 	router.NotFoundHandler = http.NotFoundHandler()
 	g.router = router
+	g.headers, g.credHeaders = buildHeaderStripper(cfg, g.ops)
 	g.keyManagers = authns.keyManagers
 	g.jwks = authns.jwks
 	waitSources(ctx, log, authns.created)
@@ -376,6 +384,7 @@ func compileOp(api *compiledAPI, op *Operation, f *authnFactory, cfg *Config) (*
 		}
 	}
 	exclusiveAPIKeys(c)
+	c.noQueryToken = refusesQueryToken(c)
 	c.core.SecretHeaders = c.secretHeaders
 	return c, nil
 }

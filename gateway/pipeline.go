@@ -95,7 +95,7 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 	if g.rate != nil {
 		rs = g.rate.State(r) // before the strip: reads a trusted proxy's X-Forwarded-For
 	}
-	stripIdentityHeaders(r.Header, g.Config.UpstreamIdentity.Header)
+	g.headers.Strip(r.Header, g.credHeaders)
 	edge.StripMethodOverrides(r.Header)
 
 	// One path, one decision (gateway/edge/normalize.go): route, policy and upstream all
@@ -144,6 +144,10 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 	}
 	if status, reason := g.checkLimits(r, op); status != 0 {
 		ev.refuse(pipeline.Reason(reason))
+		return ev
+	}
+	if op.noQueryToken && r.URL.RawQuery != "" && edge.HasQueryToken(r.URL.RawQuery) {
+		ev.Status, ev.Reason = http.StatusBadRequest, "token_in_query"
 		return ev
 	}
 
@@ -258,6 +262,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			rec.Header().Set("Retry-After", strconv.Itoa(ratelimit.RetrySeconds(ev.RetryAfter)))
 		}
 		title := ""
+		if ev.Reason == "token_in_query" {
+			setInvalidRequest(rec.Header(), ev.Op)
+		}
 		if ev.Decision != nil {
 			setChallenges(rec.Header(), ev.Op, ev.Decision, ev.Reason, ev.answer)
 			title = ev.answer.Title
@@ -274,6 +281,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		header:     gen.Config.UpstreamIdentity.Header,
 		extra:      d.Headers,
 		stripAuthz: op.readsAuthorization,
+	}
+	if len(gen.credHeaders) > 0 {
+		f.strip = gen.headers
 	}
 	if f.path == "" {
 		f.path = "/"
@@ -297,6 +307,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		f.assertion = tok
+	}
+	if r.Context().Err() != nil {
+		// The client reset the stream (HTTP/2 RST_STREAM) or went away
+		// while the request was decided: no upstream request is started
+		// for it (gateway/edge/h2conn.go bounds how often it may do so).
+		rec.status = 499
+		return
 	}
 	edge.LimitBody(rec, r, gen.Config.Limits.BodyLimit(op.api.Config.MaxBodyBytes))
 	edge.FilterUpgrade(r, op.api.Config.WebSockets)

@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse/gatehouse/bundles"
 	"github.com/gatehouse/gatehouse/bundles/decisionlog"
 	"github.com/gatehouse/gatehouse/gateway/assertion"
+	"github.com/gatehouse/gatehouse/gateway/audit"
 	"github.com/gatehouse/gatehouse/gateway/edge"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 )
@@ -37,7 +38,7 @@ type Server struct {
 	manageRuntime bool
 	audit         hclog.Logger
 	// auditFast, when set, writes the audit lines instead of audit.
-	auditFast *auditLog
+	auditFast *audit.Log
 
 	gen     atomic.Pointer[Generation]
 	metrics *metrics
@@ -136,7 +137,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 	if *cfg.Log.Audit {
 		s.audit = log.Named("audit")
 		if opts.AuditOutput != nil && cfg.Log.Format != "text" && s.audit.IsInfo() {
-			s.auditFast = newAuditLog(s.audit.Name(), opts.AuditOutput)
+			s.auditFast = audit.New(s.audit.Name(), opts.AuditOutput)
 		}
 	}
 	var err error
@@ -189,7 +190,7 @@ func (s *Server) Start() error {
 			return fmt.Errorf("listen %s: %w", l.Address, err)
 		}
 		s.addr = ln.Addr()
-		s.serveTLS(cfg, edge.LimitListener(ln, cfg.Limits.MaxConnections), framingReject)
+		s.serveTLS(cfg, edge.LimitListener(ln, cfg.Limits.MaxConnections), framingReject, newH2Flood(s.metrics.reg))
 	}
 	if l.HTTPAddress != "" {
 		ln, err := net.Listen("tcp", l.HTTPAddress)
@@ -239,6 +240,9 @@ func (s *Server) publicServer(cfg *Config) *http.Server {
 		WriteTimeout:      l.WriteTimeout.D(),
 		IdleTimeout:       l.IdleTimeout.D(),
 		MaxHeaderBytes:    l.MaxHeaderBytes,
+		// `OPTIONS *` reaches the pipeline, which refuses every
+		// asterisk-form target (normalize.go), instead of net/http's 200.
+		DisableGeneralOptionsHandler: true,
 		HTTP2: &http.HTTP2Config{
 			MaxConcurrentStreams: l.MaxConcurrentStreams,
 		},
@@ -348,7 +352,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // at least every 100 ms, and at Shutdown).
 func (s *Server) FlushAudit() {
 	if s.auditFast != nil {
-		s.auditFast.flush()
+		s.auditFast.Flush()
 	}
 }
 
