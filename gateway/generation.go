@@ -50,7 +50,7 @@ type Generation struct {
 	apiKeys *apiKeyState
 	// fwd accepts client certificates from trusted proxies (nil: off);
 	// trusts are the client-certificate trusts (per API, and the proxy's),
-	// which the server's file watcher reloads in place.
+	// read when the generation is built; a changed file builds a new one.
 	fwd    *forwardedCerts
 	trusts []*authn.Trust
 	// internalKM is the internal key manager (nil: not configured).
