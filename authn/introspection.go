@@ -27,6 +27,9 @@ const (
 	AuthClientSecretBasic = "client_secret_basic" // RFC 6749 §2.3.1, Authorization: Basic
 	AuthClientSecretPost  = "client_secret_post"  // client_id and client_secret in the form
 	AuthBearer            = "bearer"              // Authorization: Bearer <token>
+	// AuthNone sends no client credentials, for endpoints that need none
+	// (reachable only by the gateway, or protected at the network layer).
+	AuthNone = "none"
 )
 
 // Defaults of an Introspection client (README.md documents them).
@@ -45,7 +48,7 @@ type IntrospectionConfig struct {
 	URL string
 	// AuthMethod is one of the Auth* constants (AuthClientSecretBasic when
 	// empty). ClientID/ClientSecret serve the client_secret_* methods,
-	// BearerToken the bearer method.
+	// BearerToken the bearer method; AuthNone sends none.
 	AuthMethod   string
 	ClientID     string
 	ClientSecret Redacted
@@ -82,8 +85,8 @@ type IntrospectionConfig struct {
 // server whether a token is active, and caches the answer.
 //
 //   - One POST per token (token=…&token_type_hint=access_token), client
-//     authentication by client_secret_basic, client_secret_post or a bearer
-//     token; no redirect is followed; 2 s timeout; 64 KiB answer limit.
+//     authentication by client_secret_basic, client_secret_post, a bearer
+//     token or none; no redirect is followed; 2 s timeout; 64 KiB answer limit.
 //   - 200 with a JSON object whose "active" is the boolean true: active,
 //     unless past its exp, not yet valid, or failing the configured iss/aud
 //     checks (rejections). "active": false is inactive_token. Anything
@@ -141,6 +144,10 @@ func NewIntrospection(cfg IntrospectionConfig) (*Introspection, error) {
 	case AuthBearer:
 		if cfg.BearerToken == "" {
 			return nil, fmt.Errorf("authn: key manager %s: bearer authentication needs a token", cfg.Name)
+		}
+	case AuthNone:
+		if cfg.ClientID != "" || cfg.ClientSecret != "" || cfg.BearerToken != "" {
+			return nil, fmt.Errorf("authn: key manager %s: authentication method none takes no client credentials", cfg.Name)
 		}
 	default:
 		return nil, fmt.Errorf("authn: key manager %s: unknown authentication method %q", cfg.Name, cfg.AuthMethod)

@@ -18,7 +18,7 @@ type KeyManagerConfig struct {
 	Name             string `json:"name"`
 	IntrospectionURL string `json:"introspection_url"`
 	// AuthMethod is how the gateway authenticates to the endpoint:
-	// client_secret_basic (default), client_secret_post or bearer.
+	// client_secret_basic (default), client_secret_post, bearer or none.
 	AuthMethod   string          `json:"auth_method"`
 	ClientID     string          `json:"client_id"`
 	ClientSecret config.Secret   `json:"client_secret"`
@@ -79,6 +79,15 @@ func (c *KeyManagerConfig) Validate(ptr string, add func(ptr, format string, arg
 		if c.ClientSecret != "" {
 			add(ptr+"/client_secret", "client_secret does not apply to auth_method: bearer")
 		}
+	case AuthNone:
+		for _, kv := range [...]struct {
+			key string
+			set bool
+		}{{"client_id", c.ClientID != ""}, {"client_secret", c.ClientSecret != ""}, {"bearer_token", c.BearerToken != ""}} {
+			if kv.set {
+				add(ptr+"/"+kv.key, "%s does not apply to auth_method: none (the gateway sends no client credentials)", kv.key)
+			}
+		}
 	}
 	if d := c.Timeout.D(); d < MinKeyManagerTimeout || d > MaxKeyManagerTimeout {
 		add(ptr+"/timeout", "timeout must be between %s and %s", MinKeyManagerTimeout, MaxKeyManagerTimeout)
@@ -127,10 +136,12 @@ func (c *KeyManagerConfig) NewIntrospection(in KeyManagerFiles) (*Introspection,
 	}
 	var err error
 	secretKey := in.Pointer + "/client_secret"
-	if c.AuthMethod == AuthBearer {
+	switch c.AuthMethod {
+	case AuthNone:
+	case AuthBearer:
 		secretKey = in.Pointer + "/bearer_token"
 		ic.BearerToken, err = c.BearerToken.Resolve(in.Dir)
-	} else {
+	default:
 		ic.ClientSecret, err = c.ClientSecret.Resolve(in.Dir)
 	}
 	if err != nil {

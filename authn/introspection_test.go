@@ -409,6 +409,8 @@ func TestNewIntrospectionErrors(t *testing.T) {
 		{"fail/no-secret", authn.IntrospectionConfig{Name: "k", URL: "https://km.example/introspect", ClientID: "a"}},
 		{"fail/bearer-without-token", authn.IntrospectionConfig{Name: "k", URL: "https://km.example/introspect", AuthMethod: authn.AuthBearer}},
 		{"fail/unknown-method", authn.IntrospectionConfig{Name: "k", URL: "https://km.example/introspect", AuthMethod: "private_key_jwt"}},
+		{"fail/none-with-secret", authn.IntrospectionConfig{Name: "k", URL: "https://km.example/introspect", AuthMethod: authn.AuthNone, ClientID: "a", ClientSecret: "b"}},
+		{"fail/none-with-bearer-token", authn.IntrospectionConfig{Name: "k", URL: "https://km.example/introspect", AuthMethod: authn.AuthNone, BearerToken: "t"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -79,3 +79,49 @@ func TestOredBearerSchemesShareTheHeader(t *testing.T) {
 		})
 	}
 }
+
+// auth_method none: the gateway sends no client credentials to an
+// introspection endpoint that needs none (the test server refuses any).
+var openKMConfig = withFixtures(`
+apis:
+  - openapi: either.yaml
+    upstream: ${UPSTREAM}
+schemes:
+  jwt: {type: bearer, issuers: [test]}
+  opaque: {type: bearer, key_managers: [open]}
+key_managers:
+  - name: open
+    introspection_url: "${OPEN}"
+    auth_method: none
+policy:
+  bundles: [bundle/]
+`, "listen", "issuer")
+
+func TestKeyManagerWithoutClientAuth(t *testing.T) {
+	t.Parallel()
+	open := authntest.NewIntrospector(t, authntest.WithoutClientAuth())
+	e := newEnv(t, envOptions{config: strings.ReplaceAll(openKMConfig, "${OPEN}", open.URL()), files: map[string]string{
+		"either.yaml":      orSchemesDoc,
+		"bundle/data.json": `{"gatehouse": {}}`,
+	}})
+	tests := []struct {
+		name   string
+		token  string
+		status int
+	}{
+		{name: "ok/active", token: open.Issue(map[string]any{"sub": "svc-1", "exp": authntest.Exp(time.Hour)}), status: 200},
+		{name: "fail/inactive", token: "never-issued-token", status: 401},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := open.Calls()
+			resp := e.do(http.MethodGet, "/either/things", bearer(tc.token))
+			if resp.status != tc.status {
+				t.Fatalf("status %d, want %d: %s", resp.status, tc.status, resp.body)
+			}
+			if open.Calls() != before+1 {
+				t.Fatalf("%d introspection calls, want 1", open.Calls()-before)
+			}
+		})
+	}
+}

@@ -42,6 +42,7 @@ type Introspector struct {
 	srv *httptest.Server
 
 	clientID, secret, bearer string
+	open                     bool
 	tlsCA                    *CA
 
 	mu     sync.Mutex
@@ -65,6 +66,12 @@ func WithClientSecret(id, secret string) IntrospectorOption {
 // WithBearerAuth also accepts Authorization: Bearer <token>.
 func WithBearerAuth(token string) IntrospectorOption {
 	return func(is *Introspector) { is.bearer = token }
+}
+
+// WithoutClientAuth accepts only requests that carry no client
+// credentials at all (an endpoint that needs none: auth_method none).
+func WithoutClientAuth() IntrospectorOption {
+	return func(is *Introspector) { is.open = true }
 }
 
 // WithIntrospectorTLS serves over TLS with a server certificate (localhost,
@@ -251,6 +258,9 @@ func (is *Introspector) authenticated(r *http.Request) bool {
 	eq := func(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
 	authz := r.Header.Get("Authorization")
 	_, postID := r.PostForm["client_id"]
+	if is.open {
+		return authz == "" && !postID
+	}
 	switch {
 	case strings.HasPrefix(authz, "Bearer "):
 		return is.bearer != "" && !postID && eq(strings.TrimPrefix(authz, "Bearer "), is.bearer)
