@@ -104,8 +104,12 @@ type compiledOp struct {
 	secretHeaders map[string]struct{}
 	apiKeyHeaders []string // canonical names of API key headers (also in secretHeaders)
 	stripQuery    []string // API key query parameters to remove
-	stripCookies  []string // API key cookies to remove
-	challenges    []challenge
+	// pathParams locate the template's {parameters} in a request path of
+	// pathSegs segments (input_request.go).
+	pathParams   []pathParam
+	pathSegs     int
+	stripCookies []string // API key cookies to remove
+	challenges   []challenge
 	// assert is what the identity assertion says about the operation (and
 	// the key of the generation's assertion cache).
 	assert assertion.Operation
@@ -346,6 +350,7 @@ func compileOp(api *compiledAPI, op *Operation, f *authnFactory, cfg *Config) (*
 		mtls:          usesMTLS(api.API, op),
 		assert:        assertion.Operation{API: api.Name, Version: api.Version, ID: op.ID},
 	}
+	c.pathParams, c.pathSegs = compilePathParams(api.BasePath + op.Path)
 	for _, name := range op.Schemes {
 		def := api.Schemes[name]
 		a, err := f.get(api.API, def)

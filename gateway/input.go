@@ -99,6 +99,8 @@ func (in *policyInput) value() ast.Value {
 		[2]*ast.Term{kScheme, scheme},
 		[2]*ast.Term{kClientIP, ast.StringTerm(in.clientIP)},
 		[2]*ast.Term{kHeaders, ast.NewTerm(in.op.headersValue(in.r.Header))},
+		[2]*ast.Term{kQuery, in.op.queryValue(rawQuery(in.r))},
+		[2]*ast.Term{kPathParams, in.op.pathParamsValue(in.path)},
 	)
 	if cc := clientCertValue(in.r); cc != nil {
 		req.Insert(kClientCert, cc)
