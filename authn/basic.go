@@ -84,6 +84,10 @@ func NewBasic(scheme string, users *Users, opts ...Option) (*Basic, error) {
 	return b, nil
 }
 
+// MaxPasswordBytes is the longest password bcrypt reads in full; longer
+// ones are refused (invalid_credentials), never truncated.
+const MaxPasswordBytes = 72
+
 // Scheme is the OpenAPI securityScheme name.
 func (b *Basic) Scheme() string { return b.scheme }
 
@@ -118,13 +122,17 @@ func (b *Basic) Authenticate(r *http.Request) (*Identity, error) {
 	}
 	u := b.users.users[user]
 	hash := b.users.dummy
-	if u != nil {
+	// bcrypt reads only the first 72 bytes of a password: a longer one
+	// would match every password sharing them. It is refused, after the
+	// same bcrypt work as any failure (no timing difference).
+	tooLong := len(pass) > MaxPasswordBytes
+	if u != nil && !tooLong {
 		hash = u.hash
 	}
-	cmpErr := bcrypt.CompareHashAndPassword(hash, []byte(pass))
+	cmpErr := bcrypt.CompareHashAndPassword(hash, []byte(pass[:min(len(pass), MaxPasswordBytes)]))
 	<-b.slots
 
-	if u == nil || cmpErr != nil {
+	if u == nil || tooLong || cmpErr != nil {
 		return nil, Reject(b.scheme, ReasonInvalidCredentials, "unknown user or wrong password", nil)
 	}
 	id := b.ids[user]

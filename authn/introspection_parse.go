@@ -7,6 +7,8 @@ import (
 	"io"
 	"slices"
 	"time"
+
+	"github.com/gatehouse/gatehouse/authn/jose"
 )
 
 // IntrospectionClaims names the members of an introspection answer that
@@ -40,8 +42,15 @@ var errIntrospectionAnswer = errors.New("not an RFC 7662 introspection answer")
 // whether the token is active: only the JSON boolean true is; false is
 // inactive; a missing or non-boolean "active" ("true", 1, null) makes the
 // answer invalid (an error), because a server that sends it is broken and
-// guessing would be failing open.
+// guessing would be failing open. Duplicate member names, invalid UTF-8
+// and lone surrogate escapes make it invalid too (jose.CheckJSON).
 func ParseIntrospection(body []byte) (claims map[string]any, active bool, err error) {
+	// {"active":false,…,"active":true} would be read last-wins by
+	// encoding/json: an answer with duplicate members (at any depth) or
+	// invalid UTF-8 is no answer.
+	if err := jose.CheckJSON(body); err != nil {
+		return nil, false, errors.Join(errIntrospectionAnswer, err)
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(&claims); err != nil || claims == nil {

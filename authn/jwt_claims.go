@@ -183,16 +183,19 @@ func claimString(claims map[string]any, name string) string {
 }
 
 // scopeValues appends the scopes of a claim value: a space-separated string
-// or an array of strings (other element types are ignored: fewer scopes
-// never grant more).
+// (RFC 6749 §3.3), or an array of strings of which each element is one
+// scope, never split: ["read admin"] is the one scope "read admin", which
+// no operation asks for (a scope token cannot hold a space), not read and
+// admin. Other element types, and empty elements, are ignored: fewer
+// scopes never grant more.
 func scopeValues(dst []string, v any) []string {
 	switch v := v.(type) {
 	case string:
 		dst = append(dst, strings.Fields(v)...)
 	case []any:
 		for _, e := range v {
-			if s, ok := e.(string); ok {
-				dst = append(dst, strings.Fields(s)...)
+			if s, ok := e.(string); ok && s != "" {
+				dst = append(dst, s)
 			}
 		}
 	}

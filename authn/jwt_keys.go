@@ -148,7 +148,8 @@ type jwkFields struct {
 	KeyOps []string
 	Alg    string
 	Kid    string
-	D      string
+	// Private: the key holds private material (d, p, q, dp, dq, qi, oth).
+	Private bool
 }
 
 // decodeJWKFields reads the members by their exact names (jwx does too;
@@ -161,7 +162,7 @@ func decodeJWKFields(raw []byte) (jwkFields, error) {
 		return jwkFields{}, errors.New("not a JSON object")
 	}
 	var f jwkFields
-	for name, dst := range map[string]*string{"kty": &f.Kty, "use": &f.Use, "alg": &f.Alg, "kid": &f.Kid, "d": &f.D} {
+	for name, dst := range map[string]*string{"kty": &f.Kty, "use": &f.Use, "alg": &f.Alg, "kid": &f.Kid} {
 		if v, ok := m[name]; ok && json.Unmarshal(v, dst) != nil {
 			return jwkFields{}, fmt.Errorf("%s is not a string", name)
 		}
@@ -169,6 +170,11 @@ func decodeJWKFields(raw []byte) (jwkFields, error) {
 	if v, ok := m["key_ops"]; ok {
 		if json.Unmarshal(v, &f.KeyOps) != nil || f.KeyOps == nil {
 			return jwkFields{}, errors.New("key_ops is not an array of strings")
+		}
+	}
+	for _, name := range []string{"d", "p", "q", "dp", "dq", "qi", "oth"} {
+		if _, ok := m[name]; ok {
+			f.Private = true
 		}
 	}
 	return f, nil
@@ -179,8 +185,10 @@ func decodeJWKFields(raw []byte) (jwkFields, error) {
 // `oct` (shared secrets never come from a JWKS), `use` other than "sig",
 // `key_ops` without "verify", an `alg` the key type cannot do or that is not
 // a signature algorithm, RSA under 2048 bits, unsupported curves, keys that
-// do not parse. Private key material is reduced to its public part, with a
-// warning. It is an error when no usable key remains. logger may be nil.
+// do not parse, keys with private material (d, p, q…: the key server is
+// compromised or misconfigured). Duplicate member names or invalid UTF-8
+// anywhere refuse the whole set (jose.CheckJSON). It is an error when no
+// usable key remains. logger may be nil.
 func ParseJWKS(data []byte, logger hclog.Logger) (*StaticKeys, error) {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
@@ -225,6 +233,9 @@ func LoadJWKSFile(path string, logger hclog.Logger) (*StaticKeys, error) {
 // jwksMembers returns the elements of a JWK Set's "keys" member (exact
 // name; a set without it is empty).
 func jwksMembers(data []byte) ([]json.RawMessage, error) {
+	if err := jose.CheckJSON(data); err != nil {
+		return nil, fmt.Errorf("jwks: %w", err)
+	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(data, &m); err != nil || m == nil {
 		return nil, errors.New("jwks: not a JSON JWK Set")
@@ -265,6 +276,11 @@ func parseJWK(raw []byte, logger hclog.Logger) (k *VerificationKey, err error) {
 	if f.Alg != "" && !jose.KnownAlgorithm(f.Alg) {
 		return nil, fmt.Errorf("alg %q is not an accepted signature algorithm", f.Alg)
 	}
+	if f.Private {
+		// A key server that publishes private keys is compromised or
+		// misconfigured: nothing it signs can be told from a forgery.
+		return nil, errors.New("key holds private key material (d, p or q): a key set must publish public keys only")
+	}
 	jk, err := jwk.ParseKey(raw)
 	if err != nil {
 		if bits := rsaModulusBits(raw); f.Kty == "RSA" && bits > 0 && bits < MinRSABits {
@@ -272,12 +288,7 @@ func parseJWK(raw []byte, logger hclog.Logger) (k *VerificationKey, err error) {
 		}
 		return nil, errors.New("key does not parse")
 	}
-	if f.D != "" {
-		logger.Warn("jwks holds private key material; only its public part is used", "kid", f.Kid)
-		if jk, err = jk.PublicKey(); err != nil {
-			return nil, errors.New("cannot derive the public key")
-		}
-	}
+
 	var pub any
 	if err := jk.Raw(&pub); err != nil {
 		return nil, errors.New("key does not export")

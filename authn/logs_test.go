@@ -21,7 +21,7 @@ func TestNoSecretsInLogsOrErrors(t *testing.T) {
 	for _, json := range []bool{true, false} {
 		log := hclog.New(&hclog.LoggerOptions{Output: &logs, JSONFormat: json, Level: hclog.Trace})
 		priv := authntest.Must(jwkPrivateMap(f.esA, "leaky"))
-		keys, err := authn.ParseJWKS(authntest.Must(authntest.JWKSFromMaps(priv, authntest.Must(f.hsH.JWKMap()))), log)
+		keys, err := authn.ParseJWKS(authntest.Must(authntest.JWKSFromMaps(priv, authntest.Must(f.hsH.JWKMap()), authntest.Must(f.esA.JWKMap()))), log)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -33,6 +33,11 @@ var ErrCRLExpired = errors.New("CRL is past its nextUpdate")
 // material: the trust reports the error (Err) and every certificate checked
 // against it fails closed until a reload succeeds. Removing trust must not
 // depend on files being well-formed.
+//
+// The gateway does not reload a Trust in place: every generation builds
+// its own with NewTrust, so a file that does not load fails that build and
+// the serving generation keeps its trust (gateway/reload.go). A CRL past
+// its nextUpdate loads, and still fails closed per request.
 type Trust struct {
 	name     string
 	caFiles  []string

@@ -12,7 +12,7 @@ import (
 // and schemes), the verified credentials, the rejections, and the client
 // certificate — and calls no nondeterministic builtin (time, randomness).
 // Bundle data is fixed for the life of an Engine, so such a decision can be
-// cached keyed by exactly the inputs the policy reads (gateway/decisioncache.go).
+// cached keyed by exactly the inputs the policy reads (gateway/pipeline/cache.go).
 //
 // The analysis is conservative: any other use of `input` (input.request.headers,
 // input.time, input as a whole value, a variable key) makes the engine

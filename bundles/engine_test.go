@@ -97,18 +97,8 @@ func TestSandbox(t *testing.T) {
 // fails closed, and other decisions on the same engine go on meanwhile.
 func TestDeadlineInterruptsRunawayPolicy(t *testing.T) {
 	dir := writeBundle(t, map[string]string{
-		".manifest": `{"revision": "runaway", "roots": ["gatehouse/custom"]}`,
-		"custom.rego": `package gatehouse.custom
-
-deny contains {"reason": "never"} if {
-	input.request.headers["x-runaway"]
-	count([1 |
-		some i in numbers.range(1, 100000)
-		some j in numbers.range(1, 100000)
-		i == j + 1000000
-	]) > 0
-}
-`,
+		".manifest":   `{"revision": "runaway", "roots": ["gatehouse/custom"]}`,
+		"custom.rego": runawayRego(t),
 	})
 	// The engine's own deadline is generous so ordinary decisions, which share
 	// the CPU with the runaway ones (under -race, on a loaded CI machine), never
@@ -144,4 +134,14 @@ deny contains {"reason": "never"} if {
 			t.Fatalf("runaway decision: %v, want ErrDeadline", err)
 		}
 	}
+}
+
+// runawayRego is the shared runaway-policy fixture.
+func runawayRego(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "bundles", "runaway", "custom.rego"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/bundles/decisionlog"
+	"github.com/gatehouse/gatehouse/gateway/audit"
 )
 
 // finish records metrics and writes the one audit line of a request. The
@@ -44,61 +45,61 @@ func (s *Server) finish(rec *recorder, gen *Generation, ev *Evaluation, start ti
 	}
 	a := auditRecordOf(rec, gen, ev, apiName, opID, decision, dur)
 	if s.auditFast != nil {
-		s.auditFast.log(a)
+		s.auditFast.Log(a)
 		return
 	}
 	s.audit.Info("request",
-		"request_id", a.requestID,
-		"method", a.method,
-		"api", a.api,
-		"operation", a.operation,
-		"schemes", a.schemes,
-		"outcomes", a.outcomes,
-		"credential_ids", a.credentialIDs,
-		"decision", a.decision,
-		"reasons", a.reasons,
-		"status", a.status,
-		"duration_ms", a.durationMS,
-		"generation", a.generation,
-		"bundle_revision", a.bundleRevision,
+		"request_id", a.RequestID,
+		"method", a.Method,
+		"api", a.API,
+		"operation", a.Operation,
+		"schemes", a.Schemes,
+		"outcomes", a.Outcomes,
+		"credential_ids", a.CredentialIDs,
+		"decision", a.Decision,
+		"reasons", a.Reasons,
+		"status", a.Status,
+		"duration_ms", a.DurationMS,
+		"generation", a.Generation,
+		"bundle_revision", a.BundleRevision,
 	)
 }
 
 // auditRecordOf gathers the fields of the fast audit line.
-func auditRecordOf(rec *recorder, gen *Generation, ev *Evaluation, apiName, opID, decision string, dur time.Duration) *auditRecord {
+func auditRecordOf(rec *recorder, gen *Generation, ev *Evaluation, apiName, opID, decision string, dur time.Duration) *audit.Record {
 	n := len(ev.Outcomes)
-	r := &auditRecord{
-		requestID:      rec.requestID,
-		method:         ev.Method,
-		api:            apiName,
-		operation:      opID,
-		schemes:        make([]string, 0, n),
-		outcomes:       make([]string, 0, n),
-		credentialIDs:  make([]string, 0, ev.Outcomes.Verified()),
-		decision:       decision,
-		status:         rec.status,
-		durationMS:     float64(dur.Microseconds()) / 1000,
-		generation:     gen.ID,
-		bundleRevision: gen.Engine.Revision(),
+	r := &audit.Record{
+		RequestID:      rec.requestID,
+		Method:         ev.Method,
+		API:            apiName,
+		Operation:      opID,
+		Schemes:        make([]string, 0, n),
+		Outcomes:       make([]string, 0, n),
+		CredentialIDs:  make([]string, 0, ev.Outcomes.Verified()),
+		Decision:       decision,
+		Status:         rec.status,
+		DurationMS:     float64(dur.Microseconds()) / 1000,
+		Generation:     gen.ID,
+		BundleRevision: gen.Engine.Revision(),
 	}
 	// Verified credentials first, then rejections, each in scheme order.
 	for _, o := range ev.Outcomes {
 		if o.Identity != nil {
-			r.schemes = append(r.schemes, o.Scheme)
-			r.outcomes = append(r.outcomes, "verified")
-			r.credentialIDs = append(r.credentialIDs, o.Identity.CredentialID)
+			r.Schemes = append(r.Schemes, o.Scheme)
+			r.Outcomes = append(r.Outcomes, "verified")
+			r.CredentialIDs = append(r.CredentialIDs, o.Identity.CredentialID)
 		}
 	}
 	for _, o := range ev.Outcomes {
 		if o.Rejection != nil {
-			r.schemes = append(r.schemes, o.Scheme)
-			r.outcomes = append(r.outcomes, string(o.Rejection.Reason))
+			r.Schemes = append(r.Schemes, o.Scheme)
+			r.Outcomes = append(r.Outcomes, string(o.Rejection.Reason))
 		}
 	}
 	if ev.Decision != nil {
-		r.reasons = ev.Decision.Reasons
+		r.Reasons = ev.Decision.Reasons
 	} else if ev.Reason != "" {
-		r.reasons = []string{string(ev.Reason)}
+		r.Reasons = []string{string(ev.Reason)}
 	}
 	return r
 }

@@ -41,25 +41,55 @@ func newAuthnFactory(cfg *Config, log hclog.Logger) *authnFactory {
 // ErrScheme is wrapped by every problem matching an OpenAPI scheme to config.
 var ErrScheme = errors.New("security scheme")
 
-// compatible says which config scheme types serve which OpenAPI scheme types.
-func compatible(def *SchemeDef, typ string) bool {
-	switch def.Type {
-	case "http":
-		switch def.HTTPScheme {
-		case "basic":
-			return typ == SchemeBasic
-		case "bearer":
-			return typ == SchemeBearer
-		}
-		return false
-	case "oauth2", "openIdConnect":
-		return typ == SchemeBearer
-	case "apiKey":
-		return typ == SchemeAPIKey
-	case "mutualTLS":
-		return typ == SchemeMTLS
-	}
-	return false
+// schemeType is how the gateway serves one scheme type of the config
+// (schemes.<name>.type): which OpenAPI security schemes it may serve, and
+// how it builds their authenticator.
+type schemeType struct {
+	serves func(def *SchemeDef) bool
+	build  func(f *authnFactory, in schemeInput) (authn.Authenticator, error)
+	// perAPI: one authenticator per API, not per scheme name (client
+	// certificate trust is per API).
+	perAPI bool
+}
+
+// schemeInput is what a schemeType builds from.
+type schemeInput struct {
+	api          *API
+	def          *SchemeDef
+	sc           SchemeConfig
+	issuers, kms []string
+}
+
+// schemeTypes registers the scheme types: a new scheme is its authn files
+// and one line here.
+var schemeTypes = map[string]schemeType{
+	SchemeBasic: {serves: httpScheme("basic"), build: func(f *authnFactory, in schemeInput) (authn.Authenticator, error) {
+		return f.basic(in.def.Name, in.sc)
+	}},
+	SchemeBearer: {serves: bearerScheme, build: func(f *authnFactory, in schemeInput) (authn.Authenticator, error) {
+		return f.bearer(in.def.Name, in.sc, in.issuers, in.kms)
+	}},
+	SchemeAPIKey: {serves: openAPIType("apiKey"), build: func(f *authnFactory, in schemeInput) (authn.Authenticator, error) {
+		return f.apiKey(in.def, in.sc)
+	}},
+	SchemeMTLS: {serves: openAPIType("mutualTLS"), perAPI: true, build: func(f *authnFactory, in schemeInput) (authn.Authenticator, error) {
+		return f.mtls(in.api, in.def, in.sc)
+	}},
+}
+
+// httpScheme serves OpenAPI http schemes of one auth-scheme (basic).
+func httpScheme(name string) func(*SchemeDef) bool {
+	return func(def *SchemeDef) bool { return def.Type == "http" && def.HTTPScheme == name }
+}
+
+// openAPIType serves OpenAPI schemes of one type (apiKey, mutualTLS).
+func openAPIType(typ string) func(*SchemeDef) bool {
+	return func(def *SchemeDef) bool { return def.Type == typ }
+}
+
+// bearerScheme serves http bearer, oauth2 and openIdConnect schemes.
+func bearerScheme(def *SchemeDef) bool {
+	return def.Type == "http" && def.HTTPScheme == "bearer" || def.Type == "oauth2" || def.Type == "openIdConnect"
 }
 
 func (f *authnFactory) get(api *API, def *SchemeDef) (authn.Authenticator, error) {
@@ -70,7 +100,8 @@ func (f *authnFactory) get(api *API, def *SchemeDef) (authn.Authenticator, error
 	if !ok {
 		return nil, fmt.Errorf("%w %q (%s) is used by the API but schemes.%s is not configured", ErrScheme, def.Name, describe(def), def.Name)
 	}
-	if !compatible(def, sc.Type) {
+	st, known := schemeTypes[sc.Type]
+	if !known || !st.serves(def) {
 		return nil, fmt.Errorf("%w %q is %s in the API definition but configured as type %s", ErrScheme, def.Name, describe(def), sc.Type)
 	}
 	key := def.Name + "|" + def.Type + "|" + def.HTTPScheme + "|" + def.In + "|" + def.ParamName
@@ -84,25 +115,13 @@ func (f *authnFactory) get(api *API, def *SchemeDef) (authn.Authenticator, error
 		return nil, err
 	}
 	key += "|" + strings.Join(kms, ",")
-	if sc.Type == SchemeMTLS {
+	if st.perAPI {
 		key += mtlsKey(api) // client CA trust is per API
 	}
 	if a, ok := f.built[key]; ok {
 		return a, nil
 	}
-	var a authn.Authenticator
-	switch sc.Type {
-	case SchemeBasic:
-		a, err = f.basic(def.Name, sc)
-	case SchemeBearer:
-		a, err = f.bearer(def.Name, sc, issuers, kms)
-	case SchemeAPIKey:
-		a, err = f.apiKey(def, sc)
-	case SchemeMTLS:
-		a, err = f.mtls(api, def, sc)
-	default:
-		err = fmt.Errorf("%w %q: type %s is not supported by this build", ErrScheme, def.Name, sc.Type)
-	}
+	a, err := st.build(f, schemeInput{api: api, def: def, sc: sc, issuers: issuers, kms: kms})
 	if err != nil {
 		return nil, err
 	}

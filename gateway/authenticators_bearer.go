@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/gatehouse/gatehouse/authn"
 )
@@ -88,12 +87,12 @@ func (f *authnFactory) bearer(name string, sc SchemeConfig, names, kmNames []str
 	return b, nil
 }
 
-// issuer turns an issuers[] entry into authn.Issuer, once per generation.
+// issuer builds an issuers[] entry's authn.Issuer, once per generation.
 func (f *authnFactory) issuer(name string) (*authn.Issuer, error) {
 	if is, ok := f.issuers[name]; ok {
 		return is, nil
 	}
-	var ic *IssuerConfig
+	var ic *authn.IssuerConfig
 	ptr := ""
 	for i := range f.cfg.Issuers {
 		if f.cfg.Issuers[i].Name == name {
@@ -103,45 +102,15 @@ func (f *authnFactory) issuer(name string) (*authn.Issuer, error) {
 	if ic == nil {
 		return nil, fmt.Errorf("unknown issuer %q", name)
 	}
-	is := &authn.Issuer{
-		Name:             ic.Name,
-		Issuer:           ic.Issuer,
-		Audiences:        ic.Audiences,
-		AllowAnyAudience: ic.AllowAnyAudience,
-		Algorithms:       ic.Algorithms,
-		MaxLifetime:      ic.MaxLifetime.D(),
-		RequiredClaims:   ic.RequiredClaims,
-		Types:            ic.Typ,
-		CacheTTL:         ic.CacheTTL.D(),
-
-		SubscriptionValidation: ic.SubscriptionValidation,
-		Claims:                 ic.Claims,
-	}
-	if ic.Leeway != nil {
-		l := time.Duration(*ic.Leeway)
-		is.Leeway = &l
-	}
-	log := f.log.Named("authn.jwt").With("issuer", ic.Name)
-	var err error
-	key := ptr
-	switch {
-	case ic.JWKSFile != "":
-		key += "/jwks_file"
-		is.Keys, err = authn.LoadJWKSFile(f.cfg.File(ic.JWKSFile), log)
-	case len(ic.CertificateFiles) > 0:
-		key += "/certificate_files"
-		is.Keys, err = authn.LoadPEMFiles(resolveAll(f.cfg, ic.CertificateFiles)...)
-	case ic.HMACSecret != "":
-		key += "/hmac_secret"
-		is.Secret, err = ic.HMACSecret.Resolve(f.cfg.Dir)
-	case ic.remote():
-		is.Keys, err = f.remoteKeys(ic)
-	}
+	is, err := ic.NewIssuer(authn.IssuerFiles{
+		Pointer: ptr,
+		File:    f.cfg.File,
+		Dir:     f.cfg.Dir,
+		Remote:  f.remoteKeys,
+		Logger:  f.log.Named("authn.jwt").With("issuer", ic.Name),
+	})
 	if err != nil {
-		return nil, atKey(key, fmt.Errorf("issuer %q: %w", name, err))
-	}
-	if err := is.Validate(); err != nil {
-		return nil, atKey(ptr, err) // is.Validate names the issuer
+		return nil, err
 	}
 	f.issuers[name] = is
 	return is, nil
@@ -149,7 +118,7 @@ func (f *authnFactory) issuer(name string) (*authn.Issuer, error) {
 
 // remoteKeys returns the shared remote key source of an issuer, counted as
 // used by this generation.
-func (f *authnFactory) remoteKeys(ic *IssuerConfig) (authn.KeySource, error) {
+func (f *authnFactory) remoteKeys(ic *authn.IssuerConfig) (authn.KeySource, error) {
 	if f.sources == nil {
 		f.sources = newKeySources(f.log)
 	}

@@ -42,7 +42,7 @@ components:
     partnerKey: {type: apiKey, in: header, name: X-API-Key}
 `,
 		"bundle/data.json": string(data),
-		"gatehouse.yaml": `listen: {http_address: "127.0.0.1:0"}
+		"gatehouse.yaml": `listen: {http_address: "127.0.0.1:0", allow_credentials_over_http: true}
 admin: {address: ""}
 apis: [{openapi: partners.yaml}]
 schemes:

@@ -44,7 +44,7 @@ paths:
       responses: {"200": {description: ok}}
 `))
 	gen := func(cacheTTL string) *Generation {
-		cfgText := `listen: {address: "127.0.0.1:0", http_address: "127.0.0.1:0"}
+		cfgText := `listen: {address: "127.0.0.1:0", http_address: "127.0.0.1:0", allow_credentials_over_http: true}
 admin: {address: ""}
 apis:
   - openapi: api.yaml

@@ -70,7 +70,7 @@ func Check(ctx context.Context, path string, opts CheckOptions) (*CheckReport, e
 	add := func(ptr string, err error) {
 		var ak *keyError
 		if errors.As(err, &ak) {
-			ptr, err = ak.ptr, ak.err
+			ptr, err = ak.Pointer, ak.Err
 		}
 		errs = append(errs, &ConfigError{File: cfg.Path, Pointer: ptr, Msg: err.Error()})
 	}

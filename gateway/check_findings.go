@@ -65,6 +65,9 @@ func checkWarnings(cfg *Config, g *Generation, raw []byte) ConfigErrors {
 		warn("/listen/address", "listen.address %q is set but listen.tls is not, so no HTTPS listener is opened; add listen.tls, or use listen.http_address for plain HTTP",
 			*rl.Listen.Address)
 	}
+	if l := cfg.Listen; l.HTTPAddress != "" && l.AllowCredentialsOverHTTP {
+		warn("/listen/allow_credentials_over_http", "passwords, API keys and bearer tokens are accepted over plain HTTP on %s: only a TLS-terminating balancer on this host or a private network may reach it", l.HTTPAddress)
+	}
 	return out
 }
 

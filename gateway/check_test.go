@@ -101,7 +101,7 @@ func TestCheckReportsEverythingAtOnce(t *testing.T) {
 		return p
 	}
 	schemaAndSemantic := write("mixed.yaml", `
-listen: {http_address: "127.0.0.1:0", read_header_timeout: '5 minutes'}
+listen: {http_address: "127.0.0.1:0", allow_credentials_over_http: true, read_header_timeout: '5 minutes'}
 admin: {address: ""}
 apis: [{openapi: x.yaml, upstrem: "http://x"}]
 issuers:
@@ -148,7 +148,7 @@ schemes:
 func TestCheckWarnings(t *testing.T) {
 	dir := t.TempDir()
 	cfg := `
-listen: {address: "127.0.0.1:0", http_address: "127.0.0.1:0"}
+listen: {address: "127.0.0.1:0", http_address: "127.0.0.1:0", allow_credentials_over_http: true}
 admin: {address: ""}
 apis: [{openapi: ` + abs(t, "../testdata/openapi/petstore-3.0.yaml") + `}]
 schemes:
@@ -173,13 +173,14 @@ issuers:
 		`/issuers/1: issuer "spare" is configured but no scheme an operation uses trusts it`,
 		`/issuers/1/issuer: issuer "spare" has the same iss "https://idp.example/" as /issuers/0`,
 		`/listen/address: listen.address "127.0.0.1:0" is set but listen.tls is not`,
+		`/listen/allow_credentials_over_http: passwords, API keys and bearer tokens are accepted over plain HTTP on 127.0.0.1:0`,
 	} {
 		if !strings.Contains(got, w) {
 			t.Errorf("warnings lack %q:\n%s", w, got)
 		}
 	}
-	if len(rep.Warnings) != 4 {
-		t.Errorf("%d warnings, want 4:\n%s", len(rep.Warnings), got)
+	if len(rep.Warnings) != 5 {
+		t.Errorf("%d warnings, want 5:\n%s", len(rep.Warnings), got)
 	}
 }
 
@@ -246,7 +247,7 @@ func TestCheckOnlineProbes(t *testing.T) {
 	defer srv.Close()
 	base = srv.URL
 	cfg := `
-listen: {http_address: "127.0.0.1:0"}
+listen: {http_address: "127.0.0.1:0", allow_credentials_over_http: true}
 admin: {address: ""}
 apis: [{openapi: ` + abs(t, "../testdata/openapi/petstore-3.0.yaml") + `}]
 schemes:

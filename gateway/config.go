@@ -21,19 +21,21 @@ import (
 // defaults. It is read once per generation and never mutated afterwards.
 // Every key is documented in README.md, "Configuration reference".
 type Config struct {
-	Listen           ListenConfig            `json:"listen"`
-	Admin            AdminConfig             `json:"admin"`
-	APIs             []APIConfig             `json:"apis"`
-	Schemes          map[string]SchemeConfig `json:"schemes"`
-	Issuers          []IssuerConfig          `json:"issuers"`
-	KeyManagers      []KeyManagerConfig      `json:"key_managers"`
-	Policy           PolicyConfig            `json:"policy"`
-	Upstream         UpstreamConfig          `json:"upstream"`
-	UpstreamIdentity IdentityConfig          `json:"upstream_identity"`
-	Log              LogConfig               `json:"log"`
-	Watch            WatchConfig             `json:"watch"`
-	APIKeys          *APIKeysConfig          `json:"api_keys"`
-	MTLS             EdgeMTLSConfig          `json:"mtls"`
+	Listen           ListenConfig             `json:"listen"`
+	Admin            AdminConfig              `json:"admin"`
+	APIs             []APIConfig              `json:"apis"`
+	Schemes          map[string]SchemeConfig  `json:"schemes"`
+	Issuers          []authn.IssuerConfig     `json:"issuers"`
+	KeyManagers      []authn.KeyManagerConfig `json:"key_managers"`
+	Policy           PolicyConfig             `json:"policy"`
+	Upstream         UpstreamConfig           `json:"upstream"`
+	UpstreamIdentity IdentityConfig           `json:"upstream_identity"`
+	Log              LogConfig                `json:"log"`
+	Watch            WatchConfig              `json:"watch"`
+	APIKeys          *APIKeysConfig           `json:"api_keys"`
+	MTLS             EdgeMTLSConfig           `json:"mtls"`
+	// RequestHeaders: client-sent headers removed at the edge (gateway/edge).
+	RequestHeaders RequestHeadersConfig `json:"request_headers"`
 	// Limits: resource limits at the edge (gateway/edge).
 	Limits LimitsConfig `json:"limits"`
 	// RateLimits: per client IP and per plan (gateway/ratelimit).
@@ -66,6 +68,9 @@ type ListenConfig struct {
 	// (config_frontdoors.go).
 	ExtAuthz    *FrontDoorConfig `json:"ext_authz"`
 	ForwardAuth *FrontDoorConfig `json:"forward_auth"`
+	// AllowCredentialsOverHTTP lets schemes with client-sent credentials
+	// serve on http_address (config_edge.go).
+	AllowCredentialsOverHTTP bool `json:"allow_credentials_over_http"`
 }
 
 // TLSConfig names the server certificate and key files.
@@ -123,26 +128,6 @@ const (
 	SchemeMTLS   = "mtls"
 )
 
-// IssuerConfig is one trusted JWT issuer.
-type IssuerConfig struct {
-	Name             string             `json:"name"`
-	Issuer           string             `json:"issuer"`
-	JWKSFile         string             `json:"jwks_file"`
-	CertificateFiles []string           `json:"certificate_files"`
-	HMACSecret       Secret             `json:"hmac_secret"`
-	Audiences        []string           `json:"audiences"`
-	AllowAnyAudience bool               `json:"allow_any_audience"`
-	Algorithms       []string           `json:"algorithms"`
-	Leeway           *Duration          `json:"leeway"`
-	MaxLifetime      Duration           `json:"max_lifetime"`
-	RequiredClaims   []string           `json:"required_claims"`
-	Typ              []string           `json:"typ"`
-	Claims           authn.ClaimMapping `json:"claims"`
-	CacheTTL         Duration           `json:"cache_ttl"`
-	// Remote key sources and subscription validation: config_issuers.go.
-	RemoteIssuerConfig
-}
-
 // PolicyConfig says where policies and data come from.
 type PolicyConfig struct {
 	Base            *bool    `json:"base"`
@@ -183,6 +168,8 @@ type (
 	IdentityConfig = assertion.Config
 	// LimitsConfig is limits (gateway/edge/config.go).
 	LimitsConfig = edge.LimitsConfig
+	// RequestHeadersConfig is request_headers (gateway/edge/config.go).
+	RequestHeadersConfig = edge.RequestHeadersConfig
 	// CORSConfig is an API's cors block (gateway/edge/cors.go).
 	CORSConfig = edge.CORSConfig
 	// RateLimitsConfig is rate_limits (gateway/ratelimit/config.go).
@@ -342,13 +329,7 @@ func (c *Config) check() ConfigErrors {
 			add(ptr+"/name", "issuer name %q is already used by /issuers/%d", is.Name, j)
 		}
 		issuers[is.Name] = i
-		c.checkIssuerKeys(ptr, &is, add)
-		if len(is.Audiences) == 0 && !is.AllowAnyAudience {
-			add(ptr+"/audiences", "issuer %q accepts no audience: list audiences (or set allow_any_audience: true explicitly)", is.Name)
-		}
-		if is.Leeway != nil && (is.Leeway.D() < 0 || is.Leeway.D() > 5*time.Minute) {
-			add(ptr+"/leeway", "leeway must be between 0s and 5m")
-		}
+		is.Validate(ptr, add)
 	}
 	for name, s := range c.Schemes {
 		ptr := "/schemes/" + escapePointer(name)
@@ -387,6 +368,7 @@ func (c *Config) check() ConfigErrors {
 		}
 	}
 	c.checkFrontDoors(add)
+	c.checkCredentialsOverHTTP(add)
 	return errs
 }
 

@@ -26,11 +26,7 @@ const stsIssuer = "https://gatehouse.test/apikeys"
 // include one that trusts the token service's own key (so only the API key
 // marker keeps API keys out), the token service with its endpoint on the
 // admin listener, and static keys in bundle data.
-const keysConfig = `
-listen:
-  address: 127.0.0.1:0
-  tls: {cert_file: server.pem, key_file: server-key.pem}
-admin: {address: 127.0.0.1:0}
+var keysConfig = withFixtures(`
 apis:
   - openapi: keys.yaml
     upstream: ${UPSTREAM}/k
@@ -61,7 +57,7 @@ api_keys:
 policy:
   bundles: [bundle/]
 log: {level: trace}
-`
+`, "listen")
 
 const keysDoc = `
 openapi: 3.1.0
@@ -199,6 +195,7 @@ func (e *env) issueKey(body string) (key, id string) {
 }
 
 func TestAPIKeyIssueEndpoint(t *testing.T) {
+	t.Parallel()
 	e, _ := keysEnv(t)
 	url := e.admin + "/apikeys"
 	alice, bob := testUsers["alice"], testUsers["bob"]
@@ -263,6 +260,7 @@ func TestAPIKeyIssueEndpoint(t *testing.T) {
 func keyHdr(k string) http.Header { return hdr("X-API-Key", k) }
 
 func TestAPIKeyValidation(t *testing.T) {
+	t.Parallel()
 	e, stsKey := keysEnv(t)
 	good, _ := e.issueKey(`{"apis": [{"name": "keys", "version": "1"}], "subject": "partner-1", "application": "app-1"}`)
 	other, _ := e.issueKey(`{"apis": [{"name": "keys", "version": "1"}], "subject": "partner-2"}`)
@@ -349,6 +347,7 @@ func TestAPIKeyValidation(t *testing.T) {
 // parameter (other parameters kept byte for byte), not the cookie (other
 // cookies kept).
 func TestAPIKeyStrippedBeforeUpstream(t *testing.T) {
+	t.Parallel()
 	e, _ := keysEnv(t)
 	key, _ := e.issueKey(`{"apis": [{"name": "keys"}], "subject": "p"}`)
 	cases := []struct {
@@ -391,6 +390,7 @@ func TestAPIKeyStrippedBeforeUpstream(t *testing.T) {
 // A jti added to the bundle's revocations denies the key after one data
 // reload; a static key is revoked by its id the same way.
 func TestAPIKeyRevocation(t *testing.T) {
+	t.Parallel()
 	e, _ := keysEnv(t)
 	key, id := e.issueKey(`{"apis": [{"name": "keys"}], "subject": "p"}`)
 	for _, k := range []string{key, staticFixtureKey} {
@@ -421,6 +421,7 @@ func TestAPIKeyRevocation(t *testing.T) {
 // A second gateway that has only the published JWKS (no private key, no
 // endpoint) validates keys the first one issued.
 func TestAPIKeyReplicaWithJWKSOnly(t *testing.T) {
+	t.Parallel()
 	e, _ := keysEnv(t)
 	key, _ := e.issueKey(`{"apis": [{"name": "keys", "version": "1"}], "subject": "p"}`)
 	jwks := get(t, e.admin+"/.well-known/apikeys-jwks.json")
@@ -455,6 +456,7 @@ func TestAPIKeyReplicaWithJWKSOnly(t *testing.T) {
 
 // No key, issued or static, valid or not, appears in any log line.
 func TestAPIKeyLogsHoldNoKeys(t *testing.T) {
+	t.Parallel()
 	e, _ := keysEnv(t)
 	key, _ := e.issueKey(`{"apis": [{"name": "keys"}], "subject": "p"}`)
 	keys := []string{key, staticFixtureKey, authntest.TamperSignature(key), "unknown-key-material-123456"}
@@ -488,6 +490,7 @@ func TestAPIKeyLogsHoldNoKeys(t *testing.T) {
 // The issuing endpoint on its own TLS listener, for CI callers with client
 // certificates (and Basic as well).
 func TestAPIKeyEndpointDedicatedMTLS(t *testing.T) {
+	t.Parallel()
 	keyPEM, jwks, _ := stsKeyFiles(t)
 	issuersCA := authntest.Must(authntest.NewCA(authntest.WithCommonName("Key Issuers CA")))
 	config := strings.Replace(keysConfig, `  endpoint:
@@ -575,6 +578,7 @@ func TestAPIKeyEndpointDedicatedMTLS(t *testing.T) {
 // With api_keys.subscription_validation, the subscription rules apply to
 // API keys through their application: issued and static keys alike.
 func TestAPIKeySubscriptions(t *testing.T) {
+	t.Parallel()
 	keyPEM, jwks, _ := stsKeyFiles(t)
 	config := strings.Replace(keysConfig, "  max_validity: 1000h\n", "  max_validity: 1000h\n  subscription_validation: true\n", 1)
 	data, _ := json.Marshal(map[string]any{"gatehouse": map[string]any{

@@ -16,11 +16,7 @@ import (
 	"github.com/gatehouse/gatehouse/authn/authntest"
 )
 
-const coreConfig = `
-listen:
-  address: 127.0.0.1:0
-  tls: {cert_file: server.pem, key_file: server-key.pem}
-admin: {address: 127.0.0.1:0}
+var coreConfig = withFixtures(`
 apis:
   - openapi: shapes.yaml
     upstream: ${UPSTREAM}/backend
@@ -29,15 +25,10 @@ apis:
 schemes:
   jwt: {type: bearer, issuers: [test]}
   basic: {type: basic, users_file: users.htpasswd, users_meta_file: users.yaml, realm: shapes}
-issuers:
-  - name: test
-    issuer: "https://issuer.test/"
-    jwks_file: issuer.jwks
-    audiences: [shapes]
 policy:
   bundles: [bundle/]
 log: {level: trace}
-`
+`, "listen", "issuer")
 
 const shapesDoc = `
 openapi: 3.1.0
@@ -119,6 +110,7 @@ func coreEnv(t *testing.T) *env {
 }
 
 func TestCoreSecurityShapes(t *testing.T) {
+	t.Parallel()
 	e := coreEnv(t)
 	now := time.Now()
 	good := e.token(nil)
@@ -252,6 +244,7 @@ func assertProblem(t *testing.T, resp response) {
 }
 
 func TestCoreForwarding(t *testing.T) {
+	t.Parallel()
 	e := coreEnv(t)
 	tok := e.token(func(c map[string]any) { c["sub"] = "carol"; c["scope"] = "read write" })
 
@@ -328,6 +321,7 @@ func TestCoreForwarding(t *testing.T) {
 }
 
 func TestCoreAdminEndpoints(t *testing.T) {
+	t.Parallel()
 	e := coreEnv(t)
 	e.do("GET", "/shapes/single", bearer(e.token(nil)))
 	e.do("GET", "/shapes/single", nil)
@@ -359,6 +353,7 @@ func TestCoreAdminEndpoints(t *testing.T) {
 // TestCoreLogsHoldNoSecrets sends every fixture secret through every
 // authenticator, valid and invalid, then greps the captured logs.
 func TestCoreLogsHoldNoSecrets(t *testing.T) {
+	t.Parallel()
 	e := coreEnv(t)
 	tokens := []string{
 		e.token(nil),

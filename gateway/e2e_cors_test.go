@@ -10,6 +10,7 @@ import (
 // authentication and without the upstream; answers to listed origins carry
 // the CORS headers (denials too), replacing the upstream's.
 func TestCORS(t *testing.T) {
+	t.Parallel()
 	cfg := strings.Replace(coreConfig, "    upstream: ${UPSTREAM}/backend\n",
 		"    upstream: ${UPSTREAM}/backend\n    cors: {allowed_origins: [\"https://app.example\"], allowed_headers: [Authorization, X-Trace], exposed_headers: [X-Request-Id], allow_credentials: true, max_age: 10m}\n", 1)
 	e := newEnv(t, envOptions{config: cfg, files: map[string]string{

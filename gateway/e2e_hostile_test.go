@@ -1,21 +1,27 @@
 package gateway_test
 
 import (
+	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 )
 
 // hostileEnv is the core env (shapes + bare APIs, JWT and Basic) with small
 // limits, so oversized and slow requests are cheap to send.
-func hostileEnv(t *testing.T) *env {
+func hostileEnv(t *testing.T) *env { return hostileEnvWith(t, "") }
+
+// hostileEnvWith is hostileEnv with more top-level config appended.
+func hostileEnvWith(t *testing.T, extra string) *env {
 	cfg := strings.Replace(coreConfig, "  tls: {cert_file: server.pem, key_file: server-key.pem}\n",
 		"  tls: {cert_file: server.pem, key_file: server-key.pem}\n  max_header_bytes: 8192\n  read_header_timeout: 1s\n", 1)
 	cfg = strings.Replace(cfg, "    upstream: ${UPSTREAM}/backend\n", "    upstream: ${UPSTREAM}/backend\n    max_body_bytes: 2048\n", 1)
 	cfg = strings.Replace(cfg, "  bundles: [bundle/]\n", "  bundles: [bundle/]\n  decision_timeout: 5s # -race on a loaded machine\n", 1)
-	cfg += "limits: {max_body_bytes: 4096, max_token_bytes: 4096}\n"
+	cfg += "limits: {max_body_bytes: 4096, max_token_bytes: 4096}\n" + extra
 	return newEnv(t, envOptions{
 		config: cfg,
 		files: map[string]string{
@@ -40,6 +46,10 @@ type hostileCase struct {
 	// short in flight); if it does, upPath and check apply.
 	mayReach bool
 	check    func(t *testing.T, got recorded)
+	// challenge, when set, is the WWW-Authenticate the answer must carry
+	// ("-" for none); reason, when set, the audit line's reason.
+	challenge string
+	reason    string
 }
 
 func runHostile(t *testing.T, e *env, cases []hostileCase) {
@@ -58,6 +68,17 @@ func runHostile(t *testing.T, e *env, cases []hostileCase) {
 			resp := e.raw(req, method)
 			if resp.status != tc.status {
 				t.Fatalf("status = %d (err %v), want %d; body %s", resp.status, resp.err, tc.status, resp.body)
+			}
+			if tc.challenge != "" {
+				got := strings.Join(resp.header.Values("WWW-Authenticate"), " | ")
+				if want := strings.TrimPrefix(tc.challenge, "-"); got != want {
+					t.Errorf("WWW-Authenticate = %q, want %q", got, want)
+				}
+			}
+			if tc.reason != "" {
+				if got := e.auditReasons(t, resp.body); !slices.Contains(got, tc.reason) {
+					t.Errorf("audit reasons %v, want %q", got, tc.reason)
+				}
 			}
 			called := e.upstream.count() > before
 			if tc.mayReach && !called {
@@ -80,10 +101,41 @@ func runHostile(t *testing.T, e *env, cases []hostileCase) {
 	}
 }
 
+// auditReasons finds the audit line of the request whose problem body is
+// body and returns its reasons.
+func (e *env) auditReasons(t *testing.T, body []byte) []string {
+	t.Helper()
+	var p struct {
+		RequestID string `json:"request_id"`
+	}
+	if err := json.Unmarshal(body, &p); err != nil || p.RequestID == "" {
+		t.Fatalf("answer is not a problem document with a request id: %s", body)
+	}
+	var found []string
+	eventually(t, "audit line of "+p.RequestID, func() bool {
+		sc := bufio.NewScanner(strings.NewReader(e.logs.String()))
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var line struct {
+				RequestID string   `json:"request_id"`
+				Reasons   []string `json:"reasons"`
+				Status    int      `json:"status"`
+			}
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.RequestID == p.RequestID && line.Status != 0 {
+				found = line.Reasons
+				return true
+			}
+		}
+		return false
+	})
+	return found
+}
+
 // TestHostilePaths: traversal and encoding variants over raw TCP. Every
 // request either reaches the one operation its normalized path names, with
 // exactly that path forwarded, or stops at the gateway (400/404).
 func TestHostilePaths(t *testing.T) {
+	t.Parallel()
 	e := hostileEnv(t)
 	tok := e.token(nil)
 	get := func(target string, extra ...string) string {
@@ -141,6 +193,7 @@ func TestHostilePaths(t *testing.T) {
 // TestHostileMethods: method overrides are stripped, HEAD follows GET's
 // security, unknown methods get 405.
 func TestHostileMethods(t *testing.T) {
+	t.Parallel()
 	e := hostileEnv(t)
 	tok := e.token(nil)
 	noOverride := func(t *testing.T, got recorded) {
@@ -172,6 +225,7 @@ func TestHostileMethods(t *testing.T) {
 // what the gateway adds; upgrades are not forwarded where not allowed;
 // framing the server must refuse is refused.
 func TestHostileHeaders(t *testing.T) {
+	t.Parallel()
 	e := hostileEnv(t)
 	tok := e.token(nil)
 	spoofed := []string{
@@ -238,6 +292,7 @@ func TestHostileHeaders(t *testing.T) {
 // TestHostileLimits: oversized headers, credentials and bodies stop at the
 // gateway before any verification.
 func TestHostileLimits(t *testing.T) {
+	t.Parallel()
 	e := hostileEnv(t)
 	writer := e.token(func(c map[string]any) { c["scope"] = "read write" })
 	big := strings.Repeat("a", 5000)
@@ -271,6 +326,7 @@ func TestHostileLimits(t *testing.T) {
 // forbids gets 400 and a closed connection; clean keep-alive traffic, with
 // bodies of both framings, keeps flowing on one connection.
 func TestHostileFraming(t *testing.T) {
+	t.Parallel()
 	e := hostileEnv(t)
 	writer := e.token(func(c map[string]any) { c["scope"] = "read write" })
 	auth := "Authorization: Bearer " + writer + "\r\n"
@@ -340,6 +396,7 @@ func TestHostileFraming(t *testing.T) {
 // Proto https), and an upgrade request that is not switched closes its
 // connection (its successors would not be inspected).
 func TestHostileProtocols(t *testing.T) {
+	t.Parallel()
 	e := hostileEnv(t)
 	resp, err := e.client.Get(e.base + "/shapes/public")
 	if err != nil {

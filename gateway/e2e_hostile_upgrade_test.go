@@ -110,7 +110,7 @@ apis:
 // connections too.
 func TestHostileFramingPlainListener(t *testing.T) {
 	cfg := `
-listen: {http_address: 127.0.0.1:0}
+listen: {http_address: 127.0.0.1:0, allow_credentials_over_http: true}
 admin: {address: ""}
 apis:
   - openapi: plain.yaml

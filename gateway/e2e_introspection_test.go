@@ -14,11 +14,7 @@ import (
 // calls): corp (client_secret_basic, subscription validation by client_id)
 // serves scheme oauth next to the JWT issuer; partner (client_secret_post)
 // serves only API "partners" through x-gatehouse-key-managers.
-const introspectionConfig = `
-listen:
-  address: 127.0.0.1:0
-  tls: {cert_file: server.pem, key_file: server-key.pem}
-admin: {address: 127.0.0.1:0}
+var introspectionConfig = withFixtures(`
 apis:
   - openapi: shop.yaml
     upstream: ${UPSTREAM}
@@ -26,8 +22,6 @@ apis:
     upstream: ${UPSTREAM}
 schemes:
   oauth: {type: bearer, issuers: [test], key_managers: [corp]}
-issuers:
-  - {name: test, issuer: "https://issuer.test/", jwks_file: issuer.jwks, audiences: [shapes]}
 key_managers:
   - name: corp
     introspection_url: "${CORP}"
@@ -45,7 +39,7 @@ key_managers:
 policy:
   bundles: [bundle/]
 log: {level: trace}
-`
+`, "listen", "issuer")
 
 const kmPartnersDoc = `
 openapi: 3.0.3
@@ -92,6 +86,7 @@ func (e *introspectionEnv) corpToken(edit map[string]any) string {
 }
 
 func TestIntrospectionEndToEnd(t *testing.T) {
+	t.Parallel()
 	e := newIntrospectionEnv(t)
 	good := e.corpToken(nil)
 	tests := []struct {
@@ -176,6 +171,7 @@ func TestIntrospectionEndToEnd(t *testing.T) {
 // Cached answers are served without a call; they still go through the
 // policy on every request.
 func TestIntrospectionEndToEndCache(t *testing.T) {
+	t.Parallel()
 	e := newIntrospectionEnv(t)
 	tok := e.corpToken(nil)
 	for i := range 5 {

@@ -20,11 +20,7 @@ import (
 //     subscriptions (application claim azp)
 //   - own (EdDSA): JWKS URL; trusted only by API "internal", through
 //     x-gatehouse-issuers on that API's securityScheme (same scheme name)
-const jwksConfig = `
-listen:
-  address: 127.0.0.1:0
-  tls: {cert_file: server.pem, key_file: server-key.pem}
-admin: {address: 127.0.0.1:0}
+var jwksConfig = withFixtures(`
 apis:
   - openapi: shop.yaml
     upstream: ${UPSTREAM}
@@ -50,7 +46,7 @@ policy:
   bundles: [bundle/]
   decision_timeout: 5s # 100 concurrent requests under -race on 2 shared cores
 log: {level: trace}
-`
+`, "listen")
 
 const shopDoc = `
 openapi: 3.1.0

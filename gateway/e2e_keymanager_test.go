@@ -23,11 +23,7 @@ import (
 // The internal key manager end to end: its token endpoint on the admin
 // listener, its tokens validated in process by scheme oauth (next to a JWT
 // issuer), subscriptions from bundle data.
-const internalKMConfig = `
-listen:
-  address: 127.0.0.1:0
-  tls: {cert_file: server.pem, key_file: server-key.pem}
-admin: {address: 127.0.0.1:0}
+var internalKMConfig = withFixtures(`
 apis:
   - openapi: shop.yaml
     upstream: ${UPSTREAM}
@@ -35,8 +31,6 @@ apis:
     upstream: ${UPSTREAM}
 schemes:
   oauth: {type: bearer, issuers: [test], key_managers: [gatehouse]}
-issuers:
-  - {name: test, issuer: "https://issuer.test/", jwks_file: issuer.jwks, audiences: [shapes]}
 internal_key_manager:
   issuer: https://gateway.test/
   token_lifetime: 10m
@@ -44,7 +38,7 @@ internal_key_manager:
 policy:
   bundles: [bundle/]
 log: {level: trace}
-`
+`, "listen", "issuer")
 
 const ordersDoc = `
 openapi: 3.0.3
@@ -161,6 +155,7 @@ func (e *env) startAnother() (*gateway.Server, string, string) {
 }
 
 func TestInternalKeyManagerEndToEnd(t *testing.T) {
+	t.Parallel()
 	e := newKMEnv(t, "store: {path: tokens.db}")
 	read := kmToken(t, e.admin, "shop-app", shopAppSecret, "read")
 	all := kmToken(t, e.admin, "shop-app", shopAppSecret, "")
@@ -239,6 +234,7 @@ func TestInternalKeyManagerEndToEnd(t *testing.T) {
 // The file store: a token survives a gateway restart, and so does its
 // revocation.
 func TestInternalKeyManagerSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	e := newKMEnv(t, "store: {path: state/tokens.db}")
 	tok := kmToken(t, e.admin, "shop-app", shopAppSecret, "read")
 	revoked := kmToken(t, e.admin, "shop-app", shopAppSecret, "read")
@@ -269,6 +265,7 @@ func TestInternalKeyManagerSurvivesRestart(t *testing.T) {
 
 // Two gateways sharing Redis accept each other's tokens and revocations.
 func TestInternalKeyManagerSharedRedis(t *testing.T) {
+	t.Parallel()
 	addr := authntest.StartRedis(t)
 	e := newKMEnv(t, fmt.Sprintf("cache_ttl: 1s\n  store: {type: redis, address: %q, key_prefix: 'e2e:'}", addr))
 	_, baseB, adminB := e.startAnother()
@@ -312,6 +309,7 @@ func TestInternalKeyManagerSharedRedis(t *testing.T) {
 // key manager; revocation applies to JWTs too; the admin listener does not
 // serve the endpoints.
 func TestInternalKeyManagerDedicatedListenerJWT(t *testing.T) {
+	t.Parallel()
 	key := authntest.Must(authntest.GenerateKey(authntest.ECDSAP256))
 	cfg := strings.Replace(internalKMConfig, "${STORE}", `listen: 127.0.0.1:0
   tls: {cert_file: server.pem, key_file: server-key.pem}

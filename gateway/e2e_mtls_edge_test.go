@@ -32,6 +32,7 @@ func (e *env) doHost(c *http.Client, path, host string, h http.Header) response 
 }
 
 func TestMTLSSNIHostMismatch(t *testing.T) {
+	t.Parallel()
 	p := newMTLSPKI(t)
 	e := mtlsEnv(t, p, mtlsConfig, nil)
 	port := e.base[strings.LastIndex(e.base, ":"):]
@@ -63,6 +64,7 @@ func TestMTLSSNIHostMismatch(t *testing.T) {
 }
 
 func TestTLSOldVersionsRefused(t *testing.T) {
+	t.Parallel()
 	p := newMTLSPKI(t)
 	e := mtlsEnv(t, p, mtlsConfig, nil)
 	tests := []struct {
@@ -110,6 +112,7 @@ func spoofed(p *mtlsPKI) http.Header {
 // balancer's header, only from trusted addresses (and, when configured, only
 // over mTLS from the balancer); otherwise the header is dropped.
 func TestMTLSForwardedCertificate(t *testing.T) {
+	t.Parallel()
 	p := newMTLSPKI(t)
 	lbCA := authntest.Must(authntest.NewCA(authntest.WithCommonName("LB CA")))
 	lb := authntest.Must(lbCA.Client("load-balancer"))
@@ -173,6 +176,7 @@ func TestMTLSForwardedCertificate(t *testing.T) {
 // Client-written certificate headers never reach the upstream and never
 // authenticate, whatever the configuration.
 func TestMTLSSpoofedHeadersStripped(t *testing.T) {
+	t.Parallel()
 	p := newMTLSPKI(t)
 	untrusted := mtlsEnv(t, p, mtlsConfig+"  forwarded_certificate: {format: pem, header: X-Partner-Cert, trusted_proxies: [192.0.2.10]}\n", nil)
 	plain := mtlsEnv(t, p, mtlsConfig, nil)
@@ -211,6 +215,7 @@ func mergeHeaders(hs ...http.Header) http.Header {
 // RFC 8705: a token bound to a certificate (cnf x5t#S256) is accepted only
 // with that certificate, on the connection or from a trusted proxy.
 func TestMTLSCertificateBoundToken(t *testing.T) {
+	t.Parallel()
 	p := newMTLSPKI(t)
 	e := mtlsEnv(t, p, mtlsConfig, nil)
 	lb := mtlsEnv(t, p, mtlsConfig+"  forwarded_certificate: {format: xfcc, header: X-Lb-Cert, trusted_proxies: [127.0.0.1]}\n", nil)
@@ -262,6 +267,7 @@ func TestMTLSCertificateBoundToken(t *testing.T) {
 // Same principal: with data.gatehouse.config.same_principal the token and
 // the certificate of one alternative must name the same caller.
 func TestMTLSSamePrincipal(t *testing.T) {
+	t.Parallel()
 	p := newMTLSPKI(t)
 	cfg := strings.Replace(mtlsConfig, "policy: {decision_timeout: 5s}", "policy: {decision_timeout: 5s, bundles: [bundle/]}", 1)
 	e := mtlsEnv(t, p, cfg, map[string]string{

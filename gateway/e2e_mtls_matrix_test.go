@@ -15,24 +15,15 @@ import (
 // TLS"). Rows: certificate valid / absent / invalid; columns: token valid /
 // absent / invalid.
 
-const matrixConfig = `
-listen:
-  address: 127.0.0.1:0
-  tls: {cert_file: server.pem, key_file: server-key.pem}
-admin: {address: 127.0.0.1:0}
+var matrixConfig = withFixtures(`
 apis:
   - openapi: matrix.yaml
     upstream: ${UPSTREAM}
     client_ca_files: [partner-ca.pem]
 schemes:
   jwt: {type: bearer, issuers: [test]}
-issuers:
-  - name: test
-    issuer: "https://issuer.test/"
-    jwks_file: issuer.jwks
-    audiences: [shapes]
 policy: {decision_timeout: 5s}
-`
+`, "listen", "issuer")
 
 const matrixDoc = `
 openapi: 3.0.1
@@ -79,6 +70,7 @@ components:
 `
 
 func TestMTLSTruthTable(t *testing.T) {
+	t.Parallel()
 	p := newMTLSPKI(t)
 	e := newEnv(t, envOptions{config: matrixConfig, files: map[string]string{
 		"partner-ca.pem": string(p.partnerRoot.CertOnlyPEM()),

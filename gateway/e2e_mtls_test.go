@@ -71,11 +71,7 @@ func (e *env) certClient(cert *authntest.Cert, serverName string) *http.Client {
 	return c
 }
 
-const mtlsConfig = `
-listen:
-  address: 127.0.0.1:0
-  tls: {cert_file: server.pem, key_file: server-key.pem}
-admin: {address: 127.0.0.1:0}
+var mtlsConfig = withFixtures(`
 apis:
   - openapi: partners.yaml
     upstream: ${UPSTREAM}
@@ -89,17 +85,12 @@ apis:
 schemes:
   clientCert: {type: mtls}
   jwt: {type: bearer, issuers: [test]}
-issuers:
-  - name: test
-    issuer: "https://issuer.test/"
-    jwks_file: issuer.jwks
-    audiences: [shapes]
 # Generous: the shared test machine starves requests under -race.
 policy: {decision_timeout: 5s}
 log: {level: trace}
 mtls:
   upstream_header: X-Forwarded-Client-Cert
-`
+`, "listen", "issuer")
 
 // partners.yaml: OpenAPI 3.1 with a mutualTLS scheme.
 const partnersDoc = `
@@ -154,6 +145,7 @@ func mtlsEnv(t *testing.T, p *mtlsPKI, config string, extra map[string]string) *
 // Per-API trust: each API accepts exactly the certificates of its own CA,
 // checked after routing on one listener.
 func TestMTLSPerAPITrust(t *testing.T) {
+	t.Parallel()
 	p := newMTLSPKI(t)
 	e := mtlsEnv(t, p, mtlsConfig, nil)
 	tests := []struct {
@@ -217,20 +209,17 @@ func TestMTLSPerAPITrust(t *testing.T) {
 // Two documents with the same title and version, at different base paths
 // with different client CAs, still get separate trust.
 func TestMTLSTrustIsolationSameName(t *testing.T) {
+	t.Parallel()
 	p := newMTLSPKI(t)
 	twin := func(base string) string {
 		return strings.Replace(vendorsDoc, "x-gatehouse-base-path: /vendors", "x-gatehouse-base-path: "+base, 1)
 	}
-	cfg := `
-listen:
-  address: 127.0.0.1:0
-  tls: {cert_file: server.pem, key_file: server-key.pem}
-admin: {address: 127.0.0.1:0}
+	cfg := withFixtures(`
 apis:
   - {openapi: a.yaml, upstream: "${UPSTREAM}", client_ca_files: [partner-ca.pem]}
   - {openapi: b.yaml, upstream: "${UPSTREAM}", client_ca_files: [vendor-ca.pem]}
 policy: {decision_timeout: 5s}
-`
+`, "listen")
 	e := mtlsEnv(t, p, cfg, map[string]string{"a.yaml": twin("/a"), "b.yaml": twin("/b")})
 	tests := []struct {
 		name, path string

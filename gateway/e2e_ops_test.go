@@ -13,6 +13,7 @@ import (
 // A reload builds a new generation on the side; a bad config never replaces
 // a good one, and the failure shows on /readyz and in metrics.
 func TestReloadKeepsServingOnFailure(t *testing.T) {
+	t.Parallel()
 	e := coreEnv(t)
 	tok := e.token(nil)
 	if r := e.do("GET", "/shapes/single", bearer(tok)); r.status != 200 {
@@ -60,6 +61,7 @@ func TestReloadKeepsServingOnFailure(t *testing.T) {
 // SIGTERM semantics: Shutdown stops accepting and lets in-flight requests
 // finish.
 func TestShutdownDrainsInFlight(t *testing.T) {
+	t.Parallel()
 	e := coreEnv(t)
 	release := make(chan struct{})
 	started := make(chan struct{})
@@ -99,6 +101,7 @@ func TestShutdownDrainsInFlight(t *testing.T) {
 }
 
 func TestOversizedHeadersGet431(t *testing.T) {
+	t.Parallel()
 	e := coreEnv(t)
 	big := strings.Repeat("a", 70<<10)
 	r := e.doWith(e.client1, "GET", "/shapes/public", hdr("X-Big", big))
@@ -111,6 +114,7 @@ func TestOversizedHeadersGet431(t *testing.T) {
 }
 
 func TestTLSVersionFloor(t *testing.T) {
+	t.Parallel()
 	e := coreEnv(t)
 	c := e.client1.Transport.(*http.Transport).Clone()
 	c.TLSClientConfig.MaxVersion = 0x0302 // TLS 1.1

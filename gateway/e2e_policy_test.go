@@ -2,6 +2,8 @@ package gateway_test
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -77,20 +79,10 @@ func TestRunawayPolicyFailsClosed(t *testing.T) {
 	e := newEnv(t, envOptions{
 		config: strings.Replace(coreConfig, "policy:\n  bundles: [bundle/]", "policy:\n  bundles: [bundle/]\n  decision_timeout: 300ms", 1),
 		files: map[string]string{
-			"shapes.yaml":      shapesDoc,
-			"bare.yaml":        bareDoc,
-			"bundle/.manifest": `{"revision": "runaway-1", "roots": ["gatehouse/custom"]}`,
-			"bundle/custom.rego": `package gatehouse.custom
-
-deny contains {"reason": "never"} if {
-	input.request.headers["x-runaway"]
-	count([1 |
-		some i in numbers.range(1, 100000)
-		some j in numbers.range(1, 100000)
-		i == j + 1000000
-	]) > 0
-}
-`,
+			"shapes.yaml":        shapesDoc,
+			"bare.yaml":          bareDoc,
+			"bundle/.manifest":   `{"revision": "runaway-1", "roots": ["gatehouse/custom"]}`,
+			"bundle/custom.rego": runawayRego(t),
 		},
 	})
 	tok := e.token(nil)
@@ -112,4 +104,14 @@ deny contains {"reason": "never"} if {
 	if !strings.Contains(e.logs.String(), "deadline exceeded") {
 		t.Fatal("no log of the deadline")
 	}
+}
+
+// runawayRego is the shared runaway-policy fixture.
+func runawayRego(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "bundles", "runaway", "custom.rego"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

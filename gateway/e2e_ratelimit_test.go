@@ -44,11 +44,7 @@ const rlData = `{"gatehouse": {
 // rlEnv starts a gateway with the given rate_limits block (and redis
 // address, if any, for %s).
 func rlEnv(t *testing.T, rateLimits string) *env {
-	cfg := `
-listen:
-  address: 127.0.0.1:0
-  tls: {cert_file: server.pem, key_file: server-key.pem}
-admin: {address: 127.0.0.1:0}
+	cfg := withFixtures(`
 apis:
   - openapi: shapes.yaml
     upstream: ${UPSTREAM}
@@ -62,7 +58,7 @@ issuers:
     audiences: [shapes]
     claims: {application: app}
 policy: {bundles: [bundle/], decision_timeout: 5s}
-` + rateLimits
+`, "listen") + rateLimits
 	return newEnv(t, envOptions{config: cfg, files: map[string]string{
 		"shapes.yaml":      rlShapes,
 		"bundle/.manifest": `{"revision": "rl", "roots": ["gatehouse/plans", "gatehouse/config", "gatehouse/subscriptions"]}`,

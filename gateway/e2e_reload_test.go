@@ -19,22 +19,13 @@ import (
 // The reload environment: the core APIs and three bundles — rules in a
 // directory, an unrelated directory bundle, and revocation data in a
 // tarball — watched with fsnotify.
-const reloadConfig = `
-listen:
-  address: 127.0.0.1:0
-  tls: {cert_file: server.pem, key_file: server-key.pem}
-admin: {address: 127.0.0.1:0}
+var reloadConfig = withFixtures(`
 apis:
   - openapi: shapes.yaml
     upstream: ${UPSTREAM}/backend
 schemes:
   jwt: {type: bearer, issuers: [test]}
   basic: {type: basic, users_file: users.htpasswd, users_meta_file: users.yaml, realm: shapes}
-issuers:
-  - name: test
-    issuer: "https://issuer.test/"
-    jwks_file: issuer.jwks
-    audiences: [shapes]
 policy:
   bundles: [bundle/, extra/, revocations.tar.gz]
   # These tests are about atomic swaps. On a shared 2-core machine running
@@ -43,7 +34,7 @@ policy:
   decision_timeout: 5s
 watch: {debounce: 100ms}
 log: {level: trace}
-`
+`, "listen", "issuer")
 
 // rulesRego blocks requests whose x-block header names the bundle version,
 // so a request shows which version decided it.

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/gatehouse/gatehouse/gateway/pipeline"
 )
 
 // Fuzz targets for the gateway's other parsers of untrusted input: the
@@ -18,14 +20,15 @@ func fuzzOp() *compiledOp {
 	api := &API{Name: "shapes", Version: "1", Schemes: map[string]*SchemeDef{
 		"key": {Name: "key", Type: "apiKey", In: "header", ParamName: "X-Api-Key"},
 	}}
+	secret := map[string]struct{}{"Authorization": {}, "Proxy-Authorization": {}, "Cookie": {}, "X-Api-Key": {}}
 	op := &Operation{API: api, ID: "op", Method: "GET", Path: "/x", Schemes: []string{"key"},
 		Security: []Requirement{{{Scheme: "key"}}}}
 	return &compiledOp{
-		Operation:     op,
-		api:           &compiledAPI{API: api, astAPI: apiValue(api)},
-		astOp:         operationValue(op),
-		astSchemes:    schemesValue(op),
-		secretHeaders: map[string]struct{}{"Authorization": {}, "Proxy-Authorization": {}, "Cookie": {}, "X-Api-Key": {}},
+		Operation: op,
+		api:       &compiledAPI{API: api, astAPI: apiValue(api)},
+		core: pipeline.Op{API: apiValue(api), Operation: operationValue(op), Schemes: schemesValue(op), NumSchemes: len(op.Schemes),
+			SecretHeaders: secret},
+		secretHeaders: secret,
 	}
 }
 
@@ -43,8 +46,8 @@ func FuzzPolicyInput(f *testing.F) {
 		}
 		r.Header.Set("Authorization", authz)
 		r.Header.Set("X-Api-Key", "secret-api-key")
-		in := policyInput{requestID: "rid", r: r, path: path, clientIP: "127.0.0.1", op: op, now: time.Unix(0, 0)}
-		v := in.value()
+		in := pipeline.Input{RequestID: "rid", Request: r, Path: path, ClientIP: "127.0.0.1", Op: &op.core, Now: time.Unix(0, 0)}
+		v := in.Value()
 		j, err := ast.JSON(v)
 		if err != nil {
 			t.Fatalf("input does not convert: %v", err)

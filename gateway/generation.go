@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse/gatehouse/bundles"
 	"github.com/gatehouse/gatehouse/gateway/assertion"
 	"github.com/gatehouse/gatehouse/gateway/edge"
+	"github.com/gatehouse/gatehouse/gateway/pipeline"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 )
 
@@ -35,7 +36,7 @@ type Generation struct {
 	Built  time.Time
 	router *mux.Router
 	// decisions caches policy decisions when the policy allows it (nil otherwise).
-	decisions *decisionCache
+	decisions *pipeline.Cache
 	// assertions caches signed identity assertions for this generation's
 	// operations (gateway/assertion).
 	assertions *assertion.Cache
@@ -49,7 +50,7 @@ type Generation struct {
 	apiKeys *apiKeyState
 	// fwd accepts client certificates from trusted proxies (nil: off);
 	// trusts are the client-certificate trusts (per API, and the proxy's),
-	// which the server's file watcher reloads in place.
+	// read when the generation is built; a changed file builds a new one.
 	fwd    *forwardedCerts
 	trusts []*authn.Trust
 	// internalKM is the internal key manager (nil: not configured).
@@ -58,6 +59,10 @@ type Generation struct {
 	rate *ratelimit.Limits
 	// keyManagers are the key managers the generation's schemes use.
 	keyManagers map[string]authn.KeyManager
+	// headers removes client-sent identity headers (gateway/edge); until
+	// authentication it spares credHeaders, the API-key header names.
+	headers     *edge.HeaderStripper
+	credHeaders map[string]struct{}
 	// usedIssuers are the issuers some scheme of an operation uses (for
 	// `gatehouse check`'s warnings about unused ones).
 	usedIssuers map[string]bool
@@ -93,9 +98,10 @@ type compiledAPI struct {
 // compiledOp is an Operation with everything the hot path needs prepared.
 type compiledOp struct {
 	*Operation
-	api            *compiledAPI
-	astOp          *ast.Term
-	astSchemes     *ast.Term
+	api *compiledAPI
+	// core is what the decision core keeps of the operation: the prepared
+	// parts of the policy input and the credential headers.
+	core           pipeline.Op
 	authenticators []authn.Authenticator // same order as Operation.Schemes
 	// mtls: the operation can take a client certificate (SNI/Host check).
 	mtls bool
@@ -104,12 +110,8 @@ type compiledOp struct {
 	secretHeaders map[string]struct{}
 	apiKeyHeaders []string // canonical names of API key headers (also in secretHeaders)
 	stripQuery    []string // API key query parameters to remove
-	// pathParams locate the template's {parameters} in a request path of
-	// pathSegs segments (input_request.go).
-	pathParams   []pathParam
-	pathSegs     int
-	stripCookies []string // API key cookies to remove
-	challenges   []challenge
+	stripCookies  []string // API key cookies to remove
+	challenges    []challenge
 	// assert is what the identity assertion says about the operation (and
 	// the key of the generation's assertion cache).
 	assert assertion.Operation
@@ -117,6 +119,9 @@ type compiledOp struct {
 	// Authorization header (http, oauth2, openIdConnect), which is then never
 	// forwarded.
 	readsAuthorization bool
+	// noQueryToken: a bearer operation that refuses access_token in the
+	// query (querytoken.go).
+	noQueryToken bool
 }
 
 // opHandler lets a mux match hand back the operation without a map lookup.
@@ -169,7 +174,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 		// the key that names it (atkey.go).
 		var ak *keyError
 		if errors.As(err, &ak) {
-			ptr, err = ak.ptr, ak.err
+			ptr, err = ak.Pointer, ak.Err
 		}
 		ce := &ConfigError{File: cfg.Path, Pointer: ptr, Msg: err.Error()}
 		if !seen[ce.Error()] {
@@ -253,7 +258,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	// and key sizes), so a broken one is found before a scheme names it.
 	// Remote ones are left alone: that would fetch for nothing.
 	for i := range cfg.Issuers {
-		if !cfg.Issuers[i].remote() {
+		if !cfg.Issuers[i].Remote() {
 			if _, err := authns.issuer(cfg.Issuers[i].Name); err != nil {
 				fail(fmt.Sprintf("/issuers/%d", i), err)
 			}
@@ -273,6 +278,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	}
 	router.NotFoundHandler = http.NotFoundHandler()
 	g.router = router
+	g.headers, g.credHeaders = buildHeaderStripper(cfg, g.ops)
 	g.keyManagers = authns.keyManagers
 	g.jwks = authns.jwks
 	waitSources(ctx, log, authns.created)
@@ -293,7 +299,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	g.Engine = eng
 	g.assertions = assertion.NewCache()
 	if ok, why := eng.Cacheable(); ok {
-		g.decisions = newDecisionCache()
+		g.decisions = pipeline.NewCache()
 	} else {
 		log.Info("decision cache off: the policy reads request-dependent input", "why", why)
 	}
@@ -344,13 +350,12 @@ func compileOp(api *compiledAPI, op *Operation, f *authnFactory, cfg *Config) (*
 	c := &compiledOp{
 		Operation:     op,
 		api:           api,
-		astOp:         operationValue(op),
-		astSchemes:    schemesValue(op),
+		core:          pipeline.Op{API: api.astAPI, Operation: operationValue(op), Schemes: schemesValue(op), NumSchemes: len(op.Schemes)},
 		secretHeaders: map[string]struct{}{"Authorization": {}, "Proxy-Authorization": {}, "Cookie": {}},
 		mtls:          usesMTLS(api.API, op),
 		assert:        assertion.Operation{API: api.Name, Version: api.Version, ID: op.ID},
 	}
-	c.pathParams, c.pathSegs = compilePathParams(api.BasePath + op.Path)
+	c.core.PathParams, c.core.PathSegs = pipeline.CompilePathParams(api.BasePath + op.Path)
 	for _, name := range op.Schemes {
 		def := api.Schemes[name]
 		a, err := f.get(api.API, def)
@@ -380,6 +385,9 @@ func compileOp(api *compiledAPI, op *Operation, f *authnFactory, cfg *Config) (*
 		}
 	}
 	exclusiveAPIKeys(c)
+	c.noQueryToken = refusesQueryToken(c)
+	c.core.SecretHeaders = c.secretHeaders
+	c.core.StripQuery = c.stripQuery
 	return c, nil
 }
 

@@ -386,3 +386,20 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// withFixtures is a test config: the shared fragments of
+// testdata/config/e2e/ (by name: "listen", "issuer") followed by the
+// test's own keys, as text, so tests can still edit the result with
+// strings.Replace. A fragment's keys must not appear in override.
+func withFixtures(override string, fragments ...string) string {
+	var b strings.Builder
+	for _, f := range fragments {
+		raw, err := os.ReadFile(filepath.Join("..", "testdata", "config", "e2e", f+".yaml"))
+		if err != nil {
+			panic(err)
+		}
+		b.Write(raw)
+	}
+	b.WriteString(override)
+	return b.String()
+}

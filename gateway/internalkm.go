@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse/gatehouse/authn/apikeys"
 	"github.com/gatehouse/gatehouse/authn/keymanager"
 	"github.com/gatehouse/gatehouse/bundles"
+	"github.com/gatehouse/gatehouse/internal/config"
 )
 
 // internalKMState is the internal key manager of one generation: the key
@@ -58,7 +59,7 @@ func buildInternalKM(ctx context.Context, cfg *Config, log hclog.Logger, stores 
 		Algorithm:              k.Algorithm,
 		Store:                  store,
 		SubscriptionValidation: *k.SubscriptionValidation,
-		CacheTTL:               optionalCacheTTL(k.CacheTTL),
+		CacheTTL:               config.OptionalTTL(k.CacheTTL),
 		Logger:                 log.Named("keymanager"),
 	}
 	if k.SigningKeyFile != "" {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/x509"
 	"fmt"
 
 	"github.com/gatehouse/gatehouse/authn"
@@ -27,7 +28,7 @@ func (f *authnFactory) keyManager(name string) (authn.KeyManager, error) {
 	if f.keyManagers == nil {
 		f.keyManagers = map[string]authn.KeyManager{}
 	}
-	var kc *KeyManagerConfig
+	var kc *authn.KeyManagerConfig
 	ptr := ""
 	for i := range f.cfg.KeyManagers {
 		if f.cfg.KeyManagers[i].Name == name {
@@ -37,27 +38,14 @@ func (f *authnFactory) keyManager(name string) (authn.KeyManager, error) {
 	if kc == nil {
 		return nil, fmt.Errorf("unknown key manager %q", name)
 	}
-	ic := kc.introspectionConfig()
-	ic.Logger = f.log.Named("authn.introspection").With("key_manager", name)
-	var err error
-	secretKey := ptr + "/client_secret"
-	if kc.AuthMethod == authn.AuthBearer {
-		secretKey = ptr + "/bearer_token"
-		ic.BearerToken, err = kc.BearerToken.Resolve(f.cfg.Dir)
-	} else {
-		ic.ClientSecret, err = kc.ClientSecret.Resolve(f.cfg.Dir)
-	}
+	km, err := kc.NewIntrospection(authn.KeyManagerFiles{
+		Pointer: ptr,
+		Dir:     f.cfg.Dir,
+		CAPool:  func(files []string) (*x509.CertPool, error) { return loadCAPool(f.cfg, files) },
+		Logger:  f.log.Named("authn.introspection").With("key_manager", name),
+	})
 	if err != nil {
-		return nil, atKey(secretKey, fmt.Errorf("key manager %q: %w", name, err))
-	}
-	if len(kc.CAFiles) > 0 {
-		if ic.RootCAs, err = loadCAPool(f.cfg, kc.CAFiles); err != nil {
-			return nil, atKey(ptr+"/ca_files", fmt.Errorf("key manager %q: ca_files: %w", name, err))
-		}
-	}
-	km, err := authn.NewIntrospection(ic)
-	if err != nil {
-		return nil, atKey(ptr, fmt.Errorf("key manager %q: %w", name, err))
+		return nil, err
 	}
 	f.closers = append(f.closers, km)
 	f.keyManagers[name] = km

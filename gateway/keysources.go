@@ -48,8 +48,8 @@ func newKeySources(log hclog.Logger) *keySources {
 // acquire returns the started source for is, shared with other generations
 // when its config is unchanged; release gives the reference back. created
 // reports a source this call built (whose first fetch is under way).
-func (k *keySources) acquire(cfg *Config, is *IssuerConfig) (src *authn.RemoteJWKS, release io.Closer, created bool, err error) {
-	rc := is.remoteJWKSConfig()
+func (k *keySources) acquire(cfg *Config, is *authn.IssuerConfig) (src *authn.RemoteJWKS, release io.Closer, created bool, err error) {
+	rc := is.RemoteJWKSConfig()
 	var pems [][]byte
 	for _, f := range is.CAFiles {
 		b, err := os.ReadFile(cfg.File(f))

@@ -37,7 +37,7 @@ func TestKeySourcesOutliveGenerations(t *testing.T) {
 	build := func(extra string) *Generation {
 		t.Helper()
 		raw := `
-listen: {http_address: "127.0.0.1:0"}
+listen: {http_address: "127.0.0.1:0", allow_credentials_over_http: true}
 admin: {address: ""}
 apis: [{openapi: shop.yaml}]
 schemes: {oauth: {type: bearer, issuers: [corp]}}

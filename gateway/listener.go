@@ -27,14 +27,18 @@ type tlsDispatcher struct {
 	ln      net.Listener
 	cfg     *tls.Config
 	timeout time.Duration
-	h1, h2  *connQueue
-	reject  func(reason string)
-	done    chan struct{}
-	once    sync.Once
+	// h2Limits bound the frames of HTTP/2 clients; flood counts the
+	// connections closed for breaking them (gateway/edge/h2conn.go).
+	h2Limits edge.H2Limits
+	flood    func(reason string)
+	h1, h2   *connQueue
+	reject   func(reason string)
+	done     chan struct{}
+	once     sync.Once
 }
 
 func newTLSDispatcher(ln net.Listener, cfg *tls.Config, timeout time.Duration, reject func(string)) *tlsDispatcher {
-	d := &tlsDispatcher{ln: ln, cfg: cfg, timeout: timeout, reject: reject, done: make(chan struct{})}
+	d := &tlsDispatcher{ln: ln, cfg: cfg, timeout: timeout, reject: reject, done: make(chan struct{}), h2Limits: edge.DefaultH2Limits(0)}
 	d.h1 = &connQueue{d: d, ch: make(chan net.Conn)}
 	d.h2 = &connQueue{d: d, ch: make(chan net.Conn)}
 	go d.run()
@@ -89,7 +93,7 @@ func (d *tlsDispatcher) handshake(c net.Conn) {
 	_ = c.SetDeadline(time.Time{})
 	st := tc.ConnectionState()
 	if st.NegotiatedProtocol == "h2" {
-		d.h2.put(tc)
+		d.h2.put(edge.NewH2Conn(tc, &st, d.h2Limits, d.flood))
 		return
 	}
 	d.h1.put(edge.NewH1Conn(tc, &st, d.reject))
@@ -146,7 +150,7 @@ func (s *Server) h1Server(srv *http.Server) *http.Server {
 	p.SetHTTP1(true)
 	srv.Protocols = &p
 	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
-		if h, ok := c.(*edge.H1Conn); ok && h.TLSState() != nil {
+		if h, ok := c.(*edge.H1Conn); ok {
 			return context.WithValue(ctx, h1ConnKey{}, h)
 		}
 		return ctx
@@ -162,17 +166,41 @@ func (s *Server) h1Server(srv *http.Server) *http.Server {
 	return srv
 }
 
+// h2Server makes srv an HTTP/2 server over edge.H2Conns. They are not
+// *tls.Conn (TLS ended in the dispatcher), so net/http serves them as
+// HTTP/2 with prior knowledge, the one protocol this server speaks; every
+// HTTP/2 setting and limit is the same. The handler gets Request.TLS from
+// the connection.
+func (s *Server) h2Server(srv *http.Server) *http.Server {
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	srv.Protocols = &p
+	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		if h, ok := c.(*edge.H2Conn); ok {
+			return context.WithValue(ctx, h2ConnKey{}, h)
+		}
+		return ctx
+	}
+	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h, ok := r.Context().Value(h2ConnKey{}).(*edge.H2Conn); ok && r.TLS == nil {
+			r.TLS = h.TLSState()
+		}
+		s.ServeHTTP(w, r)
+	})
+	return srv
+}
+
+// h2ConnKey carries the edge.H2Conn of a request in its context.
+type h2ConnKey struct{}
+
 // serveTLS serves the public TLS listener through a dispatcher: HTTP/2
 // connections to one server, inspected HTTP/1 connections to another.
-func (s *Server) serveTLS(cfg *Config, ln net.Listener, reject func(string)) {
+func (s *Server) serveTLS(cfg *Config, ln net.Listener, reject, flood func(string)) {
 	tc := s.tlsConfig(cfg)
 	tc.NextProtos = []string{"h2", "http/1.1"}
 	d := newTLSDispatcher(ln, tc, tlsHandshakeTimeout(cfg.Listen), reject)
-	h2 := s.publicServer(cfg)
-	// Serve configures HTTP/2 when TLSConfig offers h2; the connections
-	// arrive with their handshake done. A copy: net/http edits it.
-	h2.TLSConfig = tc.Clone()
-	s.serve(h2, d.h2, false)
+	d.h2Limits, d.flood = edge.DefaultH2Limits(cfg.Listen.MaxHeaderBytes), flood
+	s.serve(s.h2Server(s.publicServer(cfg)), d.h2, false)
 	s.serve(s.h1Server(s.publicServer(cfg)), d.h1, false)
 }
 
@@ -188,12 +216,29 @@ func tlsHandshakeTimeout(l ListenConfig) time.Duration {
 	return t
 }
 
+// newH2Flood counts HTTP/2 connections closed for a flood, by reason.
+func newH2Flood(reg *prometheus.Registry) func(string) {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gatehouse_http2_flood_closed_total",
+		Help: "HTTP/2 connections closed with GOAWAY ENHANCE_YOUR_CALM: continuation_per_block, continuation_rate (CONTINUATION flood), reset_rate (rapid reset).",
+	}, []string{"reason"})
+	reg.MustRegister(c)
+	return func(reason string) { c.WithLabelValues(reason).Inc() }
+}
+
 // framingRejected counts HTTP/1 heads refused by edge.H1Conn, by reason.
 func newFramingRejected(reg *prometheus.Registry) func(string) {
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gatehouse_http1_framing_rejected_total",
-		Help: "HTTP/1 requests refused with 400 for framing net/http would accept: bare_lf, obs_fold, content_length_with_transfer_encoding, transfer_encoding_in_http10.",
+		Help: "HTTP/1 requests refused with 400 for framing net/http would accept: bare_lf, obs_fold, content_length_with_transfer_encoding, transfer_encoding_in_http10, and in chunked bodies bare_lf_in_chunked_body, bare_cr_in_chunked_body, bad_chunk_end, bad_chunk_size.",
 	}, []string{"reason"})
 	reg.MustRegister(c)
 	return func(reason string) { c.WithLabelValues(reason).Inc() }
+}
+
+// chunkedBodyRejected reports whether the request's chunked body broke the
+// framing rules (framing.go): the proxy then answers 400, not 502.
+func chunkedBodyRejected(r *http.Request) bool {
+	h, ok := r.Context().Value(h1ConnKey{}).(*edge.H1Conn)
+	return ok && h.BodyRejected()
 }

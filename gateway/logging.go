@@ -4,15 +4,16 @@ import (
 	"io"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/gatehouse/gatehouse/gateway/audit"
 )
 
 // NewLogger builds the process logger from the log section: JSON by default,
 // lowercase messages, snake_case keys, named sub-loggers (audit, authn.jwt,
 // bundles). Secrets never reach it: authenticators log credential ids and
 // authn.Redacted values only.
-// logTimeFormat is the timestamp of every log line, hclog's and the audit
-// writer's alike.
-const logTimeFormat = "2006-01-02T15:04:05.000Z07:00"
+// logTimeFormat is the timestamp of every log line (audit.TimeFormat).
+const logTimeFormat = audit.TimeFormat
 
 func NewLogger(c LogConfig, w io.Writer) hclog.Logger {
 	level := hclog.LevelFromString(c.Level)

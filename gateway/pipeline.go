@@ -38,7 +38,7 @@ type Evaluation struct {
 	// Outcomes are the verified and the presented-but-invalid credentials,
 	// by scheme, in the operation's scheme order.
 	Outcomes pipeline.Outcomes
-	outBuf   [maxKeySchemes]pipeline.Outcome
+	outBuf   [pipeline.MaxKeySchemes]pipeline.Outcome
 	// Preflight holds the headers of a CORS preflight answer (gateway/edge/cors.go).
 	Preflight http.Header
 	// RetryAfter is when a rate-limited client may try again.
@@ -52,7 +52,7 @@ type Evaluation struct {
 	AuthnTime      time.Duration
 	PolicyTime     time.Duration
 	answer         pipeline.Answer
-	in             policyInput
+	in             pipeline.Input
 	input          ast.Value
 
 	// Request is the request as evaluated (it may carry a forwarded client
@@ -64,8 +64,8 @@ type Evaluation struct {
 // decision came from cache (decision logs and explain need it; the hot path
 // does not). Nil when the request never reached the policy.
 func (e *Evaluation) Input() ast.Value {
-	if e.input == nil && e.in.op != nil {
-		e.input = e.in.value()
+	if e.input == nil && e.in.Op != nil {
+		e.input = e.in.Value()
 	}
 	return e.input
 }
@@ -95,7 +95,7 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 	if g.rate != nil {
 		rs = g.rate.State(r) // before the strip: reads a trusted proxy's X-Forwarded-For
 	}
-	stripIdentityHeaders(r.Header, g.Config.UpstreamIdentity.Header)
+	g.headers.Strip(r.Header, g.credHeaders)
 	edge.StripMethodOverrides(r.Header)
 
 	// One path, one decision (gateway/edge/normalize.go): route, policy and upstream all
@@ -146,10 +146,14 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 		ev.refuse(pipeline.Reason(reason))
 		return ev
 	}
+	if op.noQueryToken && r.URL.RawQuery != "" && edge.HasQueryToken(r.URL.RawQuery) {
+		ev.Status, ev.Reason = http.StatusBadRequest, "token_in_query"
+		return ev
+	}
 
-	in := policyInput{requestID: requestID, r: r, path: r.URL.Path, clientIP: clientIP(r), op: op, now: now}
+	in := pipeline.Input{RequestID: requestID, Request: r, Path: r.URL.Path, ClientIP: clientIP(r), Op: &op.core, Now: now}
 	// The outcomes live in the evaluation (no allocation for operations of
-	// up to maxKeySchemes schemes).
+	// up to pipeline.MaxKeySchemes schemes).
 	ev.Outcomes = ev.outBuf[:0]
 	if !op.Public {
 		authStart := time.Now()
@@ -176,22 +180,22 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 		}
 		ev.AuthnTime = time.Since(authStart)
 	}
-	in.outcomes = ev.Outcomes
+	in.Outcomes = ev.Outcomes
 
 	ev.in = in
 
 	policyStart := time.Now()
 	// The decision cache is bypassed when evaluation options are given
 	// (explain's tracer must see a real evaluation).
-	var key decisionKey
+	var key pipeline.Key
 	cacheable := false
 	if g.decisions != nil && len(opts) == 0 {
-		key, cacheable = g.decisions.key(r, ev)
+		key, cacheable = g.decisions.Key(r, &op.core, ev.Outcomes)
 	}
 	var d *bundles.Decision
 	hit := false
 	if cacheable {
-		d, hit = g.decisions.get(key)
+		d, hit = g.decisions.Get(key)
 	}
 	if !hit {
 		var err error
@@ -203,7 +207,7 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 			return ev
 		}
 		if cacheable {
-			g.decisions.put(key, d)
+			g.decisions.Put(key, d)
 		}
 	}
 	ev.PolicyTime = time.Since(policyStart)
@@ -258,6 +262,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			rec.Header().Set("Retry-After", strconv.Itoa(ratelimit.RetrySeconds(ev.RetryAfter)))
 		}
 		title := ""
+		if ev.Reason == "token_in_query" {
+			setInvalidRequest(rec.Header(), ev.Op)
+		}
 		if ev.Decision != nil {
 			setChallenges(rec.Header(), ev.Op, ev.Decision, ev.Reason, ev.answer)
 			title = ev.answer.Title
@@ -274,6 +281,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		header:     gen.Config.UpstreamIdentity.Header,
 		extra:      d.Headers,
 		stripAuthz: op.readsAuthorization,
+	}
+	if len(gen.credHeaders) > 0 {
+		f.strip = gen.headers
 	}
 	if f.path == "" {
 		f.path = "/"
@@ -297,6 +307,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		f.assertion = tok
+	}
+	if r.Context().Err() != nil {
+		// The client reset the stream (HTTP/2 RST_STREAM) or went away
+		// while the request was decided: no upstream request is started
+		// for it (gateway/edge/h2conn.go bounds how often it may do so).
+		rec.status = 499
+		return
 	}
 	edge.LimitBody(rec, r, gen.Config.Limits.BodyLimit(op.api.Config.MaxBodyBytes))
 	edge.FilterUpgrade(r, op.api.Config.WebSockets)

@@ -3,16 +3,12 @@ package gateway
 import (
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
 	"strings"
 	"time"
-
-	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/gatehouse/gatehouse/authn"
 )
@@ -201,30 +197,6 @@ func usesMTLS(api *API, op *Operation) bool {
 		}
 	}
 	return false
-}
-
-var (
-	kClientCert = ast.StringTerm("client_certificate")
-	kX5t        = ast.StringTerm("x5t_s256")
-	kFP         = ast.StringTerm("fingerprint_sha256")
-	kForwarded  = ast.StringTerm("forwarded")
-)
-
-// clientCertValue is input.request.client_certificate: the thumbprint of
-// the certificate the client presented (verified or not: RFC 8705 binding
-// needs possession, which the handshake or the trusted proxy proved), nil
-// when there is none.
-func clientCertValue(r *http.Request) *ast.Term {
-	chain, viaProxy := authn.ClientCertificates(r)
-	if len(chain) == 0 {
-		return nil
-	}
-	sum := sha256.Sum256(chain[0].Raw)
-	return ast.ObjectTerm(
-		[2]*ast.Term{kX5t, ast.StringTerm(base64.RawURLEncoding.EncodeToString(sum[:]))},
-		[2]*ast.Term{kFP, ast.StringTerm(hex.EncodeToString(sum[:]))},
-		[2]*ast.Term{kForwarded, ast.BooleanTerm(viaProxy)},
-	)
 }
 
 // upstreamXFCC is the XFCC value the gateway writes for the upstream: the

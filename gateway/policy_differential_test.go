@@ -253,7 +253,7 @@ func differentialInputs(op *Operation) []differentialInput {
 					reason = "revoked"
 				}
 				rejections.Insert(ast.StringTerm(scheme), ast.ObjectTerm(
-					[2]*ast.Term{kReason, ast.StringTerm(reason)},
+					[2]*ast.Term{ast.StringTerm("reason"), ast.StringTerm(reason)},
 					[2]*ast.Term{kType, ast.StringTerm(identityType(def))},
 				))
 			default:
@@ -261,21 +261,21 @@ func differentialInputs(op *Operation) []differentialInput {
 			}
 		}
 		in := ast.NewObject(
-			[2]*ast.Term{kTime, ast.IntNumberTerm(1700000100000000000)},
-			[2]*ast.Term{kRequest, ast.ObjectTerm(
-				[2]*ast.Term{kID, ast.StringTerm("req-1")},
-				[2]*ast.Term{kMethod, ast.StringTerm(op.Method)},
-				[2]*ast.Term{kPath, ast.StringTerm(op.API.BasePath + op.Path)},
-				[2]*ast.Term{kHost, ast.StringTerm("api.example")},
-				[2]*ast.Term{kScheme, vHTTPS},
-				[2]*ast.Term{kClientIP, ast.StringTerm("192.0.2.7")},
-				[2]*ast.Term{kHeaders, ast.ObjectTerm()},
+			[2]*ast.Term{ast.StringTerm("time"), ast.IntNumberTerm(1700000100000000000)},
+			[2]*ast.Term{ast.StringTerm("request"), ast.ObjectTerm(
+				[2]*ast.Term{ast.StringTerm("id"), ast.StringTerm("req-1")},
+				[2]*ast.Term{ast.StringTerm("method"), ast.StringTerm(op.Method)},
+				[2]*ast.Term{ast.StringTerm("path"), ast.StringTerm(op.API.BasePath + op.Path)},
+				[2]*ast.Term{ast.StringTerm("host"), ast.StringTerm("api.example")},
+				[2]*ast.Term{kScheme, ast.StringTerm("https")},
+				[2]*ast.Term{ast.StringTerm("client_ip"), ast.StringTerm("192.0.2.7")},
+				[2]*ast.Term{ast.StringTerm("headers"), ast.ObjectTerm()},
 			)},
-			[2]*ast.Term{kAPI, apiVal},
-			[2]*ast.Term{kOperation, opValue},
-			[2]*ast.Term{kSchemes, schemesVal},
-			[2]*ast.Term{kCredentials, ast.NewTerm(creds)},
-			[2]*ast.Term{kRejections, ast.NewTerm(rejections)},
+			[2]*ast.Term{ast.StringTerm("api"), apiVal},
+			[2]*ast.Term{ast.StringTerm("operation"), opValue},
+			[2]*ast.Term{ast.StringTerm("schemes"), schemesVal},
+			[2]*ast.Term{ast.StringTerm("credentials"), ast.NewTerm(creds)},
+			[2]*ast.Term{ast.StringTerm("rejections"), ast.NewTerm(rejections)},
 		)
 		out = append(out, differentialInput{name: name, value: in})
 	}

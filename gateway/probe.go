@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/bundles"
+	"github.com/gatehouse/gatehouse/gateway/pipeline"
 )
 
 // probePolicy evaluates the decision once per operation with an anonymous
@@ -26,8 +27,8 @@ func probePolicy(ctx context.Context, g *Generation, eng *bundles.Engine) error 
 				continue
 			}
 			r.Method = op.Method
-			in := policyInput{requestID: "probe", r: r, path: api.BasePath + op.Path, clientIP: "127.0.0.1", op: op, now: now}
-			if _, err := eng.Decide(ctx, in.value()); err != nil && !errors.Is(err, bundles.ErrDeadline) {
+			in := pipeline.Input{RequestID: "probe", Request: r, Path: api.BasePath + op.Path, ClientIP: "127.0.0.1", Op: &op.core, Now: now}
+			if _, err := eng.Decide(ctx, in.Value()); err != nil && !errors.Is(err, bundles.ErrDeadline) {
 				return fmt.Errorf("policy fails on %s %s%s (anonymous probe): %w", op.Method, api.BasePath, op.Path, err)
 			}
 		}

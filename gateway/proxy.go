@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/authn"
+	"github.com/gatehouse/gatehouse/gateway/edge"
 )
 
 // forward is what the pipeline decided for one allowed request; Rewrite
@@ -30,6 +31,9 @@ type forward struct {
 	// (mtls.upstream_header); any other copy is removed.
 	xfccHeader string
 	xfcc       string
+	// strip, when set, removes identity headers again: the API-key header
+	// names spared until authentication (gateway/edge/headers.go).
+	strip *edge.HeaderStripper
 }
 
 // serveProxy forwards an allowed request. One ReverseProxy value per request
@@ -52,8 +56,16 @@ func serveProxy(w http.ResponseWriter, r *http.Request, f *forward, t http.Round
 				out.URL.RawQuery = authn.RemoveQueryParams(out.URL.RawQuery, f.op.stripQuery)
 			}
 			out.URL.ForceQuery = false
-			pr.SetXForwarded()
 			h := out.Header
+			if f.strip != nil {
+				f.strip.Strip(h, nil)
+			}
+			pr.SetXForwarded()
+			if host := validatedHost(pr.In); host != "" {
+				h.Set("X-Forwarded-Host", host)
+			} else {
+				h.Del("X-Forwarded-Host")
+			}
 			h.Del("Proxy-Authorization")
 			if f.stripAuthz {
 				h.Del("Authorization")
@@ -84,6 +96,24 @@ func serveProxy(w http.ResponseWriter, r *http.Request, f *forward, t http.Round
 		},
 	}
 	p.ServeHTTP(w, r)
+}
+
+// validatedHost is the host the client reached, as far as the gateway can
+// vouch for it: the TLS server name (SNI), with the Host header's port when
+// Host names that same server. A Host the client chose on its own (plain
+// HTTP, no SNI, or another name than the SNI) is never passed on as
+// X-Forwarded-Host: upstreams build absolute URLs (redirects, password reset
+// links) from it.
+func validatedHost(r *http.Request) string {
+	if r.TLS == nil || r.TLS.ServerName == "" {
+		return ""
+	}
+	sni := strings.ToLower(r.TLS.ServerName)
+	host, port, err := net.SplitHostPort(r.Host)
+	if err != nil || !strings.EqualFold(host, sni) || port == "" || strings.Trim(port, "0123456789") != "" {
+		return sni
+	}
+	return sni + ":" + port
 }
 
 // safeExtraHeader keeps policy-supplied headers from overwriting framing,
@@ -139,47 +169,6 @@ func stripCookies(h http.Header, names []string) {
 	h.Del("Cookie")
 	if len(kept) > 0 {
 		h.Set("Cookie", strings.Join(kept, "; "))
-	}
-}
-
-// identityHeaders are headers upstreams commonly trust as identity. Clients
-// never get to send them: they are removed from every request, public routes
-// included, before authentication runs.
-var identityHeaders = []string{
-	"X-Jwt-Assertion", "X-Forwarded-Client-Cert", "Client-Cert", "Client-Cert-Chain",
-	"X-Ssl-Client-Cert", "X-Client-Cert", "X-Client-Certificate", "Ssl-Client-Cert",
-	"X-Forwarded-User", "X-Forwarded-Email", "X-Forwarded-Preferred-Username", "X-Forwarded-Groups",
-	"X-Remote-User", "X-Remote-Group", "X-User", "X-Userinfo", "X-Auth-User", "Remote-User",
-	"X-Authenticated-User", "X-Authenticated-Userid", "X-Credential-Identifier",
-	// Client addresses and original URLs that upstreams (or their
-	// frameworks) trust: a client never gets to say who or where it is.
-	"X-Real-Ip", "X-Client-Ip", "True-Client-Ip", "Cf-Connecting-Ip", "Fastly-Client-Ip",
-	"X-Cluster-Client-Ip", "X-Original-Url", "X-Rewrite-Url", "X-Original-Uri", "X-Original-Method",
-	"Forwarded",
-	// Identity headers of other gateways and identity-aware proxies.
-	"Cf-Access-Jwt-Assertion", "Cf-Access-Authenticated-User-Email", "X-Goog-Iap-Jwt-Assertion",
-	"X-Ms-Client-Principal", "X-Ms-Client-Principal-Name", "X-Ms-Client-Principal-Id",
-	"X-Ms-Client-Principal-Idp", "X-Userinfo-Email", "X-Id-Token", "X-Access-Token",
-}
-
-var identityPrefixes = []string{"X-Consumer-", "X-Gatehouse-", "X-Authenticated-", "X-Auth-Request-", "X-Wso2-", "X-Apigateway-",
-	// Every X-Forwarded-* (the proxy sets For/Host/Proto itself), and the
-	// identity headers of Envoy, AWS ALB, Google IAP, Azure and Pomerium.
-	"X-Forwarded-", "X-Envoy-", "X-Amzn-Oidc-", "X-Goog-Authenticated-User-", "X-Ms-Token-", "X-Pomerium-"}
-
-// stripIdentityHeaders removes client-sent identity headers in place.
-func stripIdentityHeaders(h http.Header, assertionHeader string) {
-	for _, n := range identityHeaders {
-		delete(h, n)
-	}
-	delete(h, assertionHeader)
-	for k := range h {
-		for _, p := range identityPrefixes {
-			if strings.HasPrefix(k, p) {
-				delete(h, k)
-				break
-			}
-		}
 	}
 }
 
@@ -239,6 +228,14 @@ func (s *Server) proxyErrorHandler(w http.ResponseWriter, r *http.Request, err e
 	status := http.StatusBadGateway
 	var ne net.Error
 	var tooLarge *http.MaxBytesError
+	if chunkedBodyRejected(r) {
+		// The upstream request was aborted mid-body; the connection
+		// closes after this answer.
+		w.Header().Set("Connection", "close")
+		writeProblem(w, http.StatusBadRequest, "", requestIDFrom(w))
+		s.log.Warn("request body framing refused", "request_id", requestIDFrom(w))
+		return
+	}
 	if errors.As(err, &tooLarge) {
 		status = http.StatusRequestEntityTooLarge
 	} else if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {

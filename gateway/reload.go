@@ -87,10 +87,11 @@ func (s *Server) buildAndSwap(ctx context.Context, cfg *Config, remote []*bundle
 	return nil
 }
 
-// swap makes g the serving generation and retires the previous one.
+// swap makes g the serving generation (the first one too, from New) and
+// retires the previous one.
 func (s *Server) swap(g *Generation, start time.Time) {
 	old := s.gen.Swap(g)
-	if s.manageRuntime {
+	if s.manageRuntime && old != nil { // New applied the first config's before building
 		applyRuntime(g.Config, s.log)
 	}
 	s.tlsSwapped(old, g)

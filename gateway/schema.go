@@ -154,6 +154,8 @@ var patternWords = map[string]string{
 	`^https?://`:                             "an http:// or https:// URL",
 	`^[A-Za-z0-9][A-Za-z0-9._-]*$`:           "a name of letters, digits, '.', '_' and '-' (starting with a letter or digit)",
 	`^[A-Za-z0-9-]+$`:                        "an HTTP header name (letters, digits and '-')",
+	`^[A-Za-z0-9_-]+$`:                       "an HTTP header name (letters, digits, '_' and '-')",
+	`^[A-Za-z0-9_-]+\*?$`:                    "an HTTP header name, or a prefix of one ending in '*'",
 	`^[a-z0-9!#$%&'*+.^_` + "`" + `|~-]+$`:   "a lowercase HTTP header name",
 	`^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$`: "a SHA-256 certificate fingerprint (64 hex digits, colons allowed)",
 	`^[0-9]+(B|KiB|MiB|GiB|TiB)?$`:           "a size such as 512MiB or 2GiB",

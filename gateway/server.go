@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse/gatehouse/bundles"
 	"github.com/gatehouse/gatehouse/bundles/decisionlog"
 	"github.com/gatehouse/gatehouse/gateway/assertion"
+	"github.com/gatehouse/gatehouse/gateway/audit"
 	"github.com/gatehouse/gatehouse/gateway/edge"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 )
@@ -37,7 +38,7 @@ type Server struct {
 	manageRuntime bool
 	audit         hclog.Logger
 	// auditFast, when set, writes the audit lines instead of audit.
-	auditFast *auditLog
+	auditFast *audit.Log
 
 	gen     atomic.Pointer[Generation]
 	metrics *metrics
@@ -136,7 +137,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 	if *cfg.Log.Audit {
 		s.audit = log.Named("audit")
 		if opts.AuditOutput != nil && cfg.Log.Format != "text" && s.audit.IsInfo() {
-			s.auditFast = newAuditLog(s.audit.Name(), opts.AuditOutput)
+			s.auditFast = audit.New(s.audit.Name(), opts.AuditOutput)
 		}
 	}
 	var err error
@@ -158,6 +159,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		s.stopDecisionLogs(ctx)
 		return nil, err
 	}
+	start := time.Now()
 	g, err := BuildGeneration(ctx, cfg, s.buildOptions(remote))
 	if err != nil {
 		s.stopRemote(ctx)
@@ -165,15 +167,11 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		_ = s.kmStores.Close()
 		return nil, err
 	}
-	s.gen.Store(g)
-	s.tlsSwapped(nil, g)
-	s.published.Use(g.asserter, time.Now())
+	s.swap(g, start) // the first generation goes in like every later one (reload.go)
 	s.remoteActivated(remote)
-	s.metrics.generation.Set(float64(g.ID))
 	s.metrics.reloadOK.Set(1)
 	s.lastReload.Store(&reloadStatus{At: time.Now(), OK: true})
 	s.routesAdmin()
-	log.Info("generation active", "generation", g.ID, "apis", g.Describe(), "bundle_revision", g.Engine.Revision())
 	return s, nil
 }
 
@@ -192,7 +190,7 @@ func (s *Server) Start() error {
 			return fmt.Errorf("listen %s: %w", l.Address, err)
 		}
 		s.addr = ln.Addr()
-		s.serveTLS(cfg, edge.LimitListener(ln, cfg.Limits.MaxConnections), framingReject)
+		s.serveTLS(cfg, edge.LimitListener(ln, cfg.Limits.MaxConnections), framingReject, newH2Flood(s.metrics.reg))
 	}
 	if l.HTTPAddress != "" {
 		ln, err := net.Listen("tcp", l.HTTPAddress)
@@ -242,6 +240,9 @@ func (s *Server) publicServer(cfg *Config) *http.Server {
 		WriteTimeout:      l.WriteTimeout.D(),
 		IdleTimeout:       l.IdleTimeout.D(),
 		MaxHeaderBytes:    l.MaxHeaderBytes,
+		// `OPTIONS *` reaches the pipeline, which refuses every
+		// asterisk-form target (normalize.go), instead of net/http's 200.
+		DisableGeneralOptionsHandler: true,
 		HTTP2: &http.HTTP2Config{
 			MaxConcurrentStreams: l.MaxConcurrentStreams,
 		},
@@ -351,7 +352,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // at least every 100 ms, and at Shutdown).
 func (s *Server) FlushAudit() {
 	if s.auditFast != nil {
-		s.auditFast.flush()
+		s.auditFast.Flush()
 	}
 }
 

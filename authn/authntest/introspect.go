@@ -21,16 +21,17 @@ type IntrospectMode int32
 
 // Modes of an Introspector.
 const (
-	IntrospectOK           IntrospectMode = iota // RFC 7662 answers from the token table
-	IntrospectUnavailable                        // 503
-	IntrospectServerError                        // 500
-	IntrospectUnauthorized                       // 401, whatever the client sends
-	IntrospectClose                              // hijack and close the connection
-	IntrospectGarbage                            // 200, application/json, not JSON
-	IntrospectHTML                               // 200, text/html
-	IntrospectHuge                               // 200, a 2 MiB JSON answer
-	IntrospectActiveString                       // 200, {"active":"true",…}
-	IntrospectRedirect                           // 307 to another URL
+	IntrospectOK              IntrospectMode = iota // RFC 7662 answers from the token table
+	IntrospectUnavailable                           // 503
+	IntrospectServerError                           // 500
+	IntrospectUnauthorized                          // 401, whatever the client sends
+	IntrospectClose                                 // hijack and close the connection
+	IntrospectGarbage                               // 200, application/json, not JSON
+	IntrospectHTML                                  // 200, text/html
+	IntrospectHuge                                  // 200, a 2 MiB JSON answer
+	IntrospectActiveString                          // 200, {"active":"true",…}
+	IntrospectRedirect                              // 307 to another URL
+	IntrospectDuplicateActive                       // 200, the token's answer with "active":false first and "active":true last
 )
 
 // Introspector is a loopback RFC 7662 token introspection server for tests:
@@ -223,6 +224,15 @@ func (is *Introspector) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	case IntrospectHuge:
 		_, _ = w.Write([]byte(`{"active":true,"pad":"` + strings.Repeat("A", HugeBodySize) + `"}`))
+		return
+	case IntrospectDuplicateActive:
+		c := map[string]any{}
+		for k, v := range claims {
+			c[k] = v
+		}
+		c["active"] = false
+		b, _ := json.Marshal(c)
+		_, _ = w.Write(append(b[:len(b)-1], `,"active":true}`...))
 		return
 	case IntrospectActiveString:
 		c := map[string]any{}

@@ -10,13 +10,16 @@ import (
 // json.Number (so large integers survive intact), member names exact,
 // nothing after the object. Failures are *Error (Malformed).
 //
-// Stricter rules for claims (refusing duplicate members or invalid UTF-8,
-// which encoding/json accepts) belong here, so that every token the gateway
-// reads gets them at once.
+// Duplicate member names at any depth, invalid UTF-8 and lone surrogate
+// escapes, which encoding/json accepts, are refused here (CheckJSON), so
+// every token the gateway reads gets the rule at once.
 func DecodeClaims(seg []byte) (map[string]any, error) {
 	raw, err := DecodeSegment(seg)
 	if err != nil {
 		return nil, errClaims
+	}
+	if err := CheckJSON(raw); err != nil {
+		return nil, strictError("claims", err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()

@@ -1,5 +1,7 @@
 package jose
 
+import "errors"
+
 // Failure is the kind of a token's defect, for callers to map to their own
 // vocabulary (authn.Reason).
 type Failure int
@@ -36,7 +38,29 @@ var (
 	errB64           = &Error{Malformed, "b64 header is not allowed in a JWT"}
 	errTyp           = &Error{WrongType, "typ header is not allowed"}
 	errClaims        = &Error{Malformed, "claims are not a JSON object"}
+	errHeaderDup     = &Error{Malformed, "header has a duplicate member"}
+	errHeaderUTF8    = &Error{Malformed, "header is not valid UTF-8"}
+	errClaimsDup     = &Error{Malformed, "claims have a duplicate member"}
+	errClaimsUTF8    = &Error{Malformed, "claims are not valid UTF-8"}
 	errSigEncoding   = &Error{BadSignature, "signature is not base64url"}
 	errNoVerifier    = &Error{BadSignature, "algorithm has no verifier"}
 	errSignature     = &Error{BadSignature, "signature does not verify"}
 )
+
+// strictError maps a CheckJSON failure of a header or claims to its Error.
+func strictError(part string, err error) *Error {
+	dup, utf := errors.Is(err, ErrDuplicateMember), errors.Is(err, ErrInvalidUTF8)
+	switch {
+	case part == "header" && dup:
+		return errHeaderDup
+	case part == "header" && utf:
+		return errHeaderUTF8
+	case part == "header":
+		return errHeaderMember
+	case dup:
+		return errClaimsDup
+	case utf:
+		return errClaimsUTF8
+	}
+	return errClaims
+}

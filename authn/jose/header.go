@@ -33,7 +33,8 @@ var ErrNotJOSE = errors.New("header is not a JOSE header")
 
 // DecodeHeader decodes a JOSE header. It returns ErrNotJOSE when seg is not
 // a base64url JSON object with an "alg" member (whatever its type), and an
-// *Error (Malformed) when alg, kid or typ is not a string.
+// *Error (Malformed) when alg, kid or typ is not a string or the JSON has a
+// duplicate member, invalid UTF-8 or a lone surrogate (CheckJSON).
 func DecodeHeader(seg []byte) (Header, error) {
 	raw, err := DecodeSegment(seg)
 	if err != nil {
@@ -45,6 +46,9 @@ func DecodeHeader(seg []byte) (Header, error) {
 	}
 	if _, ok := m["alg"]; !ok {
 		return Header{}, ErrNotJOSE
+	}
+	if err := CheckJSON(raw); err != nil {
+		return Header{}, strictError("header", err)
 	}
 	h := Header{members: m}
 	if !memberString(m, "alg", &h.Alg) || !memberString(m, "kid", &h.Kid) || !memberString(m, "typ", &h.Typ) {

@@ -38,8 +38,11 @@ type secretHash interface {
 
 type bcryptHash []byte
 
+// check refuses secrets over 72 bytes: bcrypt would compare only their
+// first 72 (the same work is done, so the refusal takes as long).
 func (h bcryptHash) check(secret []byte) bool {
-	return bcrypt.CompareHashAndPassword(h, secret) == nil
+	ok := bcrypt.CompareHashAndPassword(h, secret[:min(len(secret), 72)]) == nil
+	return ok && len(secret) <= 72
 }
 
 type argonHash struct {

@@ -18,7 +18,7 @@ import (
 )
 
 const cliConfig = `
-listen: {http_address: "127.0.0.1:0"}
+listen: {http_address: "127.0.0.1:0", allow_credentials_over_http: true}
 admin: {address: ""}
 apis:
   - openapi: partners.yaml

@@ -17,7 +17,7 @@ var update = flag.Bool("update", false, "rewrite testdata/explain/*.golden from 
 // test secret (so tokens, and their credential ids, are the same every
 // run), Basic users, and the example bundle examples/bundles/acme.
 const explainConfig = `
-listen: {http_address: "127.0.0.1:0"}
+listen: {http_address: "127.0.0.1:0", allow_credentials_over_http: true}
 admin: {address: ""}
 apis:
   - openapi: shapes.yaml

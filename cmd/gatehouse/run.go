@@ -54,7 +54,8 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		log.Error("cannot listen", "error", err.Error())
 		return 1
 	}
-	log.Info("listening", "https", addr(srv.Addr()), "http", addr(srv.PlainAddr()), "admin", addr(srv.AdminAddr()))
+	log.Info("listening", "https", addr(srv.Addr()), "http", addr(srv.PlainAddr()), "admin", addr(srv.AdminAddr()),
+		"ext_authz", addr(srv.ExtAuthzAddr()), "forward_auth", addr(srv.ForwardAuthAddr()))
 	if *cfg.Watch.Enabled {
 		if err := srv.Watch(ctx); err != nil {
 			log.Error("cannot watch files; reload with SIGHUP", "error", err.Error())

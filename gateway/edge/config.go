@@ -43,3 +43,14 @@ func (l *LimitsConfig) BodyLimit(apiMax int64) int64 {
 	}
 	return l.MaxBodyBytes
 }
+
+// RequestHeadersConfig tunes which client-sent headers are removed before
+// authentication (headers.go). The defaults (DefaultStripHeaders) always
+// apply.
+type RequestHeadersConfig struct {
+	// Strip adds patterns: a header name, or a prefix ending in "*".
+	Strip []string `json:"strip"`
+	// Keep exempts exact header names from the patterns (say a client's
+	// X-Client-Version). The gateway's own upstream headers cannot be kept.
+	Keep []string `json:"keep"`
+}

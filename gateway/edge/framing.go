@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"net"
+	"sync/atomic"
 )
 
 // HTTP/1 framing that net/http accepts but RFC 9112 forbids — a bare LF as a
@@ -19,6 +20,15 @@ import (
 // and closes the connection, exactly as for any other malformed head. After
 // that, and after a request asking for a protocol upgrade (the handler closes
 // the connection unless the upgrade happens), bytes pass through untouched.
+//
+// Chunked bodies get the same treatment (a bare LF or CR in a chunk-size
+// line or extension, anything but CRLF after chunk data, a chunk size
+// net/http would refuse, bad trailers): net/http accepts bare LFs there too.
+// Such a body is already being streamed upstream when the violation arrives,
+// so the poisoned line makes net/http's chunked reader fail: the upstream
+// request is aborted mid-body (the upstream never sees a complete request),
+// and the proxy, which finds the violation recorded on the connection
+// (bodyRejected), answers 400 and closes the connection.
 
 // H1Conn is a server-side HTTP/1 connection whose heads are inspected.
 type H1Conn struct {
@@ -31,13 +41,29 @@ type H1Conn struct {
 	out    []byte
 	outBuf []byte
 	err    error
+	// bodyRejected: a chunked body of the current request broke the
+	// framing rules (read by the proxy's error handler).
+	bodyRejected atomic.Bool
 }
 
 // NewH1Conn inspects c's HTTP/1 heads; state is the TLS state when the
 // gateway terminated TLS itself; reject is told the reason of each refusal.
 func NewH1Conn(c net.Conn, state *tls.ConnectionState, reject func(reason string)) *H1Conn {
-	return &H1Conn{Conn: c, state: state, scan: h1Scanner{lineStart: true, reject: reject}}
+	h := &H1Conn{Conn: c, state: state}
+	h.scan = h1Scanner{lineStart: true, reject: func(reason string, inBody bool) {
+		if inBody {
+			h.bodyRejected.Store(true)
+		}
+		if reject != nil {
+			reject(reason)
+		}
+	}}
+	return h
 }
+
+// BodyRejected reports whether a chunked body on this connection broke the
+// framing rules: the upstream request was aborted, the answer is 400.
+func (c *H1Conn) BodyRejected() bool { return c.bodyRejected.Load() }
 
 // TLSState is the TLS state given to NewH1Conn (nil on a plain listener).
 func (c *H1Conn) TLSState() *tls.ConnectionState { return c.state }
@@ -100,7 +126,7 @@ type h1Scanner struct {
 	upgrade   bool
 	http10    bool
 	length    int64 // Content-Length, or remaining bytes of a body or chunk
-	reject    func(reason string)
+	reject    func(reason string, inBody bool)
 }
 
 // feed scans in and appends it, with any poison byte, to out.
@@ -125,12 +151,19 @@ func (s *h1Scanner) feed(in, out []byte) []byte {
 				}
 			}
 		case stChunkEnd:
+			// Exactly CRLF after chunk data (RFC 9112 §7.1).
 			b := in[i]
 			i++
-			out = append(out, b)
-			if b == '\n' {
+			switch {
+			case !s.prevCR && b == '\r':
+				s.prevCR = true
+			case s.prevCR && b == '\n':
+				s.prevCR = false
 				s.state, s.lineStart = stChunkLine, true
+			default:
+				out = s.poison("bad_chunk_end", out)
 			}
+			out = append(out, b)
 		default:
 			out = s.byte(in[i], out)
 			i++
@@ -139,19 +172,28 @@ func (s *h1Scanner) feed(in, out []byte) []byte {
 	return out
 }
 
-// poison inserts the NUL that makes net/http refuse the current line, and
+// poison inserts the NUL that makes net/http refuse the current line (in a
+// trailer, trailerPoison), and
 // stops inspecting: the server closes the connection after its 400.
 func (s *h1Scanner) poison(reason string, out []byte) []byte {
+	inBody, trailer := s.state != stHead, s.state == stTrailer
 	s.state = stPass
 	if s.reject != nil {
-		s.reject(reason)
+		s.reject(reason, inBody)
+	}
+	if trailer {
+		return append(out, trailerPoison...)
 	}
 	return append(out, 0)
 }
 
+// trailerPoison is what a broken trailer gets: net/http reads trailers only
+// once it sees a CRLFCRLF ahead (it would wait for one), then refuses the
+// field line that is a lone NUL.
+const trailerPoison = "\x00\r\n\x00\r\n\r\n"
+
 // byte handles one byte of a head, a chunk-size line or a trailer.
 func (s *h1Scanner) byte(b byte, out []byte) []byte {
-	inHead := s.state == stHead || s.state == stTrailer
 	if s.lineStart {
 		s.lineStart = false
 		s.emptyLine = b == '\r' || b == '\n'
@@ -167,13 +209,24 @@ func (s *h1Scanner) byte(b byte, out []byte) []byte {
 		}
 	}
 	if b == '\n' {
-		if inHead && !s.prevCR {
-			return append(s.poison("bare_lf", out), b)
+		if !s.prevCR {
+			reason := "bare_lf"
+			if s.state != stHead {
+				reason = "bare_lf_in_chunked_body"
+			}
+			return append(s.poison(reason, out), b)
 		}
 		s.prevCR = false
 		out = append(out, b)
-		s.endLine()
+		if reason := s.endLine(); reason != "" {
+			out = s.poison(reason, out)
+		}
 		return out
+	}
+	if s.prevCR && s.state != stHead {
+		// A CR not followed by LF in a chunk line or trailer (net/http
+		// refuses it in heads itself).
+		return append(s.poison("bare_cr_in_chunked_body", out), b)
 	}
 	s.prevCR = b == '\r'
 	if len(s.line) < maxTrackedLine {
@@ -189,8 +242,8 @@ var (
 	http10Suffix      = []byte("HTTP/1.0")
 )
 
-// endLine acts on a complete line.
-func (s *h1Scanner) endLine() {
+// endLine acts on a complete line; it returns a reason to refuse it.
+func (s *h1Scanner) endLine() string {
 	line := bytes.TrimSuffix(s.line, []byte{'\r'})
 	s.line = s.line[:0]
 	s.lineStart = true
@@ -201,7 +254,7 @@ func (s *h1Scanner) endLine() {
 			s.http10 = bytes.HasSuffix(line, http10Suffix)
 		case s.emptyLine:
 			s.endHead()
-			return
+			return ""
 		default:
 			s.field(line)
 		}
@@ -214,13 +267,15 @@ func (s *h1Scanner) endLine() {
 		n, ok := chunkSize(line)
 		switch {
 		case !ok:
-			s.state = stPass // net/http refuses the body itself
+			// net/http refuses it too, but the proxy would answer 502.
+			return "bad_chunk_size"
 		case n == 0:
 			s.state = stTrailer
 		default:
 			s.state, s.length = stChunkData, n
 		}
 	}
+	return ""
 }
 
 // field records the framing-relevant header fields.

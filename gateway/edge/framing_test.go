@@ -7,7 +7,7 @@ import (
 )
 
 func scanAll(in string, chunk int) (out []byte, reasons []string) {
-	s := h1Scanner{lineStart: true, reject: func(r string) { reasons = append(reasons, r) }}
+	s := h1Scanner{lineStart: true, reject: func(r string, _ bool) { reasons = append(reasons, r) }}
 	b := []byte(in)
 	for len(b) > 0 {
 		n := min(chunk, len(b))
@@ -29,7 +29,14 @@ func TestH1Scanner(t *testing.T) {
 		{"fail/bare-lf", "GET / HTTP/1.1\nHost: x\n\n", "bare_lf"},
 		{"fail/bare-lf-second-request", "GET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\nA: b\n\r\n", "bare_lf"},
 		{"fail/bare-lf-after-cl-body", "POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nabGET / HTTP/1.1\n\n", "bare_lf"},
-		{"fail/bare-lf-in-trailer", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: 1\n\r\n", "bare_lf"},
+		{"fail/bare-lf-in-trailer", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: 1\n\r\n", "bare_lf_in_chunked_body"},
+		{"fail/bare-lf-chunk-size", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\r\n0\r\n\r\n", "bare_lf_in_chunked_body"},
+		{"fail/bare-lf-chunk-extension", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3;a=b\nabc\r\n0\r\n\r\n", "bare_lf_in_chunked_body"},
+		{"fail/bare-lf-last-chunk", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\n\r\n", "bare_lf_in_chunked_body"},
+		{"fail/bare-cr-chunk-extension", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3;a\rb\r\nabc\r\n0\r\n\r\n", "bare_cr_in_chunked_body"},
+		{"fail/lf-after-chunk-data", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\n0\r\n\r\n", "bad_chunk_end"},
+		{"fail/junk-after-chunk-data", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcd\r\n0\r\n\r\n", "bad_chunk_end"},
+		{"fail/bad-chunk-size", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n", "bad_chunk_size"},
 		{"fail/obs-fold", "GET / HTTP/1.1\r\nA: 1\r\n 2\r\n\r\n", "obs_fold"},
 		{"fail/cl-te", "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "content_length_with_transfer_encoding"},
 		{"fail/te-cl-mixed-case", "POST / HTTP/1.1\r\ntransfer-ENCODING: chunked\r\ncontent-length: 3\r\n\r\n", "content_length_with_transfer_encoding"},
@@ -51,7 +58,7 @@ func TestH1Scanner(t *testing.T) {
 	}
 }
 
-// FuzzH1Scanner: the scanner never panics, only ever inserts one NUL, and
+// FuzzH1Scanner: the scanner never panics, only ever inserts one poison, and
 // reads the same stream the same way however it is split into reads.
 func FuzzH1Scanner(f *testing.F) {
 	for _, s := range []string{
@@ -60,6 +67,8 @@ func FuzzH1Scanner(f *testing.F) {
 		"POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET / HTTP/1.1\n\n",
 		"GET / HTTP/1.1\r\nA: 1\r\n 2\r\n\r\n",
 		"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\nContent-Length: 1\r\n\r\n",
+		"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3;a=b\nabc\r\n0\r\nT: 1\n\r\n",
+		"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\n0\r\n\r\n",
 	} {
 		f.Add(s, 5)
 	}
@@ -76,7 +85,8 @@ func FuzzH1Scanner(f *testing.F) {
 				t.Fatalf("clean stream changed: %q", whole)
 			}
 		case 1:
-			if len(whole) != len(in)+1 || bytes.Count(whole, []byte{0}) != strings.Count(in, "\x00")+1 {
+			added, nuls := len(whole)-len(in), bytes.Count(whole, []byte{0})-strings.Count(in, "\x00")
+			if !(added == 1 && nuls == 1) && !(added == len(trailerPoison) && nuls == 2) {
 				t.Fatalf("poisoned stream %q from %q", whole, in)
 			}
 		default:

@@ -19,6 +19,7 @@ import (
 // TestForwardAuthHostile: the endpoint is no oracle and never allows what
 // it cannot rebuild without guessing.
 func TestForwardAuthHostile(t *testing.T) {
+	t.Parallel() // each starts its own gateway, upstream and proxies on free ports
 	q := startQuickstart(t)
 	trusted, untrusted := q.httpClient(false, fwdProxyAddr), q.httpClient(false, strangerAddr)
 	read := "Bearer " + q.tokens["read"]
@@ -112,6 +113,7 @@ func TestForwardAuthHostile(t *testing.T) {
 // TestExtAuthzHostile: requests Envoy could not have sent, and callers that
 // are not the trusted proxy.
 func TestExtAuthzHostile(t *testing.T) {
+	t.Parallel() // each starts its own gateway, upstream and proxies on free ports
 	q := startQuickstart(t)
 	check := q.grpcClient(t, "")
 	read := "Bearer " + q.tokens["read"]

@@ -86,6 +86,7 @@ var quickstartCases = []qsCase{
 // call them, and requires the same status, challenges, problem body, audit
 // line (reasons, schemes, outcomes, credential ids) and identity assertion.
 func TestIdenticalDecisions(t *testing.T) {
+	t.Parallel() // each starts its own gateway, upstream and proxies on free ports
 	q := startQuickstart(t)
 	proxy, fwd := q.httpClient(false, ""), q.httpClient(false, fwdProxyAddr)
 	proxyCert := q.httpClient(true, "")

@@ -173,6 +173,7 @@ http://:%[1]d {
 // forward_auth, an upstream that receives a verifiable assertion and no
 // credential, and a client's forged assertion that never arrives.
 func TestRealProxies(t *testing.T) {
+	t.Parallel() // each starts its own gateway, upstream and proxies on free ports
 	q := startQuickstart(t)
 	faAddr := q.srv.ForwardAuthAddr().String()
 	upstream := strings.TrimPrefix(q.up.URL, "http://")

@@ -262,3 +262,19 @@ func selfSigned(t testing.TB) []byte {
 	ca := authntest.Must(authntest.NewCA())
 	return authntest.Must(ca.Client("stranger")).CertPEM()
 }
+
+// TestExampleConfigs: the gateway configs shipped beside each proxy are
+// valid configs (the files they name come from `make pki`).
+func TestExampleConfigs(t *testing.T) {
+	for _, name := range []string{"nginx", "caddy", "traefik", "envoy"} {
+		t.Run(name, func(t *testing.T) {
+			cfg, err := gateway.LoadConfig(filepath.Join("..", "..", "examples", name, "gatehouse.yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Listen.ForwardAuth == nil && cfg.Listen.ExtAuthz == nil {
+				t.Error("no front door configured")
+			}
+		})
+	}
+}

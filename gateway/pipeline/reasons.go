@@ -1,10 +1,14 @@
 // Package pipeline is the gateway's decision core: what one request is
-// decided on and how the decision is told. It holds the one vocabulary of
-// reasons — every reason the request path, the rate limiter and the policy
-// can produce is a typed Reason — with the one table that maps each to its
-// status, challenge and problem title, and the outcome of each
-// authenticator of an operation. Every front door (the reverse proxy,
-// `gatehouse explain`) reads a decision through these types.
+// decided on and how the decision is told. It builds the policy input
+// (Input, from the per-operation parts an Op prepares once per generation),
+// keeps the per-generation decision cache and its key (exactly the inputs a
+// cacheable policy reads; bundles.Engine.Cacheable says whether the policy
+// reads anything else), and holds the one vocabulary of reasons — every
+// reason the request path, the rate limiter and the policy can produce is a
+// typed Reason — with the one table that maps each to its status, challenge
+// and problem title, and the outcome of each authenticator of an operation.
+// Every front door (the reverse proxy, ext_authz, forward-auth, `gatehouse
+// explain`) reads a decision through these types.
 package pipeline
 
 import (

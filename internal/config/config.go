@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gatehouse/gatehouse/authn"
+	"github.com/gatehouse/gatehouse/internal/redact"
 )
 
 // Duration is a time.Duration written as a Go duration string ("10s").
@@ -49,15 +49,29 @@ func SetDefault(d *Duration, def time.Duration) {
 	}
 }
 
+// OptionalTTL maps an optional cache TTL setting onto the convention of the
+// caches it configures: unset is 0 (the cache's default), 0s is -1
+// (disabled), anything else itself.
+func OptionalTTL(d *Duration) time.Duration {
+	switch {
+	case d == nil:
+		return 0
+	case *d == 0:
+		return -1
+	}
+	return d.D()
+}
+
 // Secret is a reference to a secret: env:NAME or file:PATH. The reference is
-// safe to print; the value is only ever held as authn.Redacted.
+// safe to print; the value is only ever held as redact.Redacted
+// (authn.Redacted).
 type Secret string
 
 // ErrSecret is wrapped by every secret resolution failure.
 var ErrSecret = errors.New("secret unavailable")
 
 // Resolve reads the secret. Relative file paths are resolved against dir.
-func (s Secret) Resolve(dir string) (authn.Redacted, error) {
+func (s Secret) Resolve(dir string) (redact.Redacted, error) {
 	ref := string(s)
 	switch {
 	case strings.HasPrefix(ref, "env:"):
@@ -66,7 +80,7 @@ func (s Secret) Resolve(dir string) (authn.Redacted, error) {
 		if !ok || v == "" {
 			return "", fmt.Errorf("%w: environment variable %s is not set", ErrSecret, name)
 		}
-		return authn.Redacted(v), nil
+		return redact.Redacted(v), nil
 	case strings.HasPrefix(ref, "file:"):
 		p := ResolvePath(dir, strings.TrimPrefix(ref, "file:"))
 		b, err := os.ReadFile(p)
@@ -77,7 +91,7 @@ func (s Secret) Resolve(dir string) (authn.Redacted, error) {
 		if v == "" {
 			return "", fmt.Errorf("%w: file %s is empty", ErrSecret, p)
 		}
-		return authn.Redacted(v), nil
+		return redact.Redacted(v), nil
 	default:
 		return "", fmt.Errorf("%w: %q is not an env:NAME or file:PATH reference", ErrSecret, ref)
 	}
@@ -146,4 +160,25 @@ func ParsePrefix(s string) (netip.Prefix, error) {
 	}
 	a = a.Unmap()
 	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// KeyError is an error about one config key — the file, secret or issuer it
+// names — rather than about the operation that happened to use it first.
+// The gateway reports it under that key's JSON pointer, once, instead of
+// once per operation under /apis/N.
+type KeyError struct {
+	Pointer string
+	Err     error
+}
+
+func (e *KeyError) Error() string { return e.Err.Error() }
+func (e *KeyError) Unwrap() error { return e.Err }
+
+// AtKey places err at the config key ptr (a JSON pointer); with ptr empty
+// it returns err as is.
+func AtKey(ptr string, err error) error {
+	if ptr == "" {
+		return err
+	}
+	return &KeyError{Pointer: ptr, Err: err}
 }

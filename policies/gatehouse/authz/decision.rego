@@ -56,7 +56,7 @@ decision := {
 	"principal": cred,
 } if {
 	input.operation.public == false
-	count(input.rejections) == 0
+	input.rejections == {}
 	count(input.credentials) == 1
 	first := input.operation.security[0]
 	count(first) == 1
@@ -74,7 +74,7 @@ decision := {
 	"required_scopes": sort({s | some s in required}),
 } if {
 	input.operation.public == false
-	count(input.rejections) == 0
+	input.rejections == {}
 	count(input.credentials) == 1
 	count(input.operation.security) == 1
 	first := input.operation.security[0]
@@ -90,7 +90,7 @@ decision := {
 	"reasons": ["credentials_missing"],
 	"alternative": -1,
 } if {
-	count(input.rejections) == 0
+	input.rejections == {}
 	unauthenticated
 } else := {
 	"allow": false,
@@ -108,7 +108,7 @@ decision := {
 # has no anonymous alternative, and nothing else denies: for the fast paths.
 unauthenticated if {
 	input.operation.public == false
-	count(input.credentials) == 0
+	input.credentials == {}
 	count(input.operation.security) > 0
 	not anonymous_allowed
 	count(deny_reasons) == 0

@@ -1,4 +1,4 @@
-package gateway
+package pipeline
 
 import (
 	"net/http"
@@ -18,18 +18,18 @@ var (
 	kPathParams = ast.StringTerm("path_params")
 )
 
-// pathParam is one {name} of an operation's path template: the segment it
+// PathParam is one {name} of an operation's path template: the segment it
 // sits in and any literal text around it in that segment ({id}.json).
-type pathParam struct {
+type PathParam struct {
 	seg            int
 	name           string
 	prefix, suffix string
 }
 
-// compilePathParams reads a route template (base path + OpenAPI path) once
+// CompilePathParams reads a route template (base path + OpenAPI path) once
 // per generation. Segments with more than one parameter are left out (the
 // router accepts them, but no split between the two is the right one).
-func compilePathParams(tmpl string) (params []pathParam, segs int) {
+func CompilePathParams(tmpl string) (params []PathParam, segs int) {
 	parts := strings.Split(tmpl, "/")
 	for i, p := range parts {
 		open := strings.IndexByte(p, '{')
@@ -40,23 +40,23 @@ func compilePathParams(tmpl string) (params []pathParam, segs int) {
 		if end < open {
 			continue
 		}
-		params = append(params, pathParam{seg: i, name: p[open+1 : end], prefix: p[:open], suffix: p[end+1:]})
+		params = append(params, PathParam{seg: i, name: p[open+1 : end], prefix: p[:open], suffix: p[end+1:]})
 	}
 	return params, len(parts)
 }
 
 // pathParamsValue extracts the parameters from the normalized (decoded)
 // request path the router matched.
-func (op *compiledOp) pathParamsValue(path string) *ast.Term {
-	if len(op.pathParams) == 0 {
+func (op *Op) pathParamsValue(path string) *ast.Term {
+	if len(op.PathParams) == 0 {
 		return emptyObject
 	}
 	parts := strings.Split(path, "/")
-	if len(parts) != op.pathSegs {
+	if len(parts) != op.PathSegs {
 		return emptyObject
 	}
-	obj := ast.NewObjectWithCapacity(len(op.pathParams))
-	for _, p := range op.pathParams {
+	obj := ast.NewObjectWithCapacity(len(op.PathParams))
+	for _, p := range op.PathParams {
 		v := parts[p.seg]
 		if !strings.HasPrefix(v, p.prefix) || !strings.HasSuffix(v[len(p.prefix):], p.suffix) {
 			continue
@@ -68,13 +68,13 @@ func (op *compiledOp) pathParamsValue(path string) *ast.Term {
 
 // queryValue is the query as an object of arrays of strings (a name may
 // repeat), without the operation's API-key query parameters.
-func (op *compiledOp) queryValue(raw string) *ast.Term {
+func (op *Op) queryValue(raw string) *ast.Term {
 	if raw == "" {
 		return emptyObject
 	}
 	var names []string
 	vals := map[string][]*ast.Term{}
-	authn.QueryParams(raw, op.stripQuery, func(name, value string) {
+	authn.QueryParams(raw, op.StripQuery, func(name, value string) {
 		if _, seen := vals[name]; !seen {
 			names = append(names, name)
 		}

@@ -1,4 +1,6 @@
-package gateway
+// Package audit writes the per-request audit line in exactly the JSON shape
+// hclog's JSON formatter produces, at a fraction of hclog's cost.
+package audit
 
 import (
 	"io"
@@ -9,7 +11,7 @@ import (
 	"unicode/utf8"
 )
 
-// auditLog writes the per-request audit line in exactly the JSON shape
+// Log writes the per-request audit line in exactly the JSON shape
 // hclog's JSON formatter produces (the same keys, sorted, the same escaping),
 // without hclog's cost: hclog encodes through encoding/json and writes each
 // line with one syscall while holding a process-wide lock, which measured at
@@ -19,7 +21,7 @@ import (
 //
 // Batches are written in chunks of whole lines of at most pipeAtomic bytes,
 // so lines never interleave with hclog's own lines on a shared pipe.
-type auditLog struct {
+type Log struct {
 	module string
 	out    io.Writer
 
@@ -37,31 +39,36 @@ const (
 	pipeAtomic      = 4096
 )
 
+// TimeFormat is the timestamp of every log line, hclog's and the audit
+// line's alike.
+const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
+
 var auditBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
-func newAuditLog(module string, out io.Writer) *auditLog {
-	a := &auditLog{module: module, out: out, stop: make(chan struct{}), done: make(chan struct{})}
+// New starts a writer of module's audit lines to out; Close flushes it.
+func New(module string, out io.Writer) *Log {
+	a := &Log{module: module, out: out, stop: make(chan struct{}), done: make(chan struct{})}
 	go a.loop()
 	return a
 }
 
-func (a *auditLog) loop() {
+func (a *Log) loop() {
 	defer close(a.done)
 	t := time.NewTicker(auditFlushEvery)
 	defer t.Stop()
 	for {
 		select {
 		case <-t.C:
-			a.flush()
+			a.Flush()
 		case <-a.stop:
-			a.flush()
+			a.Flush()
 			return
 		}
 	}
 }
 
 // Close flushes what is buffered and stops the background writer.
-func (a *auditLog) Close() {
+func (a *Log) Close() {
 	select {
 	case <-a.stop:
 	default:
@@ -70,7 +77,8 @@ func (a *auditLog) Close() {
 	<-a.done
 }
 
-func (a *auditLog) flush() {
+// Flush writes out what is buffered now.
+func (a *Log) Flush() {
 	a.mu.Lock()
 	b := a.batch
 	a.batch = nil
@@ -81,7 +89,7 @@ func (a *auditLog) flush() {
 }
 
 // write sends whole lines in chunks no larger than pipeAtomic where possible.
-func (a *auditLog) write(b []byte) {
+func (a *Log) write(b []byte) {
 	a.writeMu.Lock()
 	defer a.writeMu.Unlock()
 	for len(b) > 0 {
@@ -110,25 +118,25 @@ func (a *auditLog) write(b []byte) {
 	}
 }
 
-// auditRecord is one audit line's fields.
-type auditRecord struct {
-	requestID      string
-	method         string
-	api            string
-	operation      string
-	schemes        []string
-	outcomes       []string
-	credentialIDs  []string
-	decision       string
-	reasons        []string
-	status         int
-	durationMS     float64
-	generation     uint64
-	bundleRevision string
+// Record is one audit line's fields.
+type Record struct {
+	RequestID      string
+	Method         string
+	API            string
+	Operation      string
+	Schemes        []string
+	Outcomes       []string
+	CredentialIDs  []string
+	Decision       string
+	Reasons        []string
+	Status         int
+	DurationMS     float64
+	Generation     uint64
+	BundleRevision string
 }
 
-// log encodes and queues one line.
-func (a *auditLog) log(r *auditRecord) {
+// Log encodes and queues one line.
+func (a *Log) Log(r *Record) {
 	bp := auditBufs.Get().(*[]byte)
 	b := appendAuditLine((*bp)[:0], a.module, time.Now(), r)
 	a.mu.Lock()
@@ -149,37 +157,37 @@ func (a *auditLog) log(r *auditRecord) {
 // appendAuditLine renders the line with keys in the order encoding/json
 // sorts a map (what hclog does): "@level", "@message", "@module",
 // "@timestamp", then the fields alphabetically.
-func appendAuditLine(b []byte, module string, now time.Time, r *auditRecord) []byte {
+func appendAuditLine(b []byte, module string, now time.Time, r *Record) []byte {
 	b = append(b, `{"@level":"info","@message":"request","@module":`...)
 	b = appendJSONString(b, module)
 	b = append(b, `,"@timestamp":"`...)
-	b = now.AppendFormat(b, logTimeFormat)
+	b = now.AppendFormat(b, TimeFormat)
 	b = append(b, `","api":`...)
-	b = appendJSONString(b, r.api)
+	b = appendJSONString(b, r.API)
 	b = append(b, `,"bundle_revision":`...)
-	b = appendJSONString(b, r.bundleRevision)
+	b = appendJSONString(b, r.BundleRevision)
 	b = append(b, `,"credential_ids":`...)
-	b = appendJSONStrings(b, r.credentialIDs)
+	b = appendJSONStrings(b, r.CredentialIDs)
 	b = append(b, `,"decision":`...)
-	b = appendJSONString(b, r.decision)
+	b = appendJSONString(b, r.Decision)
 	b = append(b, `,"duration_ms":`...)
-	b = appendJSONFloat(b, r.durationMS)
+	b = appendJSONFloat(b, r.DurationMS)
 	b = append(b, `,"generation":`...)
-	b = strconv.AppendUint(b, r.generation, 10)
+	b = strconv.AppendUint(b, r.Generation, 10)
 	b = append(b, `,"method":`...)
-	b = appendJSONString(b, r.method)
+	b = appendJSONString(b, r.Method)
 	b = append(b, `,"operation":`...)
-	b = appendJSONString(b, r.operation)
+	b = appendJSONString(b, r.Operation)
 	b = append(b, `,"outcomes":`...)
-	b = appendJSONStrings(b, r.outcomes)
+	b = appendJSONStrings(b, r.Outcomes)
 	b = append(b, `,"reasons":`...)
-	b = appendJSONStrings(b, r.reasons)
+	b = appendJSONStrings(b, r.Reasons)
 	b = append(b, `,"request_id":`...)
-	b = appendJSONString(b, r.requestID)
+	b = appendJSONString(b, r.RequestID)
 	b = append(b, `,"schemes":`...)
-	b = appendJSONStrings(b, r.schemes)
+	b = appendJSONStrings(b, r.Schemes)
 	b = append(b, `,"status":`...)
-	b = strconv.AppendInt(b, int64(r.status), 10)
+	b = strconv.AppendInt(b, int64(r.Status), 10)
 	b = append(b, "}\n"...)
 	return b
 }

@@ -1,4 +1,4 @@
-package gateway
+package pipeline
 
 import (
 	"testing"
@@ -20,8 +20,8 @@ func TestPathParamsValue(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			op := &compiledOp{}
-			op.pathParams, op.pathSegs = compilePathParams(tc.tmpl)
+			op := &Op{}
+			op.PathParams, op.PathSegs = CompilePathParams(tc.tmpl)
 			got := op.pathParamsValue(tc.path)
 			if want := ast.MustParseTerm(tc.want); !got.Equal(want) {
 				t.Fatalf("got %v, want %v", got, want)
@@ -47,7 +47,7 @@ func TestQueryValue(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			op := &compiledOp{stripQuery: tc.strip}
+			op := &Op{StripQuery: tc.strip}
 			got := op.queryValue(tc.raw)
 			if want := ast.MustParseTerm(tc.want); !got.Equal(want) {
 				t.Fatalf("got %v, want %v", got, want)

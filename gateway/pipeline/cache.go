@@ -1,4 +1,4 @@
-package gateway
+package pipeline
 
 import (
 	"crypto/x509"
@@ -11,7 +11,7 @@ import (
 	"github.com/gatehouse/gatehouse/bundles"
 )
 
-// decisionCache remembers decisions of one generation, keyed by exactly what
+// Cache remembers decisions of one generation, keyed by exactly what
 // the policy reads when bundles.Engine.Cacheable says it reads nothing else:
 // the operation, the identity of each scheme position (authenticators hand
 // out the same immutable *authn.Identity for a cached credential), the
@@ -21,7 +21,7 @@ import (
 //
 // A hit skips building the policy input and evaluating Rego, the largest
 // remaining per-request cost after credential caching (`make bench`).
-type decisionCache struct {
+type Cache struct {
 	seed   maphash.Seed
 	shards [16]decisionShard
 	hits   atomic.Uint64
@@ -30,12 +30,12 @@ type decisionCache struct {
 
 type decisionShard struct {
 	mu sync.RWMutex
-	m  map[decisionKey]*bundles.Decision
+	m  map[Key]*bundles.Decision
 }
 
-// maxKeySchemes bounds the schemes an operation may have for its decisions
+// MaxKeySchemes bounds the schemes an operation may have for its decisions
 // to be cached; larger operations are simply evaluated every time.
-const maxKeySchemes = 4
+const MaxKeySchemes = 4
 
 // decisionShardMax bounds each shard; a full shard is cleared (cheap, rare,
 // and correct: a miss only costs an evaluation). 16 × 1024 entries is about
@@ -46,30 +46,31 @@ const maxKeySchemes = 4
 // ~65k after a fresh-token load run).
 const decisionShardMax = 1024
 
-type decisionKey struct {
-	op       *compiledOp
-	ids      [maxKeySchemes]*authn.Identity
-	rejected [maxKeySchemes]authn.Reason
+// Key is a decision cache key: exactly what a cacheable policy reads.
+type Key struct {
+	op       *Op
+	ids      [MaxKeySchemes]*authn.Identity
+	rejected [MaxKeySchemes]authn.Reason
 	cert     *x509.Certificate
 	viaProxy bool
 }
 
-func newDecisionCache() *decisionCache {
-	c := &decisionCache{seed: maphash.MakeSeed()}
+// NewCache makes an empty cache for one generation.
+func NewCache() *Cache {
+	c := &Cache{seed: maphash.MakeSeed()}
 	for i := range c.shards {
-		c.shards[i].m = map[decisionKey]*bundles.Decision{}
+		c.shards[i].m = map[Key]*bundles.Decision{}
 	}
 	return c
 }
 
-// key builds the cache key of an evaluation, or reports that it has none.
-func (c *decisionCache) key(r *http.Request, ev *Evaluation) (decisionKey, bool) {
-	op := ev.Op
-	if len(op.Schemes) > maxKeySchemes {
-		return decisionKey{}, false
+// Key builds the cache key of an evaluation, or reports that it has none.
+func (c *Cache) Key(r *http.Request, op *Op, outcomes Outcomes) (Key, bool) {
+	if op.NumSchemes > MaxKeySchemes {
+		return Key{}, false
 	}
-	k := decisionKey{op: op}
-	for _, o := range ev.Outcomes {
+	k := Key{op: op}
+	for _, o := range outcomes {
 		if o.Identity != nil {
 			k.ids[o.Position] = o.Identity
 			continue
@@ -85,11 +86,12 @@ func (c *decisionCache) key(r *http.Request, ev *Evaluation) (decisionKey, bool)
 	return k, true
 }
 
-func (c *decisionCache) shard(k decisionKey) *decisionShard {
+func (c *Cache) shard(k Key) *decisionShard {
 	return &c.shards[maphash.Comparable(c.seed, k)%uint64(len(c.shards))]
 }
 
-func (c *decisionCache) get(k decisionKey) (*bundles.Decision, bool) {
+// Get returns the cached decision for k.
+func (c *Cache) Get(k Key) (*bundles.Decision, bool) {
 	s := c.shard(k)
 	s.mu.RLock()
 	d, ok := s.m[k]
@@ -102,7 +104,8 @@ func (c *decisionCache) get(k decisionKey) (*bundles.Decision, bool) {
 	return d, ok
 }
 
-func (c *decisionCache) put(k decisionKey, d *bundles.Decision) {
+// Put caches d for k.
+func (c *Cache) Put(k Key, d *bundles.Decision) {
 	s := c.shard(k)
 	s.mu.Lock()
 	if len(s.m) >= decisionShardMax {
