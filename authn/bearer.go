@@ -16,8 +16,13 @@ import (
 //   - A JWT goes to the issuers. With IntrospectJWTs, a JWT none of them
 //     knows (unknown_issuer, or a scheme without issuers) goes to the key
 //     managers too; otherwise it is rejected as the JWT verifier says.
+//   - A scheme without issuers and without IntrospectJWTs does not take a
+//     JWT: ErrJWTNotVerified, "not presented" (another scheme of the
+//     operation may verify it).
 //   - Any other token68 (authn.ErrNotJWT) goes to the key managers. A scheme
 //     without key managers does not take it: ErrNotJWT, "not presented".
+//   - A token the scheme does verify and rejects is a rejection, never "not
+//     presented": it does not fall through to another scheme.
 //   - Key managers are asked in order until one says active. If none does
 //     and one of them could not answer, the request fails closed (the token
 //     might be active there); otherwise the first rejection is returned.
@@ -35,6 +40,10 @@ type Bearer struct {
 }
 
 var _ Authenticator = (*Bearer)(nil)
+
+// ErrJWTNotVerified is a JWT at a bearer scheme that verifies no JWTs (key
+// managers only, IntrospectJWTs off): not this scheme's credential.
+var ErrJWTNotVerified = fmt.Errorf("authn: the scheme verifies no JWTs: %w", ErrNoCredentials)
 
 // BearerConfig configures NewBearer.
 type BearerConfig struct {
@@ -107,6 +116,12 @@ func (b *Bearer) Authenticate(r *http.Request) (*Identity, error) {
 		}
 		jwtErr = err
 	} else if err := b.classify(tok); err != nil && !b.toKeyManagers(err) {
+		if rej, ok := AsRejection(err); ok && rej.Reason == ReasonUnknownIssuer {
+			// A JWT at a scheme that verifies no JWTs is another
+			// scheme's credential: "not mine", so an OR'ed JWT scheme
+			// sharing the Authorization header can verify it.
+			return nil, ErrJWTNotVerified
+		}
 		return nil, err
 	} else {
 		jwtErr = err
