@@ -138,6 +138,27 @@ func RemoveQueryParams(raw string, names []string) string {
 	return b.String()
 }
 
+// QueryParams calls yield with each query parameter of raw, name and value
+// percent-decoded ('+' as space), in order, skipping the names in skip —
+// read exactly as APIKeyLocation reads a key and RemoveQueryParams strips
+// it, so the policy never sees a credential the proxy removes. A value that
+// is not valid percent-encoding is passed as sent.
+func QueryParams(raw string, skip []string, yield func(name, value string)) {
+	for q := (queryScanner{rest: raw, more: raw != ""}); q.more; {
+		part, name, _ := q.next()
+		if part == "" || slices.Contains(skip, name) {
+			continue
+		}
+		_, v, _ := strings.Cut(part, "=")
+		if strings.ContainsAny(v, "%+") {
+			if dv, err := url.QueryUnescape(v); err == nil {
+				v = dv
+			}
+		}
+		yield(name, v)
+	}
+}
+
 // queryScanner walks a raw query's '&'-separated parts as strings.Split
 // does (empty parts included), with each part's name percent-decoded. It is
 // the one reader of query parameters for API keys: reading the key and

@@ -108,6 +108,9 @@ func (is *issuer) validate(claims map[string]any, hdr *jose.Header, now time.Tim
 	if len(is.types) > 0 && !slices.Contains(is.types, jose.NormalizeTyp(hdr.Typ)) {
 		return t, claimFail(ReasonInvalidCredentials, "typ header is not allowed")
 	}
+	if len(is.types) == 0 && !jose.AccessTokenType(hdr.Typ) {
+		return t, claimFail(ReasonInvalidCredentials, "typ header marks another kind of JWT than an access token")
+	}
 	return t, nil
 }
 

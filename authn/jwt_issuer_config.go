@@ -23,7 +23,7 @@ type IssuerConfig struct {
 	AllowAnyAudience bool             `json:"allow_any_audience"`
 	Algorithms       []string         `json:"algorithms"`
 	Leeway           *config.Duration `json:"leeway"`
-	MaxLifetime      config.Duration  `json:"max_lifetime"`
+	MaxLifetime      *config.Duration `json:"max_lifetime"`
 	RequiredClaims   []string         `json:"required_claims"`
 	Typ              []string         `json:"typ"`
 	Claims           ClaimMapping     `json:"claims"`
@@ -182,6 +182,18 @@ type IssuerFiles struct {
 	Logger  hclog.Logger
 }
 
+// DefaultMaxLifetime is max_lifetime when an issuer does not set it: a
+// token valid for longer (exp − iat, or exp − nbf) is refused. 0s in the
+// config means unlimited.
+const DefaultMaxLifetime = 24 * time.Hour
+
+func (c *IssuerConfig) maxLifetime() time.Duration {
+	if c.MaxLifetime == nil {
+		return DefaultMaxLifetime
+	}
+	return c.MaxLifetime.D()
+}
+
 // NewIssuer loads the issuer's keys (a JWKS file, PEM certificates, the
 // shared secret, or remote keys from in.Remote) and returns the checked
 // Issuer.
@@ -192,7 +204,7 @@ func (c *IssuerConfig) NewIssuer(in IssuerFiles) (*Issuer, error) {
 		Audiences:        c.Audiences,
 		AllowAnyAudience: c.AllowAnyAudience,
 		Algorithms:       c.Algorithms,
-		MaxLifetime:      c.MaxLifetime.D(),
+		MaxLifetime:      c.maxLifetime(),
 		RequiredClaims:   c.RequiredClaims,
 		Types:            c.Typ,
 		CacheTTL:         c.CacheTTL.D(),

@@ -45,6 +45,20 @@ func TestStrictJOSE(t *testing.T) {
 		{"fail/escaped-duplicate-in-header", mint(`{"alg":"RS256","kid":"k1","typ":"JWT","\u0074yp":"dpop+jwt"}`, claims(`,"scope":"read"`)), 401, invalid},
 		{"fail/invalid-utf8-claim", mint(header, claims(",\"scope\":\"read\",\"name\":\"a\xffb\"")), 401, invalid},
 		{"fail/lone-surrogate-claim", mint(header, claims(`,"scope":"read","name":"\ud800"`)), 401, invalid},
+		// Explicit typing: without an allow-list, only absent, JWT and
+		// at+jwt pass for an access token.
+		{"ok/typ-absent", mint(`{"alg":"RS256","kid":"k1"}`, claims(`,"scope":"read"`)), 200, ""},
+		{"ok/typ-at+jwt", mint(`{"alg":"RS256","kid":"k1","typ":"at+jwt"}`, claims(`,"scope":"read"`)), 200, ""},
+		{"ok/typ-application-at+jwt", mint(`{"alg":"RS256","kid":"k1","typ":"application/AT+JWT"}`, claims(`,"scope":"read"`)), 200, ""},
+		{"fail/typ-dpop-proof", mint(`{"alg":"RS256","kid":"k1","typ":"dpop+jwt"}`, claims(`,"scope":"read"`)), 401, invalid},
+		{"fail/typ-logout-token", mint(`{"alg":"RS256","kid":"k1","typ":"logout+jwt"}`, claims(`,"scope":"read"`)), 401, invalid},
+		{"fail/typ-security-event", mint(`{"alg":"RS256","kid":"k1","typ":"secevent+jwt"}`, claims(`,"scope":"read"`)), 401, invalid},
+		{"fail/typ-id-token", mint(`{"alg":"RS256","kid":"k1","typ":"id_token+jwt"}`, claims(`,"scope":"read"`)), 401, invalid},
+		// max_lifetime defaults to 24h.
+		{"ok/lifetime-24h", mint(header, fmt.Sprintf(`{"iss":%q,"aud":%q,"sub":"alice","iat":%d,"exp":%d,"scope":"read"}`,
+			testIssuer, testAudience, now, now+24*3600)), 200, ""},
+		{"fail/lifetime-ten-years", mint(header, fmt.Sprintf(`{"iss":%q,"aud":%q,"sub":"alice","iat":%d,"exp":%d,"scope":"read"}`,
+			testIssuer, testAudience, now, now+10*365*24*3600)), 401, invalid},
 		{"ok/scope-array-elements", mint(header, claims(`,"scp":["read"]`)), 200, ""},
 		{"fail/scope-array-element-with-space-not-split", mint(header, claims(`,"scp":["write read"]`)), 403,
 			`Bearer realm="shapes", error="insufficient_scope", scope="read"`},
@@ -67,7 +81,8 @@ func TestStrictJOSE(t *testing.T) {
 		})
 	}
 	logs := e.logs.String()
-	for _, want := range []string{"claims have a duplicate member", "header has a duplicate member", "claims are not valid UTF-8"} {
+	for _, want := range []string{"claims have a duplicate member", "header has a duplicate member", "claims are not valid UTF-8",
+		"typ header marks another kind of JWT", "token lifetime exceeds the issuer's max lifetime"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("no rejection logged as %q", want)
 		}

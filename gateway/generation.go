@@ -355,6 +355,7 @@ func compileOp(api *compiledAPI, op *Operation, f *authnFactory, cfg *Config) (*
 		mtls:          usesMTLS(api.API, op),
 		assert:        assertion.Operation{API: api.Name, Version: api.Version, ID: op.ID},
 	}
+	c.core.PathParams, c.core.PathSegs = pipeline.CompilePathParams(api.BasePath + op.Path)
 	for _, name := range op.Schemes {
 		def := api.Schemes[name]
 		a, err := f.get(api.API, def)
@@ -386,6 +387,7 @@ func compileOp(api *compiledAPI, op *Operation, f *authnFactory, cfg *Config) (*
 	exclusiveAPIKeys(c)
 	c.noQueryToken = refusesQueryToken(c)
 	c.core.SecretHeaders = c.secretHeaders
+	c.core.StripQuery = c.stripQuery
 	return c, nil
 }
 

@@ -71,6 +71,20 @@ func NormalizeTyp(t string) string {
 	return strings.TrimPrefix(t, "application/")
 }
 
+// AccessTokenType reports whether a typ (absent, "JWT" or "at+jwt", RFC
+// 9068, in any case or with "application/") may be an access token when no
+// allow-list is configured. Explicit typing (RFC 8725 §3.11) marks other
+// JWTs — a DPoP proof (dpop+jwt), a logout token (logout+jwt), a security
+// event (secevent+jwt), an ID token (id_token+jwt) — and such a token must
+// never pass for an access token, even when signed by the right issuer.
+func AccessTokenType(typ string) bool {
+	switch NormalizeTyp(typ) {
+	case "", "jwt", "at+jwt":
+		return true
+	}
+	return false
+}
+
 // Policy is what a verifier accepts in a protected header. The zero value
 // accepts no algorithm.
 type Policy struct {

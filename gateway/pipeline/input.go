@@ -91,6 +91,12 @@ type Op struct {
 	// NumSchemes is how many schemes the operation names (the decision
 	// cache keys on one slot per scheme).
 	NumSchemes int
+	// StripQuery are the API-key query parameters (never in input.request.query).
+	StripQuery []string
+	// PathParams locate the template's {parameters} in a request path of
+	// PathSegs segments (input_request.go).
+	PathParams []PathParam
+	PathSegs   int
 }
 
 // Input holds the per-request parts of the policy input.
@@ -119,6 +125,8 @@ func (in *Input) Value() ast.Value {
 		[2]*ast.Term{kScheme, scheme},
 		[2]*ast.Term{kClientIP, ast.StringTerm(in.ClientIP)},
 		[2]*ast.Term{kHeaders, ast.NewTerm(in.Op.headersValue(in.Request.Header))},
+		[2]*ast.Term{kQuery, in.Op.queryValue(rawQuery(in.Request))},
+		[2]*ast.Term{kPathParams, in.Op.pathParamsValue(in.Path)},
 	)
 	if cc := clientCertValue(in.Request); cc != nil {
 		req.Insert(kClientCert, cc)
