@@ -75,6 +75,11 @@ type RemoteJWKSConfig struct {
 	// loopback. Off by default: keys fetched over plain HTTP can be swapped
 	// by anyone on the path.
 	AllowInsecureHTTP bool
+	// AllowedJWKSHosts are the hosts ("host" or "host:port") a discovery
+	// document's jwks_uri may name besides the issuer's own host. Empty:
+	// only the issuer's host, so a tampered or misconfigured discovery
+	// document cannot point the gateway at another party's keys.
+	AllowedJWKSHosts []string
 	// RootCAs verifies the servers' certificates (system roots when nil).
 	RootCAs *x509.CertPool
 	// RefreshInterval applies when a response carries no max-age

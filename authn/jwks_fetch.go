@@ -151,17 +151,21 @@ func (r *RemoteJWKS) discover(ctx context.Context) (*url.URL, error) {
 	if err != nil {
 		return nil, fmt.Errorf("discovery: %w", err)
 	}
-	u, err := parseDiscovery(body, r.cfg.Issuer, r.cfg.AllowInsecureHTTP)
+	u, err := parseDiscovery(body, r.cfg.Issuer, r.cfg.AllowInsecureHTTP, r.cfg.AllowedJWKSHosts)
 	if err != nil {
 		return nil, err
+	}
+	if old := r.jwksURL.Load(); old == nil || old.Host != u.Host {
+		r.log.Info("discovered key set host", "issuer", r.cfg.Name, "jwks_host", u.Host)
 	}
 	r.jwksURL.Store(u)
 	return u, nil
 }
 
 // parseDiscovery reads an OpenID Provider configuration document: its
-// issuer must be exactly iss, and its jwks_uri pass checkFetchURL.
-func parseDiscovery(body []byte, iss string, allowHTTP bool) (*url.URL, error) {
+// issuer must be exactly iss, and its jwks_uri pass checkFetchURL and be
+// on the issuer's host or one of allowedHosts.
+func parseDiscovery(body []byte, iss string, allowHTTP bool, allowedHosts []string) (*url.URL, error) {
 	var doc struct {
 		Issuer  *string `json:"issuer"`
 		JWKSURI string  `json:"jwks_uri"`
@@ -186,7 +190,34 @@ func parseDiscovery(body []byte, iss string, allowHTTP bool) (*url.URL, error) {
 	if err != nil {
 		return nil, fmt.Errorf("discovery: jwks_uri: %w", err)
 	}
+	if !jwksHostAllowed(u, iss, allowedHosts) {
+		return nil, fmt.Errorf("discovery: jwks_uri is on host %q, not the issuer's; list it in allowed_jwks_hosts to trust it", clip(u.Host))
+	}
 	return u, nil
+}
+
+// jwksHostAllowed: u is on the issuer's own host (scheme default ports
+// folded in) or its host, with or without the port, is listed in allowed.
+func jwksHostAllowed(u *url.URL, iss string, allowed []string) bool {
+	if is, err := url.Parse(iss); err == nil && hostPort(is) == hostPort(u) {
+		return true
+	}
+	for _, a := range allowed {
+		if strings.EqualFold(a, u.Host) || strings.EqualFold(a, u.Hostname()) || strings.EqualFold(a, hostPort(u)) {
+			return true
+		}
+	}
+	return false
+}
+
+// hostPort is u's lower-cased host with its port, the scheme's default
+// port filled in.
+func hostPort(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"https": "443", "http": "80"}[strings.ToLower(u.Scheme)]
+	}
+	return strings.ToLower(u.Hostname()) + ":" + port
 }
 
 // get fetches one document: 200 only, at most MaxJWKSBytes.

@@ -41,20 +41,27 @@ func TestParseDiscovery(t *testing.T) {
 	for _, tc := range []struct {
 		name, doc string
 		ok        bool
+		allowed   []string
 	}{
-		{"ok/same-host", `{"issuer":"https://idp.example/","jwks_uri":"https://idp.example/keys"}`, true},
-		{"ok/other-host-https", `{"issuer":"https://idp.example/","jwks_uri":"https://keys.example/jwks"}`, true},
-		{"fail/issuer-differs", `{"issuer":"https://idp.example","jwks_uri":"https://idp.example/keys"}`, false},
-		{"fail/no-issuer", `{"jwks_uri":"https://idp.example/keys"}`, false},
-		{"fail/issuer-not-string", `{"issuer":1,"jwks_uri":"https://idp.example/keys"}`, false},
-		{"fail/no-jwks-uri", `{"issuer":"https://idp.example/"}`, false},
-		{"fail/jwks-uri-plain-http", `{"issuer":"https://idp.example/","jwks_uri":"http://idp.example/keys"}`, false},
-		{"fail/jwks-uri-file", `{"issuer":"https://idp.example/","jwks_uri":"file:///etc/passwd"}`, false},
-		{"fail/not-json", `<html>`, false},
-		{"fail/array", `[]`, false},
+		{"ok/same-host", `{"issuer":"https://idp.example/","jwks_uri":"https://idp.example/keys"}`, true, nil},
+		{"ok/same-host-explicit-port", `{"issuer":"https://idp.example/","jwks_uri":"https://IDP.example:443/keys"}`, true, nil},
+		{"ok/other-host-allowed", `{"issuer":"https://idp.example/","jwks_uri":"https://keys.example/jwks"}`, true, []string{"keys.example"}},
+		{"ok/other-host-allowed-with-port", `{"issuer":"https://idp.example/","jwks_uri":"https://keys.example:8443/jwks"}`, true, []string{"keys.example:8443"}},
+		{"fail/other-host", `{"issuer":"https://idp.example/","jwks_uri":"https://keys.example/jwks"}`, false, nil},
+		{"fail/other-host-not-listed", `{"issuer":"https://idp.example/","jwks_uri":"https://attacker.example/jwks"}`, false, []string{"keys.example"}},
+		{"fail/same-host-other-port", `{"issuer":"https://idp.example/","jwks_uri":"https://idp.example:8443/keys"}`, false, nil},
+		{"fail/listed-port-differs", `{"issuer":"https://idp.example/","jwks_uri":"https://keys.example:9443/jwks"}`, false, []string{"keys.example:8443"}},
+		{"fail/issuer-differs", `{"issuer":"https://idp.example","jwks_uri":"https://idp.example/keys"}`, false, nil},
+		{"fail/no-issuer", `{"jwks_uri":"https://idp.example/keys"}`, false, nil},
+		{"fail/issuer-not-string", `{"issuer":1,"jwks_uri":"https://idp.example/keys"}`, false, nil},
+		{"fail/no-jwks-uri", `{"issuer":"https://idp.example/"}`, false, nil},
+		{"fail/jwks-uri-plain-http", `{"issuer":"https://idp.example/","jwks_uri":"http://idp.example/keys"}`, false, nil},
+		{"fail/jwks-uri-file", `{"issuer":"https://idp.example/","jwks_uri":"file:///etc/passwd"}`, false, nil},
+		{"fail/not-json", `<html>`, false, nil},
+		{"fail/array", `[]`, false, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := parseDiscovery([]byte(tc.doc), iss, false)
+			_, err := parseDiscovery([]byte(tc.doc), iss, false, tc.allowed)
 			if (err == nil) != tc.ok {
 				t.Fatalf("err = %v", err)
 			}
@@ -90,7 +97,7 @@ func FuzzParseDiscovery(f *testing.F) {
 	f.Add([]byte(`{"issuer":"https://idp.example/","jwks_uri":"http://127.0.0.1:1/k"}`))
 	f.Add([]byte(`{"issuer":"https://idp.example/","jwks_uri":"https://u:p@x/k#f"}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		u, err := parseDiscovery(body, "https://idp.example/", false)
+		u, err := parseDiscovery(body, "https://idp.example/", false, nil)
 		if err == nil && u.Scheme != "https" && !isLoopbackHost(u.Hostname()) {
 			t.Fatalf("accepted jwks_uri %s", u)
 		}

@@ -44,6 +44,9 @@ type RemoteIssuerConfig struct {
 	Discovery    bool   `json:"discovery"`
 	// AllowInsecureHTTP permits plain http key URLs to non-loopback hosts.
 	AllowInsecureHTTP bool `json:"allow_insecure_http"`
+	// AllowedJWKSHosts: hosts a discovery document's jwks_uri may name
+	// besides the issuer's own (RemoteJWKSConfig.AllowedJWKSHosts).
+	AllowedJWKSHosts []string `json:"allowed_jwks_hosts"`
 	// CAFiles are the roots that verify the key server (system roots when empty).
 	CAFiles     []string          `json:"ca_files"`
 	JWKSRefresh JWKSRefreshConfig `json:"jwks_refresh"`
@@ -162,6 +165,7 @@ func (c *IssuerConfig) RemoteJWKSConfig() RemoteJWKSConfig {
 		JWKSURL:           c.JWKSURL,
 		DiscoveryURL:      c.discoveryURL(),
 		AllowInsecureHTTP: c.AllowInsecureHTTP,
+		AllowedJWKSHosts:  c.AllowedJWKSHosts,
 		RefreshInterval:   interval,
 		MinRefresh:        lo,
 		MaxRefresh:        hi,
