@@ -23,6 +23,9 @@ import (
 //     without key managers does not take it: ErrNotJWT, "not presented".
 //   - A token the scheme does verify and rejects is a rejection, never "not
 //     presented": it does not fall through to another scheme.
+//   - An opaque token goes to exactly one key manager when one recognizes
+//     it (token_prefix / token_pattern, TokenRouter); otherwise to the key
+//     managers without routing, never to one whose routing it misses.
 //   - Key managers are asked in order until one says active. If none does
 //     and one of them could not answer, the request fails closed (the token
 //     might be active there); otherwise the first rejection is returned.
@@ -35,6 +38,7 @@ type Bearer struct {
 	jwt            *JWT // nil: no issuers
 	kms            []KeyManager
 	introspectJWTs bool
+	routing        bool // a key manager routes tokens (TokenRouter)
 	maxTokenSize   int
 	realm          string
 }
@@ -69,12 +73,21 @@ func NewBearer(scheme string, cfg BearerConfig, opts ...Option) (*Bearer, error)
 		}
 		seen[km.Name()] = true
 	}
+	routing := false
+	for _, km := range cfg.KeyManagers {
+		if tr, ok := km.(TokenRouter); ok {
+			if routed, _ := tr.Recognizes(""); routed {
+				routing = true
+			}
+		}
+	}
 	o := buildOptions(opts)
 	b := &Bearer{
 		scheme:         scheme,
 		jwt:            cfg.JWT,
 		kms:            cfg.KeyManagers,
 		introspectJWTs: cfg.IntrospectJWTs,
+		routing:        routing,
 		maxTokenSize:   o.maxTokenSize,
 		realm:          o.realm,
 	}
@@ -165,10 +178,40 @@ func (b *Bearer) classify(tok string) error {
 	return Reject(b.scheme, ReasonUnknownIssuer, "the scheme trusts no JWT issuer", nil)
 }
 
-// validate asks the key managers in order.
-func (b *Bearer) validate(r *http.Request, tok string) (*Identity, error) {
-	var rejection, failure error
+// route picks the key managers a token goes to: the first one that
+// recognizes it (TokenRouter) alone; when none does, the key managers
+// without routing, in their configured order. A token no key manager may
+// see is nil.
+func (b *Bearer) route(tok string) []KeyManager {
+	if !b.routing {
+		return b.kms
+	}
+	unrouted := b.kms[:0:0]
 	for _, km := range b.kms {
+		tr, ok := km.(TokenRouter)
+		if !ok {
+			unrouted = append(unrouted, km)
+			continue
+		}
+		routed, mine := tr.Recognizes(tok)
+		switch {
+		case mine:
+			return []KeyManager{km}
+		case !routed:
+			unrouted = append(unrouted, km)
+		}
+	}
+	return unrouted
+}
+
+// validate asks the key managers the token is routed to, in order.
+func (b *Bearer) validate(r *http.Request, tok string) (*Identity, error) {
+	kms := b.route(tok)
+	if len(kms) == 0 {
+		return nil, Reject(b.scheme, ReasonInactiveToken, "no key manager of the scheme recognizes the token", nil)
+	}
+	var rejection, failure error
+	for _, km := range kms {
 		info, err := km.Validate(r.Context(), tok)
 		if err == nil {
 			return info.WithScheme(b.scheme), nil

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -59,6 +60,11 @@ type IntrospectionConfig struct {
 	// ServerName overrides the name verified.
 	RootCAs    *x509.CertPool
 	ServerName string
+	// TokenPrefix and TokenPattern, when set, route tokens to this key
+	// manager: a bearer scheme sends it only tokens with the prefix or
+	// matching the pattern (see Bearer).
+	TokenPrefix  string
+	TokenPattern *regexp.Regexp
 	// Claims maps answer members to identity facts.
 	Claims IntrospectionClaims
 	// Issuer, when set, must equal the answer's iss; Audiences, when set,
@@ -116,7 +122,22 @@ type Introspection struct {
 	calls, failures atomic.Uint64
 }
 
-var _ KeyManager = (*Introspection)(nil)
+var (
+	_ KeyManager  = (*Introspection)(nil)
+	_ TokenRouter = (*Introspection)(nil)
+)
+
+// Recognizes reports whether the key manager routes tokens (a prefix or a
+// pattern is configured) and whether token is one of its own.
+func (k *Introspection) Recognizes(token string) (routed, mine bool) {
+	if k.cfg.TokenPrefix == "" && k.cfg.TokenPattern == nil {
+		return false, false
+	}
+	if k.cfg.TokenPrefix != "" && strings.HasPrefix(token, k.cfg.TokenPrefix) {
+		return true, true
+	}
+	return true, k.cfg.TokenPattern != nil && k.cfg.TokenPattern.MatchString(token)
+}
 
 // kmEntry is a cached answer: the active token's info, or its rejection.
 type kmEntry struct {

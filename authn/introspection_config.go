@@ -3,6 +3,7 @@ package authn
 import (
 	"crypto/x509"
 	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -29,6 +30,11 @@ type KeyManagerConfig struct {
 	CAFiles       []string            `json:"ca_files"`
 	TLSServerName string              `json:"tls_server_name"`
 	Claims        IntrospectionClaims `json:"claims"`
+	// TokenPrefix (e.g. ory_at_) and TokenPattern (a Go regexp matched
+	// against the whole token) route opaque tokens to this key manager
+	// only (Bearer).
+	TokenPrefix  string `json:"token_prefix"`
+	TokenPattern string `json:"token_pattern"`
 	// Issuer, when set, must be the answer's iss; Audiences, when set, must
 	// hold one member of its aud.
 	Issuer                 string   `json:"issuer"`
@@ -97,6 +103,11 @@ func (c *KeyManagerConfig) Validate(ptr string, add func(ptr, format string, arg
 			add(ptr+"/"+key, "must be at most %s", MaxKeyManagerCache)
 		}
 	}
+	if c.TokenPattern != "" {
+		if _, err := compileTokenPattern(c.TokenPattern); err != nil {
+			add(ptr+"/token_pattern", "%v", err)
+		}
+	}
 	if c.SubscriptionValidation && c.Claims.Application == "" {
 		add(ptr+"/subscription_validation", "key manager %q validates subscriptions but names no application member: set claims.application (e.g. client_id)", c.Name)
 	}
@@ -134,6 +145,14 @@ func (c *KeyManagerConfig) NewIntrospection(in KeyManagerFiles) (*Introspection,
 
 		SubscriptionValidation: c.SubscriptionValidation,
 	}
+	ic.TokenPrefix = c.TokenPrefix
+	if c.TokenPattern != "" {
+		re, err := compileTokenPattern(c.TokenPattern)
+		if err != nil {
+			return nil, config.AtKey(in.Pointer+"/token_pattern", fmt.Errorf("key manager %q: %w", c.Name, err))
+		}
+		ic.TokenPattern = re
+	}
 	var err error
 	secretKey := in.Pointer + "/client_secret"
 	switch c.AuthMethod {
@@ -157,4 +176,15 @@ func (c *KeyManagerConfig) NewIntrospection(in KeyManagerFiles) (*Introspection,
 		return nil, config.AtKey(in.Pointer, fmt.Errorf("key manager %q: %w", c.Name, err))
 	}
 	return km, nil
+}
+
+// compileTokenPattern compiles a token_pattern anchored at both ends, so
+// a pattern written as "gk_[a-z0-9]+" cannot match inside another
+// domain's token.
+func compileTokenPattern(p string) (*regexp.Regexp, error) {
+	re, err := regexp.Compile(`^(?:` + p + `)$`)
+	if err != nil {
+		return nil, fmt.Errorf("token_pattern is not a valid regular expression: %w", err)
+	}
+	return re, nil
 }

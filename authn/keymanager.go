@@ -29,6 +29,14 @@ type KeyManager interface {
 	Validate(ctx context.Context, token string) (*Identity, error)
 }
 
+// TokenRouter is a KeyManager that recognizes its own tokens (a token
+// prefix or pattern), so a bearer scheme sends it only those: a token of
+// one trust domain never reaches another's key manager. routed is false
+// when the key manager has no routing configured.
+type TokenRouter interface {
+	Recognizes(token string) (routed, mine bool)
+}
+
 // Errors of key managers that could not answer. Both are technical failures:
 // the gateway answers 503 and never blames the client.
 var (

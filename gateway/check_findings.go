@@ -60,6 +60,23 @@ func checkWarnings(cfg *Config, g *Generation, raw []byte) ConfigErrors {
 			warn(fmt.Sprintf("/key_managers/%d", i), "key manager %q is configured but no scheme an operation uses calls it", km.Name)
 		}
 	}
+	routes := map[string]bool{}
+	for _, km := range cfg.KeyManagers {
+		routes[km.Name] = km.TokenPrefix != "" || km.TokenPattern != ""
+	}
+	for _, name := range names {
+		kms := cfg.Schemes[name].KeyManagers
+		unrouted := 0
+		for _, km := range kms {
+			if !routes[km] {
+				unrouted++
+			}
+		}
+		if unrouted > 1 {
+			warn("/schemes/"+escapePointer(name)+"/key_managers", "scheme %q sends opaque tokens to %d key managers in turn (%s): a token of one reaches the others; set token_prefix or token_pattern on them",
+				name, unrouted, strings.Join(kms, ", "))
+		}
+	}
 	rl := parseRawListen(raw)
 	if rl.Listen.Address != nil && rl.Listen.TLS == nil {
 		warn("/listen/address", "listen.address %q is set but listen.tls is not, so no HTTPS listener is opened; add listen.tls, or use listen.http_address for plain HTTP",

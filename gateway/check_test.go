@@ -155,6 +155,12 @@ schemes:
   jwt: {type: bearer, issuers: [corp]}
   basic: {type: basic, users_file: ` + abs(t, "../testdata/config/users.htpasswd") + `}
   petJWT: {type: bearer, issuers: [corp]}
+  opaque: {type: bearer, key_managers: [a, b]}
+  routed: {type: bearer, key_managers: [c, a]}
+key_managers:
+  - {name: a, introspection_url: 'https://a.example/introspect', auth_method: none}
+  - {name: b, introspection_url: 'https://b.example/introspect', auth_method: none}
+  - {name: c, introspection_url: 'https://c.example/introspect', auth_method: none, token_prefix: ory_at_}
 issuers:
   - {name: corp, issuer: 'https://idp.example/', jwks_file: ` + abs(t, "../testdata/keys/public-jwks.json") + `, audiences: [petstore]}
   - {name: spare, issuer: 'https://idp.example/', jwks_file: ` + abs(t, "../testdata/keys/public-jwks.json") + `, audiences: [other]}
@@ -174,13 +180,19 @@ issuers:
 		`/issuers/1/issuer: issuer "spare" has the same iss "https://idp.example/" as /issuers/0`,
 		`/listen/address: listen.address "127.0.0.1:0" is set but listen.tls is not`,
 		`/listen/allow_credentials_over_http: passwords, API keys and bearer tokens are accepted over plain HTTP on 127.0.0.1:0`,
+		`/schemes/opaque/key_managers: scheme "opaque" sends opaque tokens to 2 key managers in turn (a, b)`,
 	} {
 		if !strings.Contains(got, w) {
 			t.Errorf("warnings lack %q:\n%s", w, got)
 		}
 	}
-	if len(rep.Warnings) != 5 {
-		t.Errorf("%d warnings, want 5:\n%s", len(rep.Warnings), got)
+	if strings.Contains(got, `scheme "routed" sends`) {
+		t.Errorf("a scheme with one unrouted key manager was warned about:\n%s", got)
+	}
+	// 5, the routing warning, schemes opaque and routed and key managers
+	// a, b, c unused.
+	if len(rep.Warnings) != 11 {
+		t.Errorf("%d warnings, want 11:\n%s", len(rep.Warnings), got)
 	}
 }
 

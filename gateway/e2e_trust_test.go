@@ -125,3 +125,67 @@ func TestKeyManagerWithoutClientAuth(t *testing.T) {
 		})
 	}
 }
+
+// Two key managers on one scheme, each recognizing its own tokens: a token
+// goes to exactly one of them; a token neither recognizes goes to none.
+var routedKMConfig = withFixtures(`
+apis:
+  - openapi: either.yaml
+    upstream: ${UPSTREAM}
+schemes:
+  jwt: {type: bearer, issuers: [test]}
+  opaque: {type: bearer, key_managers: [corp, partner]}
+key_managers:
+  - name: corp
+    introspection_url: "${CORP}"
+    auth_method: none
+    token_prefix: corp_at_
+  - name: partner
+    introspection_url: "${PARTNER}"
+    auth_method: none
+    token_pattern: 'pt-[a-z0-9]+'
+policy:
+  bundles: [bundle/]
+`, "listen", "issuer")
+
+func TestOpaqueTokensRoutedToOneKeyManager(t *testing.T) {
+	t.Parallel()
+	corp := authntest.NewIntrospector(t, authntest.WithoutClientAuth())
+	partner := authntest.NewIntrospector(t, authntest.WithoutClientAuth())
+	cfg := strings.NewReplacer("${CORP}", corp.URL(), "${PARTNER}", partner.URL()).Replace(routedKMConfig)
+	e := newEnv(t, envOptions{config: cfg, files: map[string]string{
+		"either.yaml":      orSchemesDoc,
+		"bundle/data.json": `{"gatehouse": {}}`,
+	}})
+	active := map[string]any{"sub": "svc-1", "exp": authntest.Exp(time.Hour)}
+	corp.Set("corp_at_4f1c", active)
+	partner.Set("pt-7a2b", active)
+	// Active at the other key manager too: were it asked, it would say yes.
+	partner.Set("corp_at_9d0e", active)
+	corp.Set("pt-5e6f", active)
+	tests := []struct {
+		name                    string
+		token                   string
+		status                  int
+		corpCalls, partnerCalls int64
+	}{
+		{name: "ok/corp-prefix-to-corp-only", token: "corp_at_4f1c", status: 200, corpCalls: 1},
+		{name: "ok/partner-pattern-to-partner-only", token: "pt-7a2b", status: 200, partnerCalls: 1},
+		{name: "fail/corp-token-inactive-at-corp-never-asks-partner", token: "corp_at_9d0e", status: 401, corpCalls: 1},
+		{name: "fail/partner-token-inactive-at-partner-never-asks-corp", token: "pt-5e6f", status: 401, partnerCalls: 1},
+		{name: "fail/pattern-is-anchored", token: "xpt-7a2b", status: 401},
+		{name: "fail/recognized-by-neither", token: "opaque-of-nobody", status: 401},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c0, p0 := corp.Calls(), partner.Calls()
+			resp := e.do(http.MethodGet, "/either/things", bearer(tc.token))
+			if resp.status != tc.status {
+				t.Fatalf("status %d, want %d: %s", resp.status, tc.status, resp.body)
+			}
+			if c, p := corp.Calls()-c0, partner.Calls()-p0; c != tc.corpCalls || p != tc.partnerCalls {
+				t.Fatalf("calls corp %d partner %d, want %d and %d", c, p, tc.corpCalls, tc.partnerCalls)
+			}
+		})
+	}
+}
