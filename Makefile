@@ -80,7 +80,7 @@ test: test-go test-policy
 
 test-go:
 	$(GO) vet $(PKG)
-	$(GO) test -race -count=1 -timeout 12m $(PKG)
+	$(GO) test -race -count=1 -timeout 20m $(PKG)
 
 # The last lines check the example user bundles the way their README tells
 # users to: under the gateway's capabilities (schemas/capabilities.json),
