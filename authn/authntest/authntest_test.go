@@ -322,12 +322,17 @@ func TestIssuerServer(t *testing.T) {
 			}
 			is.SetMode(authntest.ServeOK)
 
-			is.SetDelay(time.Second)
+			// The delay is far past the client's deadline: on a loaded 2-core
+			// machine under -race a 1 s delay was once outlived by the 50 ms
+			// deadline's own scheduling. The handler returns when the client
+			// gives up, so the long delay costs nothing.
+			is.SetDelay(10 * time.Second)
 			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 			defer cancel()
 			req, _ := http.NewRequestWithContext(ctx, "GET", is.JWKSURL(), nil)
-			if _, err := c.Do(req); err == nil {
-				t.Fatal("delay not applied")
+			if resp, err := c.Do(req); err == nil {
+				resp.Body.Close()
+				t.Fatalf("delay not applied: %s", resp.Status)
 			}
 			is.SetDelay(0)
 
