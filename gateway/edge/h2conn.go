@@ -66,10 +66,8 @@ type H2Conn struct {
 	onFlood func(reason string)
 
 	// read side (the server's one reading goroutine)
-	preface   int // preface bytes still to skip
-	hdr       [9]byte
-	hdrN      int
-	remain    uint32 // payload bytes of the current frame still to come
+	preface   int         // preface bytes still to skip
+	in        frameCursor // the client's frames
 	blockCont int
 	lastID    uint32 // highest client stream id seen
 	cont      bucket
@@ -78,10 +76,8 @@ type H2Conn struct {
 
 	// write side
 	wmu     sync.Mutex
-	whdr    [9]byte
-	whdrN   int
-	wremain uint32
-	goaway  []byte // a GOAWAY waiting for a frame boundary
+	out     frameCursor // the server's frames
+	goaway  []byte      // a GOAWAY waiting for a frame boundary
 	wclosed bool
 }
 
@@ -126,24 +122,11 @@ func (c *H2Conn) scan(b []byte) string {
 		b = b[k:]
 	}
 	for len(b) > 0 {
-		if c.remain > 0 {
-			k := uint32(len(b))
-			if k > c.remain {
-				k = c.remain
+		var done bool
+		if b, done = c.in.next(b); done {
+			if reason := c.frame(); reason != "" {
+				return reason
 			}
-			c.remain -= k
-			b = b[k:]
-			continue
-		}
-		k := copy(c.hdr[c.hdrN:], b)
-		c.hdrN += k
-		b = b[k:]
-		if c.hdrN < len(c.hdr) {
-			return ""
-		}
-		c.hdrN = 0
-		if reason := c.frame(); reason != "" {
-			return reason
 		}
 	}
 	return ""
@@ -151,11 +134,9 @@ func (c *H2Conn) scan(b []byte) string {
 
 // frame acts on one complete frame header.
 func (c *H2Conn) frame() string {
-	h := c.hdr
-	length := uint32(h[0])<<16 | uint32(h[1])<<8 | uint32(h[2])
+	h := c.in.hdr
 	typ := http2.FrameType(h[3])
 	id := (uint32(h[5])<<24 | uint32(h[6])<<16 | uint32(h[7])<<8 | uint32(h[8])) & (1<<31 - 1)
-	c.remain = length
 	switch typ {
 	case http2.FrameHeaders:
 		if id%2 == 1 && id > c.lastID {
@@ -187,7 +168,7 @@ func (c *H2Conn) sendGoAway() {
 	_ = http2.NewFramer(&buf, nil).WriteGoAway(c.lastID, http2.ErrCodeEnhanceYourCalm, []byte("flood"))
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if c.whdrN == 0 && c.wremain == 0 {
+	if c.out.atBoundary() {
 		c.writeGoAway(buf.Bytes())
 		return
 	}
@@ -214,7 +195,7 @@ func (c *H2Conn) Write(p []byte) (int, error) {
 	}
 	n, err := c.Conn.Write(p)
 	c.track(p[:n])
-	if c.goaway != nil && c.whdrN == 0 && c.wremain == 0 {
+	if c.goaway != nil && c.out.atBoundary() {
 		c.writeGoAway(c.goaway)
 	}
 	return n, err
@@ -223,24 +204,38 @@ func (c *H2Conn) Write(p []byte) (int, error) {
 // track follows the frame boundaries of the server's output.
 func (c *H2Conn) track(b []byte) {
 	for len(b) > 0 {
-		if c.wremain > 0 {
-			k := uint32(len(b))
-			if k > c.wremain {
-				k = c.wremain
-			}
-			c.wremain -= k
-			b = b[k:]
-			continue
-		}
-		k := copy(c.whdr[c.whdrN:], b)
-		c.whdrN += k
-		b = b[k:]
-		if c.whdrN == len(c.whdr) {
-			c.whdrN = 0
-			c.wremain = uint32(c.whdr[0])<<16 | uint32(c.whdr[1])<<8 | uint32(c.whdr[2])
-		}
+		b, _ = c.out.next(b)
 	}
 }
+
+// frameCursor follows HTTP/2 frame boundaries over a byte stream that
+// arrives in arbitrary pieces: a 9-byte header, then its payload.
+type frameCursor struct {
+	hdr    [9]byte
+	n      int    // header bytes collected
+	remain uint32 // payload bytes of the current frame still to come
+}
+
+// next consumes b up to the end of the current payload or header; done
+// reports that a whole frame header has just been read into hdr.
+func (f *frameCursor) next(b []byte) (rest []byte, done bool) {
+	if f.remain > 0 {
+		k := min(uint32(len(b)), f.remain)
+		f.remain -= k
+		return b[k:], false
+	}
+	k := copy(f.hdr[f.n:], b)
+	f.n += k
+	if f.n < len(f.hdr) {
+		return b[k:], false
+	}
+	f.n = 0
+	f.remain = uint32(f.hdr[0])<<16 | uint32(f.hdr[1])<<8 | uint32(f.hdr[2])
+	return b[k:], true
+}
+
+// atBoundary: no frame is half read.
+func (f *frameCursor) atBoundary() bool { return f.n == 0 && f.remain == 0 }
 
 // bucket is a token bucket refilled at rate per second, holding 2×rate.
 type bucket struct {
