@@ -18,6 +18,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/gatehouse/gatehouse/authn"
+	"github.com/gatehouse/gatehouse/authn/keymanager"
 	"github.com/gatehouse/gatehouse/bundles"
 	"github.com/gatehouse/gatehouse/gateway/assertion"
 	"github.com/gatehouse/gatehouse/gateway/edge"
@@ -143,7 +144,7 @@ type BuildOptions struct {
 	Remote []*bundles.Source
 	// KMStores holds the internal key manager's token stores (a Server
 	// keeps one); nil: opened on first use, closed with the generation.
-	KMStores *kmStores
+	KMStores *keymanager.Stores
 	// RateStores holds the rate limit counters (a Server keeps one, so a
 	// reload keeps them); nil: the generation's own.
 	RateStores *ratelimit.Stores

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc"
 
+	"github.com/gatehouse/gatehouse/authn/keymanager"
 	"github.com/gatehouse/gatehouse/bundles"
 	"github.com/gatehouse/gatehouse/bundles/decisionlog"
 	"github.com/gatehouse/gatehouse/gateway/assertion"
@@ -53,7 +54,7 @@ type Server struct {
 	remoteCfg     []byte          // processWide(config) at start, to notice changes
 	decisions     *decisionlog.Logger
 	keySources    *keySources
-	kmStores      *kmStores // the internal key manager's token stores
+	kmStores      *keymanager.Stores // the internal key manager's token stores
 	rateStores    *ratelimit.Stores
 
 	reloadMu   sync.Mutex
@@ -122,7 +123,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		metrics:    newMetrics(),
 		transports: newTransports(),
 		keySources: newKeySources(log),
-		kmStores:   newKMStores(),
+		kmStores:   keymanager.NewStores(),
 		rateStores: ratelimit.NewStores(log, nil),
 		AdminMux:   http.NewServeMux(),
 	}
