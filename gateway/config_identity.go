@@ -1,5 +1,7 @@
 package gateway
 
+import "github.com/gatehouse/gatehouse/authn/keymanager"
+
 // identityKeyPointer is where a problem with the assertion key set is
 // reported: the key file when one is configured, else the block.
 func identityKeyPointer(ui IdentityConfig) string {
@@ -18,7 +20,7 @@ func identityKeyPointer(ui IdentityConfig) string {
 // state shared through Redis is only needed by a fleet.
 func fleetSignals(cfg *Config) []string {
 	var out []string
-	if km := cfg.InternalKeyManager; km != nil && km.Store.Type == StoreRedis {
+	if km := cfg.InternalKeyManager; km != nil && km.Store.Type == keymanager.StoreRedis {
 		out = append(out, "internal_key_manager.store is redis")
 	}
 	if rl := cfg.RateLimits; rl != nil && rl.Redis != nil {
