@@ -138,7 +138,7 @@ type BuildOptions struct {
 	Transports *transports
 	// KeySources shares remote JWKS sources across generations (a Server
 	// keeps one); nil: the generation's own, closed with it.
-	KeySources *keySources
+	KeySources *authn.KeySources
 	// Remote are the bundles downloaded from bundle services (owned by the
 	// Server, which outlives generations).
 	Remote []*bundles.Source
@@ -278,7 +278,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	g.headers, g.credHeaders = buildHeaderStripper(cfg, g.ops)
 	g.keyManagers = authns.keyManagers
 	g.jwks = authns.jwks
-	waitSources(ctx, log, authns.created)
+	authn.WaitSources(ctx, log, authns.created)
 
 	eng, err := bundles.Load(ctx, bundles.Options{
 		Base:    *cfg.Policy.Base,

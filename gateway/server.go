@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc"
 
+	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/authn/keymanager"
 	"github.com/gatehouse/gatehouse/bundles"
 	"github.com/gatehouse/gatehouse/bundles/decisionlog"
@@ -53,7 +54,7 @@ type Server struct {
 	remote        *bundles.Remote // nil without policy.remote
 	remoteCfg     []byte          // processWide(config) at start, to notice changes
 	decisions     *decisionlog.Logger
-	keySources    *keySources
+	keySources    *authn.KeySources
 	kmStores      *keymanager.Stores // the internal key manager's token stores
 	rateStores    *ratelimit.Stores
 
@@ -122,7 +123,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		log:        log,
 		metrics:    newMetrics(),
 		transports: newTransports(),
-		keySources: newKeySources(log),
+		keySources: authn.NewKeySources(log),
 		kmStores:   keymanager.NewStores(),
 		rateStores: ratelimit.NewStores(log, nil),
 		AdminMux:   http.NewServeMux(),
