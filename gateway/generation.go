@@ -203,12 +203,8 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	}
 	if ui := cfg.UpstreamIdentity; ui.Enabled != nil && *ui.Enabled {
 		var err error
-		if g.asserter, err = assertion.Build(ui, cfg.File(ui.KeyFile), opts.AssertionKeys); err != nil {
-			ptr := "/upstream_identity"
-			if ui.KeyFile != "" {
-				ptr += "/key_file"
-			}
-			fail(ptr, err)
+		if g.asserter, err = assertion.Build(ui, ui.Files(cfg.File), opts.AssertionKeys); err != nil {
+			fail(identityKeyPointer(ui), err)
 		}
 	}
 	if t := cfg.Listen.TLS; t != nil {
