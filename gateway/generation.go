@@ -381,7 +381,7 @@ func compileOp(api *compiledAPI, op *Operation, f *authnFactory, cfg *Config) (*
 			c.challenges = append(c.challenges, ch)
 		}
 	}
-	exclusiveAPIKeys(c)
+	authn.ExclusiveKeys(c.authenticators)
 	c.noQueryToken = refusesQueryToken(c)
 	c.core.SecretHeaders = c.secretHeaders
 	c.core.StripQuery = c.stripQuery
