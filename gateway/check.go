@@ -77,8 +77,8 @@ func Check(ctx context.Context, path string, opts CheckOptions) (*CheckReport, e
 	}
 	// What New builds besides the generation.
 	if *cfg.UpstreamIdentity.Enabled {
-		if _, err := assertion.New(cfg.UpstreamIdentity, cfg.File(cfg.UpstreamIdentity.KeyFile)); err != nil {
-			add("/upstream_identity/key_file", err)
+		if _, err := assertion.Build(cfg.UpstreamIdentity, cfg.UpstreamIdentity.Files(cfg.File), nil); err != nil {
+			add(identityKeyPointer(cfg.UpstreamIdentity), err)
 		}
 	}
 	if cfg.Policy.DecisionLogs != nil {
