@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse/gatehouse/bundles/decisionlog"
 	"github.com/gatehouse/gatehouse/gateway/assertion"
 	"github.com/gatehouse/gatehouse/gateway/audit"
+	"github.com/gatehouse/gatehouse/gateway/buildinfo"
 	"github.com/gatehouse/gatehouse/gateway/edge"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 )
@@ -41,6 +42,8 @@ type Server struct {
 	audit         hclog.Logger
 	// auditFast, when set, writes the audit lines instead of audit.
 	auditFast *audit.Log
+
+	instanceID string // instance.go
 
 	gen     atomic.Pointer[Generation]
 	metrics *metrics
@@ -129,6 +132,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		AdminMux:   http.NewServeMux(),
 	}
 	s.rejectLog = log.Named("authn")
+	s.instanceID = newInstanceID(cfg.InstanceID)
 	s.manageRuntime = opts.ManageRuntime
 	if s.manageRuntime {
 		applyRuntime(cfg, log)
@@ -145,6 +149,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 	var err error
 	s.remoteCfg = processWide(cfg)
 	if cfg.Policy.DecisionLogs != nil {
+		bi := buildinfo.Get()
 		var services map[string]json.RawMessage
 		if cfg.Policy.Remote != nil {
 			services = cfg.Policy.Remote.Services
@@ -152,6 +157,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		if s.decisions, err = decisionlog.New(cfg.Policy.DecisionLogs, decisionlog.Options{
 			File: cfg.Path, Dir: cfg.Dir, IdentityHeader: cfg.UpstreamIdentity.Header,
 			Services: services, Log: log, Metrics: s.metrics.reg,
+			InstanceID: s.instanceID, Version: bi.Version, OPAVersion: bi.OPA,
 		}); err != nil {
 			return nil, err
 		}
