@@ -8,6 +8,7 @@ package decisionlog
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -63,6 +64,10 @@ type Record struct {
 	Cached     bool // the decision came from the generation's decision cache
 	Err        error
 	Status     int
+	// TraceID and SpanID are the request's trace and its server span with
+	// tracing on (all zero otherwise): OPA's trace_id and span_id members.
+	TraceID [16]byte
+	SpanID  [8]byte
 }
 
 // decisionSink is one destination of decision records.
@@ -241,6 +246,9 @@ func (d *Logger) process(ctx context.Context, r Record) {
 	}
 	if ip := clientIPOf(in); ip != "" {
 		ev.RequestedBy = ip
+	}
+	if r.TraceID != [16]byte{} {
+		ev.TraceID, ev.SpanID = hex.EncodeToString(r.TraceID[:]), hex.EncodeToString(r.SpanID[:])
 	}
 	if r.Decision != nil {
 		res, err := r.Decision.JSON()
