@@ -345,7 +345,7 @@ func (km *KeyManager) identity(rec Record, credID string) (*authn.Identity, *aut
 		"scope":      strings.Join(scopes, " "),
 		"token_type": "Bearer",
 	}
-	return &authn.Identity{
+	id := &authn.Identity{
 		Type:         authn.TypeOpaqueToken,
 		Source:       km.cfg.Name,
 		Subject:      rec.ClientID,
@@ -357,10 +357,11 @@ func (km *KeyManager) identity(rec Record, credID string) (*authn.Identity, *aut
 		IssuedAt:     rec.IssuedAt,
 		ExpiresAt:    rec.ExpiresAt,
 		CredentialID: credID,
-		Claims:       claims,
 
 		SubscriptionValidation: km.cfg.SubscriptionValidation,
-	}, nil
+	}
+	id.SetClaims(claims)
+	return id, nil
 }
 
 // Revoke revokes token on behalf of app (RFC 7009): only the application
@@ -401,7 +402,7 @@ func (km *KeyManager) Introspect(ctx context.Context, token string) (map[string]
 		return nil, err
 	}
 	out := map[string]any{"active": true}
-	for k, v := range ti.Claims {
+	for k, v := range ti.Claims() {
 		out[k] = v
 	}
 	out["application"] = ti.Application
