@@ -208,8 +208,8 @@ func checkListenAddresses(cfg *Config, add func(string, error)) {
 	}
 }
 
-// checkStoreOffline resolves the token store's password and CA files
-// without connecting.
+// checkStoreOffline resolves the token store's passwords, CA and client
+// certificate files without connecting.
 func checkStoreOffline(cfg *Config, add func(string, error)) {
 	k := cfg.InternalKeyManager
 	if k == nil {
@@ -225,15 +225,9 @@ func checkStoreOffline(cfg *Config, add func(string, error)) {
 		}
 		return
 	}
-	if k.Store.Password != "" {
-		if _, err := k.Store.Password.Resolve(cfg.Dir); err != nil {
-			add("/internal_key_manager/store/password", err)
-		}
-	}
-	if len(k.Store.CAFiles) > 0 {
-		if _, err := loadCAPool(cfg, k.Store.CAFiles); err != nil {
-			add("/internal_key_manager/store/ca_files", err)
-		}
+	// resolves the passwords and reads the CA and client certificate files
+	if _, err := k.Store.Config.Options(cfg.Dir, 0); err != nil {
+		add("/internal_key_manager/store", err)
 	}
 }
 
