@@ -15,6 +15,7 @@ package policybody
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -74,7 +75,7 @@ func KindOf(contentType string) (Kind, error) {
 // Over the limit: ErrTooLarge, and the body is not usable any more (the
 // request must be refused).
 func Read(r *http.Request, limit int64) ([]byte, error) {
-	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}
 	if r.ContentLength > limit {
@@ -92,12 +93,29 @@ func Read(r *http.Request, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%w: limit %d", ErrTooLarge, limit)
 	}
 	_ = r.Body.Close()
-	r.Body = io.NopCloser(bytes.NewReader(raw))
-	if r.ContentLength < 0 {
-		r.ContentLength = int64(len(raw))
+	if len(raw) == 0 {
+		r.Body, r.ContentLength = http.NoBody, 0
+		return nil, nil
 	}
+	r.Body = io.NopCloser(bytes.NewReader(raw))
+	r.ContentLength = int64(len(raw))
 	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil }
 	return raw, nil
+}
+
+type unavailableKey struct{}
+
+// WithUnavailable marks a request whose body a front door could not pass
+// on whole (NGINX auth_request and forward_auth send none; Envoy may send
+// part): an operation whose policy reads the body then fails closed.
+func WithUnavailable(ctx context.Context) context.Context {
+	return context.WithValue(ctx, unavailableKey{}, true)
+}
+
+// Unavailable reports WithUnavailable.
+func Unavailable(ctx context.Context) bool {
+	v, _ := ctx.Value(unavailableKey{}).(bool)
+	return v
 }
 
 // EncodedBody reports a Content-Encoding other than identity: such a body
