@@ -27,7 +27,7 @@ type authnFactory struct {
 	closers []io.Closer
 	// sources shares remote key sources across generations; jwks lists the
 	// ones this generation uses, created those whose first fetch it awaits.
-	sources       *keySources
+	sources       *authn.KeySources
 	jwks, created []*authn.RemoteJWKS
 	// keyManagers are the generation's key managers by name, built on
 	// first use and shared by the schemes that list them.
@@ -39,7 +39,7 @@ func newAuthnFactory(cfg *Config, log hclog.Logger) *authnFactory {
 }
 
 // ErrScheme is wrapped by every problem matching an OpenAPI scheme to config.
-var ErrScheme = errors.New("security scheme")
+var ErrScheme = authn.ErrScheme
 
 // schemeType is how the gateway serves one scheme type of the config
 // (schemes.<name>.type): which OpenAPI security schemes it may serve, and

@@ -138,7 +138,7 @@ type BuildOptions struct {
 	Transports *transports
 	// KeySources shares remote JWKS sources across generations (a Server
 	// keeps one); nil: the generation's own, closed with it.
-	KeySources *keySources
+	KeySources *authn.KeySources
 	// Remote are the bundles downloaded from bundle services (owned by the
 	// Server, which outlives generations).
 	Remote []*bundles.Source
@@ -203,12 +203,8 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	}
 	if ui := cfg.UpstreamIdentity; ui.Enabled != nil && *ui.Enabled {
 		var err error
-		if g.asserter, err = assertion.Build(ui, cfg.File(ui.KeyFile), opts.AssertionKeys); err != nil {
-			ptr := "/upstream_identity"
-			if ui.KeyFile != "" {
-				ptr += "/key_file"
-			}
-			fail(ptr, err)
+		if g.asserter, err = assertion.Build(ui, ui.Files(cfg.File), opts.AssertionKeys); err != nil {
+			fail(identityKeyPointer(ui), err)
 		}
 	}
 	if t := cfg.Listen.TLS; t != nil {
@@ -282,7 +278,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	g.headers, g.credHeaders = buildHeaderStripper(cfg, g.ops)
 	g.keyManagers = authns.keyManagers
 	g.jwks = authns.jwks
-	waitSources(ctx, log, authns.created)
+	authn.WaitSources(ctx, log, authns.created)
 
 	eng, err := bundles.Load(ctx, bundles.Options{
 		Base:    *cfg.Policy.Base,
@@ -386,7 +382,7 @@ func compileOp(api *compiledAPI, op *Operation, f *authnFactory, cfg *Config) (*
 			c.challenges = append(c.challenges, ch)
 		}
 	}
-	exclusiveAPIKeys(c)
+	authn.ExclusiveKeys(c.authenticators)
 	c.noQueryToken = refusesQueryToken(c)
 	c.core.SecretHeaders = c.secretHeaders
 	c.core.StripQuery = c.stripQuery
