@@ -204,12 +204,8 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	}
 	if ui := cfg.UpstreamIdentity; ui.Enabled != nil && *ui.Enabled {
 		var err error
-		if g.asserter, err = assertion.Build(ui, cfg.File(ui.KeyFile), opts.AssertionKeys); err != nil {
-			ptr := "/upstream_identity"
-			if ui.KeyFile != "" {
-				ptr += "/key_file"
-			}
-			fail(ptr, err)
+		if g.asserter, err = assertion.Build(ui, ui.Files(cfg.File), opts.AssertionKeys); err != nil {
+			fail(identityKeyPointer(ui), err)
 		}
 	}
 	if t := cfg.Listen.TLS; t != nil {
@@ -358,6 +354,7 @@ func compileOp(api *compiledAPI, op *Operation, f *authnFactory, cfg *Config) (*
 		assert:        assertion.Operation{API: api.Name, Version: api.Version, ID: op.ID},
 	}
 	c.core.PathParams, c.core.PathSegs = pipeline.CompilePathParams(api.BasePath + op.Path)
+	c.core.ReadsBody = op.PolicyBody
 	for _, name := range op.Schemes {
 		def := api.Schemes[name]
 		a, err := f.get(api.API, def)
@@ -386,7 +383,7 @@ func compileOp(api *compiledAPI, op *Operation, f *authnFactory, cfg *Config) (*
 			c.challenges = append(c.challenges, ch)
 		}
 	}
-	exclusiveAPIKeys(c)
+	authn.ExclusiveKeys(c.authenticators)
 	c.noQueryToken = refusesQueryToken(c)
 	c.core.SecretHeaders = c.secretHeaders
 	c.core.StripQuery = c.stripQuery

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 
 	"github.com/gatehouse/gatehouse/authn"
@@ -23,8 +24,11 @@ import (
 	"github.com/gatehouse/gatehouse/bundles/decisionlog"
 	"github.com/gatehouse/gatehouse/gateway/assertion"
 	"github.com/gatehouse/gatehouse/gateway/audit"
+	"github.com/gatehouse/gatehouse/gateway/buildinfo"
 	"github.com/gatehouse/gatehouse/gateway/edge"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
+	"github.com/gatehouse/gatehouse/gateway/tracing"
+	"github.com/gatehouse/gatehouse/internal/redisconn"
 )
 
 // Server is a running gateway: listeners, the current generation, and the
@@ -42,6 +46,8 @@ type Server struct {
 	// auditFast, when set, writes the audit lines instead of audit.
 	auditFast *audit.Log
 
+	instanceID string // instance.go
+
 	gen     atomic.Pointer[Generation]
 	metrics *metrics
 	// assertionKeys and published outlive generations: the assertion key
@@ -57,6 +63,10 @@ type Server struct {
 	keySources    *authn.KeySources
 	kmStores      *keymanager.Stores // the internal key manager's token stores
 	rateStores    *ratelimit.Stores
+	// tracing and tracer: the tracer provider of the tracing section;
+	// both nil with tracing off (server_tracing.go).
+	tracing *tracing.Provider
+	tracer  trace.Tracer
 
 	reloadMu   sync.Mutex
 	lastReload atomic.Pointer[reloadStatus]
@@ -96,7 +106,8 @@ type Options struct {
 	// it, or with text logs, audit lines go through Logger.
 	AuditOutput io.Writer
 	// ManageRuntime lets the config's runtime section set GOGC and
-	// GOMEMLIMIT (process-wide, so only `gatehouse run` asks for it).
+	// GOMEMLIMIT, and routes the Redis client's log lines to Logger
+	// (process-wide, so only `gatehouse run` asks for it).
 	ManageRuntime bool
 	// Config, when set, is the config already loaded from cfgPath (`run`
 	// reads it first for its log settings), so it is parsed once.
@@ -129,12 +140,16 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		AdminMux:   http.NewServeMux(),
 	}
 	s.rejectLog = log.Named("authn")
+	s.instanceID = newInstanceID(cfg.InstanceID)
 	s.manageRuntime = opts.ManageRuntime
 	if s.manageRuntime {
 		applyRuntime(cfg, log)
+		// go-redis has one process-wide logger, plain text on stderr
+		// unless routed: its lines join the JSON log stream instead
+		redisconn.RouteLogs(log)
 	}
 	s.metrics.reg.MustRegister(jwksCollector{s})
-	s.metrics.reg.MustRegister(s.rateStores.Metrics())
+	s.metrics.reg.MustRegister(s.rateStores.Metrics()...)
 	s.metrics.reg.MustRegister(keyManagerCollector{s})
 	if *cfg.Log.Audit {
 		s.audit = log.Named("audit")
@@ -145,6 +160,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 	var err error
 	s.remoteCfg = processWide(cfg)
 	if cfg.Policy.DecisionLogs != nil {
+		bi := buildinfo.Get()
 		var services map[string]json.RawMessage
 		if cfg.Policy.Remote != nil {
 			services = cfg.Policy.Remote.Services
@@ -152,13 +168,19 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		if s.decisions, err = decisionlog.New(cfg.Policy.DecisionLogs, decisionlog.Options{
 			File: cfg.Path, Dir: cfg.Dir, IdentityHeader: cfg.UpstreamIdentity.Header,
 			Services: services, Log: log, Metrics: s.metrics.reg,
+			InstanceID: s.instanceID, Version: bi.Version, OPAVersion: bi.OPA,
 		}); err != nil {
 			return nil, err
 		}
 	}
+	if err := s.startTracing(ctx, cfg); err != nil {
+		s.stopDecisionLogs(ctx)
+		return nil, err
+	}
 	remote, err := s.startRemote(ctx, cfg)
 	if err != nil {
 		s.stopDecisionLogs(ctx)
+		_ = s.stopTracing(ctx)
 		return nil, err
 	}
 	start := time.Now()
@@ -166,6 +188,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 	if err != nil {
 		s.stopRemote(ctx)
 		s.stopDecisionLogs(ctx)
+		_ = s.stopTracing(ctx)
 		_ = s.kmStores.Close()
 		return nil, err
 	}
@@ -347,6 +370,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.auditFast != nil {
 		s.auditFast.Close()
 	}
+	// Last: the spans of the drained requests are exported.
+	errs = append(errs, s.stopTracing(ctx))
 	return errors.Join(errs...)
 }
 
@@ -374,6 +399,11 @@ func (s *Server) Close() {
 	}
 	for _, ln := range s.listeners {
 		_ = ln.Close()
+	}
+	if s.tracing != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = s.tracing.Shutdown(ctx)
 	}
 }
 
