@@ -116,3 +116,6 @@ func (s *RedisStore) Revoke(ctx context.Context, k Key) error {
 
 // Close closes the connection pool.
 func (s *RedisStore) Close() error { return s.c.Close() }
+
+// Ping asks Redis for PONG (readiness).
+func (s *RedisStore) Ping(ctx context.Context) error { return s.c.Ping(ctx).Err() }
