@@ -39,7 +39,7 @@ func newAuthnFactory(cfg *Config, log hclog.Logger) *authnFactory {
 }
 
 // ErrScheme is wrapped by every problem matching an OpenAPI scheme to config.
-var ErrScheme = errors.New("security scheme")
+var ErrScheme = authn.ErrScheme
 
 // schemeType is how the gateway serves one scheme type of the config
 // (schemes.<name>.type): which OpenAPI security schemes it may serve, and

@@ -26,6 +26,7 @@ import (
 	"github.com/gatehouse/gatehouse/gateway/buildinfo"
 	"github.com/gatehouse/gatehouse/gateway/edge"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
+	"github.com/gatehouse/gatehouse/internal/redisconn"
 )
 
 // Server is a running gateway: listeners, the current generation, and the
@@ -103,7 +104,8 @@ type Options struct {
 	// it, or with text logs, audit lines go through Logger.
 	AuditOutput io.Writer
 	// ManageRuntime lets the config's runtime section set GOGC and
-	// GOMEMLIMIT (process-wide, so only `gatehouse run` asks for it).
+	// GOMEMLIMIT, and routes the Redis client's log lines to Logger
+	// (process-wide, so only `gatehouse run` asks for it).
 	ManageRuntime bool
 	// Config, when set, is the config already loaded from cfgPath (`run`
 	// reads it first for its log settings), so it is parsed once.
@@ -140,9 +142,12 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 	s.manageRuntime = opts.ManageRuntime
 	if s.manageRuntime {
 		applyRuntime(cfg, log)
+		// go-redis has one process-wide logger, plain text on stderr
+		// unless routed: its lines join the JSON log stream instead
+		redisconn.RouteLogs(log)
 	}
 	s.metrics.reg.MustRegister(jwksCollector{s})
-	s.metrics.reg.MustRegister(s.rateStores.Metrics())
+	s.metrics.reg.MustRegister(s.rateStores.Metrics()...)
 	s.metrics.reg.MustRegister(keyManagerCollector{s})
 	if *cfg.Log.Audit {
 		s.audit = log.Named("audit")
