@@ -149,7 +149,6 @@ func (is *issuer) identity(scheme, token string, claims map[string]any, t tokenT
 		NotBefore:    t.nbf,
 		ExpiresAt:    t.exp,
 		CredentialID: CredentialID(token),
-		Claims:       claims,
 
 		SubscriptionValidation: is.subscription,
 	}
@@ -174,6 +173,7 @@ func (is *issuer) identity(scheme, token string, claims map[string]any, t tokenT
 	if auds, err := stringOrList(claims["aud"]); err == nil && len(auds) > 0 {
 		id.Audience = SortedUnique(auds)
 	}
+	id.SetClaims(claims)
 	if cnf, ok := claims["cnf"].(map[string]any); ok {
 		id.Confirmation, _ = cnf["x5t#S256"].(string)
 	}
