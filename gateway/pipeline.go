@@ -204,6 +204,17 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 		ev.AuthnTime = time.Since(authStart)
 	}
 	in.Outcomes = ev.Outcomes
+	if op.core.ReadsBody {
+		// After authentication: the body is read only for requests that
+		// got this far, and at most the policy body limit of it.
+		body, reason, err := pipeline.ReadBody(r, g.Config.Limits.PolicyBodyLimit(op.api.Config.MaxBodyBytes))
+		if reason != "" {
+			ev.refuse(reason)
+			ev.Failure = err
+			return ev
+		}
+		in.Body = body
+	}
 
 	ev.in = in
 
