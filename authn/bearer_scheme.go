@@ -1,6 +1,9 @@
 package authn
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // BearerSchemeConfig is what a bearer scheme adds to schemes.<name>: the
 // issuers whose JWTs it verifies and the key managers that validate its
@@ -22,4 +25,52 @@ func (b *BearerSchemeConfig) validate(ptr string, issuerKnown func(string) bool,
 			add(fmt.Sprintf("%s/issuers/%d", ptr, k), "unknown issuer %q", n)
 		}
 	}
+}
+
+var errNoIssuers = errors.New("has no issuers and no key managers: list issuers in schemes.<name>.issuers or in x-gatehouse-issuers on the securityScheme, or key managers in schemes.<name>.key_managers")
+
+// bearerScheme serves http bearer, oauth2 and openIdConnect schemes: a
+// router over the JWT verifier of exactly the issuers named for the scheme
+// (so API A can trust issuers API B does not) and its key managers.
+var bearerScheme = SchemeType{
+	Serves: func(d SchemeDecl) bool {
+		return d.Type == "http" && d.HTTPScheme == "bearer" || d.Type == "oauth2" || d.Type == "openIdConnect"
+	},
+	Build: buildBearer,
+}
+
+func buildBearer(in SchemeBuild) (Authenticator, error) {
+	name, sc, names, kmNames := in.Decl.Name, in.Config, in.Issuers, in.KeyManagers
+	if len(names) == 0 && len(kmNames) == 0 {
+		return nil, fmt.Errorf("%w %q %w", ErrScheme, name, errNoIssuers)
+	}
+	opts := sc.commonOptions([]Option{WithLogger(in.Env.Logger("authn.jwt"))})
+	var jwt *JWT
+	if len(names) > 0 {
+		var issuers []*Issuer
+		for _, n := range names {
+			is, err := in.Env.Issuer(n)
+			if err != nil {
+				return nil, fmt.Errorf("%w %q: %w", ErrScheme, name, err)
+			}
+			issuers = append(issuers, is)
+		}
+		var err error
+		if jwt, err = NewJWT(name, issuers, opts...); err != nil {
+			return nil, err
+		}
+	}
+	kms := make([]KeyManager, 0, len(kmNames))
+	for _, n := range kmNames {
+		km, err := in.Env.KeyManager(n)
+		if err != nil {
+			return nil, fmt.Errorf("%w %q: %w", ErrScheme, name, err)
+		}
+		kms = append(kms, km)
+	}
+	b, err := NewBearer(name, BearerConfig{JWT: jwt, KeyManagers: kms, IntrospectJWTs: sc.IntrospectJWTs}, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("%w %q: %w", ErrScheme, name, err)
+	}
+	return b, nil
 }

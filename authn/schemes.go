@@ -2,6 +2,9 @@ package authn
 
 import (
 	"errors"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/gatehouse/gatehouse/internal/config"
 )
@@ -43,4 +46,84 @@ func (s *SchemeConfig) Validate(ptr string, issuerKnown func(string) bool, add f
 	if s.Type != SchemeBasic && (s.UsersFile != "" || s.UsersMetaFile != "") {
 		add(ptr, "users_file only applies to basic schemes")
 	}
+}
+
+// SchemeDecl is what an OpenAPI securityScheme declares: what decides
+// which scheme type may serve it, and where an API key travels.
+type SchemeDecl struct {
+	Name       string
+	Type       string // apiKey, http, oauth2, openIdConnect, mutualTLS
+	HTTPScheme string // for type http: "basic" or "bearer" (lowercase)
+	In         string // for apiKey: header, query, cookie
+	ParamName  string // for apiKey: the header/query/cookie name
+}
+
+// SchemeEnv is what the generation being built offers a scheme type: the
+// config's files, logger, issuers and key managers (built once per
+// generation and shared by the schemes that name them), the api_keys
+// section's verifier and the API's client-certificate trust.
+type SchemeEnv interface {
+	// File resolves a path of the config against its directory.
+	File(p string) string
+	// Logger is the generation's logger, named.
+	Logger(name string) hclog.Logger
+	// Issuer returns the issuers[] entry called name.
+	Issuer(name string) (*Issuer, error)
+	// KeyManager returns the key manager called name.
+	KeyManager(name string) (KeyManager, error)
+	// APIKeys is the configuration of an API key authenticator from the
+	// api_keys section and the bundle data's static keys; the scheme sets
+	// Location.
+	APIKeys() APIKeyConfig
+	// ClientCertificates is the API's client-certificate settings, its
+	// Trust set, and the API's own cache TTL (0: not set).
+	ClientCertificates() (MTLSConfig, time.Duration, error)
+}
+
+// SchemeBuild is what a scheme type builds one authenticator from.
+type SchemeBuild struct {
+	Decl   SchemeDecl
+	Config SchemeConfig
+	// Issuers and KeyManagers are the names the scheme uses: the API
+	// definition's x-gatehouse-issuers / x-gatehouse-key-managers when
+	// present, else the config's.
+	Issuers, KeyManagers []string
+	Env                  SchemeEnv
+}
+
+// SchemeType is how one schemes.<name>.type is served: which OpenAPI
+// security schemes it may serve and how it builds their authenticator.
+type SchemeType struct {
+	Serves func(SchemeDecl) bool
+	Build  func(SchemeBuild) (Authenticator, error)
+	// PerAPI: one authenticator per API, not per scheme name (client
+	// certificate trust is per API).
+	PerAPI bool
+}
+
+// schemeTypes is the registry of scheme types: a new scheme is its files
+// in authn (its authenticator, config and SchemeType) and one line here.
+var schemeTypes = map[string]SchemeType{
+	SchemeBasic:  basicScheme,
+	SchemeBearer: bearerScheme,
+	SchemeAPIKey: apiKeyScheme,
+	SchemeMTLS:   mtlsScheme,
+}
+
+// LookupScheme returns the scheme type registered as typ.
+func LookupScheme(typ string) (SchemeType, bool) {
+	st, ok := schemeTypes[typ]
+	return st, ok
+}
+
+// commonOptions are the options every scheme's config may set: the
+// challenge realm and the verified-credential cache's TTL.
+func (s *SchemeConfig) commonOptions(opts []Option) []Option {
+	if s.Realm != "" {
+		opts = append(opts, WithRealm(s.Realm))
+	}
+	if s.CacheTTL != 0 {
+		opts = append(opts, WithCacheTTL(s.CacheTTL.D()))
+	}
+	return opts
 }

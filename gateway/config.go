@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse/gatehouse/gateway/assertion"
 	"github.com/gatehouse/gatehouse/gateway/edge"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
+	"github.com/gatehouse/gatehouse/gateway/tracing"
 	"github.com/gatehouse/gatehouse/internal/config"
 )
 
@@ -50,6 +51,10 @@ type Config struct {
 
 	// Runtime: GOGC and GOMEMLIMIT of `gatehouse run` (config_runtime.go).
 	Runtime RuntimeConfig `json:"runtime"`
+
+	// Tracing: OpenTelemetry spans over OTLP; off when absent
+	// (gateway/tracing).
+	Tracing *TracingConfig `json:"tracing"`
 
 	// Path is the file the config was read from; Dir resolves relative paths.
 	Path string `json:"-"`
@@ -170,6 +175,8 @@ type (
 	RateConfig = ratelimit.Rate
 	// RateRedisConfig is rate_limits.redis.
 	RateRedisConfig = ratelimit.RedisConfig
+	// TracingConfig is tracing (gateway/tracing/config.go).
+	TracingConfig = tracing.Config
 )
 
 // ErrSecret is wrapped by every secret resolution failure.
@@ -296,6 +303,9 @@ func (c *Config) applyDefaults() {
 	}
 	c.applyKeyManagerDefaults()
 	c.applyInternalKMDefaults()
+	if c.Tracing != nil {
+		c.Tracing.ApplyDefaults()
+	}
 }
 
 func setDur(d *Duration, def time.Duration) { config.SetDefault(d, def) }
@@ -334,6 +344,9 @@ func (c *Config) check() ConfigErrors {
 	c.checkMTLS(add)
 	if c.RateLimits != nil {
 		c.RateLimits.Check(add)
+	}
+	if c.Tracing != nil {
+		c.Tracing.Check(add)
 	}
 	for i, a := range c.APIs {
 		if a.CORS != nil {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 
 	"github.com/gatehouse/gatehouse/authn"
@@ -26,6 +27,7 @@ import (
 	"github.com/gatehouse/gatehouse/gateway/buildinfo"
 	"github.com/gatehouse/gatehouse/gateway/edge"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
+	"github.com/gatehouse/gatehouse/gateway/tracing"
 	"github.com/gatehouse/gatehouse/internal/redisconn"
 )
 
@@ -61,6 +63,10 @@ type Server struct {
 	keySources    *authn.KeySources
 	kmStores      *keymanager.Stores // the internal key manager's token stores
 	rateStores    *ratelimit.Stores
+	// tracing and tracer: the tracer provider of the tracing section;
+	// both nil with tracing off (server_tracing.go).
+	tracing *tracing.Provider
+	tracer  trace.Tracer
 
 	reloadMu   sync.Mutex
 	lastReload atomic.Pointer[reloadStatus]
@@ -167,9 +173,14 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 			return nil, err
 		}
 	}
+	if err := s.startTracing(ctx, cfg); err != nil {
+		s.stopDecisionLogs(ctx)
+		return nil, err
+	}
 	remote, err := s.startRemote(ctx, cfg)
 	if err != nil {
 		s.stopDecisionLogs(ctx)
+		_ = s.stopTracing(ctx)
 		return nil, err
 	}
 	start := time.Now()
@@ -177,6 +188,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 	if err != nil {
 		s.stopRemote(ctx)
 		s.stopDecisionLogs(ctx)
+		_ = s.stopTracing(ctx)
 		_ = s.kmStores.Close()
 		return nil, err
 	}
@@ -358,6 +370,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.auditFast != nil {
 		s.auditFast.Close()
 	}
+	// Last: the spans of the drained requests are exported.
+	errs = append(errs, s.stopTracing(ctx))
 	return errors.Join(errs...)
 }
 
@@ -385,6 +399,11 @@ func (s *Server) Close() {
 	}
 	for _, ln := range s.listeners {
 		_ = ln.Close()
+	}
+	if s.tracing != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = s.tracing.Shutdown(ctx)
 	}
 }
 

@@ -37,9 +37,12 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/authn/jose"
+	"github.com/gatehouse/gatehouse/internal/spans"
 )
 
 // Token formats.
@@ -278,7 +281,19 @@ func (km *KeyManager) Validate(ctx context.Context, token string) (*authn.Identi
 	if ti, ok := km.cache.Get(authn.CacheKey(k)); ok {
 		return ti, nil
 	}
-	rec, err := km.cfg.Store.Lookup(ctx, k)
+	lctx, sp := spans.StartClient(ctx, "token store lookup")
+	rec, err := km.cfg.Store.Lookup(lctx, k)
+	if sp.IsRecording() {
+		outcome := "found"
+		if errors.Is(err, ErrNotFound) {
+			outcome = "not_found"
+		} else if err != nil {
+			outcome = "unavailable"
+			sp.SetStatus(codes.Error, outcome)
+		}
+		sp.SetAttributes(attribute.String("gatehouse.key_manager", km.cfg.Name), attribute.String("gatehouse.outcome", outcome))
+	}
+	sp.End()
 	if errors.Is(err, ErrNotFound) {
 		return nil, authn.Reject("", authn.ReasonInactiveToken, "key manager "+km.cfg.Name+": token not active", nil)
 	}

@@ -48,6 +48,7 @@ type Stores struct {
 	log      hclog.Logger
 	failures prometheus.Counter
 	calls    prometheus.Counter
+	up       prometheus.GaugeFunc
 	mu       sync.Mutex
 	local    *localStore
 	redis    map[string]redisBacked // by every rate_limits.redis setting
@@ -71,14 +72,32 @@ func NewStores(log hclog.Logger, reg *prometheus.Registry) *Stores {
 		Name: "gatehouse_ratelimit_redis_calls_total",
 		Help: "Round trips to the rate-limit Redis: one per check, or one per batch with sync_interval.",
 	})
+	s.up = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gatehouse_ratelimit_redis_up",
+		Help: "Whether every rate-limit Redis answered its last call (1; also with none configured) or on_store_error decides (0).",
+	}, s.redisUp)
 	if reg != nil {
-		reg.MustRegister(s.failures, s.calls)
+		reg.MustRegister(s.Metrics()...)
 	}
 	return s
 }
 
-// Metrics are the stores' counters, for the server's registry.
-func (s *Stores) Metrics() []prometheus.Collector { return []prometheus.Collector{s.failures, s.calls} }
+// Metrics are the stores' counters and gauge, for the server's registry.
+func (s *Stores) Metrics() []prometheus.Collector {
+	return []prometheus.Collector{s.failures, s.calls, s.up}
+}
+
+// redisUp is 1 when every Redis store answers (or there is none).
+func (s *Stores) redisUp() float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, st := range s.redis {
+		if !st.conn.Up() || st.sync != nil && st.sync.stale.Load() {
+			return 0
+		}
+	}
+	return 1
+}
 
 func (s *Stores) get(rl *Config, dir string) (rateStore, error) {
 	s.mu.Lock()
@@ -112,7 +131,6 @@ func (s *Stores) get(rl *Config, dir string) (rateStore, error) {
 	b := redisBacked{conn: conn}
 	if r.SyncInterval > 0 {
 		b.sync = newSyncStore(conn, r, maxKeys, log, onErr, s.failures.Inc, s.calls.Inc)
-		go b.sync.run()
 		b.rateStore = b.sync
 	} else {
 		b.rateStore = newRedisStore(conn, r, log, onErr, s.failures.Inc, s.calls.Inc)
