@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/gateway/assertion"
 	"github.com/gatehouse/gatehouse/gateway/edge"
+	"github.com/gatehouse/gatehouse/gateway/openapi"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 	"github.com/gatehouse/gatehouse/gateway/tracing"
 	"github.com/gatehouse/gatehouse/internal/config"
@@ -45,6 +46,9 @@ type Config struct {
 	// InternalKeyManager: config_internalkm.go.
 	InternalKeyManager *InternalKeyManagerConfig `json:"internal_key_manager"`
 
+	// Readiness: which dependencies make /readyz fail (readiness.go).
+	Readiness ReadinessConfig `json:"readiness"`
+
 	// InstanceID names this process in decision logs (labels.id); default
 	// the host name and a random suffix (instance.go). Read at start.
 	InstanceID string `json:"instance_id"`
@@ -63,16 +67,19 @@ type Config struct {
 
 // ListenConfig configures the public listeners.
 type ListenConfig struct {
-	Address              string     `json:"address"`
-	TLS                  *TLSConfig `json:"tls"`
-	HTTPAddress          string     `json:"http_address"`
-	ReadHeaderTimeout    Duration   `json:"read_header_timeout"`
-	ReadTimeout          Duration   `json:"read_timeout"`
-	WriteTimeout         Duration   `json:"write_timeout"`
-	IdleTimeout          Duration   `json:"idle_timeout"`
-	ShutdownTimeout      Duration   `json:"shutdown_timeout"`
-	MaxHeaderBytes       int        `json:"max_header_bytes"`
-	MaxConcurrentStreams int        `json:"max_concurrent_streams"`
+	Address           string     `json:"address"`
+	TLS               *TLSConfig `json:"tls"`
+	HTTPAddress       string     `json:"http_address"`
+	ReadHeaderTimeout Duration   `json:"read_header_timeout"`
+	ReadTimeout       Duration   `json:"read_timeout"`
+	WriteTimeout      Duration   `json:"write_timeout"`
+	IdleTimeout       Duration   `json:"idle_timeout"`
+	ShutdownTimeout   Duration   `json:"shutdown_timeout"`
+	// DrainDelay is how long /readyz fails on SIGTERM before the listeners
+	// stop accepting (drain.go), so balancers stop sending first.
+	DrainDelay           Duration `json:"drain_delay"`
+	MaxHeaderBytes       int      `json:"max_header_bytes"`
+	MaxConcurrentStreams int      `json:"max_concurrent_streams"`
 	// ExtAuthz and ForwardAuth are the front doors for another proxy
 	// (config_frontdoors.go).
 	ExtAuthz    *FrontDoorConfig `json:"ext_authz"`
@@ -92,27 +99,6 @@ type TLSConfig struct {
 // AdminConfig configures the admin listener.
 type AdminConfig struct {
 	Address *string `json:"address"`
-}
-
-// APIConfig is one API: an OpenAPI document plus the gateway facts about it.
-type APIConfig struct {
-	OpenAPI         string   `json:"openapi"`
-	Name            string   `json:"name"`
-	Version         string   `json:"version"`
-	BasePath        *string  `json:"base_path"`
-	Upstream        string   `json:"upstream"`
-	UpstreamTimeout Duration `json:"upstream_timeout"`
-	ScopeMode       string   `json:"scope_mode"`
-	ClientCAFiles   []string `json:"client_ca_files"`
-	// MTLS holds the API's client-certificate settings (config_mtls.go).
-	MTLS *APIMTLSConfig `json:"mtls"`
-	// MaxBodyBytes replaces limits.max_body_bytes for this API.
-	MaxBodyBytes int64 `json:"max_body_bytes"`
-	// WebSockets lets `Upgrade: websocket` through on this API's GET
-	// operations; every other upgrade is never forwarded.
-	WebSockets bool `json:"websockets"`
-	// CORS: the gateway answers preflights and sets CORS headers (gateway/edge).
-	CORS *CORSConfig `json:"cors"`
 }
 
 // Scheme config types (authn/schemes.go).
@@ -169,6 +155,10 @@ type (
 	RequestHeadersConfig = edge.RequestHeadersConfig
 	// CORSConfig is an API's cors block (gateway/edge/cors.go).
 	CORSConfig = edge.CORSConfig
+	// APIConfig is one entry of apis (gateway/openapi/config.go).
+	APIConfig = openapi.APIConfig
+	// APIMTLSConfig is an API's mtls block (gateway/openapi/config.go).
+	APIMTLSConfig = openapi.MTLSConfig
 	// RateLimitsConfig is rate_limits (gateway/ratelimit/config.go).
 	RateLimitsConfig = ratelimit.Config
 	// RateConfig is a token bucket of rate_limits.
@@ -229,6 +219,7 @@ const (
 	DefaultReadHeaderTimeout = 10 * time.Second
 	DefaultIdleTimeout       = 120 * time.Second
 	DefaultShutdownTimeout   = 30 * time.Second
+	DefaultDrainDelay        = 5 * time.Second
 	DefaultMaxHeaderBytes    = 64 << 10
 	DefaultMaxStreams        = 250
 	DefaultIdentityHeader    = "X-JWT-Assertion"
@@ -246,6 +237,8 @@ func (c *Config) applyDefaults() {
 	setDur(&l.ReadHeaderTimeout, DefaultReadHeaderTimeout)
 	setDur(&l.IdleTimeout, DefaultIdleTimeout)
 	setDur(&l.ShutdownTimeout, DefaultShutdownTimeout)
+	setDur(&l.DrainDelay, DefaultDrainDelay)
+	c.Readiness.applyDefaults()
 	if l.MaxHeaderBytes == 0 {
 		l.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}

@@ -6,12 +6,8 @@ import (
 	"net/netip"
 	"strings"
 
-	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/internal/config"
 )
-
-// APIMTLSConfig is an API's mtls block (authn/mtls_scheme.go).
-type APIMTLSConfig = authn.MTLSAPIConfig
 
 // EdgeMTLSConfig is the listener-wide part of mutual TLS: client certificates
 // forwarded by a TLS-terminating load balancer, and the XFCC header the
