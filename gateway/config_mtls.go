@@ -6,19 +6,8 @@ import (
 	"net/netip"
 	"strings"
 
-	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/internal/config"
 )
-
-// APIMTLSConfig is what one API says about client certificates beyond its
-// CA bundles (apis[].client_ca_files): CRLs and the cache, and — embedded,
-// as authn.MTLSConfig defines them — the allow-lists and which certificate
-// field names the caller. The trust is built from the CA and CRL files.
-type APIMTLSConfig struct {
-	CRLFiles []string `json:"crl_files"`
-	CacheTTL Duration `json:"cache_ttl"`
-	authn.MTLSConfig
-}
 
 // EdgeMTLSConfig is the listener-wide part of mutual TLS: client certificates
 // forwarded by a TLS-terminating load balancer, and the XFCC header the
@@ -59,11 +48,7 @@ func (c *Config) checkMTLS(add func(ptr, format string, args ...any)) {
 		if len(a.ClientCAFiles) == 0 {
 			add(ptr, "mtls settings need the API's client CA: set client_ca_files")
 		}
-		for k, fp := range a.MTLS.AllowedFingerprints {
-			if _, err := authn.NormalizeFingerprint(fp); err != nil {
-				add(fmt.Sprintf("%s/allowed_fingerprints/%d", ptr, k), "%v", err)
-			}
-		}
+		a.MTLS.Validate(ptr, add)
 	}
 	if a := c.MTLS.UpstreamHeader; a != "" {
 		if !certHeaderOK(a, c.UpstreamIdentity.Header) {
