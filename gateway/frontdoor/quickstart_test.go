@@ -97,6 +97,7 @@ func startQuickstartWith(t testing.TB, extra map[string]string) *quickstart {
 		must(t, os.WriteFile(filepath.Join(q.dir, f), b, 0o600))
 	}
 	for name, content := range extra {
+		content = strings.ReplaceAll(content, "http://127.0.0.1:9000", q.up.URL)
 		must(t, os.WriteFile(filepath.Join(q.dir, name), []byte(content), 0o600))
 	}
 	raw, err := os.ReadFile(filepath.Join(src, "gatehouse.yaml"))
