@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -221,4 +222,18 @@ func LoadServerTLS(dir string, t *TLS) (*tls.Config, error) {
 		min = tls.VersionTLS13
 	}
 	return &tls.Config{MinVersion: min, Certificates: []tls.Certificate{c}}, nil
+}
+
+// LoopbackAddress reports whether a host:port listens on loopback only
+// (localhost or a loopback IP).
+func LoopbackAddress(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
