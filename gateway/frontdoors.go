@@ -81,6 +81,7 @@ func (s *Server) decide(r *http.Request) *frontdoor.Outcome {
 	if ev.Failure != nil {
 		s.log.Error("request failed closed", "request_id", rid, "reason", ev.Reason, "error", ev.Failure.Error())
 	}
+	s.logShape(ev, rid)
 	if ev.Preflight != nil {
 		out.Status, out.Headers = http.StatusNoContent, ev.Preflight.Clone()
 		return out
@@ -137,6 +138,9 @@ func (s *Server) decide(r *http.Request) *frontdoor.Outcome {
 		out.RemoveCookieHeader = out.Cookie == ""
 	}
 	out.AssertionHeader = up.AssertionHeader
+	for _, h := range ev.Shape.ResponseHeaders {
+		out.ResponseHeaders = append(out.ResponseHeaders, frontdoor.Header{Name: h.Name, Value: h.Value})
+	}
 	out.Allow, out.Status, out.Identities = true, http.StatusOK, up.Identities
 	out.Set, out.Remove, out.RemoveQuery = set, dedupe(remove, set), up.RemoveQuery
 	return out
@@ -145,6 +149,9 @@ func (s *Server) decide(r *http.Request) *frontdoor.Outcome {
 // deny fills the answer the proxy would send for a refused request.
 func (s *Server) deny(out *frontdoor.Outcome, ev *Evaluation, status int) {
 	h := http.Header{}
+	// The policy's response headers first, the gateway's own over them
+	// (as ServeHTTP does).
+	ev.Shape.ApplyResponseHeaders(h)
 	switch status {
 	case http.StatusServiceUnavailable:
 		h.Set("Retry-After", "5")
@@ -157,6 +164,11 @@ func (s *Server) deny(out *frontdoor.Outcome, ev *Evaluation, status int) {
 		title = ev.answer.Title
 	}
 	out.Status, out.Headers = status, h
+	if ev.shapedDenial(status) {
+		out.Body = ev.Shape.Body
+		pipeline.SetJSONHeaders(h, len(out.Body))
+		return
+	}
 	out.Body = problemBody(status, title, out.RequestID)
 	setProblemHeaders(h, len(out.Body))
 }

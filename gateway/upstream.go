@@ -29,7 +29,8 @@ func (g *Generation) upstream(ev *Evaluation) error {
 			up.Set = append(up.Set, pipeline.Header{Name: http.CanonicalHeaderKey(k), Value: v})
 		}
 	}
-	up.Remove = make([]string, 0, 3+len(op.apiKeyHeaders))
+	up.Remove = make([]string, 0, 3+len(ev.Shape.RemoveHeaders)+len(op.apiKeyHeaders))
+	up.Remove = append(up.Remove, ev.Shape.RemoveHeaders...)
 	if xfccHeader != "" {
 		if x := upstreamXFCC(up.Identities); x != "" {
 			up.Set = append(up.Set, pipeline.Header{Name: http.CanonicalHeaderKey(xfccHeader), Value: x})

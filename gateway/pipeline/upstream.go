@@ -12,7 +12,8 @@ type Upstream struct {
 	// Identities are the verified identities of the alternative the policy
 	// accepted, in scheme order (none on a public operation).
 	Identities []*authn.Identity
-	// Remove are the credentials the operation consumed (Proxy-Authorization,
+	// Remove are the request headers the decision keeps from the upstream
+	// (Shape.RemoveHeaders), the credentials the operation consumed (Proxy-Authorization,
 	// Authorization when a scheme read it, API-key headers) and the
 	// certificate-identity header when the gateway writes none.
 	Remove []string
@@ -30,6 +31,3 @@ type Upstream struct {
 	AssertionHeader string
 	Assertion       string
 }
-
-// Header is one header to set upstream.
-type Header struct{ Name, Value string }
