@@ -82,6 +82,7 @@ func (s *Server) decide(r *http.Request) *frontdoor.Outcome {
 	if ev.Failure != nil {
 		s.log.Error("request failed closed", "request_id", rid, "reason", ev.Reason, "error", ev.Failure.Error())
 	}
+	s.logShape(ev, rid)
 	if ev.Preflight != nil {
 		out.Status, out.Headers = http.StatusNoContent, ev.Preflight.Clone()
 		return out
@@ -142,6 +143,7 @@ func (s *Server) decide(r *http.Request) *frontdoor.Outcome {
 	// reverse proxy's Rewrite removes them, proxy.go) and every header the
 	// core removed from the request (client-sent identity headers, method
 	// overrides, a forwarded certificate).
+	remove = append(remove, ev.Shape.RemoveHeaders...)
 	remove = append(remove, "Proxy-Authorization")
 	if op.readsAuthorization {
 		remove = append(remove, "Authorization")
@@ -161,6 +163,9 @@ func (s *Server) decide(r *http.Request) *frontdoor.Outcome {
 	if gen.asserter != nil {
 		out.AssertionHeader = http.CanonicalHeaderKey(gen.Config.UpstreamIdentity.Header)
 	}
+	for _, h := range ev.Shape.ResponseHeaders {
+		out.ResponseHeaders = append(out.ResponseHeaders, frontdoor.Header{Name: h.Name, Value: h.Value})
+	}
 	out.Allow, out.Status, out.Identities = true, http.StatusOK, satisfied
 	out.Set, out.Remove, out.RemoveQuery = set, dedupe(remove, set), op.stripQuery
 	return out
@@ -169,6 +174,9 @@ func (s *Server) decide(r *http.Request) *frontdoor.Outcome {
 // deny fills the answer the proxy would send for a refused request.
 func (s *Server) deny(out *frontdoor.Outcome, ev *Evaluation, status int) {
 	h := http.Header{}
+	// The policy's response headers first, the gateway's own over them
+	// (as ServeHTTP does).
+	ev.Shape.ApplyResponseHeaders(h)
 	switch status {
 	case http.StatusServiceUnavailable:
 		h.Set("Retry-After", "5")
@@ -181,6 +189,11 @@ func (s *Server) deny(out *frontdoor.Outcome, ev *Evaluation, status int) {
 		title = ev.answer.Title
 	}
 	out.Status, out.Headers = status, h
+	if ev.shapedDenial(status) {
+		out.Body = ev.Shape.Body
+		pipeline.SetJSONHeaders(h, len(out.Body))
+		return
+	}
 	out.Body = problemBody(status, title, out.RequestID)
 	setProblemHeaders(h, len(out.Body))
 }

@@ -54,8 +54,12 @@ type Evaluation struct {
 	AuthnTime      time.Duration
 	PolicyTime     time.Duration
 	answer         pipeline.Answer
-	in             pipeline.Input
-	input          ast.Value
+	// Shape is what the decision asks of the answer beyond allow or deny
+	// (response headers, request headers to remove, a denial's body),
+	// validated once; the proxy and the front doors apply this value.
+	Shape pipeline.Shape
+	in    pipeline.Input
+	input ast.Value
 
 	// Request is the request as evaluated (it may carry a forwarded client
 	// certificate in its context); forward this one.
@@ -260,7 +264,23 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 		ev.Reason, ev.answer = pipeline.PickDenial(d)
 		ev.Status = ev.answer.Status
 	}
+	ev.Shape = pipeline.ShapeOf(d, ev.Reason, g.Config.UpstreamIdentity.Header, g.Config.MTLS.UpstreamHeader)
 	return ev
+}
+
+// logShape says what a decision asked of the answer and the gateway
+// refused (once per request, with the request id).
+func (s *Server) logShape(ev *Evaluation, rid string) {
+	if len(ev.Shape.Refused) > 0 {
+		s.log.Warn("policy response shaping refused", "request_id", rid, "refused", strings.Join(ev.Shape.Refused, "; "))
+	}
+}
+
+// shapedDenial reports whether the answer to a refused request is the
+// policy's own body: a custom denial that gave one, answered with the
+// decision's status (not a later refusal, such as the plan's rate limit).
+func (ev *Evaluation) shapedDenial(status int) bool {
+	return ev.Decision != nil && !ev.Decision.Allow && ev.Shape.Body != nil && status == ev.answer.Status
 }
 
 // ServeHTTP is the request pipeline: route, authenticate, decide, then deny
@@ -303,7 +323,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec.WriteHeader(http.StatusNoContent)
 		return
 	}
+	s.logShape(ev, rec.requestID)
 	if ev.Status != 0 {
+		// The policy's response headers first: the gateway's own
+		// (Retry-After, challenges, the problem's) are set over them.
+		ev.Shape.ApplyResponseHeaders(rec.Header())
 		if ev.Status == http.StatusServiceUnavailable {
 			rec.Header().Set("Retry-After", "5")
 		}
@@ -318,8 +342,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			setChallenges(rec.Header(), ev.Op, ev.Decision, ev.Reason, ev.answer)
 			title = ev.answer.Title
 		}
+		if ev.shapedDenial(ev.Status) {
+			pipeline.SetJSONHeaders(rec.Header(), len(ev.Shape.Body))
+			rec.WriteHeader(ev.Status)
+			_, _ = rec.Write(ev.Shape.Body)
+			return
+		}
 		writeProblem(rec, ev.Status, title, rec.requestID)
 		return
+	}
+	if len(ev.Shape.ResponseHeaders) > 0 {
+		// On the upstream's response, replacing its values; CORS after.
+		sh, cors := ev.Shape, rec.onHeader
+		rec.onHeader = func(h http.Header) {
+			sh.ApplyResponseHeaders(h)
+			if cors != nil {
+				cors(h)
+			}
+		}
 	}
 
 	op, d := ev.Op, ev.Decision
@@ -329,6 +369,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		requestID:  rec.requestID,
 		header:     gen.Config.UpstreamIdentity.Header,
 		extra:      d.Headers,
+		remove:     ev.Shape.RemoveHeaders,
 		stripAuthz: op.readsAuthorization,
 	}
 	if len(gen.credHeaders) > 0 {

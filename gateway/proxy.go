@@ -21,12 +21,15 @@ import (
 // applies it to the outbound request after ReverseProxy has removed hop-by-hop
 // headers, so nothing a client names in Connection can drop what we add.
 type forward struct {
-	op         *compiledOp
-	path       string // the normalized path that was authorized, relative to the base path
-	requestID  string
-	assertion  string
-	header     string // assertion header name
-	extra      map[string]string
+	op        *compiledOp
+	path      string // the normalized path that was authorized, relative to the base path
+	requestID string
+	assertion string
+	header    string // assertion header name
+	extra     map[string]string
+	// remove: request headers the decision keeps from the upstream
+	// (pipeline.Shape.RemoveHeaders).
+	remove     []string
 	stripAuthz bool
 	// xfccHeader/xfcc: the certificate identity the gateway writes upstream
 	// (mtls.upstream_header); any other copy is removed.
@@ -63,6 +66,9 @@ func serveProxy(w http.ResponseWriter, r *http.Request, f *forward, t http.Round
 			h := out.Header
 			if f.strip != nil {
 				f.strip.Strip(h, nil)
+			}
+			for _, n := range f.remove {
+				h.Del(n)
 			}
 			pr.SetXForwarded()
 			if host := validatedHost(pr.In); host != "" {

@@ -54,6 +54,9 @@ type Outcome struct {
 	RemoveQuery        []string
 	Cookie             string
 	RemoveCookieHeader bool
+	// ResponseHeaders are the policy's headers for the client's response
+	// on an allow (pipeline.Shape); on a denial they are in Headers.
+	ResponseHeaders []Header
 	// AssertionHeader names the header of the signed identity assertion
 	// (in Set, except on public operations, which have none).
 	AssertionHeader string
