@@ -61,6 +61,10 @@ type Evaluation struct {
 	in    pipeline.Input
 	input ast.Value
 
+	// Upstream is what an allowed request becomes upstream (upstream.go);
+	// nil until decided, and for a refused request.
+	Upstream *pipeline.Upstream
+
 	// Request is the request as evaluated (it may carry a forwarded client
 	// certificate in its context); forward this one.
 	Request *http.Request
@@ -362,41 +366,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	op, d := ev.Op, ev.Decision
+	op := ev.Op
+	if err := gen.upstream(ev); err != nil {
+		s.log.Error("cannot sign identity assertion", "request_id", rec.requestID, "error", err.Error())
+		writeProblem(rec, http.StatusInternalServerError, "", rec.requestID)
+		return
+	}
 	f := &forward{
-		op:         op,
-		path:       strings.TrimPrefix(r.URL.Path, op.api.BasePath),
-		requestID:  rec.requestID,
-		header:     gen.Config.UpstreamIdentity.Header,
-		extra:      d.Headers,
-		remove:     ev.Shape.RemoveHeaders,
-		stripAuthz: op.readsAuthorization,
+		op:   op,
+		path: strings.TrimPrefix(r.URL.Path, op.api.BasePath),
+		up:   ev.Upstream,
 	}
 	if len(gen.credHeaders) > 0 {
 		f.strip = gen.headers
 	}
 	if f.path == "" {
 		f.path = "/"
-	}
-	var satisfied []*authn.Identity
-	if !op.Public {
-		satisfied = satisfiedIdentities(d, ev.Outcomes)
-	}
-	if h := gen.Config.MTLS.UpstreamHeader; h != "" {
-		f.xfccHeader = h
-		if !op.Public {
-			f.xfcc = upstreamXFCC(satisfied)
-		}
-	}
-	if gen.asserter != nil && !op.Public {
-		tok, err := gen.asserter.Assertion(gen.assertions, &op.assert, satisfied)
-		if err != nil {
-			ev.refuse(pipeline.ReasonAssertionFailed)
-			s.log.Error("cannot sign identity assertion", "request_id", rec.requestID, "error", err.Error())
-			writeProblem(rec, http.StatusInternalServerError, "", rec.requestID)
-			return
-		}
-		f.assertion = tok
 	}
 	if r.Context().Err() != nil {
 		// The client reset the stream (HTTP/2 RST_STREAM) or went away
@@ -431,20 +416,6 @@ func finishRate(ctx context.Context, l *ratelimit.Limits, ev *Evaluation, st *ra
 	verified, rejected := ev.Outcomes.Verified(), ev.Outcomes.Rejected()
 	authenticated := ev.Decision != nil && ev.Decision.Allow && verified > 0 && rejected == 0
 	l.Charge(ctx, st, authenticated, rejected > 0)
-}
-
-// satisfiedIdentities returns the identities of the alternative the policy
-// said was satisfied, in scheme order.
-func satisfiedIdentities(d *bundles.Decision, outcomes pipeline.Outcomes) []*authn.Identity {
-	out := make([]*authn.Identity, 0, len(d.Schemes))
-	for _, want := range d.Schemes {
-		for _, o := range outcomes {
-			if o.Identity != nil && o.Scheme == want {
-				out = append(out, o.Identity)
-			}
-		}
-	}
-	return out
 }
 
 func clientIP(r *http.Request) string {
