@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/gatehouse/gatehouse/authn"
+	"github.com/gatehouse/gatehouse/authn/dpop"
 )
 
 // authnFactory builds the authenticators of one generation from the config's
@@ -32,6 +33,11 @@ type authnFactory struct {
 	// keyManagers are the generation's key managers by name, built on
 	// first use and shared by the schemes that list them.
 	keyManagers map[string]authn.KeyManager
+	// dpop verifies the DPoP proofs of the generation's bearer schemes
+	// (built on first use, config_dpop.go) with the replay caches of
+	// dpopReplays (the Server's, so a reload keeps used proofs).
+	dpop        *dpop.Verifier
+	dpopReplays *dpopReplays
 }
 
 func newAuthnFactory(cfg *Config, log hclog.Logger) *authnFactory {

@@ -80,7 +80,18 @@ func (f *authnFactory) bearer(name string, sc SchemeConfig, names, kmNames []str
 		}
 		kms = append(kms, km)
 	}
-	b, err := authn.NewBearer(name, authn.BearerConfig{JWT: jwt, KeyManagers: kms, IntrospectJWTs: sc.IntrospectJWTs}, opts...)
+	bc := authn.BearerConfig{JWT: jwt, KeyManagers: kms, IntrospectJWTs: sc.IntrospectJWTs}
+	mode, err := authn.ParseDPoPMode(sc.DPoP)
+	if err != nil {
+		return nil, fmt.Errorf("%w %q: %w", ErrScheme, name, err)
+	}
+	if mode != authn.DPoPOff {
+		if bc.Proofs, err = f.dpopVerifier(); err != nil {
+			return nil, atKey("/dpop", err)
+		}
+		bc.DPoP = mode
+	}
+	b, err := authn.NewBearer(name, bc, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w %q: %w", ErrScheme, name, err)
 	}

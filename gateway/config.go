@@ -41,6 +41,9 @@ type Config struct {
 	// RateLimits: per client IP and per plan (gateway/ratelimit).
 	RateLimits *RateLimitsConfig `json:"rate_limits"`
 
+	// DPoP: how DPoP proofs are checked (config_dpop.go).
+	DPoP *DPoPConfig `json:"dpop"`
+
 	// InternalKeyManager: config_internalkm.go.
 	InternalKeyManager *InternalKeyManagerConfig `json:"internal_key_manager"`
 
@@ -118,6 +121,9 @@ type SchemeConfig struct {
 	// IntrospectJWTs sends them JWTs no issuer of the scheme knows too.
 	KeyManagers    []string `json:"key_managers"`
 	IntrospectJWTs bool     `json:"introspect_jwts"`
+	// DPoP is required, allowed or off (default) for bearer schemes
+	// (config_dpop.go, authn/confirmation.go).
+	DPoP string `json:"dpop"`
 }
 
 // Scheme config types.
@@ -357,6 +363,7 @@ func (c *Config) check() ConfigErrors {
 	errs = append(errs, c.checkBundles()...)
 	c.checkAPIKeys(add)
 	c.checkKeyManagers(add)
+	c.checkDPoP(add)
 	c.checkInternalKM(add)
 	c.checkMTLS(add)
 	if c.RateLimits != nil {

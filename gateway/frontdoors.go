@@ -119,6 +119,9 @@ func (s *Server) decide(r *http.Request) *frontdoor.Outcome {
 	if op.readsAuthorization {
 		remove = append(remove, "Authorization")
 	}
+	if _, ok := op.secretHeaders[dpopHeader]; ok {
+		remove = append(remove, dpopHeader)
+	}
 	remove = append(remove, op.apiKeyHeaders...)
 	for _, k := range sent {
 		if _, still := r.Header[k]; !still && !proxyOwnedHeaders[k] {
