@@ -29,8 +29,11 @@ func CacheKeyOf(credential string) CacheKey {
 }
 
 // DefaultCacheSize is the number of entries a credential cache holds unless
-// configured otherwise.
-const DefaultCacheSize = 10000
+// configured otherwise: 100,000, so the working set of a large API (every
+// token refreshed within a cache TTL) stays verified once. An entry is an
+// identity of a few KB at most (gateway BenchmarkMemory measures it), so a
+// full cache per scheme is a few hundred MB at worst.
+const DefaultCacheSize = 100_000
 
 const (
 	cacheShards = 16

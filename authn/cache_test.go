@@ -3,6 +3,7 @@ package authn
 import (
 	"crypto/sha256"
 	"fmt"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -113,5 +114,19 @@ func TestCacheConcurrent(t *testing.T) {
 	wg.Wait()
 	if c.Len() > 100+cacheShards {
 		t.Fatalf("len %d", c.Len())
+	}
+}
+
+// TestCacheDefaultBound fills a cache of the default size with more
+// credentials than it may hold: it keeps DefaultCacheSize of them, no more
+// (the bound a gateway's credential caches run with).
+func TestCacheDefaultBound(t *testing.T) {
+	now := time.Unix(1000, 0)
+	c := NewCache[int](0, func() time.Time { return now })
+	for i := range DefaultCacheSize + DefaultCacheSize/2 {
+		c.Put(CacheKeyOf(strconv.Itoa(i)), i, now.Add(time.Hour))
+	}
+	if n := c.Len(); n > DefaultCacheSize || n < DefaultCacheSize-cacheShards {
+		t.Fatalf("a full default cache holds %d entries, want %d", n, DefaultCacheSize)
 	}
 }

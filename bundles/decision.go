@@ -1,6 +1,7 @@
 package bundles
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -19,6 +20,15 @@ type Decision struct {
 	Rejected       map[string]string `json:"rejected,omitempty"`
 	Headers        map[string]string `json:"headers,omitempty"`
 	Status         int               `json:"status,omitempty"`
+	// ResponseHeaders go to the client (allow or deny), RemoveHeaders are
+	// request headers the upstream must not see (allow), Body is a custom
+	// denial's JSON body, encoded once here (nil when none, or when over
+	// MaxBodyBytes: BodyRefused says so). gateway/pipeline/shape.go
+	// validates them before anyone acts on them.
+	ResponseHeaders map[string]string `json:"response_headers,omitempty"`
+	RemoveHeaders   []string          `json:"request_headers_to_remove,omitempty"`
+	Body            []byte            `json:"-"`
+	BodyRefused     string            `json:"-"`
 	// Value is the decision object exactly as the policy returned it. It is
 	// kept as an ast value (no conversion on the hot path); JSON converts it
 	// for decision logs and `gatehouse explain`.
@@ -39,7 +49,13 @@ var (
 	keyRejected       = ast.InternedTerm("rejected")
 	keyHeaders        = ast.InternedTerm("headers")
 	keyStatus         = ast.InternedTerm("status")
+	keyRespHeaders    = ast.InternedTerm("response_headers")
+	keyRemoveHeaders  = ast.InternedTerm("request_headers_to_remove")
+	keyBody           = ast.InternedTerm("body")
 )
+
+// MaxBodyBytes bounds a custom denial's encoded JSON body.
+const MaxBodyBytes = 16 << 10
 
 // decisionFrom reads the members the gateway acts on straight from the ast
 // object the policy returned: no conversion of the whole decision to Go maps.
@@ -69,11 +85,33 @@ func decisionFrom(v ast.Value) (*Decision, error) {
 	if n, ok := intOf(get(obj, keyStatus)); ok {
 		d.Status = n
 	}
+	d.ResponseHeaders = stringMap(get(obj, keyRespHeaders))
+	d.RemoveHeaders = stringList(get(obj, keyRemoveHeaders))
+	if b, ok := get(obj, keyBody).(ast.Object); ok {
+		d.Body, d.BodyRefused = encodeBody(b)
+	}
 	// A decision that allows while listing reasons is contradictory: fail closed.
 	if d.Allow && len(d.Reasons) > 0 {
 		d.Allow = false
 	}
 	return d, nil
+}
+
+// encodeBody encodes a denial body once per decision (cached decisions
+// share it).
+func encodeBody(b ast.Object) ([]byte, string) {
+	v, err := ast.JSON(b)
+	if err != nil {
+		return nil, "body is not JSON: " + err.Error()
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, "body is not JSON: " + err.Error()
+	}
+	if len(raw) > MaxBodyBytes {
+		return nil, fmt.Sprintf("body is %d bytes encoded, over %d", len(raw), MaxBodyBytes)
+	}
+	return raw, ""
 }
 
 func get(obj ast.Object, k *ast.Term) ast.Value {

@@ -3,6 +3,9 @@ package bundles_test
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -111,5 +114,49 @@ func BenchmarkDecide(b *testing.B) {
 		if err != nil || !d.Allow {
 			b.Fatal(d, err)
 		}
+	}
+}
+
+// The response-shaping members: response headers (string values only),
+// request headers to remove, and a denial body encoded once, refused when
+// over bundles.MaxBodyBytes.
+func TestDecisionShapingMembers(t *testing.T) {
+	big := `"` + strings.Repeat("x", bundles.MaxBodyBytes) + `"`
+	cases := []struct {
+		name        string
+		decision    string
+		respHeaders map[string]string
+		remove      []string
+		body        string
+		refused     bool
+	}{
+		{name: "ok/none", decision: `{"allow": true, "reasons": [], "alternative": 0}`},
+		{name: "ok/allow_shaped", decision: `{"allow": true, "reasons": [], "alternative": 0, "response_headers": {"x-plan": "gold", "x-n": 1}, "request_headers_to_remove": ["x-debug", 3]}`,
+			respHeaders: map[string]string{"x-plan": "gold"}, remove: []string{"x-debug"}},
+		{name: "ok/deny_body", decision: `{"allow": false, "reasons": ["over"], "alternative": -1, "status": 422, "body": {"error": "over", "limit": 1000}}`,
+			body: `{"error":"over","limit":1000}`},
+		{name: "ok/body_not_object_ignored", decision: `{"allow": false, "reasons": ["over"], "alternative": -1, "body": ["x"]}`},
+		{name: "fail/body_too_large", decision: `{"allow": false, "reasons": ["over"], "alternative": -1, "body": {"big": ` + big + `}}`, refused: true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := writeBundle(t, map[string]string{
+				"policy.rego": "package gatehouse.authz\n\ndecision := " + c.decision + "\n",
+			})
+			e, err := bundles.Load(context.Background(), bundles.Options{Bundles: []string{dir}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := e.Decide(context.Background(), ast.NewObject())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !maps.Equal(d.ResponseHeaders, c.respHeaders) || !slices.Equal(d.RemoveHeaders, c.remove) {
+				t.Errorf("response headers %v remove %v, want %v %v", d.ResponseHeaders, d.RemoveHeaders, c.respHeaders, c.remove)
+			}
+			if string(d.Body) != c.body || (d.BodyRefused != "") != c.refused {
+				t.Errorf("body %q refused %q, want %q refused %v", d.Body, d.BodyRefused, c.body, c.refused)
+			}
+		})
 	}
 }

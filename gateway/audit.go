@@ -37,7 +37,8 @@ func (s *Server) finish(rec *recorder, gen *Generation, ev *Evaluation, start ti
 				err = ev.Failure
 			}
 			s.decisions.Record(decisionlog.Record{At: start, RequestID: rec.requestID, Engine: gen.Engine, Generation: gen.ID,
-				Input: in, Decision: ev.Decision, Cached: ev.CachedDecision, Err: err, Status: rec.status})
+				Input: in, Decision: ev.Decision, Cached: ev.CachedDecision, Err: err, Status: rec.status,
+				AuthnTime: ev.AuthnTime, PolicyTime: ev.PolicyTime})
 		}
 	}
 	if s.audit == nil {

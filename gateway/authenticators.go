@@ -28,7 +28,7 @@ type authnFactory struct {
 	closers []io.Closer
 	// sources shares remote key sources across generations; jwks lists the
 	// ones this generation uses, created those whose first fetch it awaits.
-	sources       *keySources
+	sources       *authn.KeySources
 	jwks, created []*authn.RemoteJWKS
 	// keyManagers are the generation's key managers by name, built on
 	// first use and shared by the schemes that list them.

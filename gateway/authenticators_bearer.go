@@ -131,9 +131,9 @@ func (f *authnFactory) issuer(name string) (*authn.Issuer, error) {
 // used by this generation.
 func (f *authnFactory) remoteKeys(ic *authn.IssuerConfig) (authn.KeySource, error) {
 	if f.sources == nil {
-		f.sources = newKeySources(f.log)
+		f.sources = authn.NewKeySources(f.log)
 	}
-	src, release, created, err := f.sources.acquire(f.cfg, ic)
+	src, release, created, err := f.sources.Acquire(f.cfg.Dir, ic)
 	if err != nil {
 		return nil, err
 	}

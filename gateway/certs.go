@@ -3,24 +3,14 @@ package gateway
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"fmt"
-	"os"
+
+	"github.com/gatehouse/gatehouse/internal/config"
 )
 
 // loadCAPool reads PEM CA files (relative to the config) into a pool; a
 // file without a certificate is an error. Callers prefix the config key.
 func loadCAPool(cfg *Config, files []string) (*x509.CertPool, error) {
-	pool := x509.NewCertPool()
-	for _, f := range files {
-		pem, err := os.ReadFile(cfg.File(f))
-		if err != nil {
-			return nil, err
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s holds no PEM certificate", f)
-		}
-	}
-	return pool, nil
+	return config.LoadCAPool(cfg.Dir, files)
 }
 
 // loadServerTLS builds the server TLS configuration of a dedicated

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"sigs.k8s.io/yaml"
 
+	"github.com/gatehouse/gatehouse/authn/keymanager"
 	"github.com/gatehouse/gatehouse/bundles"
 	"github.com/gatehouse/gatehouse/bundles/decisionlog"
 	"github.com/gatehouse/gatehouse/gateway/assertion"
@@ -76,8 +77,8 @@ func Check(ctx context.Context, path string, opts CheckOptions) (*CheckReport, e
 	}
 	// What New builds besides the generation.
 	if *cfg.UpstreamIdentity.Enabled {
-		if _, err := assertion.New(cfg.UpstreamIdentity, cfg.File(cfg.UpstreamIdentity.KeyFile)); err != nil {
-			add("/upstream_identity/key_file", err)
+		if _, err := assertion.Build(cfg.UpstreamIdentity, cfg.UpstreamIdentity.Files(cfg.File), nil); err != nil {
+			add(identityKeyPointer(cfg.UpstreamIdentity), err)
 		}
 	}
 	if cfg.Policy.DecisionLogs != nil {
@@ -114,9 +115,9 @@ func Check(ctx context.Context, path string, opts CheckOptions) (*CheckReport, e
 	// only resolves what opening needs — a bbolt file would be created or
 	// locked against a running gateway, Redis is the network — except that
 	// -online connects to Redis as run does.
-	var stores *kmStores
-	if opts.Online && cfg.InternalKeyManager != nil && cfg.InternalKeyManager.Store.Type != StoreFile {
-		stores = newKMStores()
+	var stores *keymanager.Stores
+	if opts.Online && cfg.InternalKeyManager != nil && cfg.InternalKeyManager.Store.Type != keymanager.StoreFile {
+		stores = keymanager.NewStores()
 		defer func() { _ = stores.Close() }()
 	} else {
 		checkStoreOffline(cfg, add)
@@ -201,7 +202,7 @@ func checkStoreOffline(cfg *Config, add func(string, error)) {
 	if k == nil {
 		return
 	}
-	if k.Store.Type == StoreFile {
+	if k.Store.Type == keymanager.StoreFile {
 		// Opening would create (or lock) the file: its folder must exist.
 		if k.Store.Path != "" {
 			dir := filepath.Dir(cfg.File(k.Store.Path))

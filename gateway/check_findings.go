@@ -77,6 +77,7 @@ func checkWarnings(cfg *Config, g *Generation, raw []byte) ConfigErrors {
 				name, unrouted, strings.Join(kms, ", "))
 		}
 	}
+	identityKeyWarnings(cfg, warn)
 	rl := parseRawListen(raw)
 	if rl.Listen.Address != nil && rl.Listen.TLS == nil {
 		warn("/listen/address", "listen.address %q is set but listen.tls is not, so no HTTPS listener is opened; add listen.tls, or use listen.http_address for plain HTTP",

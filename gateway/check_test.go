@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gatehouse/gatehouse/authn/keymanager"
 	"github.com/gatehouse/gatehouse/gateway"
 	"github.com/gatehouse/gatehouse/schemas"
 )
@@ -33,7 +34,7 @@ func runs(t *testing.T, path string) error {
 		}
 	}
 	// A file token store goes to a temporary folder, not into testdata/.
-	if k := cfg.InternalKeyManager; k != nil && k.Store.Type == gateway.StoreFile {
+	if k := cfg.InternalKeyManager; k != nil && k.Store.Type == keymanager.StoreFile {
 		k.Store.Path = filepath.Join(t.TempDir(), "tokens.db")
 	}
 	loopback(&cfg.Listen.Address)

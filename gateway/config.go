@@ -47,6 +47,10 @@ type Config struct {
 	// InternalKeyManager: config_internalkm.go.
 	InternalKeyManager *InternalKeyManagerConfig `json:"internal_key_manager"`
 
+	// InstanceID names this process in decision logs (labels.id); default
+	// the host name and a random suffix (instance.go). Read at start.
+	InstanceID string `json:"instance_id"`
+
 	// Runtime: GOGC and GOMEMLIMIT of `gatehouse run` (config_runtime.go).
 	Runtime RuntimeConfig `json:"runtime"`
 

@@ -109,7 +109,7 @@ func (c *Config) Files() []string {
 				if p, ok := strings.CutPrefix(s, "file:"); ok {
 					out = append(out, c.File(p))
 				}
-			case strings.HasSuffix(tag, "_file") || strings.HasSuffix(tag, "_files") || tag == "openapi" || tag == "bundles":
+			case strings.HasSuffix(tag, "_file") || strings.HasSuffix(tag, "_files") || tag == "openapi" || tag == "bundles" || tag == "key_dir":
 				out = append(out, c.File(s))
 			}
 		}

@@ -36,30 +36,11 @@ type InternalKeyManagerConfig struct {
 	// disables): a revocation on another replica takes effect within it.
 	CacheTTL *Duration `json:"cache_ttl"`
 	// Store keeps issued tokens: a file (default) or Redis.
-	Store TokenStoreConfig `json:"store"`
-}
-
-// TokenStoreConfig selects and configures the token store.
-type TokenStoreConfig struct {
-	// Type is file (default: one bbolt file, one gateway process) or redis
-	// (replicas share tokens and revocations).
-	Type string `json:"type"`
-	Path string `json:"path"`
-	// Redis connection.
-	Address   string   `json:"address"`
-	Username  string   `json:"username"`
-	Password  Secret   `json:"password"`
-	DB        int      `json:"db"`
-	KeyPrefix string   `json:"key_prefix"`
-	TLS       bool     `json:"tls"`
-	CAFiles   []string `json:"ca_files"`
+	Store keymanager.StoreConfig `json:"store"`
 }
 
 // Defaults and limits of internal_key_manager.
 const (
-	DefaultTokenStorePath   = "gatehouse-tokens.db"
-	StoreFile               = "file"
-	StoreRedis              = "redis"
 	MaxInternalKMCacheTTL   = 5 * time.Minute
 	InternalKMListenAdmin   = "admin"
 	DefaultInternalKMFormat = keymanager.FormatOpaque
@@ -88,10 +69,10 @@ func (c *Config) applyInternalKMDefaults() {
 		k.SubscriptionValidation = &t
 	}
 	if k.Store.Type == "" {
-		k.Store.Type = StoreFile
+		k.Store.Type = keymanager.StoreFile
 	}
-	if k.Store.Type == StoreFile && k.Store.Path == "" {
-		k.Store.Path = DefaultTokenStorePath
+	if k.Store.Type == keymanager.StoreFile && k.Store.Path == "" {
+		k.Store.Path = keymanager.DefaultStorePath
 	}
 }
 
@@ -135,11 +116,11 @@ func (c *Config) checkInternalKM(add func(ptr, format string, args ...any)) {
 	s := k.Store
 	sp := p + "/store"
 	switch s.Type {
-	case StoreFile:
+	case keymanager.StoreFile:
 		if s.Address != "" || s.Username != "" || s.Password != "" || s.DB != 0 || s.KeyPrefix != "" || s.TLS || len(s.CAFiles) > 0 {
 			add(sp, "address, username, password, db, key_prefix, tls and ca_files only apply to type: redis")
 		}
-	case StoreRedis:
+	case keymanager.StoreRedis:
 		if s.Address == "" {
 			add(sp+"/address", "a redis store needs address (host:port)")
 		}

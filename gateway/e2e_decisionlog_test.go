@@ -5,11 +5,13 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -77,6 +79,8 @@ policy:
     service: logs
     reporting: {min_delay_seconds: 1, max_delay_seconds: 1}
     mask_headers: [x-partner-sig]
+    metrics: true
+instance_id: replica-7
 log: {level: trace}
 `, "listen", "issuer")
 
@@ -191,7 +195,8 @@ func TestDecisionLogs(t *testing.T) {
 			if allow, _ := res["allow"].(bool); allow != (r.status == 200) {
 				t.Fatalf("result %v for status %d", res, r.status)
 			}
-			erased := toStrings(ev["erased"])
+			custom, _ := ev["custom"].(map[string]any)
+			erased := toStrings(custom["erased"])
 			for _, h := range []string{"x-partner-sig", "x-mask-me"} {
 				if !contains(erased, "/input/request/headers/"+h) {
 					t.Errorf("erased %v lacks %s", erased, h)
@@ -208,8 +213,16 @@ func TestDecisionLogs(t *testing.T) {
 					t.Errorf("%s logged: %v", h, hs[h])
 				}
 			}
-			if !contains(toStrings(ev["masked"]), "/input/request/client_ip") {
-				t.Errorf("masked %v", ev["masked"])
+			if !contains(toStrings(custom["masked"]), "/input/request/client_ip") {
+				t.Errorf("masked %v", custom["masked"])
+			}
+			labels, _ := ev["labels"].(map[string]any)
+			if labels["id"] != "replica-7" || labels["version"] == "" || labels["version"] == nil || labels["opa_version"] == nil {
+				t.Errorf("labels %v, want id replica-7, version and opa_version", labels)
+			}
+			m, _ := ev["metrics"].(map[string]any)
+			if _, ok := m["timer_gatehouse_authn_ns"]; !ok {
+				t.Errorf("metrics %v lack timer_gatehouse_authn_ns", m)
 			}
 			if rq["client_ip"] != "0.0.0.0" {
 				t.Errorf("client_ip %v not upserted", rq["client_ip"])
@@ -224,9 +237,17 @@ func TestDecisionLogs(t *testing.T) {
 	if len(uploaded) != len(events) {
 		t.Fatalf("%d events uploaded, want %d", len(uploaded), len(events))
 	}
+	byID := map[string]map[string]any{}
+	for _, ev := range events {
+		byID[ev["decision_id"].(string)] = ev
+	}
 	for _, ev := range uploaded {
 		if !ids[ev["decision_id"].(string)] {
 			t.Fatalf("uploaded event %v not in the file", ev["decision_id"])
+		}
+		// One shape everywhere: the same members, the same labels.
+		if f := byID[ev["decision_id"].(string)]; !sameShape(f, ev) {
+			t.Fatalf("uploaded record and file record differ in shape:\nfile   %v\nupload %v", f, ev)
 		}
 		b, _ := ev["bundles"].(map[string]any)
 		if rev, _ := b["bundle"].(map[string]any); rev["revision"] != "dl-1" {
@@ -249,6 +270,23 @@ func TestDecisionLogs(t *testing.T) {
 			}
 		}
 	}
+}
+
+// sameShape: a and b have the same members, the same labels and the same
+// custom members (values such as timers may differ in type only).
+func sameShape(a, b map[string]any) bool {
+	keys := func(m map[string]any) []string {
+		out := make([]string, 0, len(m))
+		for k := range m {
+			out = append(out, k)
+		}
+		sort.Strings(out)
+		return out
+	}
+	ca, _ := a["custom"].(map[string]any)
+	cb, _ := b["custom"].(map[string]any)
+	return fmt.Sprint(keys(a)) == fmt.Sprint(keys(b)) && fmt.Sprint(a["labels"]) == fmt.Sprint(b["labels"]) &&
+		fmt.Sprint(keys(ca)) == fmt.Sprint(keys(cb))
 }
 
 func toStrings(v any) []string {

@@ -18,6 +18,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/gatehouse/gatehouse/authn"
+	"github.com/gatehouse/gatehouse/authn/keymanager"
 	"github.com/gatehouse/gatehouse/bundles"
 	"github.com/gatehouse/gatehouse/gateway/assertion"
 	"github.com/gatehouse/gatehouse/gateway/edge"
@@ -137,13 +138,13 @@ type BuildOptions struct {
 	Transports *transports
 	// KeySources shares remote JWKS sources across generations (a Server
 	// keeps one); nil: the generation's own, closed with it.
-	KeySources *keySources
+	KeySources *authn.KeySources
 	// Remote are the bundles downloaded from bundle services (owned by the
 	// Server, which outlives generations).
 	Remote []*bundles.Source
 	// KMStores holds the internal key manager's token stores (a Server
 	// keeps one); nil: opened on first use, closed with the generation.
-	KMStores *kmStores
+	KMStores *keymanager.Stores
 	// RateStores holds the rate limit counters (a Server keeps one, so a
 	// reload keeps them); nil: the generation's own.
 	RateStores *ratelimit.Stores
@@ -207,12 +208,8 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	}
 	if ui := cfg.UpstreamIdentity; ui.Enabled != nil && *ui.Enabled {
 		var err error
-		if g.asserter, err = assertion.Build(ui, cfg.File(ui.KeyFile), opts.AssertionKeys); err != nil {
-			ptr := "/upstream_identity"
-			if ui.KeyFile != "" {
-				ptr += "/key_file"
-			}
-			fail(ptr, err)
+		if g.asserter, err = assertion.Build(ui, ui.Files(cfg.File), opts.AssertionKeys); err != nil {
+			fail(identityKeyPointer(ui), err)
 		}
 	}
 	if t := cfg.Listen.TLS; t != nil {
@@ -286,7 +283,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	g.headers, g.credHeaders = buildHeaderStripper(cfg, g.ops)
 	g.keyManagers = authns.keyManagers
 	g.jwks = authns.jwks
-	waitSources(ctx, log, authns.created)
+	authn.WaitSources(ctx, log, authns.created)
 
 	eng, err := bundles.Load(ctx, bundles.Options{
 		Base:    *cfg.Policy.Base,
@@ -396,7 +393,7 @@ func compileOp(api *compiledAPI, op *Operation, f *authnFactory, cfg *Config) (*
 			c.challenges = append(c.challenges, ch)
 		}
 	}
-	exclusiveAPIKeys(c)
+	authn.ExclusiveKeys(c.authenticators)
 	c.noQueryToken = refusesQueryToken(c)
 	c.core.SecretHeaders = c.secretHeaders
 	c.core.StripQuery = c.stripQuery

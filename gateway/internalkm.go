@@ -26,14 +26,14 @@ type internalKMState struct {
 	serverTLS *tls.Config // nil without tls
 	// owned is the store holder when this generation opened its own
 	// (gatehouse check / explain); a Server's outlives generations.
-	owned *kmStores
+	owned *keymanager.Stores
 }
 
 // buildInternalKM builds the internal key manager of cfg (nil without
 // internal_key_manager). stores is the Server's holder; nil makes a private
 // one that opens the store only when a token is validated (check never
 // touches it; a running gateway may hold the file's lock).
-func buildInternalKM(ctx context.Context, cfg *Config, log hclog.Logger, stores *kmStores) (*internalKMState, error) {
+func buildInternalKM(ctx context.Context, cfg *Config, log hclog.Logger, stores *keymanager.Stores) (*internalKMState, error) {
 	k := cfg.InternalKeyManager
 	if k == nil {
 		return nil, nil
@@ -44,10 +44,10 @@ func buildInternalKM(ctx context.Context, cfg *Config, log hclog.Logger, stores 
 	st := &internalKMState{cfg: k}
 	lazy := stores == nil
 	if lazy {
-		stores = newKMStores()
+		stores = keymanager.NewStores()
 		st.owned = stores
 	}
-	store, err := stores.get(ctx, cfg, lazy)
+	store, err := stores.Get(ctx, cfg.Dir, k.Store, lazy)
 	if err != nil {
 		return nil, fail("/store", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/authn/authntest"
 )
 
@@ -33,7 +34,7 @@ func TestKeySourcesOutliveGenerations(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "shop.yaml"), []byte(sharedSourceDoc), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ks := newKeySources(nil)
+	ks := authn.NewKeySources(nil)
 	build := func(extra string) *Generation {
 		t.Helper()
 		raw := `
@@ -68,20 +69,20 @@ issuers:
 	}
 	shared := g1.jwks[0]
 	_ = g1.Close()
-	if len(ks.m) != 2 || !shared.Available() {
-		t.Fatalf("closing one of two generations closed the shared source (%d sources)", len(ks.m))
+	if ks.Len() != 2 || !shared.Available() {
+		t.Fatalf("closing one of two generations closed the shared source (%d sources)", ks.Len())
 	}
 	_ = g2.Close()
-	if len(ks.m) != 1 {
-		t.Fatalf("%d sources after the last user closed", len(ks.m))
+	if ks.Len() != 1 {
+		t.Fatalf("%d sources after the last user closed", ks.Len())
 	}
 	before := srv.JWKSFetches()
 	if _, err := shared.Key(context.Background(), "unknown-kid", "ES256"); err == nil || srv.JWKSFetches() != before {
 		t.Fatalf("a closed source fetched (err %v)", err)
 	}
 	_ = g3.Close()
-	if len(ks.m) != 0 {
-		t.Fatalf("%d sources left", len(ks.m))
+	if ks.Len() != 0 {
+		t.Fatalf("%d sources left", ks.Len())
 	}
 	if !strings.Contains(shared.Status().URL, srv.URL()) {
 		t.Fatalf("status = %+v", shared.Status())

@@ -17,10 +17,13 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc"
 
+	"github.com/gatehouse/gatehouse/authn"
+	"github.com/gatehouse/gatehouse/authn/keymanager"
 	"github.com/gatehouse/gatehouse/bundles"
 	"github.com/gatehouse/gatehouse/bundles/decisionlog"
 	"github.com/gatehouse/gatehouse/gateway/assertion"
 	"github.com/gatehouse/gatehouse/gateway/audit"
+	"github.com/gatehouse/gatehouse/gateway/buildinfo"
 	"github.com/gatehouse/gatehouse/gateway/edge"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 )
@@ -40,6 +43,8 @@ type Server struct {
 	// auditFast, when set, writes the audit lines instead of audit.
 	auditFast *audit.Log
 
+	instanceID string // instance.go
+
 	gen     atomic.Pointer[Generation]
 	metrics *metrics
 	// assertionKeys and published outlive generations: the assertion key
@@ -52,8 +57,8 @@ type Server struct {
 	remote        *bundles.Remote // nil without policy.remote
 	remoteCfg     []byte          // processWide(config) at start, to notice changes
 	decisions     *decisionlog.Logger
-	keySources    *keySources
-	kmStores      *kmStores // the internal key manager's token stores
+	keySources    *authn.KeySources
+	kmStores      *keymanager.Stores // the internal key manager's token stores
 	dpopReplays   *dpopReplays
 	rateStores    *ratelimit.Stores
 
@@ -122,13 +127,14 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		log:         log,
 		metrics:     newMetrics(),
 		transports:  newTransports(),
-		keySources:  newKeySources(log),
-		kmStores:    newKMStores(),
+		keySources:  authn.NewKeySources(log),
+		kmStores:    keymanager.NewStores(),
 		dpopReplays: newDPoPReplays(),
 		rateStores:  ratelimit.NewStores(log, nil),
 		AdminMux:    http.NewServeMux(),
 	}
 	s.rejectLog = log.Named("authn")
+	s.instanceID = newInstanceID(cfg.InstanceID)
 	s.manageRuntime = opts.ManageRuntime
 	if s.manageRuntime {
 		applyRuntime(cfg, log)
@@ -145,6 +151,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 	var err error
 	s.remoteCfg = processWide(cfg)
 	if cfg.Policy.DecisionLogs != nil {
+		bi := buildinfo.Get()
 		var services map[string]json.RawMessage
 		if cfg.Policy.Remote != nil {
 			services = cfg.Policy.Remote.Services
@@ -152,6 +159,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		if s.decisions, err = decisionlog.New(cfg.Policy.DecisionLogs, decisionlog.Options{
 			File: cfg.Path, Dir: cfg.Dir, IdentityHeader: cfg.UpstreamIdentity.Header,
 			Services: services, Log: log, Metrics: s.metrics.reg,
+			InstanceID: s.instanceID, Version: bi.Version, OPAVersion: bi.OPA,
 		}); err != nil {
 			return nil, err
 		}

@@ -62,7 +62,7 @@ func (s *Server) stopRemote(ctx context.Context) {
 // the bundle downloaders (with their ETags and verified state) and the
 // decision-log writer.
 func processWide(cfg *Config) []byte {
-	b, _ := json.Marshal([]any{cfg.Policy.Remote, cfg.Policy.DecisionLogs}) // maps of json.RawMessage always marshal
+	b, _ := json.Marshal([]any{cfg.Policy.Remote, cfg.Policy.DecisionLogs, cfg.InstanceID}) // maps of json.RawMessage always marshal
 	return b
 }
 

@@ -22,6 +22,9 @@ type Config struct {
 	// MaskHeaders are request header names (lowercase) erased from records
 	// on top of the defaults (see defaultMaskedHeaders).
 	MaskHeaders []string `json:"mask_headers"`
+	// Metrics adds OPA's "metrics" member to each record: how long
+	// authentication and the policy evaluation took, in nanoseconds.
+	Metrics bool `json:"metrics"`
 }
 
 // DefaultBufferSize is policy.decision_logs.buffer_size's default.

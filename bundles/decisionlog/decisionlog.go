@@ -44,6 +44,8 @@ type Logger struct {
 	mask   headerMask
 	sinks  []decisionSink
 	labels map[string]string
+	// metrics: policy.decision_logs.metrics.
+	metrics bool
 
 	dropped  *prometheus.CounterVec
 	written  prometheus.Counter
@@ -63,6 +65,10 @@ type Record struct {
 	Cached     bool // the decision came from the generation's decision cache
 	Err        error
 	Status     int
+	// AuthnTime and PolicyTime are the request's time in authentication
+	// and in the policy evaluation (zero for a cached decision), for the
+	// record's metrics member (policy.decision_logs.metrics).
+	AuthnTime, PolicyTime time.Duration
 }
 
 // decisionSink is one destination of decision records.
@@ -81,20 +87,26 @@ type Options struct {
 	IdentityHeader string
 	// Services are policy.remote.services, for the upload sink.
 	Services map[string]json.RawMessage
-	Log      hclog.Logger
-	Metrics  prometheus.Registerer
+	// InstanceID is labels.id of every record: which process decided.
+	InstanceID string
+	// Version is labels.version: the Gatehouse build; labels.opa_version
+	// is the embedded OPA's.
+	Version, OPAVersion string
+	Log                 hclog.Logger
+	Metrics             prometheus.Registerer
 }
 
 // New starts the writer of policy.decision_logs.
 func New(dc *Config, o Options) (*Logger, error) {
 	log := o.Log
 	d := &Logger{
-		log:    log.Named("decision_logs"),
-		ch:     make(chan Record, dc.BufferSize),
-		quit:   make(chan struct{}),
-		done:   make(chan struct{}),
-		mask:   newHeaderMask(dc.MaskHeaders, o.IdentityHeader),
-		labels: map[string]string{"id": uuid.NewString(), "app": "gatehouse"},
+		log:     log.Named("decision_logs"),
+		ch:      make(chan Record, dc.BufferSize),
+		quit:    make(chan struct{}),
+		done:    make(chan struct{}),
+		metrics: dc.Metrics,
+		mask:    newHeaderMask(dc.MaskHeaders, o.IdentityHeader),
+		labels:  labels(o),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_decision_logs_dropped_total",
 			Help: "Decision records not written, by reason: queue_full (the writer fell behind; requests never wait) or policy (data.system.log.drop).",
@@ -124,7 +136,7 @@ func New(dc *Config, o Options) (*Logger, error) {
 		d.sinks = append(d.sinks, s)
 	}
 	if dc.Service != "" {
-		s, err := newUploadSink(dc, o)
+		s, err := newUploadSink(dc, o, d.labels)
 		if err != nil {
 			d.closeSinks(context.Background())
 			return nil, err
@@ -266,6 +278,13 @@ func (d *Logger) process(ctx context.Context, r Record) {
 		d.dropped.WithLabelValues("policy").Inc()
 		return
 	}
+	uniformShape(ev)
+	if d.metrics {
+		ev.Metrics = map[string]any{"timer_gatehouse_authn_ns": r.AuthnTime.Nanoseconds()}
+		if !r.Cached {
+			ev.Metrics["timer_rego_query_eval_ns"] = r.PolicyTime.Nanoseconds()
+		}
+	}
 	for _, s := range d.sinks {
 		if err := s.write(ctx, ev); err != nil {
 			d.failures.Inc()
@@ -273,6 +292,36 @@ func (d *Logger) process(ctx context.Context, r Record) {
 		}
 	}
 	d.written.Inc()
+}
+
+// labels are every record's labels: the process that decided (id), the
+// Gatehouse build (version) and the embedded OPA (opa_version), so a
+// collector receiving from a fleet tells replicas and builds apart.
+func labels(o Options) map[string]string {
+	l := map[string]string{"app": "gatehouse", "id": o.InstanceID, "version": o.Version, "opa_version": o.OPAVersion}
+	if l["id"] == "" {
+		l["id"] = uuid.NewString()
+	}
+	for k, v := range l {
+		if v == "" {
+			delete(l, k)
+		}
+	}
+	return l
+}
+
+// uniformShape moves erased and masked into custom, where OPA's upload
+// protocol carries them (its plugin takes no erased/masked of its own), so
+// a record has the same shape in every sink.
+func uniformShape(ev *logs.EventV1) {
+	if len(ev.Erased) > 0 {
+		ev.Custom["erased"] = ev.Erased
+		ev.Erased = nil
+	}
+	if len(ev.Masked) > 0 {
+		ev.Custom["masked"] = ev.Masked
+		ev.Masked = nil
+	}
 }
 
 func clientIPOf(in any) string {

@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/plugins"
 	"github.com/open-policy-agent/opa/v1/plugins/logs"
 	"github.com/open-policy-agent/opa/v1/server"
@@ -73,7 +75,7 @@ type uploadSink struct {
 	plugin *logs.Plugin
 }
 
-func newUploadSink(dc *Config, o Options) (*uploadSink, error) {
+func newUploadSink(dc *Config, o Options, labels map[string]string) (*uploadSink, error) {
 	fail := func(err error) error {
 		return config.Errors{{File: o.File, Pointer: "/policy/decision_logs", Msg: err.Error()}}
 	}
@@ -101,6 +103,9 @@ func newUploadSink(dc *Config, o Options) (*uploadSink, error) {
 	if err != nil {
 		return nil, fail(err)
 	}
+	// OPA's config enforces labels {id, version} of its own (the manager's
+	// id and OPA's version); the records carry the gateway's.
+	mgr.Config.Labels = maps.Clone(labels)
 	dlJSON, _ := json.Marshal(dl)
 	pc, err := logs.ParseConfig(dlJSON, mgr.Services(), nil)
 	if err != nil {
@@ -115,24 +120,11 @@ func newUploadSink(dc *Config, o Options) (*uploadSink, error) {
 }
 
 func (u *uploadSink) write(ctx context.Context, ev *logs.EventV1) error {
-	custom := ev.Custom
-	if len(ev.Erased) > 0 || len(ev.Masked) > 0 {
-		custom = make(map[string]any, len(ev.Custom)+2)
-		for k, v := range ev.Custom {
-			custom[k] = v
-		}
-		if len(ev.Erased) > 0 {
-			custom["erased"] = ev.Erased
-		}
-		if len(ev.Masked) > 0 {
-			custom["masked"] = ev.Masked
-		}
-	}
 	bundles := make(map[string]server.BundleInfo, len(ev.Bundles))
 	for k, v := range ev.Bundles {
 		bundles[k] = server.BundleInfo{Revision: v.Revision}
 	}
-	return u.plugin.Log(ctx, &server.Info{
+	info := &server.Info{
 		DecisionID: ev.DecisionID,
 		Bundles:    bundles,
 		Path:       ev.Path,
@@ -140,9 +132,22 @@ func (u *uploadSink) write(ctx context.Context, ev *logs.EventV1) error {
 		Results:    ev.Result,
 		RemoteAddr: ev.RequestedBy,
 		Timestamp:  ev.Timestamp,
-		Custom:     custom,
-	})
+		Custom:     ev.Custom,
+	}
+	if ev.Metrics != nil {
+		info.Metrics = recordedMetrics{Metrics: metrics.New(), all: ev.Metrics}
+	}
+	return u.plugin.Log(ctx, info)
 }
+
+// recordedMetrics hands the plugin the record's metrics member: it reads
+// them through All.
+type recordedMetrics struct {
+	metrics.Metrics
+	all map[string]any
+}
+
+func (m recordedMetrics) All() map[string]any { return m.all }
 
 func (u *uploadSink) flush() error { return nil }
 

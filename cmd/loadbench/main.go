@@ -58,6 +58,8 @@ type options struct {
 	gatewayEnv  string
 	variants    string
 	only        string
+	fill        int
+	flood       bool
 }
 
 // hidden flags: roles of re-executed children, profiling, debugging.
@@ -85,6 +87,8 @@ func main() {
 	flag.StringVar(&o.gatewayEnv, "gateway-env", "", "extra environment of the gateway processes, comma-separated (e.g. GOGC=200)")
 	flag.StringVar(&o.variants, "variants", "", "extra gateways measured on the repeated token in the same rounds: name=ENV[,ENV];… (e.g. gogc400=GOGC=400)")
 	flag.StringVar(&o.only, "only", "", "measure only these targets, comma-separated (the bare proxy always runs)")
+	flag.IntVar(&o.fill, "fill", 100_000, "first-seen tokens sent to the filled gateway before its repeated-token row")
+	flag.BoolVar(&o.flood, "flood", true, "measure the forged-token flood in every round (target names flood, flood-bare with -only)")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./cmd/loadbench [flags]\n\n")
 		flag.VisitAll(func(f *flag.Flag) {
@@ -106,6 +110,9 @@ func main() {
 	}
 	if o.quick {
 		o.rounds, o.duration = 1, 3*time.Second
+		if !flagSet("fill") {
+			o.fill = 10_000
+		}
 	}
 	o.warmup = 3 * time.Second
 	if o.duration < 5*time.Second {
@@ -120,6 +127,26 @@ func main() {
 	err := b.run(ctx)
 	b.cleanup()
 	fatal(err)
+}
+
+func flagSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// keepTarget reports whether -only (a comma-separated list, empty for all)
+// selects the target name.
+func keepTarget(only, name string) bool {
+	if only == "" {
+		return true
+	}
+	for _, n := range strings.Split(only, ",") {
+		if strings.TrimSpace(n) == name {
+			return true
+		}
+	}
+	return false
 }
 
 func fatal(err error) {
@@ -157,11 +184,17 @@ type bench struct {
 		caFile, certFile, keyFile string
 		pool                      *x509.CertPool
 	}
-	signer  *authntest.Signer
-	token   string
-	procs   []*proc
-	targets []*target
-	logs    map[string]string // gateway config name → log file
+	signer *authntest.Signer
+	// fillSigner mints the tokens that fill the filled gateway's caches.
+	fillSigner *authntest.Signer
+	filled     *filledGateway
+	floods     []*floodResult
+	// floodTargets are the bare proxy and the gateway under the flood.
+	floodTargets []*target
+	token        string
+	procs        []*proc
+	targets      []*target
+	logs         map[string]string // gateway config name → log file
 	// upstream is the plain-HTTP upstream every gateway proxies to.
 	upstream string
 
@@ -186,6 +219,16 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	if err := b.preflight(); err != nil {
 		return err
+	}
+	if b.filled != nil {
+		before := memoryFacts(b.filled.proc, b.filled.admin)
+		n, err := b.fill(ctx, "https://"+b.filled.addr+jwtPath, b.opts.fill)
+		if err != nil {
+			return err
+		}
+		b.filled.note = fmt.Sprintf("%d first-seen ES256 tokens answered 200 (cache_ttl %s); before: %s; after: %s",
+			n, filledTTL, before, memoryFacts(b.filled.proc, b.filled.admin))
+		logf("filled gateway: %s", b.filled.note)
 	}
 	logf("warming up every target for %s", b.opts.warmup)
 	b.warm = map[string]*result{}
@@ -216,6 +259,9 @@ func (b *bench) run(ctx context.Context) error {
 			logf("round %d %-16s %9.0f req/s  p50 %-8s p99 %-8s  non-2xx %d  foreign CPU %.0f%%",
 				round, t.name, r.rps, fmtDur(r.p50), fmtDur(r.p99), r.non2xx, 100*r.foreign)
 			b.results = append(b.results, r)
+		}
+		if err := b.floodRound(ctx, round); err != nil {
+			return err
 		}
 	}
 	report := b.report()
@@ -264,7 +310,10 @@ func (b *bench) setup() error {
 	if b.signer, err = authntest.NewSigner("RS256", authntest.WithKID("loadbench-1")); err != nil {
 		return err
 	}
-	jwks, err := authntest.JWKS(b.signer)
+	if b.fillSigner, err = authntest.NewSigner("ES256", authntest.WithKID(fillKID)); err != nil {
+		return err
+	}
+	jwks, err := authntest.JWKS(b.signer, b.fillSigner)
 	if err != nil {
 		return err
 	}
@@ -309,6 +358,13 @@ func (b *bench) setup() error {
 	if err != nil {
 		return err
 	}
+	if keepTarget(b.opts.only, "jwt-repeated-100k") {
+		p, addr, admin, err := b.gatewayTTL("gatehouse-filled", "http://"+upAddr, true, filledTTL, nil)
+		if err != nil {
+			return err
+		}
+		b.filled = &filledGateway{proc: p, addr: addr, admin: admin}
+	}
 	b.targets = []*target{
 		{name: "upstream", label: "upstream direct (plain HTTP)", url: "http://" + upAddr + jwtPath, proc: up, token: true},
 		{name: "bare", label: "bare ReverseProxy, TLS, tuned", url: "https://" + bareAddr + jwtPath, proc: bare, token: true},
@@ -316,6 +372,17 @@ func (b *bench) setup() error {
 		{name: "jwt-fresh", label: "gatehouse JWT, fresh RS256/req", url: "https://" + gwAddr + jwtPath, proc: gw, fresh: true},
 		{name: "public", label: "gatehouse public route", url: "https://" + gwAddr + publicURL, proc: gw},
 		{name: "jwt-repeated-noaudit", label: "  same, log.audit: false", url: "https://" + gwQuietAddr + jwtPath, proc: gwQuiet, token: true},
+	}
+	if b.opts.flood && (keepTarget(b.opts.only, "flood") || keepTarget(b.opts.only, "flood-bare")) {
+		b.floodTargets = []*target{
+			{name: "flood-bare", label: "bare ReverseProxy, TLS, tuned", url: "https://" + bareAddr + jwtPath, proc: bare},
+			{name: "flood", label: "gatehouse JWT", url: "https://" + gwAddr + jwtPath, proc: gw},
+		}
+	}
+	if b.filled != nil {
+		b.targets = append(b.targets, &target{name: "jwt-repeated-100k",
+			label: fmt.Sprintf("  same, after %dk first-seen", b.opts.fill/1000),
+			url:   "https://" + b.filled.addr + jwtPath, proc: b.filled.proc, token: true})
 	}
 	if b.opts.only == "" || strings.Contains(b.opts.only, "mtls-forwarded") {
 		if err := b.setupMTLS("http://" + upAddr); err != nil {

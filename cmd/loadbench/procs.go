@@ -104,15 +104,26 @@ func (b *bench) start(name, logFile string, env []string, bin string, args ...st
 // gateway writes a config and starts `gatehouse run`, its logs (JSON at
 // info: the defaults) going to a file as they would under a supervisor.
 func (b *bench) gateway(name, upstream string, audit bool, env []string) (*proc, string, error) {
+	p, addr, _, err := b.gatewayTTL(name, upstream, audit, "", env)
+	return p, addr, err
+}
+
+// gatewayTTL is gateway with the bearer scheme's cache_ttl (its default when
+// empty), returning the admin address too.
+func (b *bench) gatewayTTL(name, upstream string, audit bool, ttl string, env []string) (*proc, string, string, error) {
 	auditLine := ""
 	if !audit {
 		auditLine = "  audit: false\n"
 	}
-	p, addr, _, err := b.startGateway(name, fmt.Sprintf(`apis:
+	ttlOpt := ""
+	if ttl != "" {
+		ttlOpt = ", cache_ttl: " + ttl
+	}
+	return b.startGateway(name, fmt.Sprintf(`apis:
   - openapi: bench-api.json
     upstream: %s
 schemes:
-  benchJWT: {type: bearer, issuers: [bench]}
+  benchJWT: {type: bearer, issuers: [bench]%s}
 issuers:
   - name: bench
     issuer: %s
@@ -121,8 +132,7 @@ issuers:
 log:
   level: info
   format: json
-%s`, upstream, issuerID, audience, auditLine), env)
-	return p, addr, err
+%s`, upstream, ttlOpt, issuerID, audience, auditLine), env)
 }
 
 // startGateway picks the public (TLS) and admin ports, writes the config

@@ -30,8 +30,10 @@ import (
 // the cached assertion expires no later than the new credential: an ES256
 // signature per first-seen token was 11% of the gateway's CPU (make bench).
 type Signer struct {
-	signer   *jose.Signer
-	pub      jwk.Key
+	signer *jose.Signer
+	// keys are the published keys: the signing key first, then the
+	// verification-only keys of the key set.
+	keys     []jwk.Key
 	jwks     []byte
 	issuer   string
 	audience string
@@ -46,16 +48,20 @@ var ErrSigningKey = errors.New("identity assertion signing key")
 // resolved), or generates one when none is configured (each replica then
 // publishes its own JWKS; configure a key file to share one across
 // replicas).
-func New(cfg Config, keyFile string) (*Signer, error) { return Build(cfg, keyFile, nil) }
+func New(cfg Config, keyFile string) (*Signer, error) {
+	return Build(cfg, KeyFiles{Active: keyFile}, nil)
+}
 
-// Build is New for one generation: without a key file it signs with the
-// process's generated key for the algorithm (gen; nil: a new key), so a
-// reload does not change the key upstreams verify with.
-func Build(cfg Config, keyFile string, gen *Generated) (*Signer, error) {
+// Build is New for one generation with the whole key set: the active key
+// signs, and it and the verification-only keys are published. Without an
+// active key it signs with the process's generated key for the algorithm
+// (gen; nil: a new key), so a reload does not change the key upstreams
+// verify with.
+func Build(cfg Config, files KeyFiles, gen *Generated) (*Signer, error) {
 	var signer crypto.Signer
 	var err error
-	if keyFile != "" {
-		signer, err = readSigningKey(keyFile)
+	if files.Active != "" {
+		signer, err = readSigningKey(files.Active)
 	} else {
 		signer, err = gen.key(cfg.Algorithm)
 	}
@@ -70,13 +76,18 @@ func Build(cfg Config, keyFile string, gen *Generated) (*Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSigningKey, err)
 	}
-	jwks, err := jose.MarshalJWKS(pub)
+	verify, err := verificationKeys(files, js.KeyID())
+	if err != nil {
+		return nil, err
+	}
+	keys := append([]jwk.Key{pub}, verify...)
+	jwks, err := jose.MarshalJWKS(keys...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSigningKey, err)
 	}
 	return &Signer{
 		signer:   js,
-		pub:      pub,
+		keys:     keys,
 		jwks:     jwks,
 		issuer:   cfg.Issuer,
 		audience: cfg.Audience,
@@ -85,7 +96,8 @@ func Build(cfg Config, keyFile string, gen *Generated) (*Signer, error) {
 	}, nil
 }
 
-// JWKS returns the public key set upstreams verify assertions with.
+// JWKS returns the public key set upstreams verify assertions with: the
+// signing key and the verification-only keys.
 func (a *Signer) JWKS() []byte { return a.jwks }
 
 // KeyID is the kid of the signing key.

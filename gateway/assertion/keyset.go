@@ -3,6 +3,7 @@ package assertion
 import (
 	"crypto"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -51,10 +52,12 @@ func (g *Generated) key(alg string) (crypto.Signer, error) {
 const JWKSMaxAge = 5 * time.Minute
 
 // Published is the key set served at /.well-known/jwks.json: the serving
-// signer's key, and the keys of signers a reload replaced until every
-// assertion they signed has expired and every cached copy of the set that
-// lacked the new key has gone stale (lifetime + JWKSMaxAge), so upstreams
-// verify old and new assertions across a rotation.
+// signer's keys (its signing key and the key set's verification-only keys),
+// and the keys a reload stopped publishing until every assertion they
+// signed has expired and every cached copy of the set that lacked the new
+// key has gone stale (lifetime + JWKSMaxAge), so upstreams verify old and
+// new assertions across a rotation even when the operator retires a key
+// early.
 type Published struct {
 	mu      sync.Mutex
 	current *Signer
@@ -67,23 +70,36 @@ type retiredKey struct {
 	until time.Time
 }
 
-// Use publishes s as the serving signer (nil: none). The previous signer's
-// key, if different, stays published for its overlap.
+// Use publishes s as the serving signer (nil: none). Keys of the previous
+// signer that s does not publish stay published for their overlap.
 func (p *Published) Use(s *Signer, now time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	prev := p.current
 	p.current = s
-	if prev == nil || (s != nil && prev.KeyID() == s.KeyID()) {
+	if prev == nil {
 		return
 	}
 	kept := p.retired[:0]
 	for _, r := range p.retired {
-		if now.Before(r.until) && (s == nil || r.kid != s.KeyID()) {
+		if now.Before(r.until) && !s.publishes(r.kid) {
 			kept = append(kept, r)
 		}
 	}
-	p.retired = append(kept, retiredKey{kid: prev.KeyID(), key: prev.pub, until: now.Add(prev.lifetime + JWKSMaxAge)})
+	for _, k := range prev.keys {
+		if !s.publishes(k.KeyID()) && !slices.ContainsFunc(kept, func(r retiredKey) bool { return r.kid == k.KeyID() }) {
+			kept = append(kept, retiredKey{kid: k.KeyID(), key: k, until: now.Add(prev.lifetime + JWKSMaxAge)})
+		}
+	}
+	p.retired = kept
+}
+
+// publishes reports whether s publishes the key kid (false for nil).
+func (s *Signer) publishes(kid string) bool {
+	if s == nil {
+		return false
+	}
+	return slices.ContainsFunc(s.keys, func(k jwk.Key) bool { return k.KeyID() == kid })
 }
 
 // JWKS is the published key set at now; ok is false when nothing is
@@ -93,17 +109,19 @@ func (p *Published) JWKS(now time.Time) (jwks []byte, ok bool, err error) {
 	defer p.mu.Unlock()
 	var keys []jwk.Key
 	if p.current != nil {
-		keys = append(keys, p.current.pub)
+		keys = append(keys, p.current.keys...)
 	}
+	extra := 0
 	for _, r := range p.retired {
 		if now.Before(r.until) {
 			keys = append(keys, r.key)
+			extra++
 		}
 	}
 	if len(keys) == 0 {
 		return nil, false, nil
 	}
-	if len(keys) == 1 && p.current != nil {
+	if extra == 0 {
 		return p.current.jwks, true, nil
 	}
 	b, err := jose.MarshalJWKS(keys...)

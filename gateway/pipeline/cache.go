@@ -23,7 +23,7 @@ import (
 // remaining per-request cost after credential caching (`make bench`).
 type Cache struct {
 	seed   maphash.Seed
-	shards [16]decisionShard
+	shards [decisionShards]decisionShard
 	hits   atomic.Uint64
 	misses atomic.Uint64
 }
@@ -38,13 +38,15 @@ type decisionShard struct {
 const MaxKeySchemes = 4
 
 // decisionShardMax bounds each shard; a full shard is cleared (cheap, rare,
-// and correct: a miss only costs an evaluation). 16 × 1024 entries is about
+// and correct: a miss only costs an evaluation). All shards together hold
 // the credential caches' size (authn.DefaultCacheSize): a key holds its
 // identities alive, and a decision for an identity the credential cache has
 // dropped can never hit again (a re-verified credential is a new pointer), so
-// a larger bound would only keep dead identities on the heap (at 4096 it kept
-// ~65k after a fresh-token load run).
-const decisionShardMax = 1024
+// a larger bound would only keep dead identities on the heap (at 4× the
+// credential bound it kept ~65k of 10k after a fresh-token load run).
+const decisionShardMax = (authn.DefaultCacheSize + decisionShards - 1) / decisionShards
+
+const decisionShards = 16
 
 // Key is a decision cache key: exactly what a cacheable policy reads.
 type Key struct {
@@ -102,6 +104,18 @@ func (c *Cache) Get(k Key) (*bundles.Decision, bool) {
 		c.misses.Add(1)
 	}
 	return d, ok
+}
+
+// Len is the number of cached decisions.
+func (c *Cache) Len() int {
+	n := 0
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.RLock()
+		n += len(s.m)
+		s.mu.RUnlock()
+	}
+	return n
 }
 
 // Put caches d for k.

@@ -7,6 +7,7 @@
 package config
 
 import (
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -181,4 +182,21 @@ func AtKey(ptr string, err error) error {
 		return err
 	}
 	return &KeyError{Pointer: ptr, Err: err}
+}
+
+// LoadCAPool reads PEM CA files (relative paths anchored at dir) into a
+// pool; a file without a certificate is an error. Callers prefix the
+// config key.
+func LoadCAPool(dir string, files []string) (*x509.CertPool, error) {
+	pool := x509.NewCertPool()
+	for _, f := range files {
+		pem, err := os.ReadFile(ResolvePath(dir, f))
+		if err != nil {
+			return nil, err
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s holds no PEM certificate", f)
+		}
+	}
+	return pool, nil
 }

@@ -93,3 +93,50 @@ headers := {k: v |
 	is_string(k)
 	is_string(v)
 } if data.gatehouse.custom.headers
+
+# METADATA
+# title: response_headers
+# description: |
+#   Headers for the client's response, allowed or denied, from
+#   data.gatehouse.custom.response_headers (an object); only string names and
+#   values are kept. The gateway refuses names it owns (framing, hop-by-hop,
+#   credentials, identity, CORS, challenges): see docs/writing-policies.md.
+default response_headers := {}
+
+response_headers := {k: v |
+	some k, v in data.gatehouse.custom.response_headers
+	is_string(k)
+	is_string(v)
+} if data.gatehouse.custom.response_headers
+
+# METADATA
+# title: request_headers_to_remove
+# description: |
+#   Request headers the upstream must not receive, on allow, from
+#   data.gatehouse.custom.request_headers_to_remove (a set or array of
+#   names), lowercased and sorted. Headers the gateway sets upstream itself
+#   are set again after the removal.
+default request_headers_to_remove := []
+
+request_headers_to_remove := sort({lower(h) |
+	some h in data.gatehouse.custom.request_headers_to_remove
+	is_string(h)
+	h != ""
+}) if data.gatehouse.custom.request_headers_to_remove
+
+custom_body_of(d) := d.body if is_object(d.body)
+
+# METADATA
+# title: custom_body
+# description: |
+#   The JSON body a custom deny rule asks to send instead of the
+#   problem document: the body of the element with the smallest reason
+#   (then the smallest body) when several give one. Undefined when none
+#   does. The gateway sends it only when a custom reason governs the answer.
+custom_body := pairs[0][1] if {
+	pairs := sort([[custom_reason(d), b] |
+		some d in data.gatehouse.custom.deny
+		b := custom_body_of(d)
+	])
+	count(pairs) > 0
+}

@@ -94,3 +94,54 @@ test_custom_headers[note] if {
 	}
 	check(tc)
 }
+
+test_custom_response_shaping[note] if {
+	some note, tc in {
+		"response headers when allowed": {
+			"input": allowed_request,
+			"custom": {"response_headers": {"x-plan": "gold", "x-count": 3}},
+			"want": {"allow": true, "response_headers": {"x-plan": "gold"}, "principal_scheme": "petsOAuth"},
+		},
+		"response headers when denied by authentication": {
+			"input": request(oauth_read, {}, {}),
+			"custom": {"response_headers": {"x-help": "https://acme.example/help"}},
+			"want": {"allow": false, "reasons": ["credentials_missing"], "response_headers": {"x-help": "https://acme.example/help"}},
+		},
+		"response headers when denied for scope": {
+			"input": request([{"petsOAuth": ["admin:pets"]}], {"petsOAuth": jwt_alice}, {}),
+			"custom": {"response_headers": {"x-help": "h"}},
+			"want": {"allow": false, "reasons": ["insufficient_scope"], "required_scopes": ["admin:pets"], "response_headers": {"x-help": "h"}},
+		},
+		"no response headers when empty": {
+			"input": allowed_request,
+			"custom": {"response_headers": {}},
+			"want": {"allow": true, "absent": ["response_headers"]},
+		},
+		"request headers to remove, lowercased and sorted": {
+			"input": allowed_request,
+			"custom": {"request_headers_to_remove": ["X-Debug", "x-b", 7, ""]},
+			"want": {"allow": true, "request_headers_to_remove": ["x-b", "x-debug"]},
+		},
+		"request headers to remove never on a denial": {
+			"input": request(oauth_read, {}, {}),
+			"custom": {"request_headers_to_remove": {"x-debug"}},
+			"want": {"allow": false, "absent": ["request_headers_to_remove"]},
+		},
+		"a deny body with its status": {
+			"input": allowed_request,
+			"custom": {"deny": {{"reason": "over_limit", "status": 422, "body": {"error": "over_limit", "limit": 1000}}}},
+			"want": {"allow": false, "reasons": ["over_limit"], "status": 422, "body": {"error": "over_limit", "limit": 1000}},
+		},
+		"the body of the smallest reason": {
+			"input": allowed_request,
+			"custom": {"deny": {{"reason": "b", "body": {"n": 2}}, {"reason": "a", "body": {"n": 1}}, {"reason": "0", "body": "not an object"}}},
+			"want": {"allow": false, "reasons": ["0", "a", "b"], "body": {"n": 1}},
+		},
+		"no body without an object": {
+			"input": allowed_request,
+			"custom": {"deny": {{"reason": "a", "body": ["x"]}}},
+			"want": {"allow": false, "reasons": ["a"], "absent": ["body"]},
+		},
+	}
+	check(tc)
+}

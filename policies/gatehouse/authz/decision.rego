@@ -67,6 +67,7 @@ decision := {
 	not revoked_credential(cred)
 	count(deny_reasons) == 0
 	not data.gatehouse.custom.headers
+	not shaped
 } else := {
 	"allow": false,
 	"reasons": ["insufficient_scope"],
@@ -85,6 +86,7 @@ decision := {
 	lacks_scope(cred, required)
 	not revoked_credential(cred)
 	count(deny_reasons) == 0
+	not shaped
 } else := {
 	"allow": false,
 	"reasons": ["credentials_missing"],
@@ -92,6 +94,7 @@ decision := {
 } if {
 	input.rejections == {}
 	unauthenticated
+	not shaped
 } else := {
 	"allow": false,
 	"reasons": ["credentials_invalid"],
@@ -102,7 +105,14 @@ decision := {
 	not revoked_rejection
 	unauthenticated
 	count(rejected) > 0
+	not shaped
 } else := full_decision
+
+# shaped: the bundle shapes responses (response headers, request headers to
+# remove); the fast paths give way to full_decision, which carries them.
+shaped if data.gatehouse.custom.response_headers
+
+shaped if data.gatehouse.custom.request_headers_to_remove
 
 # No credential was verified on a non-public operation that requires some and
 # has no anonymous alternative, and nothing else denies: for the fast paths.
@@ -149,6 +159,16 @@ allow_extras["headers"] := headers if {
 	count(headers) > 0
 }
 
+allow_extras["response_headers"] := response_headers if {
+	data.gatehouse.custom.response_headers
+	count(response_headers) > 0
+}
+
+allow_extras["request_headers_to_remove"] := request_headers_to_remove if {
+	data.gatehouse.custom.request_headers_to_remove
+	count(request_headers_to_remove) > 0
+}
+
 allow_extras["rejected"] := rejected if {
 	count(input.rejections) > 0
 	count(rejected) > 0
@@ -162,6 +182,13 @@ deny_extras["rejected"] := rejected if {
 }
 
 deny_extras["status"] := custom_status
+
+deny_extras["body"] := custom_body
+
+deny_extras["response_headers"] := response_headers if {
+	data.gatehouse.custom.response_headers
+	count(response_headers) > 0
+}
 
 deny_extras["messages"] := custom_messages
 

@@ -1,0 +1,178 @@
+package keymanager
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+
+	"github.com/gatehouse/gatehouse/internal/config"
+)
+
+// StoreConfig selects and configures the token store (the store section
+// of the gateway's internal_key_manager).
+type StoreConfig struct {
+	// Type is file (default: one bbolt file, one gateway process) or redis
+	// (replicas share tokens and revocations).
+	Type string `json:"type"`
+	Path string `json:"path"`
+	// Redis connection.
+	Address   string        `json:"address"`
+	Username  string        `json:"username"`
+	Password  config.Secret `json:"password"`
+	DB        int           `json:"db"`
+	KeyPrefix string        `json:"key_prefix"`
+	TLS       bool          `json:"tls"`
+	CAFiles   []string      `json:"ca_files"`
+}
+
+// Store types and the default file store path.
+const (
+	StoreFile        = "file"
+	StoreRedis       = "redis"
+	DefaultStorePath = "gatehouse-tokens.db"
+)
+
+// Stores holds the internal key manager's token stores for a whole
+// process: a store outlives configuration generations (a bbolt file can be
+// opened once per process; a Redis pool is reused), so a reload with the
+// same store settings keeps the same store. A gateway Server closes them
+// at shutdown.
+type Stores struct {
+	mu     sync.Mutex
+	stores map[string]Store
+}
+
+// NewStores returns an empty holder.
+func NewStores() *Stores { return &Stores{stores: map[string]Store{}} }
+
+// storeKey identifies a store's settings (secrets resolved at open are not
+// part of it: a changed password needs a restart). dir anchors relative
+// paths.
+func storeKey(dir string, s StoreConfig) string {
+	if s.Type == StoreFile {
+		return "file|" + config.ResolvePath(dir, s.Path)
+	}
+	return "redis|" + s.Address + "|" + strconv.Itoa(s.DB) + "|" + s.Username + "|" + s.KeyPrefix + "|" + strconv.FormatBool(s.TLS)
+}
+
+// Get returns the store configured by sc (relative paths anchored at dir),
+// opening it if this process has not yet. lazy returns a store that opens
+// on first use.
+func (k *Stores) Get(ctx context.Context, dir string, sc StoreConfig, lazy bool) (Store, error) {
+	key := storeKey(dir, sc)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if s, ok := k.stores[key]; ok {
+		return s, nil
+	}
+	open := func(ctx context.Context) (Store, error) { return OpenStore(ctx, dir, sc) }
+	var s Store
+	if lazy {
+		s = &lazyStore{open: open}
+	} else {
+		var err error
+		if s, err = open(ctx); err != nil {
+			return nil, err
+		}
+	}
+	k.stores[key] = s
+	return s, nil
+}
+
+// Close closes every store.
+func (k *Stores) Close() error {
+	if k == nil {
+		return nil
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var errs []error
+	for key, s := range k.stores {
+		errs = append(errs, s.Close())
+		delete(k.stores, key)
+	}
+	return errors.Join(errs...)
+}
+
+// OpenStore opens the store sc configures (relative paths and file:
+// secrets anchored at dir).
+func OpenStore(ctx context.Context, dir string, sc StoreConfig) (Store, error) {
+	if sc.Type == StoreFile {
+		return OpenFile(config.ResolvePath(dir, sc.Path), nil)
+	}
+	rc := RedisConfig{Addr: sc.Address, Username: sc.Username, DB: sc.DB, KeyPrefix: sc.KeyPrefix}
+	if sc.Password != "" {
+		pw, err := sc.Password.Resolve(dir)
+		if err != nil {
+			return nil, fmt.Errorf("password: %w", err)
+		}
+		rc.Password = pw.Reveal()
+	}
+	if sc.TLS {
+		rc.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+		if len(sc.CAFiles) > 0 {
+			pool, err := config.LoadCAPool(dir, sc.CAFiles)
+			if err != nil {
+				return nil, fmt.Errorf("ca_files: %w", err)
+			}
+			rc.TLS.RootCAs = pool
+		}
+	}
+	return OpenRedis(ctx, rc, nil)
+}
+
+// lazyStore opens its store on first use (retrying after a failure).
+type lazyStore struct {
+	open func(context.Context) (Store, error)
+	mu   sync.Mutex
+	s    Store
+}
+
+func (l *lazyStore) get(ctx context.Context) (Store, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.s == nil {
+		s, err := l.open(ctx)
+		if err != nil {
+			return nil, err
+		}
+		l.s = s
+	}
+	return l.s, nil
+}
+
+func (l *lazyStore) Save(ctx context.Context, k Key, rec Record) error {
+	s, err := l.get(ctx)
+	if err != nil {
+		return err
+	}
+	return s.Save(ctx, k, rec)
+}
+
+func (l *lazyStore) Lookup(ctx context.Context, k Key) (Record, error) {
+	s, err := l.get(ctx)
+	if err != nil {
+		return Record{}, err
+	}
+	return s.Lookup(ctx, k)
+}
+
+func (l *lazyStore) Revoke(ctx context.Context, k Key) error {
+	s, err := l.get(ctx)
+	if err != nil {
+		return err
+	}
+	return s.Revoke(ctx, k)
+}
+
+func (l *lazyStore) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.s == nil {
+		return nil
+	}
+	return l.s.Close()
+}
