@@ -328,9 +328,9 @@ func (is *apiKeyIssuer) identity(scheme, key string, claims map[string]any, t to
 		NotBefore:    t.nbf,
 		ExpiresAt:    t.exp,
 		CredentialID: CredentialID(key),
-		Claims:       claims,
 		APIs:         apis,
 	}
+	id.SetClaims(claims)
 	id.ClientID = id.Application
 	id.Scopes = SortedUnique(scopeValues(nil, claims["scope"]))
 	return id

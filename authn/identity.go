@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -43,9 +44,10 @@ type Identity struct {
 	// CredentialID is a short SHA-256 prefix of the raw credential, safe to
 	// log and to correlate requests; never the credential itself.
 	CredentialID string
-	// Claims holds the verified claims of a token (JWT or introspection
-	// answer). It never holds the token itself.
-	Claims map[string]any
+	// claims holds the verified claims of a token (JWT, introspection
+	// answer, API key) as an OPA object, never the token itself: SetClaims
+	// sets it, Claims reads it (identity_claims.go).
+	claims ast.Value
 	// Certificate describes a verified client certificate.
 	Certificate *Certificate
 	// APIs restricts where the credential may be used (API keys).
@@ -66,8 +68,10 @@ type Identity struct {
 
 	astOnce sync.Once
 	astVal  ast.Value
-	// schemes memoizes WithScheme's copies: scheme → *Identity.
-	schemes sync.Map
+	// schemes memoizes WithScheme's copies: scheme → *Identity, made on
+	// first use (most identities never need one; an empty sync.Map in every
+	// identity cost 48 bytes).
+	schemes atomic.Pointer[sync.Map]
 }
 
 // WithScheme returns the identity as the identity of scheme: id itself when
@@ -79,12 +83,17 @@ func (id *Identity) WithScheme(scheme string) *Identity {
 	if id.Scheme == scheme {
 		return id
 	}
-	if v, ok := id.schemes.Load(scheme); ok {
+	m := id.schemes.Load()
+	if m == nil {
+		id.schemes.CompareAndSwap(nil, new(sync.Map))
+		m = id.schemes.Load()
+	}
+	if v, ok := m.Load(scheme); ok {
 		return v.(*Identity)
 	}
 	cp := id.clone()
 	cp.Scheme = scheme
-	v, _ := id.schemes.LoadOrStore(scheme, cp)
+	v, _ := m.LoadOrStore(scheme, cp)
 	return v.(*Identity)
 }
 
@@ -107,7 +116,7 @@ func (id *Identity) clone() *Identity {
 		NotBefore:    id.NotBefore,
 		ExpiresAt:    id.ExpiresAt,
 		CredentialID: id.CredentialID,
-		Claims:       id.Claims,
+		claims:       id.claims,
 		Certificate:  id.Certificate,
 		APIs:         id.APIs,
 		Plan:         id.Plan,
@@ -168,8 +177,8 @@ func (id *Identity) Map() map[string]any {
 	putTime(m, "issued_at", id.IssuedAt)
 	putTime(m, "not_before", id.NotBefore)
 	putTime(m, "expires_at", id.ExpiresAt)
-	if id.Claims != nil {
-		m["claims"] = id.Claims
+	if c := id.Claims(); c != nil {
+		m["claims"] = c
 	}
 	if cnf := id.cnf(); cnf != nil {
 		m["cnf"] = cnf
@@ -275,10 +284,8 @@ func (id *Identity) buildAST() ast.Value {
 			pairs = append(pairs, [2]*ast.Term{t.k, ast.NumberTerm(json.Number(strconv.FormatInt(t.v.Unix(), 10)))})
 		}
 	}
-	if id.Claims != nil {
-		if v, err := ast.InterfaceToValue(id.Claims); err == nil {
-			pairs = append(pairs, [2]*ast.Term{idKeyClaims, ast.NewTerm(v)})
-		}
+	if id.claims != nil {
+		pairs = append(pairs, [2]*ast.Term{idKeyClaims, ast.NewTerm(id.claims)})
 	}
 	// The rarer members go through the generic conversion of their Map form.
 	if id.Certificate != nil || id.APIs != nil || id.Confirmation != "" || id.DPoPKey != "" {

@@ -19,7 +19,10 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"go.opentelemetry.io/otel/attribute"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/gatehouse/gatehouse/internal/spans"
 )
 
 // Client authentication methods of an Introspection client (RFC 7662 §2.1
@@ -275,6 +278,14 @@ func (k *Introspection) Validate(ctx context.Context, token string) (*Identity, 
 // miss asks the key manager, one call per token at a time. (A function of
 // its own so that the hit path's key stays on the stack.)
 func (k *Introspection) miss(ctx context.Context, token string, key CacheKey) (*Identity, error) {
+	ctx, sp := spans.StartClient(ctx, "introspection")
+	id, err := k.call(ctx, token, key)
+	endCallSpan(sp, attribute.String("gatehouse.key_manager", k.cfg.Name), err)
+	return id, err
+}
+
+// call joins or starts the one call for key and waits for its answer.
+func (k *Introspection) call(ctx context.Context, token string, key CacheKey) (*Identity, error) {
 	ch := k.flight.DoChan(string(key[:]), func() (any, error) {
 		// The call belongs to every waiter: it keeps its own deadline
 		// when the first caller goes away.

@@ -131,10 +131,10 @@ func (c *introspectionCheck) identity(claims map[string]any, credID string, now 
 		IssuedAt:     iat,
 		NotBefore:    nbf,
 		CredentialID: credID,
-		Claims:       claims,
 
 		SubscriptionValidation: c.subscription,
 	}
+	ti.SetClaims(claims)
 	if hasExp {
 		ti.ExpiresAt = exp
 	}

@@ -113,7 +113,7 @@ func TestIntrospectionAnswers(t *testing.T) {
 			if len(id.Scopes) != 2 || id.Scopes[0] != "read" || id.Scopes[1] != "write" || len(id.Audience) != 1 || id.ExpiresAt.IsZero() {
 				t.Fatalf("identity = %+v", id.Map())
 			}
-			if id.Claims["username"] != "alice@example" || len(id.CredentialID) != 12 {
+			if id.Claims()["username"] != "alice@example" || len(id.CredentialID) != 12 {
 				t.Fatalf("identity = %+v", id.Map())
 			}
 		}},

@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/gatehouse/gatehouse/internal/spans"
 )
 
 // Limits and defaults of a remote JWKS (README.md documents them).
@@ -307,7 +310,9 @@ func (r *RemoteJWKS) Key(ctx context.Context, kid, alg string) (*VerificationKey
 			return k, nil
 		}
 	}
-	ferr := r.fetch(ctx, true)
+	fctx, sp := spans.StartClient(ctx, "jwks fetch")
+	ferr := r.fetch(fctx, true)
+	endCallSpan(sp, attribute.String("gatehouse.issuer", r.cfg.Name), ferr)
 	st := r.cur.Load()
 	if !st.usable(r.now()) {
 		if ferr == nil || errors.Is(ferr, errRateLimited) {

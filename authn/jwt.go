@@ -47,7 +47,7 @@ import (
 // crit), ambiguous_credentials (two Authorization headers). KeySource errors
 // other than ErrUnknownKey are technical failures.
 //
-// Identity.Claims holds every claim of the verified payload as decoded by
+// Identity.Claims() returns every claim of the verified payload as decoded by
 // encoding/json with UseNumber: objects are map[string]any, arrays []any,
 // numbers json.Number (never float64), so large integers survive intact.
 //

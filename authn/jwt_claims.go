@@ -152,7 +152,6 @@ func (is *issuer) identity(scheme, token string, claims map[string]any, t tokenT
 		NotBefore:    t.nbf,
 		ExpiresAt:    t.exp,
 		CredentialID: CredentialID(token),
-		Claims:       claims,
 
 		SubscriptionValidation: is.subscription,
 	}
@@ -177,6 +176,7 @@ func (is *issuer) identity(scheme, token string, claims map[string]any, t tokenT
 	if auds, err := stringOrList(claims["aud"]); err == nil && len(auds) > 0 {
 		id.Audience = SortedUnique(auds)
 	}
+	id.SetClaims(claims)
 	// validate has read cnf (confirmation): only known members remain.
 	id.Confirmation, id.DPoPKey, _ = confirmation(claims)
 	return id

@@ -250,8 +250,8 @@ func TestJWT(t *testing.T) {
 			if id.TokenID == "" || id.CredentialID == "" || len(id.CredentialID) != 12 {
 				t.Fatalf("ids = %q %q", id.TokenID, id.CredentialID)
 			}
-			if _, ok := id.Claims["exp"].(json.Number); !ok {
-				t.Fatalf("exp claim is %T, want json.Number", id.Claims["exp"])
+			if _, ok := id.Claims()["exp"].(json.Number); !ok {
+				t.Fatalf("exp claim is %T, want json.Number", id.Claims()["exp"])
 			}
 		}},
 		{name: "ok/ES256", headers: bearer(mint(t, f.esA, f.claims(issA)))},
@@ -455,7 +455,7 @@ func TestJWTIdentityDocument(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := id.Claims["big"].(json.Number).String(); got != "1152921504606846976" {
+	if got := id.Claims()["big"].(json.Number).String(); got != "1152921504606846976" {
 		t.Fatalf("big = %s: large integers must survive", got)
 	}
 	b, err := json.Marshal(id)

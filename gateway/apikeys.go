@@ -150,14 +150,11 @@ func (st *apiKeyState) onAdmin() bool {
 	return st.endpoint != nil && st.cfg.Endpoint.Listen == APIKeyListenAdmin
 }
 
-// apiKey builds the authenticator of an OpenAPI apiKey scheme: keys of the
-// token service (when api_keys is configured) and static keys from data.
-func (f *authnFactory) apiKey(def *SchemeDef, sc SchemeConfig) (authn.Authenticator, error) {
-	st := f.apiKeys
-	cfg := authn.APIKeyConfig{
-		Location: authn.APIKeyLocation{In: def.In, Name: def.ParamName},
-		Static:   st.static.Load,
-	}
+// authnConfig is the configuration of the generation's API key
+// authenticators (authn.SchemeEnv): keys of the token service (when
+// api_keys is configured) and static keys from data.
+func (st *apiKeyState) authnConfig() authn.APIKeyConfig {
+	cfg := authn.APIKeyConfig{Static: st.static.Load}
 	if st.service != nil {
 		v := st.service.Verifier()
 		if l := st.cfg.Leeway; l != nil {
@@ -167,15 +164,7 @@ func (f *authnFactory) apiKey(def *SchemeDef, sc SchemeConfig) (authn.Authentica
 		cfg.Issuer = v
 		cfg.SubscriptionValidation = st.cfg.SubscriptionValidation
 	}
-	var opts []authn.Option
-	if sc.CacheTTL != 0 {
-		opts = append(opts, authn.WithCacheTTL(sc.CacheTTL.D()))
-	}
-	a, err := authn.NewAPIKey(def.Name, cfg, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("%w %q: %w", ErrScheme, def.Name, err)
-	}
-	return a, nil
+	return cfg
 }
 
 // routesAPIKeys adds the token service's routes to the admin listener: the

@@ -26,6 +26,9 @@ func (s *Server) finish(rec *recorder, gen *Generation, ev *Evaluation, start ti
 		decision = "deny"
 	}
 	s.metrics.request(apiName, opID, decision, rec.status)
+	if ev.span != nil {
+		endServerSpan(ev.span, ev, decision, rec.status)
+	}
 	s.logRejections(rec, ev, apiName, opID)
 	s.metrics.requestSeconds.Observe(dur.Seconds())
 	// A cached decision has no input yet: the record needs one, so it is
@@ -36,9 +39,14 @@ func (s *Server) finish(rec *recorder, gen *Generation, ev *Evaluation, start ti
 			if ev.Decision == nil {
 				err = ev.Failure
 			}
-			s.decisions.Record(decisionlog.Record{At: start, RequestID: rec.requestID, Engine: gen.Engine, Generation: gen.ID,
+			r := decisionlog.Record{At: start, RequestID: rec.requestID, Engine: gen.Engine, Generation: gen.ID,
 				Input: in, Decision: ev.Decision, Cached: ev.CachedDecision, Err: err, Status: rec.status,
-				AuthnTime: ev.AuthnTime, PolicyTime: ev.PolicyTime})
+				AuthnTime: ev.AuthnTime, PolicyTime: ev.PolicyTime}
+			if ev.span != nil {
+				sc := ev.span.SpanContext()
+				r.TraceID, r.SpanID = sc.TraceID(), sc.SpanID()
+			}
+			s.decisions.Record(r)
 		}
 	}
 	if s.audit == nil {
@@ -49,21 +57,7 @@ func (s *Server) finish(rec *recorder, gen *Generation, ev *Evaluation, start ti
 		s.auditFast.Log(a)
 		return
 	}
-	s.audit.Info("request",
-		"request_id", a.RequestID,
-		"method", a.Method,
-		"api", a.API,
-		"operation", a.Operation,
-		"schemes", a.Schemes,
-		"outcomes", a.Outcomes,
-		"credential_ids", a.CredentialIDs,
-		"decision", a.Decision,
-		"reasons", a.Reasons,
-		"status", a.Status,
-		"duration_ms", a.DurationMS,
-		"generation", a.Generation,
-		"bundle_revision", a.BundleRevision,
-	)
+	s.audit.Info("request", a.KeyValues()...)
 }
 
 // auditRecordOf gathers the fields of the fast audit line.
@@ -97,10 +91,21 @@ func auditRecordOf(rec *recorder, gen *Generation, ev *Evaluation, apiName, opID
 			r.Outcomes = append(r.Outcomes, string(o.Rejection.Reason))
 		}
 	}
-	if ev.Decision != nil {
-		r.Reasons = ev.Decision.Reasons
-	} else if ev.Reason != "" {
-		r.Reasons = []string{string(ev.Reason)}
+	r.Reasons = auditReasons(ev)
+	if ev.span != nil {
+		sc := ev.span.SpanContext()
+		r.TraceID, r.SpanID = sc.TraceID(), sc.SpanID()
 	}
 	return r
+}
+
+// auditReasons are the policy's reasons, or the gateway's own reason when
+// the policy did not decide.
+func auditReasons(ev *Evaluation) []string {
+	if ev.Decision != nil {
+		return ev.Decision.Reasons
+	} else if ev.Reason != "" {
+		return []string{string(ev.Reason)}
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -45,58 +46,7 @@ func newAuthnFactory(cfg *Config, log hclog.Logger) *authnFactory {
 }
 
 // ErrScheme is wrapped by every problem matching an OpenAPI scheme to config.
-var ErrScheme = errors.New("security scheme")
-
-// schemeType is how the gateway serves one scheme type of the config
-// (schemes.<name>.type): which OpenAPI security schemes it may serve, and
-// how it builds their authenticator.
-type schemeType struct {
-	serves func(def *SchemeDef) bool
-	build  func(f *authnFactory, in schemeInput) (authn.Authenticator, error)
-	// perAPI: one authenticator per API, not per scheme name (client
-	// certificate trust is per API).
-	perAPI bool
-}
-
-// schemeInput is what a schemeType builds from.
-type schemeInput struct {
-	api          *API
-	def          *SchemeDef
-	sc           SchemeConfig
-	issuers, kms []string
-}
-
-// schemeTypes registers the scheme types: a new scheme is its authn files
-// and one line here.
-var schemeTypes = map[string]schemeType{
-	SchemeBasic: {serves: httpScheme("basic"), build: func(f *authnFactory, in schemeInput) (authn.Authenticator, error) {
-		return f.basic(in.def.Name, in.sc)
-	}},
-	SchemeBearer: {serves: bearerScheme, build: func(f *authnFactory, in schemeInput) (authn.Authenticator, error) {
-		return f.bearer(in.def.Name, in.sc, in.issuers, in.kms)
-	}},
-	SchemeAPIKey: {serves: openAPIType("apiKey"), build: func(f *authnFactory, in schemeInput) (authn.Authenticator, error) {
-		return f.apiKey(in.def, in.sc)
-	}},
-	SchemeMTLS: {serves: openAPIType("mutualTLS"), perAPI: true, build: func(f *authnFactory, in schemeInput) (authn.Authenticator, error) {
-		return f.mtls(in.api, in.def, in.sc)
-	}},
-}
-
-// httpScheme serves OpenAPI http schemes of one auth-scheme (basic).
-func httpScheme(name string) func(*SchemeDef) bool {
-	return func(def *SchemeDef) bool { return def.Type == "http" && def.HTTPScheme == name }
-}
-
-// openAPIType serves OpenAPI schemes of one type (apiKey, mutualTLS).
-func openAPIType(typ string) func(*SchemeDef) bool {
-	return func(def *SchemeDef) bool { return def.Type == typ }
-}
-
-// bearerScheme serves http bearer, oauth2 and openIdConnect schemes.
-func bearerScheme(def *SchemeDef) bool {
-	return def.Type == "http" && def.HTTPScheme == "bearer" || def.Type == "oauth2" || def.Type == "openIdConnect"
-}
+var ErrScheme = authn.ErrScheme
 
 func (f *authnFactory) get(api *API, def *SchemeDef) (authn.Authenticator, error) {
 	sc, ok := f.cfg.Schemes[def.Name]
@@ -106,8 +56,9 @@ func (f *authnFactory) get(api *API, def *SchemeDef) (authn.Authenticator, error
 	if !ok {
 		return nil, fmt.Errorf("%w %q (%s) is used by the API but schemes.%s is not configured", ErrScheme, def.Name, describe(def), def.Name)
 	}
-	st, known := schemeTypes[sc.Type]
-	if !known || !st.serves(def) {
+	decl := authn.SchemeDecl{Name: def.Name, Type: def.Type, HTTPScheme: def.HTTPScheme, In: def.In, ParamName: def.ParamName}
+	st, known := authn.LookupScheme(sc.Type)
+	if !known || !st.Serves(decl) {
 		return nil, fmt.Errorf("%w %q is %s in the API definition but configured as type %s", ErrScheme, def.Name, describe(def), sc.Type)
 	}
 	key := def.Name + "|" + def.Type + "|" + def.HTTPScheme + "|" + def.In + "|" + def.ParamName
@@ -121,13 +72,13 @@ func (f *authnFactory) get(api *API, def *SchemeDef) (authn.Authenticator, error
 		return nil, err
 	}
 	key += "|" + strings.Join(kms, ",")
-	if st.perAPI {
+	if st.PerAPI {
 		key += mtlsKey(api) // client CA trust is per API
 	}
 	if a, ok := f.built[key]; ok {
 		return a, nil
 	}
-	a, err := st.build(f, schemeInput{api: api, def: def, sc: sc, issuers: issuers, kms: kms})
+	a, err := st.Build(authn.SchemeBuild{Decl: decl, Config: sc, Issuers: issuers, KeyManagers: kms, Env: schemeEnv{f: f, api: api}})
 	if err != nil {
 		return nil, err
 	}
@@ -136,21 +87,6 @@ func (f *authnFactory) get(api *API, def *SchemeDef) (authn.Authenticator, error
 	}
 	f.built[key] = a
 	return a, nil
-}
-
-func (f *authnFactory) basic(name string, sc SchemeConfig) (authn.Authenticator, error) {
-	users, err := authn.LoadUsers(name, f.cfg.File(sc.UsersFile), f.cfg.File(sc.UsersMetaFile))
-	if err != nil {
-		return nil, atKey("/schemes/"+escapePointer(name), fmt.Errorf("%w %q: %w", ErrScheme, name, err))
-	}
-	opts := []authn.Option{authn.WithLogger(f.log.Named("authn.basic"))}
-	if sc.Realm != "" {
-		opts = append(opts, authn.WithRealm(sc.Realm))
-	}
-	if sc.CacheTTL != 0 {
-		opts = append(opts, authn.WithCacheTTL(sc.CacheTTL.D()))
-	}
-	return authn.NewBasic(name, users, opts...)
 }
 
 // Close stops what the generation's authenticators run in the background.
@@ -170,4 +106,23 @@ func describe(def *SchemeDef) string {
 		return "apiKey in " + def.In
 	}
 	return def.Type
+}
+
+var _ authn.SchemeEnv = schemeEnv{}
+
+// schemeEnv is what the factory offers a scheme type building an
+// authenticator of api (authn.SchemeEnv).
+type schemeEnv struct {
+	f   *authnFactory
+	api *API
+}
+
+func (e schemeEnv) File(p string) string                             { return e.f.cfg.File(p) }
+func (e schemeEnv) Logger(name string) hclog.Logger                  { return e.f.log.Named(name) }
+func (e schemeEnv) Issuer(name string) (*authn.Issuer, error)        { return e.f.issuer(name) }
+func (e schemeEnv) KeyManager(name string) (authn.KeyManager, error) { return e.f.keyManager(name) }
+func (e schemeEnv) DPoP() (*dpop.Verifier, error)                    { return e.f.dpopVerifier() }
+func (e schemeEnv) APIKeys() authn.APIKeyConfig                      { return e.f.apiKeys.authnConfig() }
+func (e schemeEnv) ClientCertificates() (authn.MTLSConfig, time.Duration, error) {
+	return e.f.clientCertificates(e.api)
 }

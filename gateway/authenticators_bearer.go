@@ -43,61 +43,6 @@ func schemeNames(def *SchemeDef, sc SchemeConfig, ext string, configured []strin
 	return names, nil
 }
 
-// bearer builds the authenticator of a bearer scheme: a router over the
-// JWT verifier of exactly the issuers named for it (so API A can trust
-// issuers API B does not) and the key managers named for it.
-func (f *authnFactory) bearer(name string, sc SchemeConfig, names, kmNames []string) (authn.Authenticator, error) {
-	if len(names) == 0 && len(kmNames) == 0 {
-		return nil, fmt.Errorf("%w %q %w", ErrScheme, name, errNoIssuers)
-	}
-	opts := []authn.Option{authn.WithLogger(f.log.Named("authn.jwt"))}
-	if sc.Realm != "" {
-		opts = append(opts, authn.WithRealm(sc.Realm))
-	}
-	if sc.CacheTTL != 0 {
-		opts = append(opts, authn.WithCacheTTL(sc.CacheTTL.D()))
-	}
-	var jwt *authn.JWT
-	if len(names) > 0 {
-		var issuers []*authn.Issuer
-		for _, n := range names {
-			is, err := f.issuer(n)
-			if err != nil {
-				return nil, fmt.Errorf("%w %q: %w", ErrScheme, name, err)
-			}
-			issuers = append(issuers, is)
-		}
-		var err error
-		if jwt, err = authn.NewJWT(name, issuers, opts...); err != nil {
-			return nil, err
-		}
-	}
-	kms := make([]authn.KeyManager, 0, len(kmNames))
-	for _, n := range kmNames {
-		km, err := f.keyManager(n)
-		if err != nil {
-			return nil, fmt.Errorf("%w %q: %w", ErrScheme, name, err)
-		}
-		kms = append(kms, km)
-	}
-	bc := authn.BearerConfig{JWT: jwt, KeyManagers: kms, IntrospectJWTs: sc.IntrospectJWTs}
-	mode, err := authn.ParseDPoPMode(sc.DPoP)
-	if err != nil {
-		return nil, fmt.Errorf("%w %q: %w", ErrScheme, name, err)
-	}
-	if mode != authn.DPoPOff {
-		if bc.Proofs, err = f.dpopVerifier(); err != nil {
-			return nil, atKey("/dpop", err)
-		}
-		bc.DPoP = mode
-	}
-	b, err := authn.NewBearer(name, bc, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("%w %q: %w", ErrScheme, name, err)
-	}
-	return b, nil
-}
-
 // issuer builds an issuers[] entry's authn.Issuer, once per generation.
 func (f *authnFactory) issuer(name string) (*authn.Issuer, error) {
 	if is, ok := f.issuers[name]; ok {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/gatehouse/gatehouse/authn"
 )
@@ -17,30 +18,21 @@ import (
 // documents may share a title and version.
 func mtlsKey(api *API) string { return "|api=" + api.Name + "@" + api.Version + "|" + api.BasePath }
 
-// mtls builds the authenticator of a mutualTLS scheme of api (sc is empty
-// for the synthetic scheme of the extensions).
-func (f *authnFactory) mtls(api *API, def *SchemeDef, sc SchemeConfig) (authn.Authenticator, error) {
+// clientCertificates is the client-certificate settings of api with its
+// trust, and the API's own cache TTL (authn.SchemeEnv).
+func (f *authnFactory) clientCertificates(api *API) (authn.MTLSConfig, time.Duration, error) {
+	var cfg authn.MTLSConfig
 	trust, err := f.trust(api)
 	if err != nil {
-		return nil, err
+		return cfg, 0, err
 	}
-	var cfg authn.MTLSConfig
-	var opts []authn.Option
+	var ttl time.Duration
 	if m := api.Config.MTLS; m != nil {
 		cfg = m.MTLSConfig
-		if m.CacheTTL != 0 {
-			opts = append(opts, authn.WithCacheTTL(m.CacheTTL.D()))
-		}
-	}
-	if sc.CacheTTL != 0 {
-		opts = append(opts, authn.WithCacheTTL(sc.CacheTTL.D()))
+		ttl = m.CacheTTL.D()
 	}
 	cfg.Trust = trust
-	a, err := authn.NewMTLS(def.Name, cfg, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("%w %q: %w", ErrScheme, def.Name, err)
-	}
-	return a, nil
+	return cfg, ttl, nil
 }
 
 // trust returns the client-certificate trust of api, built once per

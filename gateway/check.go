@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse/gatehouse/bundles"
 	"github.com/gatehouse/gatehouse/bundles/decisionlog"
 	"github.com/gatehouse/gatehouse/gateway/assertion"
+	"github.com/gatehouse/gatehouse/gateway/tracing"
 )
 
 // CheckOptions says how far `gatehouse check` goes.
@@ -92,6 +93,13 @@ func Check(ctx context.Context, path string, opts CheckOptions) (*CheckReport, e
 			dl.Close(ctx)
 		}
 	}
+	if cfg.Tracing != nil {
+		if tp, err := tracing.New(ctx, cfg.Tracing, tracing.Options{Dir: cfg.Dir}); err != nil {
+			add("/tracing", err)
+		} else {
+			_ = tp.Shutdown(ctx)
+		}
+	}
 	var remote *bundles.Remote
 	if cfg.Policy.Remote != nil {
 		remote, err = bundles.NewRemote(cfg.Policy.Remote, bundles.RemoteOptions{
@@ -147,6 +155,11 @@ func Check(ctx context.Context, path string, opts CheckOptions) (*CheckReport, e
 	if opts.Online {
 		rep.Probes = append(probeKeySources(g), probes...)
 		rep.Probes = append(rep.Probes, probeKeyManagers(ctx, cfg, g)...)
+		if t := cfg.Tracing; t != nil {
+			p := Probe{Pointer: "/tracing/endpoint", What: "tracing collector " + t.Endpoint + " (" + t.Exporter + ")",
+				Err: tracing.Probe(ctx, t, cfg.Dir), Detail: "accepted an empty export"}
+			rep.Probes = append(rep.Probes, p)
+		}
 	}
 	return rep, nil
 }
@@ -195,8 +208,8 @@ func checkListenAddresses(cfg *Config, add func(string, error)) {
 	}
 }
 
-// checkStoreOffline resolves the token store's password and CA files
-// without connecting.
+// checkStoreOffline resolves the token store's passwords, CA and client
+// certificate files without connecting.
 func checkStoreOffline(cfg *Config, add func(string, error)) {
 	k := cfg.InternalKeyManager
 	if k == nil {
@@ -212,15 +225,9 @@ func checkStoreOffline(cfg *Config, add func(string, error)) {
 		}
 		return
 	}
-	if k.Store.Password != "" {
-		if _, err := k.Store.Password.Resolve(cfg.Dir); err != nil {
-			add("/internal_key_manager/store/password", err)
-		}
-	}
-	if len(k.Store.CAFiles) > 0 {
-		if _, err := loadCAPool(cfg, k.Store.CAFiles); err != nil {
-			add("/internal_key_manager/store/ca_files", err)
-		}
+	// resolves the passwords and reads the CA and client certificate files
+	if _, err := k.Store.Config.Options(cfg.Dir, 0); err != nil {
+		add("/internal_key_manager/store", err)
 	}
 }
 

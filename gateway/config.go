@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse/gatehouse/gateway/assertion"
 	"github.com/gatehouse/gatehouse/gateway/edge"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
+	"github.com/gatehouse/gatehouse/gateway/tracing"
 	"github.com/gatehouse/gatehouse/internal/config"
 )
 
@@ -53,6 +54,10 @@ type Config struct {
 
 	// Runtime: GOGC and GOMEMLIMIT of `gatehouse run` (config_runtime.go).
 	Runtime RuntimeConfig `json:"runtime"`
+
+	// Tracing: OpenTelemetry spans over OTLP; off when absent
+	// (gateway/tracing).
+	Tracing *TracingConfig `json:"tracing"`
 
 	// Path is the file the config was read from; Dir resolves relative paths.
 	Path string `json:"-"`
@@ -113,29 +118,12 @@ type APIConfig struct {
 	CORS *CORSConfig `json:"cors"`
 }
 
-// SchemeConfig configures the authenticator for one OpenAPI securityScheme name.
-type SchemeConfig struct {
-	Type          string   `json:"type"`
-	UsersFile     string   `json:"users_file"`
-	UsersMetaFile string   `json:"users_meta_file"`
-	Realm         string   `json:"realm"`
-	CacheTTL      Duration `json:"cache_ttl"`
-	Issuers       []string `json:"issuers"`
-	// KeyManagers validate the scheme's opaque tokens (config_keymanagers.go);
-	// IntrospectJWTs sends them JWTs no issuer of the scheme knows too.
-	KeyManagers    []string `json:"key_managers"`
-	IntrospectJWTs bool     `json:"introspect_jwts"`
-	// DPoP is required, allowed or off (default) for bearer schemes
-	// (config_dpop.go, authn/confirmation.go).
-	DPoP string `json:"dpop"`
-}
-
-// Scheme config types.
+// Scheme config types (authn/schemes.go).
 const (
-	SchemeBasic  = "basic"
-	SchemeBearer = "bearer"
-	SchemeAPIKey = "api_key"
-	SchemeMTLS   = "mtls"
+	SchemeBasic  = authn.SchemeBasic
+	SchemeBearer = authn.SchemeBearer
+	SchemeAPIKey = authn.SchemeAPIKey
+	SchemeMTLS   = authn.SchemeMTLS
 )
 
 // PolicyConfig says where policies and data come from.
@@ -166,6 +154,8 @@ type LogConfig struct {
 // The shared value types live in internal/config so that subsystems can own
 // their config sections; these aliases keep gateway's names.
 type (
+	// SchemeConfig is schemes.<name> (authn/schemes.go).
+	SchemeConfig = authn.SchemeConfig
 	// Duration is a time.Duration written as a Go duration string ("10s").
 	Duration = config.Duration
 	// Secret is a reference to a secret: env:NAME or file:PATH.
@@ -188,6 +178,8 @@ type (
 	RateConfig = ratelimit.Rate
 	// RateRedisConfig is rate_limits.redis.
 	RateRedisConfig = ratelimit.RedisConfig
+	// TracingConfig is tracing (gateway/tracing/config.go).
+	TracingConfig = tracing.Config
 )
 
 // ErrSecret is wrapped by every secret resolution failure.
@@ -314,6 +306,9 @@ func (c *Config) applyDefaults() {
 	}
 	c.applyKeyManagerDefaults()
 	c.applyInternalKMDefaults()
+	if c.Tracing != nil {
+		c.Tracing.ApplyDefaults()
+	}
 }
 
 func setDur(d *Duration, def time.Duration) { config.SetDefault(d, def) }
@@ -341,28 +336,9 @@ func (c *Config) check() ConfigErrors {
 		issuers[is.Name] = i
 		is.Validate(ptr, add)
 	}
+	issuerKnown := func(n string) bool { _, ok := issuers[n]; return ok }
 	for name, s := range c.Schemes {
-		ptr := "/schemes/" + escapePointer(name)
-		switch s.Type {
-		case SchemeBasic:
-			if s.UsersFile == "" {
-				add(ptr+"/users_file", "a basic scheme needs users_file")
-			}
-		case SchemeBearer:
-			// No issuers here is fine when the API definitions name them
-			// (x-gatehouse-issuers); BuildGeneration checks that.
-			for k, n := range s.Issuers {
-				if _, ok := issuers[n]; !ok {
-					add(fmt.Sprintf("%s/issuers/%d", ptr, k), "unknown issuer %q", n)
-				}
-			}
-		}
-		if s.Type != SchemeBearer && len(s.Issuers) > 0 {
-			add(ptr+"/issuers", "issuers only apply to bearer schemes")
-		}
-		if s.Type != SchemeBasic && (s.UsersFile != "" || s.UsersMetaFile != "") {
-			add(ptr, "users_file only applies to basic schemes")
-		}
+		s.Validate("/schemes/"+escapePointer(name), issuerKnown, add)
 	}
 	errs = append(errs, c.checkBundles()...)
 	c.checkAPIKeys(add)
@@ -372,6 +348,9 @@ func (c *Config) check() ConfigErrors {
 	c.checkMTLS(add)
 	if c.RateLimits != nil {
 		c.RateLimits.Check(add)
+	}
+	if c.Tracing != nil {
+		c.Tracing.Check(add)
 	}
 	for i, a := range c.APIs {
 		if a.CORS != nil {

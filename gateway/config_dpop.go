@@ -11,7 +11,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/authn/dpop"
 	"github.com/gatehouse/gatehouse/authn/jose"
 )
@@ -33,18 +32,9 @@ type DPoPConfig struct {
 	Redis *RateRedisConfig `json:"redis"`
 }
 
-// checkDPoP checks dpop and the schemes' dpop modes.
+// checkDPoP checks the dpop section (the schemes' modes are checked with
+// the schemes, authn.BearerSchemeConfig).
 func (c *Config) checkDPoP(add func(ptr, format string, args ...any)) {
-	for name, s := range c.Schemes {
-		ptr := "/schemes/" + escapePointer(name) + "/dpop"
-		mode, err := authn.ParseDPoPMode(s.DPoP)
-		switch {
-		case err != nil:
-			add(ptr, "%s", err.Error())
-		case mode != authn.DPoPOff && s.Type != SchemeBearer:
-			add(ptr, "dpop only applies to bearer schemes")
-		}
-	}
 	d := c.DPoP
 	if d == nil {
 		return

@@ -117,18 +117,13 @@ func (c *Config) checkInternalKM(add func(ptr, format string, args ...any)) {
 	sp := p + "/store"
 	switch s.Type {
 	case keymanager.StoreFile:
-		if s.Address != "" || s.Username != "" || s.Password != "" || s.DB != 0 || s.KeyPrefix != "" || s.TLS || len(s.CAFiles) > 0 {
-			add(sp, "address, username, password, db, key_prefix, tls and ca_files only apply to type: redis")
+		if s.Config.Set() || s.KeyPrefix != "" {
+			add(sp, "the redis settings (address, addresses, master_name, username, password, db, key_prefix, tls, ...) only apply to type: redis")
 		}
 	case keymanager.StoreRedis:
-		if s.Address == "" {
-			add(sp+"/address", "a redis store needs address (host:port)")
-		}
+		s.Config.Check(sp, add)
 		if s.Path != "" {
 			add(sp+"/path", "path only applies to type: file")
-		}
-		if len(s.CAFiles) > 0 && !s.TLS {
-			add(sp+"/ca_files", "ca_files needs tls: true")
 		}
 	}
 	for name, sc := range c.Schemes {

@@ -6,10 +6,13 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/gateway/frontdoor"
 	"github.com/gatehouse/gatehouse/gateway/pipeline"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
+	"github.com/gatehouse/gatehouse/internal/spans"
 )
 
 // The front doors (gateway/extauthz, gateway/forwardauth) reach the decision
@@ -30,6 +33,10 @@ func (d decider) Refuse(r *http.Request, status int, reason string) *frontdoor.O
 	gen := d.s.gen.Load()
 	rid := requestID(r)
 	ev := &Evaluation{RequestID: rid, Method: r.Method, Status: status, Reason: pipeline.Reason(reason), Request: r}
+	if d.s.tracer != nil {
+		ev.Request, ev.span = d.s.serverSpan(r, "authorize")
+		ev.frontDoor = true
+	}
 	if r.URL != nil {
 		ev.Path = r.URL.Path
 	}
@@ -53,7 +60,12 @@ func (s *Server) decide(r *http.Request) *frontdoor.Outcome {
 	for k := range r.Header {
 		sent = append(sent, k)
 	}
+	var span trace.Span
+	if s.tracer != nil {
+		r, span = s.serverSpan(r, "authorize")
+	}
 	ev := gen.Evaluate(r, rid, start)
+	ev.span, ev.frontDoor = span, span != nil
 	r = ev.Request
 	out := &frontdoor.Outcome{RequestID: rid, Reason: string(ev.Reason)}
 	rec := &recorder{requestID: rid}
@@ -99,6 +111,21 @@ func (s *Server) decide(r *http.Request) *frontdoor.Outcome {
 		}
 	}
 	set = append(set, frontdoor.Header{Name: "X-Request-Id", Value: rid})
+	if span != nil {
+		// The proxied request continues the trace as a child of this
+		// decision: the proxy copies traceparent to the upstream request
+		// like the assertion (a proxy that traces itself, as Envoy does,
+		// writes its own over it). tracestate is the trace's: the client's
+		// when its traceparent was continued, none otherwise.
+		if tp, ts, ok := spans.Headers(span.SpanContext()); ok {
+			set = append(set, frontdoor.Header{Name: spans.Traceparent, Value: tp})
+			if ts != "" {
+				set = append(set, frontdoor.Header{Name: spans.Tracestate, Value: ts})
+			} else {
+				remove = append(remove, spans.Tracestate)
+			}
+		}
+	}
 	if gen.asserter != nil && !op.Public {
 		tok, err := gen.asserter.Assertion(gen.assertions, &op.assert, satisfied)
 		if err != nil {

@@ -358,6 +358,7 @@ func compileOp(api *compiledAPI, op *Operation, f *authnFactory, cfg *Config) (*
 		assert:        assertion.Operation{API: api.Name, Version: api.Version, ID: op.ID},
 	}
 	c.core.PathParams, c.core.PathSegs = pipeline.CompilePathParams(api.BasePath + op.Path)
+	c.core.ReadsBody = op.PolicyBody
 	for _, name := range op.Schemes {
 		def := api.Schemes[name]
 		a, err := f.get(api.API, def)

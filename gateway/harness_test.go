@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -330,6 +331,8 @@ type recorded struct {
 	// Body is how many body bytes arrived; BodyErr how reading them ended.
 	Body    int64
 	BodyErr error
+	// BodySum is the SHA-256 of the body bytes that arrived.
+	BodySum [32]byte
 }
 
 func newRecordingUpstream(t *testing.T) *recordingUpstream {
@@ -337,9 +340,10 @@ func newRecordingUpstream(t *testing.T) *recordingUpstream {
 	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The body is read first, as real upstreams do, and recorded with
 		// how its read ended (a body the gateway cut short errs).
-		n, bodyErr := io.Copy(io.Discard, r.Body)
+		sum := sha256.New()
+		n, bodyErr := io.Copy(sum, r.Body)
 		u.mu.Lock()
-		u.reqs = append(u.reqs, recorded{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: n, BodyErr: bodyErr})
+		u.reqs = append(u.reqs, recorded{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: n, BodyErr: bodyErr, BodySum: [32]byte(sum.Sum(nil))})
 		u.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]string{"upstream": "ok", "path": r.URL.Path})

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"errors"
 	"sort"
 
 	"github.com/gatehouse/gatehouse/authn"
@@ -37,5 +36,3 @@ func addIssuerStatus(body map[string]any, g *Generation) {
 		body["status"] = "degraded"
 	}
 }
-
-var errNoIssuers = errors.New("has no issuers and no key managers: list issuers in schemes.<name>.issuers or in x-gatehouse-issuers on the securityScheme, or key managers in schemes.<name>.key_managers")

@@ -72,6 +72,10 @@ type Operation struct {
 	// Schemes lists every scheme name any alternative uses, sorted; these are
 	// the authenticators that run for this operation.
 	Schemes []string
+	// PolicyBody: x-gatehouse-policy-body: true on the operation (or the
+	// document, which the operation's own false overrides); the policy
+	// gets input.request.body (gateway/pipeline/body.go).
+	PolicyBody bool
 }
 
 // OpenAPI extension names the gateway reads.
@@ -80,6 +84,7 @@ const (
 	extBasePath      = "x-gatehouse-base-path"
 	extPublic        = "x-gatehouse-public"
 	extScopeMode     = "x-gatehouse-scope-mode"
+	extPolicyBody    = "x-gatehouse-policy-body"
 	extWSO2BasePath  = "x-wso2-basePath"
 	extWSO2Endpoints = "x-wso2-production-endpoints"
 )
@@ -220,6 +225,10 @@ func (api *API) operation(doc *openapi3.T, p, method string, o *openapi3.Operati
 	if pub, ok := o.Extensions[extPublic].(bool); ok && pub {
 		op.Public = true
 	}
+	var err error
+	if op.PolicyBody, err = policyBody(doc.Extensions, o.Extensions); err != nil {
+		return nil, err
+	}
 	if explicit && len(reqs) == 0 {
 		op.Public = true
 	}
@@ -306,4 +315,22 @@ func upstream(ac APIConfig, doc *openapi3.T) (*url.URL, error) {
 func stringExt(ext map[string]any, k string) string {
 	s, _ := ext[k].(string)
 	return s
+}
+
+// policyBody reads x-gatehouse-policy-body: the operation's value, else
+// the document's; a value that is not a boolean is an error (a typo must
+// not silently keep the body from a policy that reads it).
+func policyBody(docExt, opExt map[string]any) (bool, error) {
+	for _, ext := range []map[string]any{opExt, docExt} {
+		v, ok := ext[extPolicyBody]
+		if !ok {
+			continue
+		}
+		b, ok := v.(bool)
+		if !ok {
+			return false, fmt.Errorf("%s is %v, not true or false", extPolicyBody, v)
+		}
+		return b, nil
+	}
+	return false, nil
 }

@@ -15,12 +15,14 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/bundles"
 	"github.com/gatehouse/gatehouse/gateway/edge"
 	"github.com/gatehouse/gatehouse/gateway/pipeline"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
+	"github.com/gatehouse/gatehouse/internal/spans"
 )
 
 // Evaluation is what the gateway decided about one request, up to but not
@@ -58,6 +60,12 @@ type Evaluation struct {
 	// Request is the request as evaluated (it may carry a forwarded client
 	// certificate in its context); forward this one.
 	Request *http.Request
+
+	// span is the request's server span; nil with tracing off
+	// (server_tracing.go). frontDoor: the span is a front door's
+	// authorization, not a proxied request.
+	span      trace.Span
+	frontDoor bool
 }
 
 // Input returns the policy input of the request, building it if the
@@ -118,7 +126,15 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 			return ev
 		}
 	}
+	traced := trace.SpanFromContext(r.Context()).IsRecording()
+	var sp trace.Span
+	if traced {
+		_, sp = spans.Start(r.Context(), "route")
+	}
 	op, err := g.match(r)
+	if traced {
+		endRouteSpan(sp, op, err)
+	}
 	if err != nil {
 		ev.refuse(pipeline.ReasonNoRoute)
 		if errors.Is(err, errMethodNotAllowed) {
@@ -159,7 +175,14 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 		authStart := time.Now()
 		for i, a := range op.authenticators {
 			name := op.Schemes[i]
-			id, err := a.Authenticate(r)
+			ar := r
+			if traced {
+				ar, sp = authnSpan(r, name)
+			}
+			id, err := a.Authenticate(ar)
+			if traced {
+				endAuthnSpan(sp, err)
+			}
 			switch {
 			case err == nil:
 				ev.Outcomes = append(ev.Outcomes, pipeline.Outcome{Scheme: name, Identity: id, Position: i})
@@ -181,10 +204,25 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 		ev.AuthnTime = time.Since(authStart)
 	}
 	in.Outcomes = ev.Outcomes
+	if op.core.ReadsBody {
+		// After authentication: the body is read only for requests that
+		// got this far, and at most the policy body limit of it.
+		body, reason, err := pipeline.ReadBody(r, g.Config.Limits.PolicyBodyLimit(op.api.Config.MaxBodyBytes))
+		if reason != "" {
+			ev.refuse(reason)
+			ev.Failure = err
+			return ev
+		}
+		in.Body = body
+	}
 
 	ev.in = in
 
 	policyStart := time.Now()
+	pctx := r.Context()
+	if traced {
+		pctx, sp = spans.Start(pctx, "policy")
+	}
 	// The decision cache is bypassed when evaluation options are given
 	// (explain's tracer must see a real evaluation).
 	var key pipeline.Key
@@ -199,8 +237,11 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 	}
 	if !hit {
 		var err error
-		d, err = g.Engine.Decide(r.Context(), ev.Input(), opts...)
+		d, err = g.Engine.Decide(pctx, ev.Input(), opts...)
 		if err != nil {
+			if traced {
+				endPolicySpan(sp, nil, false)
+			}
 			ev.PolicyTime = time.Since(policyStart)
 			ev.refuse(pipeline.ReasonPolicyError)
 			ev.Failure = err
@@ -211,6 +252,9 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 		}
 	}
 	ev.PolicyTime = time.Since(policyStart)
+	if traced {
+		endPolicySpan(sp, d, hit)
+	}
 	ev.Decision, ev.CachedDecision = d, hit
 	if !d.Allow {
 		ev.Reason, ev.answer = pipeline.PickDenial(d)
@@ -226,10 +270,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	gen, held := s.acquire()
 	defer release(gen, held) // deferred first: runs after finish
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK, requestID: requestID(r)}
+	var span trace.Span
+	if s.tracer != nil {
+		r, span = s.serverSpan(r, r.Method)
+	}
 	// An HTTP/1 upgrade request ends inspection of its connection
 	// (gateway/edge/framing.go): unless the upgrade happens, the connection closes.
 	rec.closeUnlessSwitching = r.ProtoMajor == 1 && len(r.Header["Upgrade"]) > 0
 	ev := gen.Evaluate(r, rec.requestID, start)
+	ev.span = span
 	r = ev.Request
 	defer s.finish(rec, gen, ev, start)
 	if ev.Op != nil && !ev.Op.Public {
@@ -317,6 +366,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	edge.LimitBody(rec, r, gen.Config.Limits.BodyLimit(op.api.Config.MaxBodyBytes))
 	edge.FilterUpgrade(r, op.api.Config.WebSockets)
+	if span != nil {
+		var up trace.Span
+		f.trace, up = spans.StartClient(r.Context(), "upstream")
+		defer endUpstreamSpan(up, op, rec)
+	}
 	serveProxy(rec, r, f, op.api.transport, s.proxyErrorHandler)
 }
 

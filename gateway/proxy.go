@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/gateway/edge"
+	"github.com/gatehouse/gatehouse/internal/spans"
 )
 
 // forward is what the pipeline decided for one allowed request; Rewrite
@@ -34,6 +35,9 @@ type forward struct {
 	// strip, when set, removes identity headers again: the API-key header
 	// names spared until authentication (gateway/edge/headers.go).
 	strip *edge.HeaderStripper
+	// trace, with tracing on, holds the upstream call's span: its
+	// traceparent replaces the client's.
+	trace context.Context
 }
 
 // serveProxy forwards an allowed request. One ReverseProxy value per request
@@ -90,6 +94,9 @@ func serveProxy(w http.ResponseWriter, r *http.Request, f *forward, t http.Round
 				}
 			}
 			h.Set("X-Request-Id", f.requestID)
+			if f.trace != nil {
+				spans.Inject(f.trace, h)
+			}
 			if f.assertion != "" {
 				h.Set(f.header, f.assertion)
 			}

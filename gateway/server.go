@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 
 	"github.com/gatehouse/gatehouse/authn"
@@ -26,6 +27,8 @@ import (
 	"github.com/gatehouse/gatehouse/gateway/buildinfo"
 	"github.com/gatehouse/gatehouse/gateway/edge"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
+	"github.com/gatehouse/gatehouse/gateway/tracing"
+	"github.com/gatehouse/gatehouse/internal/redisconn"
 )
 
 // Server is a running gateway: listeners, the current generation, and the
@@ -61,6 +64,10 @@ type Server struct {
 	kmStores      *keymanager.Stores // the internal key manager's token stores
 	dpopReplays   *dpopReplays
 	rateStores    *ratelimit.Stores
+	// tracing and tracer: the tracer provider of the tracing section;
+	// both nil with tracing off (server_tracing.go).
+	tracing *tracing.Provider
+	tracer  trace.Tracer
 
 	reloadMu   sync.Mutex
 	lastReload atomic.Pointer[reloadStatus]
@@ -100,7 +107,8 @@ type Options struct {
 	// it, or with text logs, audit lines go through Logger.
 	AuditOutput io.Writer
 	// ManageRuntime lets the config's runtime section set GOGC and
-	// GOMEMLIMIT (process-wide, so only `gatehouse run` asks for it).
+	// GOMEMLIMIT, and routes the Redis client's log lines to Logger
+	// (process-wide, so only `gatehouse run` asks for it).
 	ManageRuntime bool
 	// Config, when set, is the config already loaded from cfgPath (`run`
 	// reads it first for its log settings), so it is parsed once.
@@ -138,9 +146,12 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 	s.manageRuntime = opts.ManageRuntime
 	if s.manageRuntime {
 		applyRuntime(cfg, log)
+		// go-redis has one process-wide logger, plain text on stderr
+		// unless routed: its lines join the JSON log stream instead
+		redisconn.RouteLogs(log)
 	}
 	s.metrics.reg.MustRegister(jwksCollector{s})
-	s.metrics.reg.MustRegister(s.rateStores.Metrics())
+	s.metrics.reg.MustRegister(s.rateStores.Metrics()...)
 	s.metrics.reg.MustRegister(keyManagerCollector{s})
 	if *cfg.Log.Audit {
 		s.audit = log.Named("audit")
@@ -164,9 +175,14 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 			return nil, err
 		}
 	}
+	if err := s.startTracing(ctx, cfg); err != nil {
+		s.stopDecisionLogs(ctx)
+		return nil, err
+	}
 	remote, err := s.startRemote(ctx, cfg)
 	if err != nil {
 		s.stopDecisionLogs(ctx)
+		_ = s.stopTracing(ctx)
 		return nil, err
 	}
 	start := time.Now()
@@ -174,6 +190,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 	if err != nil {
 		s.stopRemote(ctx)
 		s.stopDecisionLogs(ctx)
+		_ = s.stopTracing(ctx)
 		_ = s.kmStores.Close()
 		_ = s.dpopReplays.Close()
 		return nil, err
@@ -357,6 +374,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.auditFast != nil {
 		s.auditFast.Close()
 	}
+	// Last: the spans of the drained requests are exported.
+	errs = append(errs, s.stopTracing(ctx))
 	return errors.Join(errs...)
 }
 
@@ -384,6 +403,11 @@ func (s *Server) Close() {
 	}
 	for _, ln := range s.listeners {
 		_ = ln.Close()
+	}
+	if s.tracing != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = s.tracing.Shutdown(ctx)
 	}
 }
 

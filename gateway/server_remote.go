@@ -59,18 +59,19 @@ func (s *Server) stopRemote(ctx context.Context) {
 }
 
 // processWide is the part of the config that lives as long as the process:
-// the bundle downloaders (with their ETags and verified state) and the
-// decision-log writer.
+// the bundle downloaders (with their ETags and verified state), the
+// decision-log writer (and its instance id) and the tracer provider.
 func processWide(cfg *Config) []byte {
-	b, _ := json.Marshal([]any{cfg.Policy.Remote, cfg.Policy.DecisionLogs, cfg.InstanceID}) // maps of json.RawMessage always marshal
+	b, _ := json.Marshal([]any{cfg.Policy.Remote, cfg.Policy.DecisionLogs, cfg.InstanceID, cfg.Tracing}) // maps of json.RawMessage always marshal
 	return b
 }
 
-// checkRemoteUnchanged warns when a reloaded config changes policy.remote or
-// policy.decision_logs: such a change takes effect at the next start.
+// checkRemoteUnchanged warns when a reloaded config changes policy.remote,
+// policy.decision_logs, instance_id or tracing: such a change takes effect
+// at the next start.
 func (s *Server) checkRemoteUnchanged(cfg *Config) {
 	if !bytes.Equal(processWide(cfg), s.remoteCfg) {
-		s.log.Warn("policy.remote or policy.decision_logs changed; the change takes effect at the next start")
+		s.log.Warn("policy.remote, policy.decision_logs, instance_id or tracing changed; the change takes effect at the next start")
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/authn/authntest"
 	"github.com/gatehouse/gatehouse/authn/keymanager"
+	"github.com/gatehouse/gatehouse/internal/redisconn"
 )
 
 // BenchmarkValidate: in-process validation of the internal key manager's
@@ -23,7 +24,7 @@ func BenchmarkValidate(b *testing.B) {
 					cfg.CacheTTL = -1
 				}
 				if c.redis {
-					s, err := keymanager.OpenRedis(ctx, keymanager.RedisConfig{Addr: authntest.StartRedis(b)}, nil)
+					s, err := keymanager.OpenRedis(ctx, keymanager.RedisConfig{Conn: redisconn.Config{Address: authntest.StartRedis(b)}}, nil)
 					if err != nil {
 						b.Fatal(err)
 					}

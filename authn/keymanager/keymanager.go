@@ -37,9 +37,12 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/authn/jose"
+	"github.com/gatehouse/gatehouse/internal/spans"
 )
 
 // Token formats.
@@ -278,7 +281,19 @@ func (km *KeyManager) Validate(ctx context.Context, token string) (*authn.Identi
 	if ti, ok := km.cache.Get(authn.CacheKey(k)); ok {
 		return ti, nil
 	}
-	rec, err := km.cfg.Store.Lookup(ctx, k)
+	lctx, sp := spans.StartClient(ctx, "token store lookup")
+	rec, err := km.cfg.Store.Lookup(lctx, k)
+	if sp.IsRecording() {
+		outcome := "found"
+		if errors.Is(err, ErrNotFound) {
+			outcome = "not_found"
+		} else if err != nil {
+			outcome = "unavailable"
+			sp.SetStatus(codes.Error, outcome)
+		}
+		sp.SetAttributes(attribute.String("gatehouse.key_manager", km.cfg.Name), attribute.String("gatehouse.outcome", outcome))
+	}
+	sp.End()
 	if errors.Is(err, ErrNotFound) {
 		return nil, authn.Reject("", authn.ReasonInactiveToken, "key manager "+km.cfg.Name+": token not active", nil)
 	}
@@ -330,7 +345,7 @@ func (km *KeyManager) identity(rec Record, credID string) (*authn.Identity, *aut
 		"scope":      strings.Join(scopes, " "),
 		"token_type": "Bearer",
 	}
-	return &authn.Identity{
+	id := &authn.Identity{
 		Type:         authn.TypeOpaqueToken,
 		Source:       km.cfg.Name,
 		Subject:      rec.ClientID,
@@ -342,10 +357,11 @@ func (km *KeyManager) identity(rec Record, credID string) (*authn.Identity, *aut
 		IssuedAt:     rec.IssuedAt,
 		ExpiresAt:    rec.ExpiresAt,
 		CredentialID: credID,
-		Claims:       claims,
 
 		SubscriptionValidation: km.cfg.SubscriptionValidation,
-	}, nil
+	}
+	id.SetClaims(claims)
+	return id, nil
 }
 
 // Revoke revokes token on behalf of app (RFC 7009): only the application
@@ -386,7 +402,7 @@ func (km *KeyManager) Introspect(ctx context.Context, token string) (map[string]
 		return nil, err
 	}
 	out := map[string]any{"active": true}
-	for k, v := range ti.Claims {
+	for k, v := range ti.Claims() {
 		out[k] = v
 	}
 	out["application"] = ti.Application

@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/authn/authntest"
 	"github.com/gatehouse/gatehouse/authn/keymanager"
+	"github.com/gatehouse/gatehouse/internal/redisconn"
 )
 
 // Client secrets of the fixture applications.
@@ -425,7 +426,7 @@ func TestNewErrors(t *testing.T) {
 // technical failure (never "inactive") in process.
 func TestStoreDownFailsClosed(t *testing.T) {
 	ctx := context.Background()
-	store, err := keymanager.OpenRedis(ctx, keymanager.RedisConfig{Addr: authntest.StartRedis(t)}, nil)
+	store, err := keymanager.OpenRedis(ctx, keymanager.RedisConfig{Conn: redisconn.Config{Address: authntest.StartRedis(t)}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

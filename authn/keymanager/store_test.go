@@ -10,10 +10,13 @@ import (
 
 	"github.com/gatehouse/gatehouse/authn/authntest"
 	"github.com/gatehouse/gatehouse/authn/keymanager"
+	"github.com/gatehouse/gatehouse/internal/redisconn"
+	"github.com/gatehouse/gatehouse/internal/redistest"
 )
 
 // storeKinds opens each store kind fresh for a test: the file store and
-// Redis (a private redis-server; skipped loudly when not installed).
+// Redis as one node, behind Sentinel and as a three-master Cluster (private
+// redis-server processes; skipped loudly when not installed).
 var storeKinds = []struct {
 	name string
 	open func(t *testing.T) keymanager.Store
@@ -28,13 +31,32 @@ var storeKinds = []struct {
 	}},
 	{"redis", func(t *testing.T) keymanager.Store {
 		addr := authntest.StartRedis(t)
-		s, err := keymanager.OpenRedis(context.Background(), keymanager.RedisConfig{Addr: addr, KeyPrefix: "test:"}, nil)
+		s, err := keymanager.OpenRedis(context.Background(), keymanager.RedisConfig{Conn: redisconn.Config{Address: addr}, KeyPrefix: "test:"}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = s.Close() })
 		return s
 	}},
+	{"redis-sentinel", func(t *testing.T) keymanager.Store {
+		master := redistest.Start(t, redistest.Options{})
+		sentinel := redistest.StartSentinel(t, master, "tokens")
+		return openRedis(t, redisconn.Config{Addresses: []string{sentinel.Address()}, MasterName: "tokens"})
+	}},
+	{"redis-cluster", func(t *testing.T) keymanager.Store {
+		nodes := redistest.StartCluster(t, 3)
+		return openRedis(t, redisconn.Config{Mode: redisconn.ModeCluster, Address: nodes[0].Address()})
+	}},
+}
+
+func openRedis(t *testing.T, c redisconn.Config) keymanager.Store {
+	t.Helper()
+	s, err := keymanager.OpenRedis(context.Background(), keymanager.RedisConfig{Conn: c, KeyPrefix: "test:", Timeout: 5 * time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
 }
 
 func key(s string) keymanager.Key { return sha256.Sum256([]byte(s)) }
@@ -141,7 +163,41 @@ func TestFileStorePersistsAndSweeps(t *testing.T) {
 }
 
 func TestRedisStoreDown(t *testing.T) {
-	if _, err := keymanager.OpenRedis(context.Background(), keymanager.RedisConfig{Addr: "127.0.0.1:1", Timeout: 200 * time.Millisecond}, nil); !errors.Is(err, keymanager.ErrStore) {
+	if _, err := keymanager.OpenRedis(context.Background(), keymanager.RedisConfig{Conn: redisconn.Config{Address: "127.0.0.1:1"}, Timeout: 200 * time.Millisecond}, nil); !errors.Is(err, keymanager.ErrStore) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestRedisStoreOutage: while Redis is down the store fails at once with
+// ErrStore (no timeout per call), and serves again after Redis returns.
+func TestRedisStoreOutage(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	s, err := keymanager.OpenRedis(context.Background(), keymanager.RedisConfig{Conn: redisconn.Config{Address: srv.Address()}, Timeout: 5 * time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	srv.Stop()
+	if _, err := s.Lookup(ctx, key("a")); !errors.Is(err, keymanager.ErrStore) {
+		t.Fatalf("lookup with Redis down: %v", err)
+	}
+	if s.Up() {
+		t.Fatal("up with Redis down")
+	}
+	if _, err := s.Lookup(ctx, key("a")); !errors.Is(err, keymanager.ErrStore) {
+		t.Fatalf("second lookup with Redis down: %v", err)
+	}
+	srv.Restart()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, err := s.Lookup(ctx, key("a"))
+		if errors.Is(err, keymanager.ErrNotFound) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still failing 20 s after Redis returned: %v", err)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

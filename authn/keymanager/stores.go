@@ -2,13 +2,11 @@ package keymanager
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
-	"fmt"
-	"strconv"
 	"sync"
 
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/redisconn"
 )
 
 // StoreConfig selects and configures the token store (the store section
@@ -18,14 +16,9 @@ type StoreConfig struct {
 	// (replicas share tokens and revocations).
 	Type string `json:"type"`
 	Path string `json:"path"`
-	// Redis connection.
-	Address   string        `json:"address"`
-	Username  string        `json:"username"`
-	Password  config.Secret `json:"password"`
-	DB        int           `json:"db"`
-	KeyPrefix string        `json:"key_prefix"`
-	TLS       bool          `json:"tls"`
-	CAFiles   []string      `json:"ca_files"`
+	// Redis connection: one node, Sentinel or Cluster, TLS.
+	redisconn.Config
+	KeyPrefix string `json:"key_prefix"`
 }
 
 // Store types and the default file store path.
@@ -55,7 +48,7 @@ func storeKey(dir string, s StoreConfig) string {
 	if s.Type == StoreFile {
 		return "file|" + config.ResolvePath(dir, s.Path)
 	}
-	return "redis|" + s.Address + "|" + strconv.Itoa(s.DB) + "|" + s.Username + "|" + s.KeyPrefix + "|" + strconv.FormatBool(s.TLS)
+	return "redis|" + s.Config.Key() + "|" + s.KeyPrefix
 }
 
 // Get returns the store configured by sc (relative paths anchored at dir),
@@ -103,24 +96,7 @@ func OpenStore(ctx context.Context, dir string, sc StoreConfig) (Store, error) {
 	if sc.Type == StoreFile {
 		return OpenFile(config.ResolvePath(dir, sc.Path), nil)
 	}
-	rc := RedisConfig{Addr: sc.Address, Username: sc.Username, DB: sc.DB, KeyPrefix: sc.KeyPrefix}
-	if sc.Password != "" {
-		pw, err := sc.Password.Resolve(dir)
-		if err != nil {
-			return nil, fmt.Errorf("password: %w", err)
-		}
-		rc.Password = pw.Reveal()
-	}
-	if sc.TLS {
-		rc.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
-		if len(sc.CAFiles) > 0 {
-			pool, err := config.LoadCAPool(dir, sc.CAFiles)
-			if err != nil {
-				return nil, fmt.Errorf("ca_files: %w", err)
-			}
-			rc.TLS.RootCAs = pool
-		}
-	}
+	rc := RedisConfig{Conn: sc.Config, Dir: dir, KeyPrefix: sc.KeyPrefix}
 	return OpenRedis(ctx, rc, nil)
 }
 

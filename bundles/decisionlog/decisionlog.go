@@ -8,6 +8,7 @@ package decisionlog
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -69,6 +70,10 @@ type Record struct {
 	// and in the policy evaluation (zero for a cached decision), for the
 	// record's metrics member (policy.decision_logs.metrics).
 	AuthnTime, PolicyTime time.Duration
+	// TraceID and SpanID are the request's trace and its server span with
+	// tracing on (all zero otherwise): OPA's trace_id and span_id members.
+	TraceID [16]byte
+	SpanID  [8]byte
 }
 
 // decisionSink is one destination of decision records.
@@ -253,6 +258,9 @@ func (d *Logger) process(ctx context.Context, r Record) {
 	}
 	if ip := clientIPOf(in); ip != "" {
 		ev.RequestedBy = ip
+	}
+	if r.TraceID != [16]byte{} {
+		ev.TraceID, ev.SpanID = hex.EncodeToString(r.TraceID[:]), hex.EncodeToString(r.SpanID[:])
 	}
 	if r.Decision != nil {
 		res, err := r.Decision.JSON()

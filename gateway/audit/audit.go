@@ -3,6 +3,7 @@
 package audit
 
 import (
+	"encoding/hex"
 	"io"
 	"math"
 	"strconv"
@@ -133,6 +134,37 @@ type Record struct {
 	DurationMS     float64
 	Generation     uint64
 	BundleRevision string
+	// TraceID and SpanID are the request's trace and its server span, with
+	// tracing on (all zero otherwise: the line then has neither key).
+	TraceID [16]byte
+	SpanID  [8]byte
+}
+
+// Traced reports whether the record carries a trace id.
+func (r *Record) Traced() bool { return r.TraceID != [16]byte{} }
+
+// KeyValues are the record's fields as hclog key/value pairs: the slow
+// path's line, identical to the fast one.
+func (r *Record) KeyValues() []any {
+	kv := []any{
+		"request_id", r.RequestID,
+		"method", r.Method,
+		"api", r.API,
+		"operation", r.Operation,
+		"schemes", r.Schemes,
+		"outcomes", r.Outcomes,
+		"credential_ids", r.CredentialIDs,
+		"decision", r.Decision,
+		"reasons", r.Reasons,
+		"status", r.Status,
+		"duration_ms", r.DurationMS,
+		"generation", r.Generation,
+		"bundle_revision", r.BundleRevision,
+	}
+	if r.Traced() {
+		kv = append(kv, "trace_id", hex.EncodeToString(r.TraceID[:]), "span_id", hex.EncodeToString(r.SpanID[:]))
+	}
+	return kv
 }
 
 // Log encodes and queues one line.
@@ -186,8 +218,18 @@ func appendAuditLine(b []byte, module string, now time.Time, r *Record) []byte {
 	b = appendJSONString(b, r.RequestID)
 	b = append(b, `,"schemes":`...)
 	b = appendJSONStrings(b, r.Schemes)
+	if r.Traced() {
+		b = append(b, `,"span_id":"`...)
+		b = hex.AppendEncode(b, r.SpanID[:])
+		b = append(b, '"')
+	}
 	b = append(b, `,"status":`...)
 	b = strconv.AppendInt(b, int64(r.Status), 10)
+	if r.Traced() {
+		b = append(b, `,"trace_id":"`...)
+		b = hex.AppendEncode(b, r.TraceID[:])
+		b = append(b, '"')
+	}
 	b = append(b, "}\n"...)
 	return b
 }

@@ -17,11 +17,7 @@ func hclogLine(t *testing.T, module string, r *Record) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	l := hclog.New(&hclog.LoggerOptions{Output: &buf, JSONFormat: true, TimeFormat: TimeFormat}).Named(module)
-	l.Info("request",
-		"request_id", r.RequestID, "method", r.Method, "api", r.API, "operation", r.Operation,
-		"schemes", r.Schemes, "outcomes", r.Outcomes, "credential_ids", r.CredentialIDs,
-		"decision", r.Decision, "reasons", r.Reasons, "status", r.Status,
-		"duration_ms", r.DurationMS, "generation", r.Generation, "bundle_revision", r.BundleRevision)
+	l.Info("request", r.KeyValues()...)
 	return buf.Bytes()
 }
 
@@ -46,6 +42,10 @@ func TestAuditLineMatchesHclog(t *testing.T) {
 			Schemes: []string{"s<"}, Outcomes: []string{}, CredentialIDs: []string{}, Decision: "deny",
 			Reasons: []string{"custom \"reason\"", "tab\there"}, Status: 403, DurationMS: 12345.678, Generation: 1 << 40}},
 		{"ok/tiny-and-huge-durations", Record{RequestID: "r", DurationMS: 0.0000001, Schemes: []string{}, Outcomes: []string{}, CredentialIDs: []string{}, Reasons: []string{}}},
+		{"ok/traced", Record{RequestID: "r", Method: "GET", Decision: "allow", Status: 200, Schemes: []string{"jwt"}, Outcomes: []string{"verified"},
+			CredentialIDs: []string{"0a"}, Reasons: []string{},
+			TraceID: [16]byte{0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36},
+			SpanID:  [8]byte{0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7}}},
 		{"ok/huge-duration", Record{RequestID: "r", DurationMS: 3e21, Schemes: []string{}, Outcomes: []string{}, CredentialIDs: []string{}, Reasons: []string{}}},
 	}
 	for _, tc := range tests {

@@ -13,6 +13,9 @@ type LimitsConfig struct {
 	// MaxConnections caps open client connections per listener; more wait
 	// in the kernel's accept queue.
 	MaxConnections int `json:"max_connections"`
+	// MaxPolicyBodyBytes bounds the body read for the policy on operations
+	// that opt in (x-gatehouse-policy-body); 413 above it.
+	MaxPolicyBodyBytes int64 `json:"max_policy_body_bytes"`
 }
 
 // Limit defaults, as documented in the README.
@@ -20,6 +23,10 @@ const (
 	DefaultMaxBodyBytes   = 10 << 20
 	DefaultMaxTokenBytes  = 16 << 10
 	DefaultMaxConnections = 10000
+	// DefaultMaxPolicyBodyBytes: bodies a policy judges are small
+	// documents (an order, a refund), and each is held in memory twice
+	// (raw and parsed) while it is decided.
+	DefaultMaxPolicyBodyBytes = 64 << 10
 )
 
 // ApplyDefaults fills unset values.
@@ -33,6 +40,16 @@ func (l *LimitsConfig) ApplyDefaults() {
 	if l.MaxConnections == 0 {
 		l.MaxConnections = DefaultMaxConnections
 	}
+	if l.MaxPolicyBodyBytes == 0 {
+		l.MaxPolicyBodyBytes = DefaultMaxPolicyBodyBytes
+	}
+}
+
+// PolicyBodyLimit is the most an opted-in operation of an API reads for
+// its policy: limits.max_policy_body_bytes, never above the API's body
+// limit.
+func (l *LimitsConfig) PolicyBodyLimit(apiMax int64) int64 {
+	return min(l.MaxPolicyBodyBytes, l.BodyLimit(apiMax))
 }
 
 // BodyLimit is the body limit of an API: its own max_body_bytes (apiMax)

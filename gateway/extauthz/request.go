@@ -15,6 +15,7 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
 	"github.com/gatehouse/gatehouse/authn"
+	"github.com/gatehouse/gatehouse/gateway/policybody"
 )
 
 // errRequest is a CheckRequest the original request cannot be rebuilt from
@@ -77,11 +78,18 @@ func requestOf(ctx context.Context, req *authv3.CheckRequest) (*http.Request, er
 		}
 		r.ContentLength = n
 	}
-	switch body := hr.GetRawBody(); {
-	case len(body) > 0:
+	body := hr.GetRawBody()
+	if len(body) == 0 && hr.GetBody() != "" {
+		body = []byte(hr.GetBody())
+	}
+	if len(body) > 0 {
 		r.Body = io.NopCloser(bytes.NewReader(body))
-	case hr.GetBody() != "":
-		r.Body = io.NopCloser(strings.NewReader(hr.GetBody()))
+	}
+	if !wholeBody(r, len(body)) {
+		ctx = policybody.WithUnavailable(ctx)
+	}
+	if len(body) > 0 && r.ContentLength == 0 {
+		r.ContentLength = int64(len(body))
 	}
 	// The certificate Envoy verified on the downstream connection
 	// (include_peer_certificate): the leaf, URL-encoded PEM. A principal
@@ -92,6 +100,21 @@ func requestOf(ctx context.Context, req *authv3.CheckRequest) (*http.Request, er
 		ctx = authn.WithForwardedCertificates(ctx, chain, err)
 	}
 	return r.WithContext(ctx), nil
+}
+
+// wholeBody reports whether the CheckRequest carries the whole body of the
+// original request (Envoy sends it with with_request_body): not when Envoy
+// says it sent part (allow_partial_message), when the declared length
+// differs, or when a body was declared or chunked but none came. An
+// operation whose policy reads the body is refused otherwise.
+func wholeBody(r *http.Request, n int) bool {
+	if r.Header.Get("X-Envoy-Auth-Partial-Body") == "true" {
+		return false
+	}
+	if r.ContentLength > 0 && r.ContentLength != int64(n) {
+		return false
+	}
+	return n > 0 || len(r.Header["Transfer-Encoding"]) == 0
 }
 
 // copyHeaders takes the request headers from the header map (Envoy's

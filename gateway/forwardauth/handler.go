@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/gatehouse/gatehouse/gateway/frontdoor"
+	"github.com/gatehouse/gatehouse/gateway/policybody"
 )
 
 // The endpoint family, one listener:
@@ -64,7 +65,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.write(w, h.decider.Refuse(bare(r), http.StatusBadRequest, "bad_original_request"), st)
 		return
 	}
-	h.write(w, h.decider.Decide(r), st)
+	// The proxies send the original request's headers, never its body: an
+	// operation whose policy reads the body is refused (fail closed).
+	h.write(w, h.decider.Decide(r.WithContext(policybody.WithUnavailable(r.Context()))), st)
 }
 
 func styleOf(path string) (style, bool) {

@@ -68,7 +68,9 @@ func NewCache() *Cache {
 
 // Key builds the cache key of an evaluation, or reports that it has none.
 func (c *Cache) Key(r *http.Request, op *Op, outcomes Outcomes) (Key, bool) {
-	if op.NumSchemes > MaxKeySchemes {
+	if op.NumSchemes > MaxKeySchemes || op.ReadsBody {
+		// The body is not in the key: a policy that reads it is evaluated
+		// every time.
 		return Key{}, false
 	}
 	k := Key{op: op}

@@ -97,6 +97,9 @@ type Op struct {
 	// PathSegs segments (input_request.go).
 	PathParams []PathParam
 	PathSegs   int
+	// ReadsBody: the operation opts in to input.request.body (body.go);
+	// its decisions are never cached.
+	ReadsBody bool
 }
 
 // Input holds the per-request parts of the policy input.
@@ -109,6 +112,8 @@ type Input struct {
 	Op       *Op
 	Outcomes Outcomes
 	Now      time.Time
+	// Body is input.request.body (nil: absent).
+	Body ast.Value
 }
 
 // Value builds the policy input document (schemas/input.schema.json).
@@ -130,6 +135,9 @@ func (in *Input) Value() ast.Value {
 	)
 	if cc := clientCertValue(in.Request); cc != nil {
 		req.Insert(kClientCert, cc)
+	}
+	if b := in.bodyTerm(); b != nil {
+		req.Insert(kBody, b)
 	}
 	creds, rej := emptyObject, emptyObject
 	if nv := in.Outcomes.Verified(); nv > 0 {

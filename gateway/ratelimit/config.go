@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/redisconn"
 )
 
 // Config (rate_limits) configures request rate limits. Limits per
@@ -37,22 +38,42 @@ type Rate struct {
 	Burst             int     `json:"burst"`
 }
 
-// RedisConfig is the Redis that holds shared counters.
+// RedisConfig is the Redis that holds shared counters, and what happens
+// when it cannot answer.
 type RedisConfig struct {
-	Address   string          `json:"address"`
-	Username  string          `json:"username"`
-	Password  config.Secret   `json:"password"`
-	DB        int             `json:"db"`
-	TLS       bool            `json:"tls"`
-	KeyPrefix string          `json:"key_prefix"`
-	Timeout   config.Duration `json:"timeout"`
+	redisconn.Config
+	KeyPrefix string `json:"key_prefix"`
+	// Timeout bounds one Redis call; past it the store counts as
+	// unavailable and OnStoreError decides.
+	Timeout config.Duration `json:"timeout"`
+	// OnStoreError decides checks while Redis is unavailable: local
+	// (default) counts in this process with each limit divided by Replicas,
+	// deny answers 429, allow lets every request through.
+	OnStoreError string `json:"on_store_error"`
+	// Replicas is how many gateway processes share the limits (default 1):
+	// the local fallback and the synchronized mode give each replica this
+	// share of a limit.
+	Replicas int `json:"replicas"`
+	// SyncInterval, when set, counts locally and reconciles with Redis in
+	// one batch per interval instead of one round trip per check.
+	SyncInterval config.Duration `json:"sync_interval"`
 }
+
+// on_store_error modes.
+const (
+	OnErrorLocal = "local"
+	OnErrorDeny  = "deny"
+	OnErrorAllow = "allow"
+)
 
 // Rate limit defaults.
 const (
 	DefaultMaxKeys   = 100000
 	DefaultKeyPrefix = "gatehouse:rl:"
 	DefaultTimeout   = 100 * time.Millisecond
+	// MinSyncInterval keeps the synchronized mode from becoming one call
+	// per check under another name.
+	MinSyncInterval = time.Millisecond
 )
 
 // ApplyDefaults fills unset values.
@@ -65,6 +86,12 @@ func (rl *Config) ApplyDefaults() {
 			r.KeyPrefix = DefaultKeyPrefix
 		}
 		config.SetDefault(&r.Timeout, DefaultTimeout)
+		if r.OnStoreError == "" {
+			r.OnStoreError = OnErrorLocal
+		}
+		if r.Replicas == 0 {
+			r.Replicas = 1
+		}
 	}
 }
 
@@ -74,6 +101,21 @@ func (rl *Config) Check(add func(ptr, format string, args ...any)) {
 	for i, p := range rl.TrustedProxies {
 		if _, err := config.ParsePrefix(p); err != nil {
 			add(fmt.Sprintf("/rate_limits/trusted_proxies/%d", i), "%v", err)
+		}
+	}
+	if r := rl.Redis; r != nil {
+		const p = "/rate_limits/redis"
+		r.Config.Check(p, add)
+		switch r.OnStoreError {
+		case "", OnErrorLocal, OnErrorDeny, OnErrorAllow:
+		default:
+			add(p+"/on_store_error", "on_store_error must be local, deny or allow, not %q", r.OnStoreError)
+		}
+		if r.Replicas < 0 {
+			add(p+"/replicas", "replicas must be at least 1")
+		}
+		if d := r.SyncInterval.D(); d < 0 || d > 0 && d < MinSyncInterval {
+			add(p+"/sync_interval", "sync_interval must be at least %s (or unset: one Redis call per check)", MinSyncInterval)
 		}
 	}
 	for name, r := range map[string]*Rate{"per_ip": rl.PerIP, "failures": rl.Failures} {

@@ -6,8 +6,10 @@ package ratelimit
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/redisconn"
 )
 
 // Rate limits run in two stages, so that floods cost as little as possible:
@@ -44,59 +47,108 @@ import (
 type Stores struct {
 	log      hclog.Logger
 	failures prometheus.Counter
+	calls    prometheus.Counter
+	up       prometheus.GaugeFunc
 	mu       sync.Mutex
 	local    *localStore
-	redis    map[string]*redisStore // by address/db/prefix/user
+	redis    map[string]redisBacked // by every rate_limits.redis setting
 }
 
-// NewStores makes empty stores; reg (optional) gets their error counter.
+// redisBacked is a store over a Conn, closed with the Stores.
+type redisBacked struct {
+	rateStore
+	conn *redisconn.Conn
+	sync *syncStore
+}
+
+// NewStores makes empty stores; reg (optional) gets their counters.
 func NewStores(log hclog.Logger, reg *prometheus.Registry) *Stores {
-	s := &Stores{log: log, redis: map[string]*redisStore{}}
+	s := &Stores{log: log, redis: map[string]redisBacked{}}
 	s.failures = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "gatehouse_ratelimit_store_errors_total",
-		Help: "Rate limit checks that Redis could not answer (the local counters decided).",
+		Help: "Rate limit checks that Redis could not answer (rate_limits.redis.on_store_error decided).",
 	})
+	s.calls = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "gatehouse_ratelimit_redis_calls_total",
+		Help: "Round trips to the rate-limit Redis: one per check, or one per batch with sync_interval.",
+	})
+	s.up = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gatehouse_ratelimit_redis_up",
+		Help: "Whether every rate-limit Redis answered its last call (1; also with none configured) or on_store_error decides (0).",
+	}, s.redisUp)
 	if reg != nil {
-		reg.MustRegister(s.failures)
+		reg.MustRegister(s.Metrics()...)
 	}
 	return s
 }
 
-// Metrics is the stores' error counter, for the server's registry.
-func (s *Stores) Metrics() prometheus.Collector { return s.failures }
+// Metrics are the stores' counters and gauge, for the server's registry.
+func (s *Stores) Metrics() []prometheus.Collector {
+	return []prometheus.Collector{s.failures, s.calls, s.up}
+}
+
+// redisUp is 1 when every Redis store answers (or there is none).
+func (s *Stores) redisUp() float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, st := range s.redis {
+		if !st.conn.Up() || st.sync != nil && st.sync.stale.Load() {
+			return 0
+		}
+	}
+	return 1
+}
 
 func (s *Stores) get(rl *Config, dir string) (rateStore, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	max := DefaultMaxKeys
+	maxKeys := DefaultMaxKeys
 	if rl != nil {
-		max = rl.MaxKeys
+		maxKeys = rl.MaxKeys
 	}
 	if s.local == nil {
-		s.local = newLocalStore(max)
+		s.local = newLocalStore(maxKeys)
 	}
 	if rl == nil || rl.Redis == nil {
 		return s.local, nil
 	}
 	r := rl.Redis
-	key := strings.Join([]string{r.Address, r.Username, string(r.Password), r.KeyPrefix, r.Timeout.D().String()}, "|")
+	key := strings.Join([]string{r.Config.Key(), r.KeyPrefix, r.Timeout.D().String(), r.OnStoreError,
+		strconv.Itoa(r.Replicas), r.SyncInterval.D().String()}, "|")
 	if st, ok := s.redis[key]; ok {
-		return st, nil
+		return st.rateStore, nil
 	}
-	st, err := newRedisStore(r, dir, s.log.Named("ratelimit"), s.local, s.failures.Inc)
+	log := s.log.Named("ratelimit")
+	conn, err := redisconn.Open(&r.Config, dir, redisconn.Settings{
+		Timeout:    r.Timeout.D(),
+		MaxRetries: -1, // a retry would double the wait; on_store_error answers instead
+		Log:        log,
+	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("rate_limits.redis: %w", err)
 	}
-	s.redis[key] = st
-	return st, nil
+	onErr := &onError{mode: r.OnStoreError, local: s.local, replicas: max(r.Replicas, 1)}
+	b := redisBacked{conn: conn}
+	if r.SyncInterval > 0 {
+		b.sync = newSyncStore(conn, r, maxKeys, log, onErr, s.failures.Inc, s.calls.Inc)
+		go b.sync.run()
+		b.rateStore = b.sync
+	} else {
+		b.rateStore = newRedisStore(conn, r, log, onErr, s.failures.Inc, s.calls.Inc)
+	}
+	s.redis[key] = b
+	return b.rateStore, nil
 }
 
-// Close closes the Redis clients.
+// Close stops the batches and closes the Redis clients.
 func (s *Stores) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, st := range s.redis {
-		_ = st.c.Close()
+		if st.sync != nil {
+			st.sync.close()
+		}
+		_ = st.conn.Close()
 		delete(s.redis, k)
 	}
 	return nil

@@ -2,23 +2,19 @@ package ratelimit
 
 import (
 	"context"
-	"crypto/tls"
-	"fmt"
 	"hash/maphash"
 	"math"
 	"sync"
 	"time"
 
-	"github.com/go-redis/redis_rate/v10"
-	"github.com/hashicorp/go-hclog"
-	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
 )
 
 // Counters behind the rate limits: token buckets in process memory
-// (golang.org/x/time/rate), or GCRA buckets in Redis shared by every replica
-// (github.com/go-redis/redis_rate: one script call per check). Both answer
-// the same three questions.
+// (golang.org/x/time/rate); GCRA buckets in Redis shared by every replica,
+// one script call per check (github.com/go-redis/redis_rate, store_redis.go);
+// or local estimates of the Redis buckets reconciled in batches
+// (store_sync.go). All answer the same three questions.
 
 // rateSpec is one bucket's shape.
 type rateSpec struct {
@@ -116,95 +112,6 @@ func (s *localStore) charge(_ context.Context, key string, spec rateSpec) {
 	now := time.Now()
 	if l := s.bucket(key, spec, now); l != nil {
 		_ = l.ReserveN(now, 1) // may go into debt: a flood pays it back
-	}
-}
-
-// redisStore shares buckets through Redis. A Redis that fails or is slow
-// (timeout) leaves the decision to the local store, so an outage of the
-// counters neither stops traffic nor lifts the limits.
-type redisStore struct {
-	c        *redis.Client
-	lim      *redis_rate.Limiter
-	prefix   string
-	timeout  time.Duration
-	fallback *localStore
-	log      hclog.Logger
-	failures func()
-	mu       sync.Mutex
-	lastLog  time.Time
-}
-
-func newRedisStore(r *RedisConfig, dir string, log hclog.Logger, fallback *localStore, failures func()) (*redisStore, error) {
-	opts := &redis.Options{
-		Addr:            r.Address,
-		Username:        r.Username,
-		DB:              r.DB,
-		DialTimeout:     r.Timeout.D(),
-		ReadTimeout:     r.Timeout.D(),
-		WriteTimeout:    r.Timeout.D(),
-		MaxRetries:      -1, // a retry would double the wait; the local store answers instead
-		DisableIdentity: true,
-	}
-	if r.Password != "" {
-		pw, err := r.Password.Resolve(dir)
-		if err != nil {
-			return nil, fmt.Errorf("rate_limits.redis.password: %w", err)
-		}
-		opts.Password = pw.Reveal()
-	}
-	if r.TLS {
-		opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
-	c := redis.NewClient(opts)
-	return &redisStore{c: c, lim: redis_rate.NewLimiter(c), prefix: r.KeyPrefix, timeout: r.Timeout.D(),
-		fallback: fallback, log: log, failures: failures}, nil
-}
-
-// limit turns a spec into redis_rate's shape: one token per emission
-// interval, so fractional rates work.
-func redisLimit(s rateSpec) redis_rate.Limit {
-	period := time.Duration(float64(time.Second) / s.rate)
-	return redis_rate.Limit{Rate: 1, Burst: s.burst, Period: max(period, time.Microsecond)}
-}
-
-func (s *redisStore) call(ctx context.Context, key string, spec rateSpec, n int) (*redis_rate.Result, error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
-	defer cancel()
-	res, err := s.lim.AllowN(ctx, s.prefix+key, redisLimit(spec), n)
-	if err != nil {
-		s.failures()
-		s.mu.Lock()
-		if time.Since(s.lastLog) > time.Minute {
-			s.lastLog = time.Now()
-			s.log.Warn("rate limit counters unavailable in redis; local counters decide", "error", err.Error())
-		}
-		s.mu.Unlock()
-	}
-	return res, err
-}
-
-func (s *redisStore) peek(ctx context.Context, key string, spec rateSpec) (bool, time.Duration) {
-	res, err := s.call(ctx, key, spec, 0)
-	if err != nil {
-		return s.fallback.peek(ctx, key, spec)
-	}
-	if res.Remaining >= 1 {
-		return true, 0
-	}
-	return false, time.Duration(float64(time.Second) / spec.rate)
-}
-
-func (s *redisStore) take(ctx context.Context, key string, spec rateSpec) (bool, time.Duration) {
-	res, err := s.call(ctx, key, spec, 1)
-	if err != nil {
-		return s.fallback.take(ctx, key, spec)
-	}
-	return res.Allowed > 0, max(res.RetryAfter, 0)
-}
-
-func (s *redisStore) charge(ctx context.Context, key string, spec rateSpec) {
-	if _, err := s.call(ctx, key, spec, 1); err != nil {
-		s.fallback.charge(ctx, key, spec)
 	}
 }
 

@@ -1,0 +1,79 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/gateway/tracing/tracingtest"
+)
+
+// BenchmarkTracing is BenchmarkPipeline's jwt-cached request with tracing
+// off (the default: compare with BenchmarkPipeline), with tracing on and
+// every trace sampled (server span, route, authn, policy and upstream
+// spans, exported over OTLP/gRPC to a loopback receiver that discards
+// them), and on but not sampled (sample_ratio 0: ids and propagation
+// only), each with and without a client traceparent.
+func BenchmarkTracing(b *testing.B) {
+	e := newBenchEnv(b)
+	rcv := tracingtest.Start(b)
+	rcv.Discard = true
+	withTracing := func(ratio string) *Server {
+		p := e.config(b, "gatehouse-tracing-"+ratio+".yaml", "")
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		raw = append(raw, fmt.Sprintf("\ntracing: {exporter: otlp-grpc, endpoint: 'http://%s', sample_ratio: %s}\n", rcv.GRPCAddr, ratio)...)
+		p = filepath.Join(filepath.Dir(p), "traced-"+ratio+".yaml")
+		if err := os.WriteFile(p, raw, 0o600); err != nil {
+			b.Fatal(err)
+		}
+		cfg, err := LoadConfig(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s, err := New(context.Background(), p, Options{Logger: NewLogger(cfg.Log, io.Discard), AuditOutput: io.Discard})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+		return s
+	}
+	off, sampled, unsampled := e.server(b), withTracing("1"), withTracing("0")
+	plain := benchRequest("GET", benchBase+"/pets/42", "Bearer "+e.token)
+	withParent := benchRequest("GET", benchBase+"/pets/42", "Bearer "+e.token)
+	withParent.Header.Set("Traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	cases := []struct {
+		name string
+		s    *Server
+		r    *http.Request
+	}{
+		{"off", off, plain},
+		{"off-traceparent", off, withParent},
+		{"sampled", sampled, plain},
+		{"sampled-traceparent", sampled, withParent},
+		{"not-sampled", unsampled, plain},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			serve := func() {
+				rec := httptest.NewRecorder()
+				c.s.ServeHTTP(rec, c.r)
+				if rec.Code != http.StatusOK {
+					b.Fatalf("status %d: %s", rec.Code, rec.Body.String())
+				}
+			}
+			serve()
+			b.ReportAllocs()
+			for b.Loop() {
+				serve()
+			}
+		})
+	}
+}
