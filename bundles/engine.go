@@ -63,6 +63,8 @@ type Engine struct {
 	timeout   time.Duration
 	// mask and drop are data.system.log.mask / drop, when defined.
 	mask, drop *rego.PreparedEvalQuery
+	// unmask is data.system.log.unmask (decision-log body fields to keep).
+	unmask *rego.PreparedEvalQuery
 	// cacheable: decisions depend only on the operation, credentials,
 	// rejections and client certificate (see cacheable.go).
 	cacheable      bool

@@ -16,6 +16,10 @@ import (
 const (
 	LogMaskQuery = "data.system.log.mask"
 	LogDropQuery = "data.system.log.drop"
+	// LogUnmaskQuery is the gateway's own addition: JSON pointers under
+	// /input/request/body that decision logs may keep (the body is masked
+	// otherwise; bundles/decisionlog/body.go).
+	LogUnmaskQuery = "data.system.log.unmask"
 )
 
 // prepareLogQueries prepares the mask and drop queries of this engine when
@@ -41,8 +45,45 @@ func (e *Engine) prepareLogQueries(ctx context.Context, store storage.Store, cap
 	if e.mask, err = prep(LogMaskQuery); err != nil {
 		return err
 	}
-	e.drop, err = prep(LogDropQuery)
+	if e.drop, err = prep(LogDropQuery); err != nil {
+		return err
+	}
+	e.unmask, err = prep(LogUnmaskQuery)
 	return err
+}
+
+// LogUnmask evaluates data.system.log.unmask for one decision-log event:
+// the pointers it lists that are strings, nil when no bundle defines it.
+func (e *Engine) LogUnmask(ctx context.Context, event ast.Value) ([]string, error) {
+	if e.unmask == nil {
+		return nil, nil
+	}
+	rs, err := e.evalLog(ctx, e.unmask, event)
+	if err != nil || len(rs) == 0 || len(rs[0].Expressions) == 0 {
+		return nil, err
+	}
+	t, ok := rs[0].Expressions[0].Value.(*ast.Term)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s is %T", ErrEval, LogUnmaskQuery, rs[0].Expressions[0].Value)
+	}
+	var out []string
+	switch v := t.Value.(type) {
+	case ast.Set:
+		v.Foreach(func(x *ast.Term) {
+			if s, ok := x.Value.(ast.String); ok {
+				out = append(out, string(s))
+			}
+		})
+	case *ast.Array:
+		v.Foreach(func(x *ast.Term) {
+			if s, ok := x.Value.(ast.String); ok {
+				out = append(out, string(s))
+			}
+		})
+	default:
+		return nil, fmt.Errorf("%w: %s is %s, not a set of JSON pointers", ErrEval, LogUnmaskQuery, ast.ValueName(t.Value))
+	}
+	return out, nil
 }
 
 // LogMask evaluates data.system.log.mask for one decision-log event; nil

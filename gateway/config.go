@@ -48,6 +48,9 @@ type Config struct {
 	// InternalKeyManager: config_internalkm.go.
 	InternalKeyManager *InternalKeyManagerConfig `json:"internal_key_manager"`
 
+	// Readiness: which dependencies make /readyz fail (readiness.go).
+	Readiness ReadinessConfig `json:"readiness"`
+
 	// InstanceID names this process in decision logs (labels.id); default
 	// the host name and a random suffix (instance.go). Read at start.
 	InstanceID string `json:"instance_id"`
@@ -66,16 +69,19 @@ type Config struct {
 
 // ListenConfig configures the public listeners.
 type ListenConfig struct {
-	Address              string     `json:"address"`
-	TLS                  *TLSConfig `json:"tls"`
-	HTTPAddress          string     `json:"http_address"`
-	ReadHeaderTimeout    Duration   `json:"read_header_timeout"`
-	ReadTimeout          Duration   `json:"read_timeout"`
-	WriteTimeout         Duration   `json:"write_timeout"`
-	IdleTimeout          Duration   `json:"idle_timeout"`
-	ShutdownTimeout      Duration   `json:"shutdown_timeout"`
-	MaxHeaderBytes       int        `json:"max_header_bytes"`
-	MaxConcurrentStreams int        `json:"max_concurrent_streams"`
+	Address           string     `json:"address"`
+	TLS               *TLSConfig `json:"tls"`
+	HTTPAddress       string     `json:"http_address"`
+	ReadHeaderTimeout Duration   `json:"read_header_timeout"`
+	ReadTimeout       Duration   `json:"read_timeout"`
+	WriteTimeout      Duration   `json:"write_timeout"`
+	IdleTimeout       Duration   `json:"idle_timeout"`
+	ShutdownTimeout   Duration   `json:"shutdown_timeout"`
+	// DrainDelay is how long /readyz fails on SIGTERM before the listeners
+	// stop accepting (drain.go), so balancers stop sending first.
+	DrainDelay           Duration `json:"drain_delay"`
+	MaxHeaderBytes       int      `json:"max_header_bytes"`
+	MaxConcurrentStreams int      `json:"max_concurrent_streams"`
 	// ExtAuthz and ForwardAuth are the front doors for another proxy
 	// (config_frontdoors.go).
 	ExtAuthz    *FrontDoorConfig `json:"ext_authz"`
@@ -232,6 +238,7 @@ const (
 	DefaultReadHeaderTimeout = 10 * time.Second
 	DefaultIdleTimeout       = 120 * time.Second
 	DefaultShutdownTimeout   = 30 * time.Second
+	DefaultDrainDelay        = 5 * time.Second
 	DefaultMaxHeaderBytes    = 64 << 10
 	DefaultMaxStreams        = 250
 	DefaultIdentityHeader    = "X-JWT-Assertion"
@@ -249,6 +256,8 @@ func (c *Config) applyDefaults() {
 	setDur(&l.ReadHeaderTimeout, DefaultReadHeaderTimeout)
 	setDur(&l.IdleTimeout, DefaultIdleTimeout)
 	setDur(&l.ShutdownTimeout, DefaultShutdownTimeout)
+	setDur(&l.DrainDelay, DefaultDrainDelay)
+	c.Readiness.applyDefaults()
 	if l.MaxHeaderBytes == 0 {
 		l.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/authn/authntest"
+	"github.com/gatehouse/gatehouse/gateway"
 )
 
 // Three issuers on loopback, each a real HTTP server that counts fetches:
@@ -314,10 +315,13 @@ func TestIssuerOutages(t *testing.T) {
 	if r.status != 503 || r.header.Get("Retry-After") != "5" {
 		t.Fatalf("own, never fetched: %d (Retry-After %q), want 503", r.status, r.header.Get("Retry-After"))
 	}
+	// A required dependency (readiness.jwks defaults to required) is down:
+	// /readyz says so and takes the replica out.
 	var ready struct {
-		Status      string   `json:"status"`
-		Unavailable []string `json:"unavailable_issuers"`
-		Issuers     []struct {
+		Status       string               `json:"status"`
+		Dependencies []gateway.Dependency `json:"dependencies"`
+		Unavailable  []string             `json:"unavailable_issuers"`
+		Issuers      []struct {
 			Issuer    string `json:"issuer"`
 			Available bool   `json:"available"`
 			LastError string `json:"last_error"`
@@ -329,8 +333,20 @@ func TestIssuerOutages(t *testing.T) {
 	}
 	_ = json.NewDecoder(resp.Body).Decode(&ready)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || ready.Status != "degraded" || strings.Join(ready.Unavailable, ",") != "own" || len(ready.Issuers) != 3 {
+	if resp.StatusCode != 503 || ready.Status != "not_ready" || strings.Join(ready.Unavailable, ",") != "own" || len(ready.Issuers) != 3 {
 		t.Fatalf("readyz %d: %+v", resp.StatusCode, ready)
+	}
+	down := 0
+	for _, d := range ready.Dependencies {
+		if d.State == "down" {
+			down++
+			if d.Name != "jwks:own" || d.Mode != "required" || d.Error == "" {
+				t.Fatalf("dependency %+v down, want only jwks:own (required, with its error)", d)
+			}
+		}
+	}
+	if down != 1 {
+		t.Fatalf("%d dependencies down, want 1: %+v", down, ready.Dependencies)
 	}
 
 	// own comes back: the background retry (1s, 2s, 4s…) picks it up.
@@ -345,6 +361,11 @@ func TestIssuerOutages(t *testing.T) {
 			t.Fatalf("own after recovery: %d", r.status)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+	if resp, err := http.Get(e.admin + "/readyz"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("readyz after own recovered: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 	metrics := get(t, e.admin+"/metrics")
 	for _, want := range []string{`gatehouse_jwks_age_seconds{issuer="own"}`, `gatehouse_jwks_available{issuer="own"} 1`, `gatehouse_jwks_fetches_total{issuer="corp",result="failure"}`} {

@@ -3,10 +3,12 @@ package gateway_test
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -200,5 +202,53 @@ func TestPolicyBodyExtension(t *testing.T) {
 				t.Fatalf("PolicyBody %v, want %v", got, c.want)
 			}
 		})
+	}
+}
+
+// The body reaches decision logs masked: only the fields the bundle's
+// data.system.log.unmask names are written.
+func TestPolicyBodyDecisionLog(t *testing.T) {
+	cfg := strings.Replace(coreConfig, "  - openapi: bare.yaml\n", "  - openapi: refunds.yaml\n    upstream: ${UPSTREAM}\n  - openapi: bare.yaml\n", 1)
+	cfg = strings.Replace(cfg, "policy:\n  bundles: [bundle/]", "policy:\n  bundles: [bundle/]\n  decision_logs: {file: decisions.jsonl}", 1)
+	e := newEnv(t, envOptions{
+		config: cfg,
+		files: map[string]string{
+			"shapes.yaml":         shapesDoc,
+			"bare.yaml":           bareDoc,
+			"refunds.yaml":        refundsDoc,
+			"bundle/.manifest":    `{"revision": "refunds-1", "roots": ["gatehouse/custom", "system/log"]}`,
+			"bundle/refunds.rego": refundsRego,
+			"bundle/log.rego":     "package system.log\n\nunmask contains \"/input/request/body/amount\"\n",
+		},
+	})
+	h := bearer(e.token(nil))
+	h.Set("Content-Type", "application/json")
+	if r := e.doBody("POST", "/refunds/refunds", h, `{"amount": 77, "customer": "o-secret-customer-77"}`, false); r.status != 200 {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	file := filepath.Join(e.dir, "decisions.jsonl")
+	var rec struct {
+		Input struct {
+			Request struct {
+				Body map[string]any `json:"body"`
+			} `json:"request"`
+		} `json:"input"`
+		Custom struct {
+			Erased []string `json:"erased"`
+		} `json:"custom"`
+	}
+	eventually(t, "the decision record", func() bool {
+		raw, _ := os.ReadFile(file)
+		return len(raw) > 0 && json.Unmarshal(bytes.SplitN(raw, []byte("\n"), 2)[0], &rec) == nil
+	})
+	raw, _ := os.ReadFile(file)
+	if bytes.Contains(raw, []byte("o-secret-customer-77")) || strings.Contains(e.logs.String(), "o-secret-customer-77") {
+		t.Fatalf("a masked body field was logged: %s", raw)
+	}
+	if rec.Input.Request.Body["amount"] != 77.0 || len(rec.Input.Request.Body) != 1 {
+		t.Fatalf("logged body %v, want only the amount", rec.Input.Request.Body)
+	}
+	if !slices.Contains(rec.Custom.Erased, "/input/request/body/customer") {
+		t.Fatalf("erased %v, want the customer", rec.Custom.Erased)
 	}
 }

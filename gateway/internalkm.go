@@ -24,6 +24,7 @@ type internalKMState struct {
 	cfg       *InternalKeyManagerConfig
 	km        *keymanager.KeyManager
 	serverTLS *tls.Config // nil without tls
+	store     keymanager.Store
 	// owned is the store holder when this generation opened its own
 	// (gatehouse check / explain); a Server's outlives generations.
 	owned *keymanager.Stores
@@ -51,6 +52,7 @@ func buildInternalKM(ctx context.Context, cfg *Config, log hclog.Logger, stores 
 	if err != nil {
 		return nil, fail("/store", err)
 	}
+	st.store = store
 	kc := keymanager.Config{
 		Name:                   k.Name,
 		Issuer:                 k.Issuer,

@@ -47,6 +47,10 @@ type Server struct {
 	auditFast *audit.Log
 
 	instanceID string // instance.go
+	// draining is set by Drain (drain.go); storeProbe caches /readyz's
+	// token-store ping (readiness.go).
+	draining   atomic.Bool
+	storeProbe storeProbe
 
 	gen     atomic.Pointer[Generation]
 	metrics *metrics
@@ -436,42 +440,6 @@ func (s *Server) routesAdmin() {
 	})
 	s.routesAPIKeys(m, true)
 	s.routesKeyManager(m, true)
-}
-
-// readyz reports the serving generation and the last reload. It answers 200
-// while a generation serves, also after a failed reload (the previous one
-// still serves correctly), and shows the failure so operators see it.
-func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
-	g := s.gen.Load()
-	body := map[string]any{"status": "ready"}
-	status := http.StatusOK
-	if g == nil {
-		body["status"] = "not_ready"
-		status = http.StatusServiceUnavailable
-	} else {
-		body["generation"] = g.ID
-		body["apis"] = g.Describe()
-		body["bundle_revision"] = g.Engine.Revision()
-		if len(g.trusts) > 0 {
-			body["client_trust"] = trustStatus(g, time.Now())
-		}
-		addIssuerStatus(body, g)
-	}
-	if lr := s.lastReload.Load(); lr != nil {
-		body["last_reload"] = lr
-		if !lr.OK {
-			body["status"] = "degraded"
-		}
-	}
-	if s.remote != nil {
-		body["remote_bundles"] = s.remote.Snapshot()
-		if s.remote.Degraded() && status == http.StatusOK {
-			body["status"] = "degraded"
-		}
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(body)
 }
 
 // Metrics returns the Prometheus registry of this server.

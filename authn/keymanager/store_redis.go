@@ -141,3 +141,15 @@ func (s *RedisStore) Revoke(ctx context.Context, k Key) error {
 
 // Close closes the connection pool.
 func (s *RedisStore) Close() error { return s.conn.Close() }
+
+// Ping asks Redis for PONG (readiness); known down answers at once.
+func (s *RedisStore) Ping(ctx context.Context) error {
+	c, err := s.client()
+	if err != nil {
+		return err
+	}
+	if err := c.Ping(ctx).Err(); err != nil {
+		return s.fail(c, err)
+	}
+	return nil
+}

@@ -100,6 +100,21 @@ func OpenStore(ctx context.Context, dir string, sc StoreConfig) (Store, error) {
 	return OpenRedis(ctx, rc, nil)
 }
 
+// Ping reports whether s can be reached now: a Redis store answers PING
+// (opening a lazy store first); a file store always can.
+func Ping(ctx context.Context, s Store) error {
+	if l, ok := s.(*lazyStore); ok {
+		var err error
+		if s, err = l.get(ctx); err != nil {
+			return err
+		}
+	}
+	if p, ok := s.(interface{ Ping(context.Context) error }); ok {
+		return p.Ping(ctx)
+	}
+	return nil
+}
+
 // lazyStore opens its store on first use (retrying after a failure).
 type lazyStore struct {
 	open func(context.Context) (Store, error)

@@ -274,6 +274,13 @@ func (d *Logger) process(ctx context.Context, r Record) {
 	if r.Cached {
 		ev.Custom["cached"] = true
 	}
+	if err := maskBody(ctx, eng, ev); err != nil {
+		// The body was erased whole; an unmask policy that fails could
+		// mean a record unlike the one the bundle asked for: not written.
+		d.failures.Inc()
+		d.log.Error("decision log unmask policy failed; record not written", "request_id", r.RequestID, "error", err.Error())
+		return
+	}
 	drop, err := applyLogPolicies(ctx, eng, ev)
 	if err != nil {
 		// A mask policy that fails could leave something unmasked: the

@@ -44,6 +44,8 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 	format := fs.String("format", "json", "output format: json or text")
 	at := fs.String("time", "", "request time (RFC 3339) the policy sees as input.time; default now")
 	requestID := fs.String("request-id", "explain", "request id the policy sees as input.request.id")
+	data := fs.String("data", "", "request body (Content-Type application/json unless -H sets one); the policy sees it on operations with x-gatehouse-policy-body")
+	dataFile := fs.String("data-file", "", "read the request body from this file (as --data)")
 	var headers headerFlags
 	fs.Var(&headers, "H", "request header 'Name: value' (repeatable)")
 	if code, stop := parseFlags(fs, args, stdout, stderr); stop {
@@ -56,6 +58,19 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 	if *format != "json" && *format != "text" {
 		fmt.Fprintln(stderr, "gatehouse explain: --format must be json or text")
 		return 2
+	}
+	if *data != "" && *dataFile != "" {
+		fmt.Fprintln(stderr, "gatehouse explain: --data and --data-file exclude each other")
+		return 2
+	}
+	body := []byte(*data)
+	if *dataFile != "" {
+		b, err := os.ReadFile(*dataFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "gatehouse explain: --data-file: %v\n", err)
+			return 1
+		}
+		body = b
 	}
 	now := time.Now()
 	if *at != "" {
@@ -78,7 +93,11 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	defer g.Close()
 
-	r := httptest.NewRequest(strings.ToUpper(*method), *target, nil)
+	var rd io.Reader
+	if len(body) > 0 {
+		rd = bytes.NewReader(body)
+	}
+	r := httptest.NewRequest(strings.ToUpper(*method), *target, rd)
 	r.Host = *host
 	r.RemoteAddr = *remote
 	for _, h := range headers {
@@ -88,6 +107,9 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		r.Header.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+	}
+	if len(body) > 0 && r.Header.Get("Content-Type") == "" {
+		r.Header.Set("Content-Type", "application/json")
 	}
 	r.TLS = &tls.ConnectionState{Version: tls.VersionTLS13, HandshakeComplete: true, ServerName: *host}
 	if *certFile != "" {

@@ -11,6 +11,9 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/gatehouse/gatehouse/gateway"
 )
@@ -41,8 +44,11 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
+	term := make(chan os.Signal, 2)
+	signal.Notify(term, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(term)
 
 	srv, err := gateway.New(ctx, *cfgPath, gateway.Options{Logger: log, AuditOutput: os.Stderr, ManageRuntime: true, Config: cfg})
 	if err != nil {
@@ -70,9 +76,11 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		case <-hup:
 			log.Info("reloading on SIGHUP")
 			_ = srv.Reload(ctx) // a failure is logged; the old generation serves on
-		case <-ctx.Done():
+		case sig := <-term:
 			writeHeapProfile(stderr)
-			log.Info("draining", "timeout", cfg.Listen.ShutdownTimeout.D().String())
+			drain(srv, sig, term, log)
+			stop()
+			log.Info("shutting down", "timeout", cfg.Listen.ShutdownTimeout.D().String())
 			dctx, cancel := context.WithTimeout(context.Background(), cfg.Listen.ShutdownTimeout.D())
 			err := srv.Shutdown(dctx)
 			cancel()
@@ -83,6 +91,27 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 			log.Info("stopped")
 			return 0
 		}
+	}
+}
+
+// drain runs the first part of a graceful stop: on SIGTERM (what
+// orchestrators send) /readyz fails for listen.drain_delay while every
+// request is still served, so balancers stop sending before the listeners
+// close (gateway/drain.go). SIGINT (Ctrl-C), or a second signal, skips the
+// wait.
+func drain(srv *gateway.Server, sig os.Signal, more <-chan os.Signal, log hclog.Logger) {
+	srv.Drain()
+	if sig != syscall.SIGTERM {
+		return
+	}
+	d := srv.Generation().Config.Listen.DrainDelay.D() // reloads may change it
+	log.Info("draining", "drain_delay", d.String())
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-more:
+		log.Info("second signal: skipping the rest of the drain delay")
 	}
 }
 

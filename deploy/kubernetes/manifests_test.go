@@ -285,8 +285,9 @@ func checkGateway(t *testing.T, d *appsv1.Deployment) {
 	}
 }
 
-// checkDrainTiming: preStop sleep + the gateway's own drain fit in the
-// termination grace period, or the kubelet kills requests mid-drain.
+// checkDrainTiming: preStop sleep + the gateway's own drain (drain_delay,
+// then shutdown_timeout) fit in the termination grace period, or the
+// kubelet kills requests mid-drain.
 func checkDrainTiming(t *testing.T, d *appsv1.Deployment, cfgPath string) {
 	cfg, err := gateway.LoadConfig(cfgPath)
 	if err != nil {
@@ -294,10 +295,10 @@ func checkDrainTiming(t *testing.T, d *appsv1.Deployment, cfgPath string) {
 	}
 	c := d.Spec.Template.Spec.Containers[0]
 	grace := *d.Spec.Template.Spec.TerminationGracePeriodSeconds
-	need := c.Lifecycle.PreStop.Sleep.Seconds + int64(cfg.Listen.ShutdownTimeout.D().Seconds())
+	need := c.Lifecycle.PreStop.Sleep.Seconds + int64(cfg.Listen.DrainDelay.D().Seconds()) + int64(cfg.Listen.ShutdownTimeout.D().Seconds())
 	if need >= grace {
-		t.Errorf("preStop %d s + shutdown_timeout %s >= terminationGracePeriodSeconds %d",
-			c.Lifecycle.PreStop.Sleep.Seconds, cfg.Listen.ShutdownTimeout.D(), grace)
+		t.Errorf("preStop %d s + drain_delay %s + shutdown_timeout %s >= terminationGracePeriodSeconds %d",
+			c.Lifecycle.PreStop.Sleep.Seconds, cfg.Listen.DrainDelay.D(), cfg.Listen.ShutdownTimeout.D(), grace)
 	}
 }
 

@@ -131,7 +131,6 @@ func (s *Stores) get(rl *Config, dir string) (rateStore, error) {
 	b := redisBacked{conn: conn}
 	if r.SyncInterval > 0 {
 		b.sync = newSyncStore(conn, r, maxKeys, log, onErr, s.failures.Inc, s.calls.Inc)
-		go b.sync.run()
 		b.rateStore = b.sync
 	} else {
 		b.rateStore = newRedisStore(conn, r, log, onErr, s.failures.Inc, s.calls.Inc)

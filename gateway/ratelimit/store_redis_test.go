@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -152,5 +153,54 @@ func TestRedisRestartRecovery(t *testing.T) {
 				t.Fatalf("after the restart: %d of 3", got)
 			}
 		})
+	}
+}
+
+// TestStoreTopologies: both stores keep a shared bucket on a primary found
+// through Sentinel and on a three-master Cluster (keys spread over the
+// masters: the synchronized batch is split by node).
+func TestStoreTopologies(t *testing.T) {
+	master := redistest.Start(t, redistest.Options{})
+	sentinel := redistest.StartSentinel(t, master, "rl")
+	nodes := redistest.StartCluster(t, 3)
+	for _, topo := range []struct {
+		name string
+		conn redisconn.Config
+	}{
+		{"sentinel", redisconn.Config{Addresses: []string{sentinel.Address()}, MasterName: "rl"}},
+		{"cluster", redisconn.Config{Addresses: []string{nodes[0].Address(), nodes[2].Address()}}},
+	} {
+		for _, sync := range []bool{false, true} {
+			name := topo.name + "/direct"
+			if sync {
+				name = topo.name + "/sync"
+			}
+			t.Run(name, func(t *testing.T) {
+				r := RedisConfig{Config: topo.conn, KeyPrefix: name + ":"}
+				if sync {
+					r.SyncInterval = config.Duration(time.Hour) // batches by hand
+				}
+				a, _ := openStore(t, r)
+				b, _ := openStore(t, r)
+				for i := range 20 { // 20 keys land on every master
+					key := fmt.Sprint("k", i)
+					got := 0
+					for _, step := range []struct {
+						st rateStore
+						n  int
+					}{{a, 1}, {b, 3}, {a, 2}} {
+						// a synchronized replica refreshes a key it
+						// checked since its last batch (store_sync.go)
+						step.st.peek(context.Background(), key, frozen(2))
+						settle(step.st)
+						got += takes(step.st, key, frozen(2), step.n)
+						settle(step.st)
+					}
+					if got != 2 {
+						t.Fatalf("%s: the two replicas admitted %d, want the bucket's 2", key, got)
+					}
+				}
+			})
+		}
 	}
 }

@@ -37,9 +37,11 @@ import (
 //
 //	B + r·W + 2·(N−1)·(B/R + 1)
 //
-// for a key every replica keeps using. A replica that starts using a key
-// (new to it, or idle longer than the bucket takes to refill) assumes it
-// full until its next batch, which can add B/R + 1 once per replica.
+// for a key every replica keeps using. A batch refreshes only the keys
+// checked since the previous one, so a replica that starts using a key
+// (new to it: assumed full; or unused in its last interval: its older view,
+// refilled) decides from that view until its next batch, which can add
+// B/R + 1 per such start.
 //
 // R = 1 (the default) is Kong's behaviour: each replica may spend the
 // whole bucket between batches (3 replicas, B = 30: 90 admitted in
@@ -65,6 +67,7 @@ type syncStore struct {
 	max    int // per shard
 
 	stale    atomic.Bool // the last batch failed: onError decides
+	start    sync.Once   // the batch loop starts with the first check
 	stop     chan struct{}
 	done     chan struct{}
 	syncMu   sync.Mutex // one batch at a time
@@ -116,7 +119,8 @@ func newSyncStore(conn *redisconn.Conn, r *RedisConfig, maxKeys int, log hclog.L
 	return s
 }
 
-// run batches every interval until close.
+// run batches every interval until close. It starts with the first check,
+// so a generation that is only built (gatehouse check) starts nothing.
 func (s *syncStore) run() {
 	defer close(s.done)
 	// batches on multiples of the interval since the epoch, so replicas
@@ -141,6 +145,7 @@ func (s *syncStore) run() {
 
 func (s *syncStore) close() {
 	close(s.stop)
+	s.start.Do(func() { close(s.done) }) // never started: nothing to wait for
 	<-s.done
 }
 
@@ -149,6 +154,7 @@ func (s *syncStore) close() {
 // used: Redis is unavailable (onError decides) or the store is full
 // (uncounted, like the local store).
 func (s *syncStore) check(key string, spec rateSpec, f func(b *syncBucket, avail float64)) (ok, full bool) {
+	s.start.Do(func() { go s.run() })
 	if s.stale.Load() || !s.conn.Up() {
 		s.failures()
 		return false, false

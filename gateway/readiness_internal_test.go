@@ -1,0 +1,32 @@
+package gateway
+
+import (
+	"net/http"
+	"testing"
+)
+
+// A required dependency down makes the replica unready; a degraded_ok one
+// only degraded; nothing down is ready.
+func TestReadinessOf(t *testing.T) {
+	up := func(mode string) Dependency { return Dependency{Name: "x", State: stateUp, Mode: mode} }
+	down := func(mode string) Dependency { return Dependency{Name: "y", State: stateDown, Mode: mode} }
+	cases := []struct {
+		name   string
+		deps   []Dependency
+		status string
+		code   int
+	}{
+		{"ok/nothing to depend on", nil, "ready", http.StatusOK},
+		{"ok/all up", []Dependency{up(Required), up(DegradedOK)}, "ready", http.StatusOK},
+		{"degraded/degraded_ok down", []Dependency{up(Required), down(DegradedOK)}, "degraded", http.StatusOK},
+		{"not_ready/required down", []Dependency{down(DegradedOK), down(Required)}, "not_ready", http.StatusServiceUnavailable},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			status, code := readinessOf(c.deps)
+			if status != c.status || code != c.code {
+				t.Fatalf("got %s %d, want %s %d", status, code, c.status, c.code)
+			}
+		})
+	}
+}
