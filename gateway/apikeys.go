@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/authn/apikeys"
 	"github.com/gatehouse/gatehouse/bundles"
+	"github.com/gatehouse/gatehouse/gateway/openapi"
 )
 
 // apiKeyState is the API key side of one generation: the token service
@@ -263,7 +264,7 @@ func APIKeyService(cfg *Config) (*apikeys.Service, error) {
 	}
 	known := make([]authn.APIRef, 0, len(cfg.APIs))
 	for i, ac := range cfg.APIs {
-		api, err := LoadAPI(ac, cfg.File(ac.OpenAPI))
+		api, err := openapi.LoadAPI(ac, cfg.File(ac.OpenAPI))
 		if err != nil {
 			return nil, ConfigErrors{{File: cfg.Path, Pointer: fmt.Sprintf("/apis/%d/openapi", i), Msg: err.Error()}}
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/gateway/assertion"
 	"github.com/gatehouse/gatehouse/gateway/edge"
+	"github.com/gatehouse/gatehouse/gateway/openapi"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 	"github.com/gatehouse/gatehouse/gateway/tracing"
 	"github.com/gatehouse/gatehouse/internal/config"
@@ -103,27 +104,6 @@ type AdminConfig struct {
 	Address *string `json:"address"`
 }
 
-// APIConfig is one API: an OpenAPI document plus the gateway facts about it.
-type APIConfig struct {
-	OpenAPI         string   `json:"openapi"`
-	Name            string   `json:"name"`
-	Version         string   `json:"version"`
-	BasePath        *string  `json:"base_path"`
-	Upstream        string   `json:"upstream"`
-	UpstreamTimeout Duration `json:"upstream_timeout"`
-	ScopeMode       string   `json:"scope_mode"`
-	ClientCAFiles   []string `json:"client_ca_files"`
-	// MTLS holds the API's client-certificate settings (config_mtls.go).
-	MTLS *APIMTLSConfig `json:"mtls"`
-	// MaxBodyBytes replaces limits.max_body_bytes for this API.
-	MaxBodyBytes int64 `json:"max_body_bytes"`
-	// WebSockets lets `Upgrade: websocket` through on this API's GET
-	// operations; every other upgrade is never forwarded.
-	WebSockets bool `json:"websockets"`
-	// CORS: the gateway answers preflights and sets CORS headers (gateway/edge).
-	CORS *CORSConfig `json:"cors"`
-}
-
 // Scheme config types (authn/schemes.go).
 const (
 	SchemeBasic  = authn.SchemeBasic
@@ -178,6 +158,10 @@ type (
 	RequestHeadersConfig = edge.RequestHeadersConfig
 	// CORSConfig is an API's cors block (gateway/edge/cors.go).
 	CORSConfig = edge.CORSConfig
+	// APIConfig is one entry of apis (gateway/openapi/config.go).
+	APIConfig = openapi.APIConfig
+	// APIMTLSConfig is an API's mtls block (gateway/openapi/config.go).
+	APIMTLSConfig = openapi.MTLSConfig
 	// RateLimitsConfig is rate_limits (gateway/ratelimit/config.go).
 	RateLimitsConfig = ratelimit.Config
 	// RateConfig is a token bucket of rate_limits.

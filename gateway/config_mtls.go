@@ -10,16 +10,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/config"
 )
 
-// APIMTLSConfig is what one API says about client certificates beyond its
-// CA bundles (apis[].client_ca_files): CRLs and the cache, and — embedded,
-// as authn.MTLSConfig defines them — the allow-lists and which certificate
-// field names the caller. The trust is built from the CA and CRL files.
-type APIMTLSConfig struct {
-	CRLFiles []string `json:"crl_files"`
-	CacheTTL Duration `json:"cache_ttl"`
-	authn.MTLSConfig
-}
-
 // EdgeMTLSConfig is the listener-wide part of mutual TLS: client certificates
 // forwarded by a TLS-terminating load balancer, and the XFCC header the
 // gateway writes for upstreams.

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/gateway"
+	"github.com/gatehouse/gatehouse/gateway/openapi"
 )
 
 // loadAndBuild is `gatehouse check`.
@@ -70,7 +71,7 @@ func TestWSO2Extensions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api, err := gateway.LoadAPI(cfg.APIs[0], cfg.File(cfg.APIs[0].OpenAPI))
+	api, err := openapi.LoadAPI(cfg.APIs[0], cfg.File(cfg.APIs[0].OpenAPI))
 	if err != nil {
 		t.Fatal(err)
 	}

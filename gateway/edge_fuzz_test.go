@@ -10,6 +10,7 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
+	"github.com/gatehouse/gatehouse/gateway/openapi"
 	"github.com/gatehouse/gatehouse/gateway/pipeline"
 )
 
@@ -22,7 +23,7 @@ func fuzzOp() *compiledOp {
 	}}
 	secret := map[string]struct{}{"Authorization": {}, "Proxy-Authorization": {}, "Cookie": {}, "X-Api-Key": {}}
 	op := &Operation{API: api, ID: "op", Method: "GET", Path: "/x", Schemes: []string{"key"},
-		Security: []Requirement{{{Scheme: "key"}}}}
+		Security: []openapi.Requirement{{{Scheme: "key"}}}}
 	return &compiledOp{
 		Operation: op,
 		api:       &compiledAPI{API: api, astAPI: apiValue(api)},

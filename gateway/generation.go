@@ -22,6 +22,7 @@ import (
 	"github.com/gatehouse/gatehouse/bundles"
 	"github.com/gatehouse/gatehouse/gateway/assertion"
 	"github.com/gatehouse/gatehouse/gateway/edge"
+	"github.com/gatehouse/gatehouse/gateway/openapi"
 	"github.com/gatehouse/gatehouse/gateway/pipeline"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 )
@@ -224,7 +225,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	seenBase := map[string]string{}
 	for i, ac := range cfg.APIs {
 		ptr := fmt.Sprintf("/apis/%d", i)
-		api, err := LoadAPI(ac, cfg.File(ac.OpenAPI))
+		api, err := openapi.LoadAPI(ac, cfg.File(ac.OpenAPI))
 		if err != nil {
 			fail(ptr+"/openapi", err)
 			continue

@@ -13,6 +13,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 
 	"github.com/gatehouse/gatehouse/bundles"
+	"github.com/gatehouse/gatehouse/gateway/openapi"
 )
 
 // The decision the gateway enforces takes fast paths (policies/gatehouse/authz/
@@ -128,7 +129,7 @@ func differentialAPIs(t *testing.T) []*API {
 				if name != "" && !quickstart {
 					continue
 				}
-				api, err := LoadAPI(APIConfig{OpenAPI: f, Name: name, ScopeMode: mode, Upstream: "http://127.0.0.1:1"}, f)
+				api, err := openapi.LoadAPI(APIConfig{OpenAPI: f, Name: name, ScopeMode: mode, Upstream: "http://127.0.0.1:1"}, f)
 				if err != nil {
 					continue // a definition the tests expect to be refused
 				}
@@ -155,9 +156,9 @@ func combinedOperations(api *API) []*Operation {
 	if len(names) < 2 {
 		return nil
 	}
-	a := SchemeScopes{Scheme: names[0], Scopes: []string{"read:x"}}
-	b := SchemeScopes{Scheme: names[1]}
-	shapes := map[string][]Requirement{
+	a := openapi.SchemeScopes{Scheme: names[0], Scopes: []string{"read:x"}}
+	b := openapi.SchemeScopes{Scheme: names[1]}
+	shapes := map[string][]openapi.Requirement{
 		"and":         {{a, b}},
 		"or":          {{a}, {b}},
 		"optional":    {{a}, {}},
@@ -167,8 +168,8 @@ func combinedOperations(api *API) []*Operation {
 		"empty_alt_3": {{a}, {b}, {}},
 	}
 	if len(names) > 2 {
-		c := SchemeScopes{Scheme: names[2]}
-		shapes["or_and3"] = []Requirement{{a}, {b, c}}
+		c := openapi.SchemeScopes{Scheme: names[2]}
+		shapes["or_and3"] = []openapi.Requirement{{a}, {b, c}}
 	}
 	keys := make([]string, 0, len(shapes))
 	for k := range shapes {

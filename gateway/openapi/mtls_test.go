@@ -1,4 +1,4 @@
-package gateway_test
+package openapi_test
 
 import (
 	"os"
@@ -7,11 +7,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gatehouse/gatehouse/gateway"
+	"github.com/gatehouse/gatehouse/gateway/openapi"
 )
 
 // requirementsOf renders an operation's security as "a+b | c | {}".
-func requirementsOf(op *gateway.Operation) string {
+func requirementsOf(op *openapi.Operation) string {
 	var alts []string
 	for _, alt := range op.Security {
 		var names []string
@@ -60,11 +60,11 @@ components:
 	if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	api, err := gateway.LoadAPI(gateway.APIConfig{}, file)
+	api, err := openapi.LoadAPI(openapi.APIConfig{}, file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	const c = gateway.MTLSScheme
+	const c = openapi.MTLSScheme
 	want := map[string]string{
 		"/none":                   "jwt | key",
 		"/mandatory":              "jwt+" + c + " | key+" + c,
@@ -108,7 +108,7 @@ components:
 			if err := os.WriteFile(f, []byte(d), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := gateway.LoadAPI(gateway.APIConfig{}, f); err == nil {
+			if _, err := openapi.LoadAPI(openapi.APIConfig{}, f); err == nil {
 				t.Fatal("accepted")
 			}
 		})

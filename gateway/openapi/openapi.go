@@ -1,4 +1,10 @@
-package gateway
+// Package openapi loads the API definitions the gateway serves: one OpenAPI
+// 3.0 or 3.1 document per config entry (APIConfig), read into the API,
+// its security schemes and its operations with their effective security
+// requirements, including the mutual-TLS extensions (mtls.go). It knows
+// nothing of authenticators or policy: gateway/pipeline compiles what it
+// loads into the routes and operations a request is evaluated against.
+package openapi
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package gateway
+package openapi
 
 import (
 	"errors"
@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/gatehouse/gatehouse/internal/config"
 )
 
 // Mutual TLS in API definitions. OpenAPI 3.1 has the `mutualTLS` scheme
@@ -230,7 +232,7 @@ func docClientCAs(doc *openapi3.T, file string) ([]string, error) {
 		if p == "" {
 			return nil, fmt.Errorf("%s: empty path", extClientCA)
 		}
-		list[i] = resolvePath(dir, p)
+		list[i] = config.ResolvePath(dir, p)
 	}
 	return list, nil
 }
