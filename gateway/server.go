@@ -140,7 +140,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		metrics:     newMetrics(),
 		transports:  newTransports(),
 		keySources:  authn.NewKeySources(log),
-		kmStores:    keymanager.NewStores(),
+		kmStores:    keymanager.NewStores().WithLog(log.Named("keymanager")),
 		dpopReplays: newDPoPReplays(),
 		rateStores:  ratelimit.NewStores(log, nil),
 		AdminMux:    http.NewServeMux(),

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"sync"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/redisconn"
 )
@@ -36,10 +38,20 @@ const (
 type Stores struct {
 	mu     sync.Mutex
 	stores map[string]Store
+	log    hclog.Logger // Redis stores' outage lines; nil: none
 }
 
 // NewStores returns an empty holder.
 func NewStores() *Stores { return &Stores{stores: map[string]Store{}} }
+
+// WithLog sets the logger of the Redis stores opened from now on: a line
+// when Redis becomes unavailable and one when it answers again.
+func (k *Stores) WithLog(log hclog.Logger) *Stores {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.log = log
+	return k
+}
 
 // storeKey identifies a store's settings (secrets resolved at open are not
 // part of it: a changed password needs a restart). dir anchors relative
@@ -61,7 +73,8 @@ func (k *Stores) Get(ctx context.Context, dir string, sc StoreConfig, lazy bool)
 	if s, ok := k.stores[key]; ok {
 		return s, nil
 	}
-	open := func(ctx context.Context) (Store, error) { return OpenStore(ctx, dir, sc) }
+	log := k.log
+	open := func(ctx context.Context) (Store, error) { return openStore(ctx, dir, sc, log) }
 	var s Store
 	if lazy {
 		s = &lazyStore{open: open}
@@ -93,10 +106,14 @@ func (k *Stores) Close() error {
 // OpenStore opens the store sc configures (relative paths and file:
 // secrets anchored at dir).
 func OpenStore(ctx context.Context, dir string, sc StoreConfig) (Store, error) {
+	return openStore(ctx, dir, sc, nil)
+}
+
+func openStore(ctx context.Context, dir string, sc StoreConfig, log hclog.Logger) (Store, error) {
 	if sc.Type == StoreFile {
 		return OpenFile(config.ResolvePath(dir, sc.Path), nil)
 	}
-	rc := RedisConfig{Conn: sc.Config, Dir: dir, KeyPrefix: sc.KeyPrefix}
+	rc := RedisConfig{Conn: sc.Config, Dir: dir, KeyPrefix: sc.KeyPrefix, Log: log}
 	return OpenRedis(ctx, rc, nil)
 }
 

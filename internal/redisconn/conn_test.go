@@ -167,3 +167,48 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestConnOutage: a command that finds Redis gone marks the Conn down
+// (one log line), errors of answers do not, and the probe brings it back
+// with a fresh client once Redis answers (one more line).
+func TestConnOutage(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	var buf syncBuffer
+	c, err := redisconn.Open(&redisconn.Config{Address: srv.Address()}, "", redisconn.Settings{
+		Timeout: 2 * time.Second, MaxRetries: -1,
+		Log: hclog.New(&hclog.LoggerOptions{Output: &buf, JSONFormat: true}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	cl := c.Client()
+	if err := cl.Get(ctx, "missing").Err(); c.Report(cl, err) || !c.Up() {
+		t.Fatalf("redis.Nil counted as an outage: %v", err)
+	}
+	if err := cl.Do(ctx, "NOSUCHCOMMAND").Err(); err == nil || c.Report(cl, err) || !c.Up() {
+		t.Fatalf("an error reply counted as an outage: %v", err)
+	}
+	srv.Stop()
+	err = cl.Ping(ctx).Err()
+	if !c.Report(cl, err) || c.Up() {
+		t.Fatalf("outage not noticed: %v", err)
+	}
+	srv.Restart()
+	for deadline := time.Now().Add(20 * time.Second); !c.Up(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("not up 20 s after Redis returned")
+		}
+	}
+	if c.Client() == cl {
+		t.Fatal("the failed client was kept")
+	}
+	if err := c.Client().Ping(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if !strings.Contains(out, "redis unavailable") || !strings.Contains(out, "redis answers again") {
+		t.Fatalf("log: %s", out)
+	}
+}
