@@ -1,6 +1,10 @@
 package authn
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/gatehouse/gatehouse/internal/config"
+)
 
 // mtlsScheme serves OpenAPI mutualTLS schemes (and the gateway's synthetic
 // scheme of the x-gatehouse-mtls extensions). Client certificates are
@@ -27,4 +31,23 @@ var mtlsScheme = SchemeType{
 		}
 		return a, nil
 	},
+}
+
+// MTLSAPIConfig is what one API says about client certificates beyond its
+// CA bundles (apis[].client_ca_files in the gateway's config): CRLs and the
+// cache, and — embedded — the allow-lists and which certificate field names
+// the caller. The trust is built from the CA and CRL files.
+type MTLSAPIConfig struct {
+	CRLFiles []string        `json:"crl_files"`
+	CacheTTL config.Duration `json:"cache_ttl"`
+	MTLSConfig
+}
+
+// Validate checks the settings at ptr that need no file.
+func (m *MTLSAPIConfig) Validate(ptr string, add func(ptr, format string, args ...any)) {
+	for k, fp := range m.AllowedFingerprints {
+		if _, err := NormalizeFingerprint(fp); err != nil {
+			add(fmt.Sprintf("%s/allowed_fingerprints/%d", ptr, k), "%v", err)
+		}
+	}
 }

@@ -17,13 +17,5 @@ func loadCAPool(cfg *Config, files []string) (*x509.CertPool, error) {
 // listener from its tls section (built once per generation, handed to
 // every handshake).
 func loadServerTLS(cfg *Config, t *TLSConfig) (*tls.Config, error) {
-	c, err := tls.LoadX509KeyPair(cfg.File(t.CertFile), cfg.File(t.KeyFile))
-	if err != nil {
-		return nil, err
-	}
-	min := uint16(tls.VersionTLS12)
-	if t.MinVersion == "1.3" {
-		min = tls.VersionTLS13
-	}
-	return &tls.Config{MinVersion: min, Certificates: []tls.Certificate{c}}, nil
+	return config.LoadServerTLS(cfg.Dir, t)
 }

@@ -92,13 +92,6 @@ type ListenConfig struct {
 	AllowCredentialsOverHTTP bool `json:"allow_credentials_over_http"`
 }
 
-// TLSConfig names the server certificate and key files.
-type TLSConfig struct {
-	CertFile   string `json:"cert_file"`
-	KeyFile    string `json:"key_file"`
-	MinVersion string `json:"min_version"`
-}
-
 // AdminConfig configures the admin listener.
 type AdminConfig struct {
 	Address *string `json:"address"`
@@ -140,6 +133,8 @@ type LogConfig struct {
 // The shared value types live in internal/config so that subsystems can own
 // their config sections; these aliases keep gateway's names.
 type (
+	// TLSConfig names the server certificate and key files.
+	TLSConfig = config.TLS
 	// SchemeConfig is schemes.<name> (authn/schemes.go).
 	SchemeConfig = authn.SchemeConfig
 	// Duration is a time.Duration written as a Go duration string ("10s").

@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"strings"
 
-	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/internal/config"
 )
 
@@ -49,11 +48,7 @@ func (c *Config) checkMTLS(add func(ptr, format string, args ...any)) {
 		if len(a.ClientCAFiles) == 0 {
 			add(ptr, "mtls settings need the API's client CA: set client_ca_files")
 		}
-		for k, fp := range a.MTLS.AllowedFingerprints {
-			if _, err := authn.NormalizeFingerprint(fp); err != nil {
-				add(fmt.Sprintf("%s/allowed_fingerprints/%d", ptr, k), "%v", err)
-			}
-		}
+		a.MTLS.Validate(ptr, add)
 	}
 	if a := c.MTLS.UpstreamHeader; a != "" {
 		if !certHeaderOK(a, c.UpstreamIdentity.Header) {

@@ -63,7 +63,7 @@ components:
 
 const dpopRego = `package gatehouse.custom
 
-deny contains {"reason": "dpop_binding_required", "status": 401} if {
+deny contains {"reason": "dpop_binding_required", "status": 403} if {
 	input.operation.id == "addItem"
 	some cred in input.credentials
 	not cred.cnf.method == "dpop"
@@ -175,7 +175,7 @@ func TestDPoPEndToEnd(t *testing.T) {
 		}, status: 200, jkt: es.JKT()},
 		{name: "ok/introspected_bound_token", path: "/shop/items", header: func() http.Header { return dpopHeaders(opaque, proof(es, "GET", url("/shop/items"), opaque)) }, status: 200, jkt: es.JKT()},
 		{name: "ok/unbound_bearer_where_allowed", path: "/shop/items", header: func() http.Header { return bearer(unbound) }, status: 200},
-		{name: "fail/policy_requires_dpop_for_post", method: "POST", path: "/shop/items", header: func() http.Header { return bearer(e.token(func(c map[string]any) { c["scope"] = "read write" })) }, status: 401},
+		{name: "fail/policy_requires_dpop_for_post", method: "POST", path: "/shop/items", header: func() http.Header { return bearer(e.token(func(c map[string]any) { c["scope"] = "read write" })) }, status: 403},
 
 		{name: "ok/replay_first_use", path: "/shop/items", header: func() http.Header { return dpopHeaders(esTok, replayed) }, status: 200, jkt: es.JKT()},
 		{name: "fail/replay", path: "/shop/items", header: func() http.Header { return dpopHeaders(esTok, replayed) }, status: 401, challenge: `error="invalid_dpop_proof"`},

@@ -154,7 +154,7 @@ func testTracing(t *testing.T, rcv *tracingtest.Receiver, cfg, service string) {
 		}
 	}
 	server := tracingtest.Find(trace, "GET /shapes/single")
-	if server == nil || server.Kind != tracepb.Span_SPAN_KIND_SERVER || server.ParentSpanID != clientParent {
+	if server == nil || server.Kind != tracepb.Span_SPAN_KIND_SERVER || server.ParentSpanID != clientParent || server.Instance != e.srv.InstanceID() {
 		t.Fatalf("server span %+v in %v", server, tracingtest.Names(trace))
 	}
 	for k, want := range map[string]string{"gatehouse.decision": "allow", "gatehouse.operation": "single", "gatehouse.api": "shapes",

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/gateway/openapi"
 	"github.com/gatehouse/gatehouse/gateway/pipeline"
+	"github.com/gatehouse/gatehouse/gateway/policybody"
 )
 
 // Fuzz targets for the gateway's other parsers of untrusted input: the
@@ -33,21 +35,27 @@ func fuzzOp() *compiledOp {
 	}
 }
 
-// FuzzPolicyInput: any request becomes a valid input document that never
-// carries a credential header.
+// FuzzPolicyInput: any request, with any JSON body on an operation that
+// reads it, becomes a valid input document that never carries a credential
+// header or a credential-like body member.
 func FuzzPolicyInput(f *testing.F) {
-	f.Add("GET", "/x", "localhost", "X-Custom", "v", "Bearer secret-token")
-	f.Add("BREW", "/\x00\xff", "[::1]:8443", "x-api-key", "k", "Basic YTpi")
-	f.Add("", "", "", "", "", "")
+	f.Add("GET", "/x", "localhost", "X-Custom", "v", "Bearer secret-token", "")
+	f.Add("BREW", "/\x00\xff", "[::1]:8443", "x-api-key", "k", "Basic YTpi", `{"amount": 5, "password": "p"}`)
+	f.Add("", "", "", "", "", "", `[{"client_secret": 1}]`)
 	op := fuzzOp()
-	f.Fuzz(func(t *testing.T, method, path, host, name, value, authz string) {
-		r := &http.Request{Method: method, Host: host, Header: http.Header{}, URL: &url.URL{Path: path}}
+	op.core.ReadsBody = true
+	f.Fuzz(func(t *testing.T, method, path, host, name, value, authz, body string) {
+		r := &http.Request{Method: method, Host: host, Header: http.Header{}, URL: &url.URL{Path: path}, Body: io.NopCloser(strings.NewReader(body)), ContentLength: int64(len(body))}
 		if name != "" {
 			r.Header.Add(name, value) // net/http canonicalizes names as this does
 		}
 		r.Header.Set("Authorization", authz)
 		r.Header.Set("X-Api-Key", "secret-api-key")
+		r.Header.Set("Content-Type", "application/json")
 		in := pipeline.Input{RequestID: "rid", Request: r, Path: path, ClientIP: "127.0.0.1", Op: &op.core, Now: time.Unix(0, 0)}
+		if b, reason, _ := pipeline.ReadBody(r, 4096); reason == "" {
+			in.Body = b
+		}
 		v := in.Value()
 		j, err := ast.JSON(v)
 		if err != nil {
@@ -64,6 +72,20 @@ func FuzzPolicyInput(f *testing.F) {
 				t.Fatalf("credential header %q in the input: %s", k, b)
 			}
 		}
+		bodyTerm := v.(ast.Object).Get(ast.StringTerm("request")).Value.(ast.Object).Get(ast.StringTerm("body"))
+		if bodyTerm == nil {
+			return
+		}
+		ast.WalkTerms(bodyTerm, func(term *ast.Term) bool {
+			if obj, ok := term.Value.(ast.Object); ok {
+				for _, k := range obj.Keys() {
+					if s, ok := k.Value.(ast.String); ok && policybody.Credential(string(s)) {
+						t.Fatalf("credential-like member %q in the input: %s", s, b)
+					}
+				}
+			}
+			return false
+		})
 	})
 }
 

@@ -8,7 +8,6 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/gateway/frontdoor"
 	"github.com/gatehouse/gatehouse/gateway/pipeline"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
@@ -82,6 +81,7 @@ func (s *Server) decide(r *http.Request) *frontdoor.Outcome {
 	if ev.Failure != nil {
 		s.log.Error("request failed closed", "request_id", rid, "reason", ev.Reason, "error", ev.Failure.Error())
 	}
+	s.logShape(ev, rid)
 	if ev.Preflight != nil {
 		out.Status, out.Headers = http.StatusNoContent, ev.Preflight.Clone()
 		return out
@@ -91,26 +91,18 @@ func (s *Server) decide(r *http.Request) *frontdoor.Outcome {
 		return out
 	}
 
-	op, d := ev.Op, ev.Decision
-	var satisfied []*authn.Identity
-	if !op.Public {
-		satisfied = satisfiedIdentities(d, ev.Outcomes)
+	if err := gen.upstream(ev); err != nil {
+		out.Reason = string(ev.Reason)
+		s.log.Error("cannot sign identity assertion", "request_id", rid, "error", err.Error())
+		s.deny(out, ev, http.StatusInternalServerError)
+		return out
 	}
-	set := make([]frontdoor.Header, 0, 4+len(d.Headers))
-	for k, v := range d.Headers {
-		if safeExtraHeader(k, gen.Config.UpstreamIdentity.Header) {
-			set = append(set, frontdoor.Header{Name: http.CanonicalHeaderKey(k), Value: v})
-		}
+	up := ev.Upstream
+	set := make([]frontdoor.Header, 0, len(up.Set)+3)
+	for _, h := range up.Set {
+		set = append(set, frontdoor.Header{Name: h.Name, Value: h.Value})
 	}
-	remove := make([]string, 0, 8)
-	if h := gen.Config.MTLS.UpstreamHeader; h != "" {
-		if x := upstreamXFCC(satisfied); x != "" && !op.Public {
-			set = append(set, frontdoor.Header{Name: http.CanonicalHeaderKey(h), Value: x})
-		} else {
-			remove = append(remove, http.CanonicalHeaderKey(h))
-		}
-	}
-	set = append(set, frontdoor.Header{Name: "X-Request-Id", Value: rid})
+	remove := append(make([]string, 0, len(up.Remove)+8), up.Remove...)
 	if span != nil {
 		// The proxied request continues the trace as a child of this
 		// decision: the proxy copies traceparent to the upstream request
@@ -126,52 +118,40 @@ func (s *Server) decide(r *http.Request) *frontdoor.Outcome {
 			}
 		}
 	}
-	if gen.asserter != nil && !op.Public {
-		tok, err := gen.asserter.Assertion(gen.assertions, &op.assert, satisfied)
-		if err != nil {
-			ev.refuse(pipeline.ReasonAssertionFailed)
-			out.Reason = string(ev.Reason)
-			s.log.Error("cannot sign identity assertion", "request_id", rid, "error", err.Error())
-			s.deny(out, ev, http.StatusInternalServerError)
-			return out
-		}
-		set = append(set, frontdoor.Header{Name: http.CanonicalHeaderKey(gen.Config.UpstreamIdentity.Header), Value: tok})
+	if up.Assertion != "" {
+		set = append(set, frontdoor.Header{Name: up.AssertionHeader, Value: up.Assertion})
 	}
 
-	// What the proxy must not forward: the consumed credentials (as the
-	// reverse proxy's Rewrite removes them, proxy.go) and every header the
+	// Besides the consumed credentials (ev.Upstream, as the reverse proxy
+	// removes them, proxy.go), the proxy must not forward any header the
 	// core removed from the request (client-sent identity headers, method
 	// overrides, a forwarded certificate).
-	remove = append(remove, "Proxy-Authorization")
-	if op.readsAuthorization {
-		remove = append(remove, "Authorization")
-	}
-	if _, ok := op.secretHeaders[dpopHeader]; ok {
-		remove = append(remove, dpopHeader)
-	}
-	remove = append(remove, op.apiKeyHeaders...)
 	for _, k := range sent {
 		if _, still := r.Header[k]; !still && !proxyOwnedHeaders[k] {
 			remove = append(remove, k)
 		}
 	}
-	if len(op.stripCookies) > 0 && len(r.Header["Cookie"]) > 0 {
+	if len(up.RemoveCookies) > 0 && len(r.Header["Cookie"]) > 0 {
 		h := http.Header{"Cookie": r.Header["Cookie"]}
-		stripCookies(h, op.stripCookies)
+		stripCookies(h, up.RemoveCookies)
 		out.Cookie = h.Get("Cookie")
 		out.RemoveCookieHeader = out.Cookie == ""
 	}
-	if gen.asserter != nil {
-		out.AssertionHeader = http.CanonicalHeaderKey(gen.Config.UpstreamIdentity.Header)
+	out.AssertionHeader = up.AssertionHeader
+	for _, h := range ev.Shape.ResponseHeaders {
+		out.ResponseHeaders = append(out.ResponseHeaders, frontdoor.Header{Name: h.Name, Value: h.Value})
 	}
-	out.Allow, out.Status, out.Identities = true, http.StatusOK, satisfied
-	out.Set, out.Remove, out.RemoveQuery = set, dedupe(remove, set), op.stripQuery
+	out.Allow, out.Status, out.Identities = true, http.StatusOK, up.Identities
+	out.Set, out.Remove, out.RemoveQuery = set, dedupe(remove, set), up.RemoveQuery
 	return out
 }
 
 // deny fills the answer the proxy would send for a refused request.
 func (s *Server) deny(out *frontdoor.Outcome, ev *Evaluation, status int) {
 	h := http.Header{}
+	// The policy's response headers first, the gateway's own over them
+	// (as ServeHTTP does).
+	ev.Shape.ApplyResponseHeaders(h)
 	switch status {
 	case http.StatusServiceUnavailable:
 		h.Set("Retry-After", "5")
@@ -184,6 +164,11 @@ func (s *Server) deny(out *frontdoor.Outcome, ev *Evaluation, status int) {
 		title = ev.answer.Title
 	}
 	out.Status, out.Headers = status, h
+	if ev.shapedDenial(status) {
+		out.Body = ev.Shape.Body
+		pipeline.SetJSONHeaders(h, len(out.Body))
+		return
+	}
 	out.Body = problemBody(status, title, out.RequestID)
 	setProblemHeaders(h, len(out.Body))
 }

@@ -139,8 +139,15 @@ func (l h1Listener) Accept() (net.Conn, error) {
 	return edge.NewH1Conn(c, nil, l.reject), nil
 }
 
-// h1ConnKey carries the edge.H1Conn of a request in its context.
-type h1ConnKey struct{}
+// connKey carries the connection of a request (an edge.H1Conn or
+// edge.H2Conn) in its context.
+type connKey struct{}
+
+// tlsStater is a connection whose TLS the gateway ended itself, so net/http
+// cannot see it: edge.H1Conn and edge.H2Conn.
+type tlsStater interface {
+	TLSState() *tls.ConnectionState
+}
 
 // h1Server makes srv an HTTP/1-only server over h1Conns: no HTTP/2 (TLS
 // connections that negotiated it went elsewhere; h2c is never spoken), and
@@ -148,22 +155,7 @@ type h1ConnKey struct{}
 func (s *Server) h1Server(srv *http.Server) *http.Server {
 	var p http.Protocols
 	p.SetHTTP1(true)
-	srv.Protocols = &p
-	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
-		if h, ok := c.(*edge.H1Conn); ok {
-			return context.WithValue(ctx, h1ConnKey{}, h)
-		}
-		return ctx
-	}
-	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.TLS == nil {
-			if h, ok := r.Context().Value(h1ConnKey{}).(*edge.H1Conn); ok {
-				r.TLS = h.TLSState()
-			}
-		}
-		s.ServeHTTP(w, r)
-	})
-	return srv
+	return s.overEdgeConns(srv, &p)
 }
 
 // h2Server makes srv an HTTP/2 server over edge.H2Conns. They are not
@@ -174,24 +166,27 @@ func (s *Server) h1Server(srv *http.Server) *http.Server {
 func (s *Server) h2Server(srv *http.Server) *http.Server {
 	var p http.Protocols
 	p.SetUnencryptedHTTP2(true)
-	srv.Protocols = &p
+	return s.overEdgeConns(srv, &p)
+}
+
+// overEdgeConns makes srv speak only p and give every request the TLS
+// state of its connection.
+func (s *Server) overEdgeConns(srv *http.Server, p *http.Protocols) *http.Server {
+	srv.Protocols = p
 	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
-		if h, ok := c.(*edge.H2Conn); ok {
-			return context.WithValue(ctx, h2ConnKey{}, h)
+		if _, ok := c.(tlsStater); ok {
+			return context.WithValue(ctx, connKey{}, c)
 		}
 		return ctx
 	}
 	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if h, ok := r.Context().Value(h2ConnKey{}).(*edge.H2Conn); ok && r.TLS == nil {
+		if h, ok := r.Context().Value(connKey{}).(tlsStater); ok && r.TLS == nil {
 			r.TLS = h.TLSState()
 		}
 		s.ServeHTTP(w, r)
 	})
 	return srv
 }
-
-// h2ConnKey carries the edge.H2Conn of a request in its context.
-type h2ConnKey struct{}
 
 // serveTLS serves the public TLS listener through a dispatcher: HTTP/2
 // connections to one server, inspected HTTP/1 connections to another.
@@ -239,6 +234,6 @@ func newFramingRejected(reg *prometheus.Registry) func(string) {
 // chunkedBodyRejected reports whether the request's chunked body broke the
 // framing rules (framing.go): the proxy then answers 400, not 502.
 func chunkedBodyRejected(r *http.Request) bool {
-	h, ok := r.Context().Value(h1ConnKey{}).(*edge.H1Conn)
+	h, ok := r.Context().Value(connKey{}).(*edge.H1Conn)
 	return ok && h.BodyRejected()
 }

@@ -2,15 +2,10 @@ package gateway
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"strconv"
-	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -54,8 +49,16 @@ type Evaluation struct {
 	AuthnTime      time.Duration
 	PolicyTime     time.Duration
 	answer         pipeline.Answer
-	in             pipeline.Input
-	input          ast.Value
+	// Shape is what the decision asks of the answer beyond allow or deny
+	// (response headers, request headers to remove, a denial's body),
+	// validated once; the proxy and the front doors apply this value.
+	Shape pipeline.Shape
+	in    pipeline.Input
+	input ast.Value
+
+	// Upstream is what an allowed request becomes upstream (upstream.go);
+	// nil until decided, and for a refused request.
+	Upstream *pipeline.Upstream
 
 	// Request is the request as evaluated (it may carry a forwarded client
 	// certificate in its context); forward this one.
@@ -260,118 +263,8 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 		ev.Reason, ev.answer = pipeline.PickDenial(d)
 		ev.Status = ev.answer.Status
 	}
+	ev.Shape = pipeline.ShapeOf(d, ev.Reason, g.Config.UpstreamIdentity.Header, g.Config.MTLS.UpstreamHeader)
 	return ev
-}
-
-// ServeHTTP is the request pipeline: route, authenticate, decide, then deny
-// or forward. See docs/architecture.md, "The request's path".
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	gen, held := s.acquire()
-	defer release(gen, held) // deferred first: runs after finish
-	rec := &recorder{ResponseWriter: w, status: http.StatusOK, requestID: requestID(r)}
-	var span trace.Span
-	if s.tracer != nil {
-		r, span = s.serverSpan(r, r.Method)
-	}
-	// An HTTP/1 upgrade request ends inspection of its connection
-	// (gateway/edge/framing.go): unless the upgrade happens, the connection closes.
-	rec.closeUnlessSwitching = r.ProtoMajor == 1 && len(r.Header["Upgrade"]) > 0
-	ev := gen.Evaluate(r, rec.requestID, start)
-	ev.span = span
-	r = ev.Request
-	defer s.finish(rec, gen, ev, start)
-	if ev.Op != nil && !ev.Op.Public {
-		s.metrics.authnSeconds.Observe(ev.AuthnTime.Seconds())
-	}
-	if ev.Decision != nil || ev.Reason == pipeline.ReasonPolicyError {
-		s.metrics.policySeconds.Observe(ev.PolicyTime.Seconds())
-	}
-	if ev.Failure != nil {
-		s.log.Error("request failed closed", "request_id", rec.requestID, "reason", ev.Reason, "error", ev.Failure.Error())
-	}
-	if ev.Op != nil && ev.Op.api.cors != nil {
-		if origin := r.Header.Get("Origin"); ev.Op.api.cors.Allows(origin) {
-			cors := ev.Op.api.cors
-			rec.onHeader = func(h http.Header) { cors.SetOrigin(h, origin) }
-		}
-	}
-	if ev.Preflight != nil {
-		for k, v := range ev.Preflight {
-			rec.Header()[k] = v
-		}
-		rec.WriteHeader(http.StatusNoContent)
-		return
-	}
-	if ev.Status != 0 {
-		if ev.Status == http.StatusServiceUnavailable {
-			rec.Header().Set("Retry-After", "5")
-		}
-		if ev.Status == http.StatusTooManyRequests {
-			rec.Header().Set("Retry-After", strconv.Itoa(ratelimit.RetrySeconds(ev.RetryAfter)))
-		}
-		title := ""
-		if ev.Reason == "token_in_query" {
-			setInvalidRequest(rec.Header(), ev.Op)
-		}
-		if ev.Decision != nil {
-			setChallenges(rec.Header(), ev.Op, ev.Decision, ev.Reason, ev.answer)
-			title = ev.answer.Title
-		}
-		writeProblem(rec, ev.Status, title, rec.requestID)
-		return
-	}
-
-	op, d := ev.Op, ev.Decision
-	f := &forward{
-		op:         op,
-		path:       strings.TrimPrefix(r.URL.Path, op.api.BasePath),
-		requestID:  rec.requestID,
-		header:     gen.Config.UpstreamIdentity.Header,
-		extra:      d.Headers,
-		stripAuthz: op.readsAuthorization,
-	}
-	if len(gen.credHeaders) > 0 {
-		f.strip = gen.headers
-	}
-	if f.path == "" {
-		f.path = "/"
-	}
-	var satisfied []*authn.Identity
-	if !op.Public {
-		satisfied = satisfiedIdentities(d, ev.Outcomes)
-	}
-	if h := gen.Config.MTLS.UpstreamHeader; h != "" {
-		f.xfccHeader = h
-		if !op.Public {
-			f.xfcc = upstreamXFCC(satisfied)
-		}
-	}
-	if gen.asserter != nil && !op.Public {
-		tok, err := gen.asserter.Assertion(gen.assertions, &op.assert, satisfied)
-		if err != nil {
-			ev.refuse(pipeline.ReasonAssertionFailed)
-			s.log.Error("cannot sign identity assertion", "request_id", rec.requestID, "error", err.Error())
-			writeProblem(rec, http.StatusInternalServerError, "", rec.requestID)
-			return
-		}
-		f.assertion = tok
-	}
-	if r.Context().Err() != nil {
-		// The client reset the stream (HTTP/2 RST_STREAM) or went away
-		// while the request was decided: no upstream request is started
-		// for it (gateway/edge/h2conn.go bounds how often it may do so).
-		rec.status = 499
-		return
-	}
-	edge.LimitBody(rec, r, gen.Config.Limits.BodyLimit(op.api.Config.MaxBodyBytes))
-	edge.FilterUpgrade(r, op.api.Config.WebSockets)
-	if span != nil {
-		var up trace.Span
-		f.trace, up = spans.StartClient(r.Context(), "upstream")
-		defer endUpstreamSpan(up, op, rec)
-	}
-	serveProxy(rec, r, f, op.api.transport, s.proxyErrorHandler)
 }
 
 // finishRate applies the plan's limit to an allowed request (stage 2), then
@@ -392,110 +285,10 @@ func finishRate(ctx context.Context, l *ratelimit.Limits, ev *Evaluation, st *ra
 	l.Charge(ctx, st, authenticated, rejected > 0)
 }
 
-// satisfiedIdentities returns the identities of the alternative the policy
-// said was satisfied, in scheme order.
-func satisfiedIdentities(d *bundles.Decision, outcomes pipeline.Outcomes) []*authn.Identity {
-	out := make([]*authn.Identity, 0, len(d.Schemes))
-	for _, want := range d.Schemes {
-		for _, o := range outcomes {
-			if o.Identity != nil && o.Scheme == want {
-				out = append(out, o.Identity)
-			}
-		}
-	}
-	return out
-}
-
 func clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-var (
-	ridPrefix  = newRIDPrefix()
-	ridCounter atomic.Uint64
-)
-
-func newRIDPrefix() string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-// requestID keeps a well-formed inbound X-Request-Id (for end-to-end
-// correlation) and otherwise makes one: a per-process random prefix and a
-// counter, unique without a syscall per request.
-func requestID(r *http.Request) string {
-	if v := r.Header.Get("X-Request-Id"); v != "" && len(v) <= 128 && validRequestID(v) {
-		return v
-	}
-	return ridPrefix + "-" + strconv.FormatUint(ridCounter.Add(1), 36)
-}
-
-func validRequestID(v string) bool {
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
-			return false
-		}
-	}
-	return true
-}
-
-// recorder captures the status for audit and metrics and carries the request
-// id to the proxy error handler. Unwrap keeps http.ResponseController (and so
-// flushing, hijacking for upgrades, deadlines) working through it.
-type recorder struct {
-	http.ResponseWriter
-	status      int
-	wroteHeader bool
-	requestID   string
-	bytes       int64
-	// closeUnlessSwitching: answer with Connection: close unless 101.
-	closeUnlessSwitching bool
-	// onHeader edits the response headers just before they are written
-	// (CORS headers over the upstream's).
-	onHeader func(http.Header)
-}
-
-func (r *recorder) WriteHeader(code int) {
-	if r.onHeader != nil && code >= 200 {
-		r.onHeader(r.Header())
-		r.onHeader = nil
-	}
-	if r.closeUnlessSwitching && code >= 200 {
-		r.Header().Set("Connection", "close")
-	}
-	if !r.wroteHeader {
-		r.status = code
-		r.wroteHeader = code >= 200
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *recorder) Write(b []byte) (int, error) {
-	r.wroteHeader = true
-	n, err := r.ResponseWriter.Write(b)
-	r.bytes += int64(n)
-	return n, err
-}
-
-func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
-
-// Flush lets streaming responses through.
-func (r *recorder) Flush() {
-	if f, ok := r.ResponseWriter.(http.Flusher); ok {
-		r.wroteHeader = true
-		f.Flush()
-	}
-}
-
-func requestIDFrom(w http.ResponseWriter) string {
-	if rec, ok := w.(*recorder); ok {
-		return rec.requestID
-	}
-	return ""
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/gateway/edge"
+	"github.com/gatehouse/gatehouse/gateway/pipeline"
 	"github.com/gatehouse/gatehouse/internal/spans"
 )
 
@@ -21,17 +22,10 @@ import (
 // applies it to the outbound request after ReverseProxy has removed hop-by-hop
 // headers, so nothing a client names in Connection can drop what we add.
 type forward struct {
-	op         *compiledOp
-	path       string // the normalized path that was authorized, relative to the base path
-	requestID  string
-	assertion  string
-	header     string // assertion header name
-	extra      map[string]string
-	stripAuthz bool
-	// xfccHeader/xfcc: the certificate identity the gateway writes upstream
-	// (mtls.upstream_header); any other copy is removed.
-	xfccHeader string
-	xfcc       string
+	op   *compiledOp
+	path string // the normalized path that was authorized, relative to the base path
+	// up is what the request becomes upstream (upstream.go).
+	up *pipeline.Upstream
 	// strip, when set, removes identity headers again: the API-key header
 	// names spared until authentication (gateway/edge/headers.go).
 	strip *edge.HeaderStripper
@@ -56,8 +50,8 @@ func serveProxy(w http.ResponseWriter, r *http.Request, f *forward, t http.Round
 			out.URL.Path = up.Path + f.path
 			out.URL.RawPath = ""
 			out.Host = ""
-			if len(f.op.stripQuery) > 0 {
-				out.URL.RawQuery = authn.RemoveQueryParams(out.URL.RawQuery, f.op.stripQuery)
+			if len(f.up.RemoveQuery) > 0 {
+				out.URL.RawQuery = authn.RemoveQueryParams(out.URL.RawQuery, f.up.RemoveQuery)
 			}
 			out.URL.ForceQuery = false
 			h := out.Header
@@ -70,35 +64,20 @@ func serveProxy(w http.ResponseWriter, r *http.Request, f *forward, t http.Round
 			} else {
 				h.Del("X-Forwarded-Host")
 			}
-			h.Del("Proxy-Authorization")
-			if f.stripAuthz {
-				h.Del("Authorization")
+			for _, name := range f.up.Remove {
+				h.Del(name)
 			}
-			for name := range f.op.secretHeaders {
-				if name != "Cookie" && name != "Authorization" {
-					h.Del(name)
-				}
+			if len(f.up.RemoveCookies) > 0 {
+				stripCookies(h, f.up.RemoveCookies)
 			}
-			if len(f.op.stripCookies) > 0 {
-				stripCookies(h, f.op.stripCookies)
+			for _, x := range f.up.Set {
+				h.Set(x.Name, x.Value)
 			}
-			for k, v := range f.extra {
-				if safeExtraHeader(k, f.header) {
-					h.Set(k, v)
-				}
-			}
-			if f.xfccHeader != "" {
-				h.Del(f.xfccHeader)
-				if f.xfcc != "" {
-					h.Set(f.xfccHeader, f.xfcc)
-				}
-			}
-			h.Set("X-Request-Id", f.requestID)
 			if f.trace != nil {
 				spans.Inject(f.trace, h)
 			}
-			if f.assertion != "" {
-				h.Set(f.header, f.assertion)
+			if f.up.Assertion != "" {
+				h.Set(f.up.AssertionHeader, f.up.Assertion)
 			}
 		},
 	}

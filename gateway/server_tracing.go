@@ -24,7 +24,7 @@ func (s *Server) startTracing(ctx context.Context, cfg *Config) error {
 	if cfg.Tracing == nil {
 		return nil
 	}
-	p, err := tracing.New(ctx, cfg.Tracing, tracing.Options{Dir: cfg.Dir, Version: buildinfo.Get().Version, Log: s.log})
+	p, err := tracing.New(ctx, cfg.Tracing, tracing.Options{Dir: cfg.Dir, Version: buildinfo.Get().Version, InstanceID: s.instanceID, Log: s.log})
 	if err != nil {
 		return err
 	}

@@ -52,6 +52,12 @@ schemes:
 internal_key_manager:
   issuer: https://gatehouse.test
   store: {type: redis, address: "` + redis + `"}
+rate_limits:
+  # one global bucket of 6 unauthenticated requests per client IP
+  # (refill negligible), shared through Redis; while Redis is down each
+  # replica counts its third
+  per_ip: {requests_per_second: 0.001, burst: 6}
+  redis: {address: "` + redis + `", timeout: 5s, replicas: 3, on_store_error: local}
 upstream_identity:
   key_file: ` + filepath.Join(dir, "keys", "active.pem") + `
   key_dir: ` + filepath.Join(dir, "keys") + `
@@ -304,6 +310,69 @@ func TestFleet(t *testing.T) {
 		redis.start()
 		t.Logf("Redis back → /readyz 200 on all three in %s", waitFor(t, "200 with Redis back", 30*time.Second, all(http.StatusOK)).Round(time.Millisecond))
 	})
+
+	// The per-IP limit (burst 6, shared through Redis, replicas: 3) holds
+	// globally across a Redis restart that loses the counters, counted in
+	// requests without credentials (401 until the bucket is spent, then
+	// 429) sent round-robin to the three replicas: 6 before the outage, 6
+	// during it (each replica's local third: 2), one fresh bucket after it.
+	// Only unauthenticated traffic spends it; the balancer has stopped.
+	t.Run("rate_limit_across_redis_restart", func(t *testing.T) {
+		admitted := func(n int) int {
+			ok := 0
+			for i := range n {
+				resp, err := http.Get(fleet[i%len(fleet)].base + "/fleet/ping")
+				if err != nil {
+					t.Fatal(err)
+				}
+				_ = resp.Body.Close()
+				switch resp.StatusCode {
+				case http.StatusUnauthorized:
+					ok++
+				case http.StatusTooManyRequests:
+				default:
+					t.Fatalf("status %d", resp.StatusCode)
+				}
+			}
+			return ok
+		}
+		redisUp := func(want string) func() bool {
+			return func() bool {
+				for _, r := range fleet {
+					resp, err := http.Get(r.admin + "/metrics")
+					if err != nil {
+						return false
+					}
+					b, _ := io.ReadAll(resp.Body)
+					_ = resp.Body.Close()
+					if !strings.Contains(string(b), "\ngatehouse_ratelimit_redis_up "+want+"\n") {
+						return false
+					}
+				}
+				return true
+			}
+		}
+		const burst = 6
+		if n := admitted(15); n != burst {
+			t.Fatalf("Redis up: the fleet admitted %d, want the bucket's %d", n, burst)
+		}
+		redis.stop()
+		during := 0
+		waitFor(t, "the rate limiters noticing Redis down", 20*time.Second, func() bool {
+			during += admitted(3) // the first check on each replica notices
+			return redisUp("0")()
+		})
+		during += admitted(15)
+		if during != burst {
+			t.Fatalf("Redis down: the fleet admitted %d, want %d (2 per replica)", during, burst)
+		}
+		redis.start()
+		t.Logf("Redis back → every rate limiter reaches it in %s", waitFor(t, "rate limiters reaching Redis", 30*time.Second, redisUp("1")).Round(time.Millisecond))
+		if n := admitted(15); n != burst {
+			t.Fatalf("Redis back (empty): the fleet admitted %d, want one fresh bucket of %d", n, burst)
+		}
+	})
+
 	for _, r := range fleet {
 		r.stop()
 	}

@@ -171,46 +171,76 @@ func assertionContent(ids []*authn.Identity) string {
 
 // claims builds the assertion's claims. The subject comes from the strongest
 // credential: a token (JWT, opaque, API key) over a certificate over Basic.
-func (a *Signer) claims(op *Operation, ids []*authn.Identity, now, exp time.Time) map[string]any {
-	aud := a.audience
-	if aud == "" {
-		aud = op.API
+func (a *Signer) claims(op *Operation, ids []*authn.Identity, now, exp time.Time) *signedClaims {
+	c := &signedClaims{
+		Iss:       a.issuer,
+		Aud:       a.audience,
+		Iat:       now.Unix(),
+		Exp:       exp.Unix(),
+		API:       apiClaim{Name: op.API, Version: op.Version},
+		Operation: op.ID,
+		Schemes:   make([]string, 0, len(ids)),
 	}
-	c := map[string]any{
-		"iss":       a.issuer,
-		"aud":       aud,
-		"iat":       now.Unix(),
-		"exp":       exp.Unix(),
-		"api":       map[string]string{"name": op.API, "version": op.Version},
-		"operation": op.ID,
+	if c.Aud == "" {
+		c.Aud = op.API
 	}
-	schemes := make([]string, 0, len(ids))
 	var scopes []string
 	var principal *authn.Identity
 	for _, id := range ids {
-		schemes = append(schemes, id.Scheme)
+		c.Schemes = append(c.Schemes, id.Scheme)
 		scopes = append(scopes, id.Scopes...)
 		if principal == nil || rank(id) < rank(principal) {
 			principal = id
 		}
 	}
-	c["schemes"] = schemes
 	if len(scopes) > 0 {
-		c["scope"] = strings.Join(authn.SortedUnique(scopes), " ")
+		scope := strings.Join(authn.SortedUnique(scopes), " ")
+		c.Scope = &scope
 	}
 	if principal != nil {
-		c["sub"] = principal.Subject
-		put(c, "credential_issuer", principal.Issuer)
-		put(c, "client_id", principal.ClientID)
-		put(c, "application", principal.Application)
-		put(c, "credential_type", principal.Type)
+		c.Sub = &principal.Subject
+		c.CredentialIssuer = principal.Issuer
+		c.ClientID = principal.ClientID
+		c.Application = principal.Application
+		c.CredentialType = principal.Type
 	}
 	for _, id := range ids {
 		if id.Certificate != nil {
-			c["certificate"] = certificateClaim(id.Certificate)
+			c.Certificate = certificateClaim(id.Certificate)
 		}
 	}
 	return c
+}
+
+// signedClaims are the assertion's claims as a struct: encoding/json
+// writes a struct without the reflection over map keys, sorting and boxing
+// a map[string]any cost (~60 of an ES256 assertion's 125 allocations). The
+// fields are in the order of their names, as a map's were, so the JSON is
+// byte for byte what it was (TestClaimsJSONUnchanged). Optional members are
+// omitted exactly when the map left them out: empty strings for the
+// principal's issuer, client, application and type; sub and scope only
+// without a principal or scopes (pointers, so an empty value is still
+// written when present).
+type signedClaims struct {
+	API              apiClaim       `json:"api"`
+	Application      string         `json:"application,omitempty"`
+	Aud              string         `json:"aud"`
+	Certificate      map[string]any `json:"certificate,omitempty"`
+	ClientID         string         `json:"client_id,omitempty"`
+	CredentialIssuer string         `json:"credential_issuer,omitempty"`
+	CredentialType   string         `json:"credential_type,omitempty"`
+	Exp              int64          `json:"exp"`
+	Iat              int64          `json:"iat"`
+	Iss              string         `json:"iss"`
+	Operation        string         `json:"operation"`
+	Schemes          []string       `json:"schemes"`
+	Scope            *string        `json:"scope,omitempty"`
+	Sub              *string        `json:"sub,omitempty"`
+}
+
+type apiClaim struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
 }
 
 func rank(id *authn.Identity) int {
@@ -221,10 +251,4 @@ func rank(id *authn.Identity) int {
 		return 1
 	}
 	return 2
-}
-
-func put(m map[string]any, k, v string) {
-	if v != "" {
-		m[k] = v
-	}
 }

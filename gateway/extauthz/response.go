@@ -17,8 +17,9 @@ import (
 
 // responseOf translates an Outcome into Envoy's answer. Allowed: an
 // OkHttpResponse that sets the assertion, X-Request-Id and policy headers
-// upstream and removes the consumed credentials and client-sent identity
-// headers. Anything else: a DeniedHttpResponse with the proxy's status,
+// upstream, removes the consumed credentials, client-sent identity headers
+// and the headers the policy removes, and adds the policy's response
+// headers to the client's response (response_headers_to_add). Anything else: a DeniedHttpResponse with the proxy's status,
 // challenges and problem body. A technical failure (503) is a denial too,
 // never an error response, so that it stays closed whatever Envoy's
 // failure_mode_allow says.
@@ -34,6 +35,9 @@ func responseOf(out *frontdoor.Outcome) *authv3.CheckResponse {
 		}
 		if out.Cookie != "" {
 			ok.Headers = append(ok.Headers, header("Cookie", out.Cookie, corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD))
+		}
+		for _, h := range out.ResponseHeaders {
+			ok.ResponseHeadersToAdd = append(ok.ResponseHeadersToAdd, header(h.Name, h.Value, corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD))
 		}
 		for _, n := range out.Remove {
 			ok.HeadersToRemove = append(ok.HeadersToRemove, lower(n))

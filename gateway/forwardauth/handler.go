@@ -111,6 +111,15 @@ func (h *Handler) write(w http.ResponseWriter, out *frontdoor.Outcome, st style)
 	for _, s := range out.Set {
 		wh.Set(s.Name, s.Value)
 	}
+	for _, r := range out.ResponseHeaders {
+		// For the client's response: the proxy copies them only where its
+		// config says so (NGINX auth_request_set + add_header, Envoy's
+		// allowed_client_headers_on_success); an upstream header of the
+		// same name wins here.
+		if len(wh[r.Name]) == 0 {
+			wh.Set(r.Name, r.Value)
+		}
+	}
 	if a := out.AssertionHeader; a != "" && len(wh[a]) == 0 {
 		// A public operation has no assertion. The header is still sent,
 		// empty, so that a proxy copying it unconditionally replaces a

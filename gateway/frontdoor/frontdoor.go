@@ -3,7 +3,7 @@
 // Caddy forward_auth, Traefik forwardAuth): the facts of one request go in as
 // an *http.Request rebuilt from what the proxy sent, one Outcome comes back,
 // and each front door only translates that Outcome into its protocol. The
-// reverse proxy acts on the same decisions (gateway/pipeline.go), so every
+// reverse proxy acts on the same decisions (gateway/serve.go), so every
 // front door answers a request exactly as the proxy would.
 package frontdoor
 
@@ -54,6 +54,9 @@ type Outcome struct {
 	RemoveQuery        []string
 	Cookie             string
 	RemoveCookieHeader bool
+	// ResponseHeaders are the policy's headers for the client's response
+	// on an allow (pipeline.Shape); on a denial they are in Headers.
+	ResponseHeaders []Header
 	// AssertionHeader names the header of the signed identity assertion
 	// (in Set, except on public operations, which have none).
 	AssertionHeader string

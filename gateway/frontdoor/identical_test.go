@@ -23,8 +23,35 @@ type answer struct {
 	body      string         // the problem document, request id blanked
 	assertion map[string]any // claims of the identity assertion, iat/exp dropped
 	audit     map[string]any // the audit line's decision fields
-	// forwarded: the credential headers the upstream would still receive.
+	// forwarded: the credential headers (and headers the policy removes)
+	// the upstream would still receive.
 	forwarded []string
+	// client: the policy-shaped headers of the client's answer (X-Demo-*,
+	// and Set-Cookie, which a policy may never set), lowercase names.
+	client map[string]string
+}
+
+// clientHeaders keeps the policy-shaped headers of an answer.
+func clientHeaders(add func(yield func(k, v string))) map[string]string {
+	var m map[string]string
+	add(func(k, v string) {
+		k = strings.ToLower(k)
+		if strings.HasPrefix(k, "x-demo-") || k == "set-cookie" {
+			if m == nil {
+				m = map[string]string{}
+			}
+			m[k] = v
+		}
+	})
+	return m
+}
+
+func fromHeader(h http.Header) func(yield func(k, v string)) {
+	return func(yield func(k, v string)) {
+		for k := range h {
+			yield(k, h.Get(k))
+		}
+	}
 }
 
 type qsCase struct {
@@ -126,6 +153,9 @@ func TestIdenticalDecisions(t *testing.T) {
 				if !reflect.DeepEqual(got.assertion, want.assertion) {
 					t.Errorf("%s: assertion %v\nproxy: %v", name, got.assertion, want.assertion)
 				}
+				if !reflect.DeepEqual(got.client, want.client) {
+					t.Errorf("%s: client headers %v\nproxy: %v", name, got.client, want.client)
+				}
 				if !reflect.DeepEqual(got.audit, want.audit) {
 					t.Errorf("%s: audit %v\nproxy: %v", name, got.audit, want.audit)
 				}
@@ -145,13 +175,13 @@ func (q *quickstart) viaProxy(t *testing.T, c *http.Client, tc qsCase, rid strin
 	must(t, err)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	a := answer{status: resp.StatusCode, challenge: resp.Header.Values("WWW-Authenticate"), audit: q.auditFields(rid)}
+	a := answer{status: resp.StatusCode, challenge: resp.Header.Values("WWW-Authenticate"), audit: q.auditFields(rid), client: clientHeaders(fromHeader(resp.Header))}
 	if resp.StatusCode >= 300 {
 		a.body = strings.ReplaceAll(string(body), rid, "RID")
 	}
 	if up := q.up.headers(rid); up != nil {
 		a.assertion = claims(t, up.Get("X-JWT-Assertion"))
-		for _, h := range []string{"Authorization", "X-Api-Key", certHeader} {
+		for _, h := range []string{"Authorization", "X-Api-Key", certHeader, "X-Demo-Debug"} {
 			if up.Get(h) != "" {
 				a.forwarded = append(a.forwarded, h)
 			}
@@ -189,12 +219,17 @@ func (q *quickstart) viaGRPC(t *testing.T, check authv3.AuthorizationClient, tc 
 			set[h.GetHeader().GetKey()] = h.GetHeader().GetValue()
 		}
 		a.assertion = claims(t, set["x-jwt-assertion"])
+		a.client = clientHeaders(func(yield func(k, v string)) {
+			for _, h := range r.OkResponse.GetResponseHeadersToAdd() {
+				yield(h.GetHeader().GetKey(), h.GetHeader().GetValue())
+			}
+		})
 		removed := map[string]bool{}
 		for _, h := range r.OkResponse.GetHeadersToRemove() {
 			removed[h] = true
 		}
 		for k := range headers {
-			if (k == "authorization" || k == "x-api-key" || k == "x-jwt-assertion") && !removed[k] && set[k] == "" {
+			if (k == "authorization" || k == "x-api-key" || k == "x-jwt-assertion" || k == "x-demo-debug") && !removed[k] && set[k] == "" {
 				a.forwarded = append(a.forwarded, k)
 			}
 		}
@@ -206,6 +241,11 @@ func (q *quickstart) viaGRPC(t *testing.T, check authv3.AuthorizationClient, tc 
 			}
 		}
 		a.body = strings.ReplaceAll(r.DeniedResponse.GetBody(), rid, "RID")
+		a.client = clientHeaders(func(yield func(k, v string)) {
+			for _, h := range r.DeniedResponse.GetHeaders() {
+				yield(h.GetHeader().GetKey(), h.GetHeader().GetValue())
+			}
+		})
 	default:
 		t.Fatalf("check: no http response: %v", resp)
 	}
@@ -236,7 +276,7 @@ func (q *quickstart) viaForwardAuth(t *testing.T, c *http.Client, tc qsCase, rid
 	must(t, err)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	a := answer{status: resp.StatusCode, challenge: resp.Header.Values("WWW-Authenticate"), audit: q.auditFields(rid)}
+	a := answer{status: resp.StatusCode, challenge: resp.Header.Values("WWW-Authenticate"), audit: q.auditFields(rid), client: clientHeaders(fromHeader(resp.Header))}
 	if resp.StatusCode >= 300 {
 		a.body = strings.ReplaceAll(string(body), rid, "RID")
 	} else {

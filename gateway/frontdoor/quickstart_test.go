@@ -63,6 +63,13 @@ type quickstart struct {
 
 func startQuickstart(t testing.TB) *quickstart {
 	t.Helper()
+	return startQuickstartWith(t, nil)
+}
+
+// startQuickstartWith adds files (name → content, e.g. a rule in
+// bundle/) to the quickstart before it starts.
+func startQuickstartWith(t testing.TB, extra map[string]string) *quickstart {
+	t.Helper()
 	q := &quickstart{t: t, dir: t.TempDir(), logs: &syncBuffer{}}
 	q.ca = authntest.Must(authntest.NewCA())
 	q.pool = q.ca.Pool()
@@ -88,6 +95,10 @@ func startQuickstart(t testing.TB) *quickstart {
 		b = bytes.ReplaceAll(b, []byte("http://127.0.0.1:9000"), []byte(q.up.URL))
 		must(t, os.MkdirAll(filepath.Dir(filepath.Join(q.dir, f)), 0o755))
 		must(t, os.WriteFile(filepath.Join(q.dir, f), b, 0o600))
+	}
+	for name, content := range extra {
+		content = strings.ReplaceAll(content, "http://127.0.0.1:9000", q.up.URL)
+		must(t, os.WriteFile(filepath.Join(q.dir, name), []byte(content), 0o600))
 	}
 	raw, err := os.ReadFile(filepath.Join(src, "gatehouse.yaml"))
 	must(t, err)

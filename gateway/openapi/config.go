@@ -28,12 +28,6 @@ type APIConfig struct {
 	CORS *edge.CORSConfig `json:"cors"`
 }
 
-// MTLSConfig is what one API says about client certificates beyond its
-// CA bundles (apis[].client_ca_files): CRLs and the cache, and — embedded,
-// as authn.MTLSConfig defines them — the allow-lists and which certificate
-// field names the caller. The trust is built from the CA and CRL files.
-type MTLSConfig struct {
-	CRLFiles []string        `json:"crl_files"`
-	CacheTTL config.Duration `json:"cache_ttl"`
-	authn.MTLSConfig
-}
+// MTLSConfig is an API's mtls block: CRLs, the cache and the allow-lists
+// (authn/mtls_scheme.go, beside the mtls scheme).
+type MTLSConfig = authn.MTLSAPIConfig

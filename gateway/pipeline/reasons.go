@@ -149,7 +149,8 @@ func AnswerOf(r Reason) Answer {
 
 // PickDenial returns the governing reason of a deny decision and its
 // answer: the policy reason of lowest rank; a reason the table does not
-// know answers with the decision's status when it asked for one (4xx/5xx).
+// know answers with the decision's status when it asked for one of
+// CustomStatuses (shape.go; any other is refused there and answered 403).
 func PickDenial(d *bundles.Decision) (Reason, Answer) {
 	best, bestA := Reason(""), Answer{Rank: 1 << 30}
 	for _, s := range d.Reasons {
@@ -165,7 +166,7 @@ func PickDenial(d *bundles.Decision) (Reason, Answer) {
 	if best == "" {
 		return ReasonDenied, unknownPolicyReason
 	}
-	if a, known := answers[best]; (!known || !a.Policy) && d.Status >= 400 && d.Status <= 599 {
+	if isCustom(best) && CustomStatuses[d.Status] {
 		bestA.Status = d.Status
 		bestA.Title = http.StatusText(d.Status)
 	}

@@ -29,8 +29,9 @@ import (
 type Options struct {
 	// Dir resolves relative ca_files and file: secrets.
 	Dir string
-	// Version is the service.version resource attribute.
-	Version string
+	// Version is the service.version resource attribute, InstanceID
+	// service.instance.id (the replica: the decision logs' labels.id).
+	Version, InstanceID string
 	// Log receives export failures (at most one line per logEvery).
 	Log hclog.Logger
 }
@@ -56,10 +57,14 @@ func New(ctx context.Context, c *Config, o Options) (*Provider, error) {
 	if err != nil {
 		return nil, config.AtKey("/tracing", err)
 	}
-	res := resource.NewSchemaless(
+	attrs := []attribute.KeyValue{
 		attribute.String("service.name", c.ServiceName),
 		attribute.String("service.version", o.Version),
-	)
+	}
+	if o.InstanceID != "" {
+		attrs = append(attrs, attribute.String("service.instance.id", o.InstanceID))
+	}
+	res := resource.NewSchemaless(attrs...)
 	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithBatcher(exp),
 		sdktrace.WithResource(res),

@@ -7,10 +7,12 @@
 package config
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -199,4 +201,39 @@ func LoadCAPool(dir string, files []string) (*x509.CertPool, error) {
 		}
 	}
 	return pool, nil
+}
+
+// TLS names a server certificate and key file (a listener's tls block).
+type TLS struct {
+	CertFile   string `json:"cert_file"`
+	KeyFile    string `json:"key_file"`
+	MinVersion string `json:"min_version"`
+}
+
+// LoadServerTLS builds the server TLS configuration of a listener from its
+// tls block (relative paths anchored at dir).
+func LoadServerTLS(dir string, t *TLS) (*tls.Config, error) {
+	c, err := tls.LoadX509KeyPair(ResolvePath(dir, t.CertFile), ResolvePath(dir, t.KeyFile))
+	if err != nil {
+		return nil, err
+	}
+	min := uint16(tls.VersionTLS12)
+	if t.MinVersion == "1.3" {
+		min = tls.VersionTLS13
+	}
+	return &tls.Config{MinVersion: min, Certificates: []tls.Certificate{c}}, nil
+}
+
+// LoopbackAddress reports whether a host:port listens on loopback only
+// (localhost or a loopback IP).
+func LoopbackAddress(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

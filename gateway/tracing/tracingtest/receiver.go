@@ -26,6 +26,7 @@ import (
 // Span is one received span, flattened.
 type Span struct {
 	Service      string // the resource's service.name
+	Instance     string // and service.instance.id
 	Scope        string
 	Name         string
 	Kind         tracepb.Span_SpanKind
@@ -108,16 +109,19 @@ func (r *Receiver) add(req *coltracepb.ExportTraceServiceRequest) {
 	}
 	var got []Span
 	for _, rs := range req.GetResourceSpans() {
-		service := ""
+		service, instance := "", ""
 		for _, kv := range rs.GetResource().GetAttributes() {
-			if kv.GetKey() == "service.name" {
+			switch kv.GetKey() {
+			case "service.name":
 				service = text(kv.GetValue())
+			case "service.instance.id":
+				instance = text(kv.GetValue())
 			}
 		}
 		for _, ss := range rs.GetScopeSpans() {
 			for _, s := range ss.GetSpans() {
 				sp := Span{
-					Service: service, Scope: ss.GetScope().GetName(), Name: s.GetName(), Kind: s.GetKind(),
+					Service: service, Instance: instance, Scope: ss.GetScope().GetName(), Name: s.GetName(), Kind: s.GetKind(),
 					TraceID: hex.EncodeToString(s.GetTraceId()), SpanID: hex.EncodeToString(s.GetSpanId()),
 					ParentSpanID: hex.EncodeToString(s.GetParentSpanId()),
 					Attrs:        map[string]string{}, Status: s.GetStatus().GetCode(),
