@@ -51,6 +51,11 @@ const (
 	ReasonRevoked               Reason = "revoked"
 	ReasonAmbiguousCredentials  Reason = "ambiguous_credentials"
 	ReasonUnsupportedCredential Reason = "unsupported_credential"
+	// The DPoP proof (RFC 9449) of a DPoP-bound token is missing or
+	// invalid, or lacks a fresh server nonce; the challenge carries the
+	// RFC 9449 error code of the same name.
+	ReasonInvalidDPoPProof Reason = "invalid_dpop_proof"
+	ReasonUseDPoPNonce     Reason = "use_dpop_nonce"
 )
 
 // Reasons lists every Reason, for schemas and tests.
@@ -59,6 +64,7 @@ var Reasons = []Reason{
 	ReasonUnknownIssuer, ReasonUnknownKey, ReasonAudienceMismatch, ReasonInactiveToken,
 	ReasonUntrustedCertificate, ReasonInvalidCredentials, ReasonRevoked,
 	ReasonAmbiguousCredentials, ReasonUnsupportedCredential,
+	ReasonInvalidDPoPProof, ReasonUseDPoPNonce,
 }
 
 // Rejection is returned when a credential was presented but is not valid.

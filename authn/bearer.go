@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/gatehouse/gatehouse/authn/dpop"
 	"github.com/gatehouse/gatehouse/authn/jose"
 )
 
@@ -29,6 +30,10 @@ import (
 //   - Key managers are asked in order until one says active. If none does
 //     and one of them could not answer, the request fails closed (the token
 //     might be active there); otherwise the first rejection is returned.
+//   - A verified token's binding is then checked (confirmation.go): a
+//     DPoP-bound token (cnf.jkt) only as `Authorization: DPoP` with a
+//     valid proof of this request, checked every time (never cached); a
+//     scheme with dpop required takes nothing else.
 //
 // Outcomes keep the Authenticator contract: errors.Is(err,
 // ErrNoCredentials) for "not presented", *Rejection for invalid, anything
@@ -41,6 +46,8 @@ type Bearer struct {
 	routing        bool // a key manager routes tokens (TokenRouter)
 	maxTokenSize   int
 	realm          string
+	dpopMode       DPoPMode
+	dpop           *dpop.Verifier // nil: DPoP off
 }
 
 var _ Authenticator = (*Bearer)(nil)
@@ -58,6 +65,10 @@ type BearerConfig struct {
 	// IntrospectJWTs sends JWTs no issuer of the scheme knows to the key
 	// managers (for servers that introspect JWTs too).
 	IntrospectJWTs bool
+	// DPoP is how the scheme treats DPoP (RFC 9449; confirmation.go), and
+	// Proofs verifies the proofs (required unless the mode is off).
+	DPoP   DPoPMode
+	Proofs *dpop.Verifier
 }
 
 // NewBearer returns the bearer authenticator of scheme. Options used:
@@ -94,6 +105,17 @@ func NewBearer(scheme string, cfg BearerConfig, opts ...Option) (*Bearer, error)
 	if cfg.JWT != nil {
 		b.maxTokenSize = cfg.JWT.maxTokenSize
 	}
+	switch {
+	case cfg.DPoP == "" || cfg.DPoP == DPoPOff:
+		b.dpopMode = DPoPOff
+	case cfg.Proofs == nil:
+		return nil, fmt.Errorf("authn: bearer scheme %q: dpop %s needs a proof verifier", scheme, cfg.DPoP)
+	default:
+		if _, err := ParseDPoPMode(string(cfg.DPoP)); err != nil {
+			return nil, fmt.Errorf("authn: bearer scheme %q: %w", scheme, err)
+		}
+		b.dpopMode, b.dpop = cfg.DPoP, cfg.Proofs
+	}
 	if b.realm == "" {
 		b.realm = scheme
 	}
@@ -112,12 +134,22 @@ func (b *Bearer) Challenge() string { return BearerChallenge(b.realm, "", "") }
 // ChallengeScheme is the auth-scheme of the challenge: "Bearer".
 func (b *Bearer) ChallengeScheme() string { return "Bearer" }
 
-// Authenticate routes the request's bearer token. See the type comment.
+// Authenticate routes the request's bearer token, then checks its binding
+// (bind: DPoP). See the type comment.
 func (b *Bearer) Authenticate(r *http.Request) (*Identity, error) {
-	tok, err := authorizationFor(r, b.scheme, "Bearer", b.maxTokenSize+64)
+	tok, how, err := b.bearerToken(r)
 	if err != nil {
 		return nil, err
 	}
+	id, err := b.verify(r, tok)
+	if err != nil {
+		return nil, err
+	}
+	return b.bind(r, id, tok, how)
+}
+
+// verify verifies a token: the JWT verifier or the key managers.
+func (b *Bearer) verify(r *http.Request, tok string) (*Identity, error) {
 	if len(tok) > b.maxTokenSize {
 		return nil, Reject(b.scheme, ReasonMalformed, "token too long", nil)
 	}

@@ -15,9 +15,15 @@ type BearerSchemeConfig struct {
 	// IntrospectJWTs sends them JWTs no issuer of the scheme knows too.
 	KeyManagers    []string `json:"key_managers"`
 	IntrospectJWTs bool     `json:"introspect_jwts"`
+	// DPoP is required, allowed or off (default): confirmation.go; the
+	// proofs are checked by the environment's verifier (SchemeEnv.DPoP).
+	DPoP string `json:"dpop"`
 }
 
 func (b *BearerSchemeConfig) validate(ptr string, issuerKnown func(string) bool, add func(ptr, format string, args ...any)) {
+	if _, err := ParseDPoPMode(b.DPoP); err != nil {
+		add(ptr+"/dpop", "%s", err.Error())
+	}
 	// No issuers here is fine when the API definitions name them
 	// (x-gatehouse-issuers); the generation build checks that.
 	for k, n := range b.Issuers {
@@ -68,7 +74,18 @@ func buildBearer(in SchemeBuild) (Authenticator, error) {
 		}
 		kms = append(kms, km)
 	}
-	b, err := NewBearer(name, BearerConfig{JWT: jwt, KeyManagers: kms, IntrospectJWTs: sc.IntrospectJWTs}, opts...)
+	bc := BearerConfig{JWT: jwt, KeyManagers: kms, IntrospectJWTs: sc.IntrospectJWTs}
+	mode, err := ParseDPoPMode(sc.DPoP)
+	if err != nil {
+		return nil, fmt.Errorf("%w %q: %w", ErrScheme, name, err)
+	}
+	if mode != DPoPOff {
+		if bc.Proofs, err = in.Env.DPoP(); err != nil {
+			return nil, err
+		}
+		bc.DPoP = mode
+	}
+	b, err := NewBearer(name, bc, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w %q: %w", ErrScheme, name, err)
 	}

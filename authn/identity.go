@@ -57,6 +57,10 @@ type Identity struct {
 	// Confirmation is the RFC 8705 certificate thumbprint (cnf.x5t#S256) the
 	// credential is bound to, if any.
 	Confirmation string
+	// DPoPKey is the RFC 9449 thumbprint (cnf.jkt) of the key the token is
+	// bound to. A bearer scheme accepts such a token only with a DPoP
+	// proof of that key on the same request (authn/confirmation.go).
+	DPoPKey string
 	// SubscriptionValidation says the policy must check that Application is
 	// subscribed to the API being called (set by the issuer or key manager
 	// configuration; policies read identity.subscription_validation).
@@ -117,6 +121,7 @@ func (id *Identity) clone() *Identity {
 		APIs:         id.APIs,
 		Plan:         id.Plan,
 		Confirmation: id.Confirmation,
+		DPoPKey:      id.DPoPKey,
 
 		SubscriptionValidation: id.SubscriptionValidation,
 	}
@@ -175,6 +180,9 @@ func (id *Identity) Map() map[string]any {
 	if c := id.Claims(); c != nil {
 		m["claims"] = c
 	}
+	if cnf := id.cnf(); cnf != nil {
+		m["cnf"] = cnf
+	}
 	if c := id.Certificate; c != nil {
 		cm := map[string]any{
 			"subject":            c.Subject,
@@ -201,6 +209,23 @@ func (id *Identity) Map() map[string]any {
 		m["apis"] = apis
 	}
 	return m
+}
+
+// cnf is the identity document's cnf: how the credential is bound to a
+// key its holder proved to have on this request. A DPoP-bound identity
+// reaches the policy only after its proof verified (Bearer.bind), and a
+// certificate-bound one is refused by the base policy without its
+// certificate (binding.rego). Nil for an unbound credential.
+func (id *Identity) cnf() map[string]any {
+	switch {
+	case id.DPoPKey != "":
+		m := map[string]any{"method": CnfDPoP, "jkt": id.DPoPKey}
+		putStr(m, "x5t_s256", id.Confirmation)
+		return m
+	case id.Confirmation != "":
+		return map[string]any{"method": CnfMTLS, "x5t_s256": id.Confirmation}
+	}
+	return nil
 }
 
 // MarshalJSON renders the identity document.
@@ -263,9 +288,9 @@ func (id *Identity) buildAST() ast.Value {
 		pairs = append(pairs, [2]*ast.Term{idKeyClaims, ast.NewTerm(id.claims)})
 	}
 	// The rarer members go through the generic conversion of their Map form.
-	if id.Certificate != nil || id.APIs != nil {
+	if id.Certificate != nil || id.APIs != nil || id.Confirmation != "" || id.DPoPKey != "" {
 		m := id.Map()
-		for _, k := range []*ast.Term{idKeyCertificate, idKeyAPIs} {
+		for _, k := range []*ast.Term{idKeyCertificate, idKeyAPIs, idKeyCnf} {
 			if v, ok := m[string(k.Value.(ast.String))]; ok {
 				if av, err := ast.InterfaceToValue(v); err == nil {
 					pairs = append(pairs, [2]*ast.Term{k, ast.NewTerm(av)})
@@ -299,6 +324,7 @@ var (
 	idKeyClaims                 = ast.StringTerm("claims")
 	idKeyCertificate            = ast.StringTerm("certificate")
 	idKeyAPIs                   = ast.StringTerm("apis")
+	idKeyCnf                    = ast.StringTerm("cnf")
 )
 
 // interned holds string terms that repeat across identities (scheme names,

@@ -155,8 +155,8 @@ func (c *introspectionCheck) identity(claims map[string]any, credID string, now 
 	if len(auds) > 0 {
 		ti.Audience = SortedUnique(auds)
 	}
-	if cnf, ok := claims["cnf"].(map[string]any); ok {
-		ti.Confirmation, _ = cnf["x5t#S256"].(string)
+	if ti.Confirmation, ti.DPoPKey, ce = confirmation(claims); ce != nil {
+		return nil, Reject("", ce.reason, "introspection answer: "+ce.detail, nil)
 	}
 	return ti, nil
 }

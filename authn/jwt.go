@@ -138,7 +138,12 @@ func (j *JWT) Authenticate(r *http.Request) (*Identity, error) {
 	if err != nil {
 		return nil, err
 	}
-	return j.Verify(r.Context(), tok)
+	id, err := j.Verify(r.Context(), tok)
+	if err == nil && id.DPoPKey != "" {
+		// Only a Bearer with DPoP on checks proofs (confirmation.go).
+		return nil, Reject(j.scheme, ReasonInvalidCredentials, "a DPoP-bound token (cnf.jkt) needs a DPoP proof", nil)
+	}
+	return id, err
 }
 
 // Verify verifies a raw token as Authenticate does, for callers that have

@@ -111,6 +111,9 @@ func (is *issuer) validate(claims map[string]any, hdr *jose.Header, now time.Tim
 	if len(is.types) == 0 && !jose.AccessTokenType(hdr.Typ) {
 		return t, claimFail(ReasonInvalidCredentials, "typ header marks another kind of JWT than an access token")
 	}
+	if _, _, ce := confirmation(claims); ce != nil {
+		return t, ce
+	}
 	return t, nil
 }
 
@@ -174,9 +177,8 @@ func (is *issuer) identity(scheme, token string, claims map[string]any, t tokenT
 		id.Audience = SortedUnique(auds)
 	}
 	id.SetClaims(claims)
-	if cnf, ok := claims["cnf"].(map[string]any); ok {
-		id.Confirmation, _ = cnf["x5t#S256"].(string)
-	}
+	// validate has read cnf (confirmation): only known members remain.
+	id.Confirmation, id.DPoPKey, _ = confirmation(claims)
 	return id
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/gatehouse/gatehouse/authn/dpop"
 	"github.com/gatehouse/gatehouse/internal/config"
 )
 
@@ -43,6 +44,9 @@ func (s *SchemeConfig) Validate(ptr string, issuerKnown func(string) bool, add f
 	if s.Type != SchemeBearer && len(s.Issuers) > 0 {
 		add(ptr+"/issuers", "issuers only apply to bearer schemes")
 	}
+	if s.Type != SchemeBearer && s.DPoP != "" && s.DPoP != string(DPoPOff) {
+		add(ptr+"/dpop", "dpop only applies to bearer schemes")
+	}
 	if s.Type != SchemeBasic && (s.UsersFile != "" || s.UsersMetaFile != "") {
 		add(ptr, "users_file only applies to basic schemes")
 	}
@@ -71,6 +75,10 @@ type SchemeEnv interface {
 	Issuer(name string) (*Issuer, error)
 	// KeyManager returns the key manager called name.
 	KeyManager(name string) (KeyManager, error)
+	// DPoP returns the DPoP proof verifier of bearer schemes with dpop
+	// allowed or required (one per generation, its replay cache the
+	// process's).
+	DPoP() (*dpop.Verifier, error)
 	// APIKeys is the configuration of an API key authenticator from the
 	// api_keys section and the bundle data's static keys; the scheme sets
 	// Location.

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/gatehouse/gatehouse/authn"
+	"github.com/gatehouse/gatehouse/authn/dpop"
 )
 
 // authnFactory builds the authenticators of one generation from the config's
@@ -33,6 +34,11 @@ type authnFactory struct {
 	// keyManagers are the generation's key managers by name, built on
 	// first use and shared by the schemes that list them.
 	keyManagers map[string]authn.KeyManager
+	// dpop verifies the DPoP proofs of the generation's bearer schemes
+	// (built on first use, config_dpop.go) with the replay caches of
+	// dpopReplays (the Server's, so a reload keeps used proofs).
+	dpop        *dpop.Verifier
+	dpopReplays *dpopReplays
 }
 
 func newAuthnFactory(cfg *Config, log hclog.Logger) *authnFactory {
@@ -115,6 +121,7 @@ func (e schemeEnv) File(p string) string                             { return e.
 func (e schemeEnv) Logger(name string) hclog.Logger                  { return e.f.log.Named(name) }
 func (e schemeEnv) Issuer(name string) (*authn.Issuer, error)        { return e.f.issuer(name) }
 func (e schemeEnv) KeyManager(name string) (authn.KeyManager, error) { return e.f.keyManager(name) }
+func (e schemeEnv) DPoP() (*dpop.Verifier, error)                    { return e.f.dpopVerifier() }
 func (e schemeEnv) APIKeys() authn.APIKeyConfig                      { return e.f.apiKeys.authnConfig() }
 func (e schemeEnv) ClientCertificates() (authn.MTLSConfig, time.Duration, error) {
 	return e.f.clientCertificates(e.api)

@@ -43,6 +43,9 @@ type Config struct {
 	// RateLimits: per client IP and per plan (gateway/ratelimit).
 	RateLimits *RateLimitsConfig `json:"rate_limits"`
 
+	// DPoP: how DPoP proofs are checked (config_dpop.go).
+	DPoP *DPoPConfig `json:"dpop"`
+
 	// InternalKeyManager: config_internalkm.go.
 	InternalKeyManager *InternalKeyManagerConfig `json:"internal_key_manager"`
 
@@ -328,6 +331,7 @@ func (c *Config) check() ConfigErrors {
 	errs = append(errs, c.checkBundles()...)
 	c.checkAPIKeys(add)
 	c.checkKeyManagers(add)
+	c.checkDPoP(add)
 	c.checkInternalKM(add)
 	c.checkMTLS(add)
 	if c.RateLimits != nil {

@@ -20,6 +20,9 @@ type challenge struct {
 	scheme string // OpenAPI scheme name
 	kind   string // "Basic" or "Bearer"
 	realm  string
+	// dpop: the bearer scheme takes DPoP proofs (allowed or required):
+	// it also sends a DPoP challenge (dpopChallenge).
+	dpop dpopChallenge
 }
 
 // challengeFor returns the challenge scheme def sends on 401 in api, if its
@@ -35,7 +38,11 @@ func challengeFor(api *API, def *SchemeDef, a authn.Authenticator, cfg *Config) 
 	if sc, ok := cfg.Schemes[def.Name]; ok && sc.Realm != "" {
 		realm = sc.Realm
 	}
-	return challenge{def.Name, ch.ChallengeScheme(), realm}, true
+	c := challenge{scheme: def.Name, kind: ch.ChallengeScheme(), realm: realm}
+	if dc, ok := a.(authn.DPoPChallenger); ok {
+		c.dpop = newDPoPChallenge(dc)
+	}
+	return c, true
 }
 
 func quote(s string) string {
@@ -49,6 +56,12 @@ func setChallenges(h http.Header, op *compiledOp, d *bundles.Decision, reason pi
 		return
 	}
 	for _, c := range op.challenges {
+		if c.dpop.mode != "" && c.dpop.mode != authn.DPoPOff {
+			c.dpop.write(h, c, d, reason, dn)
+			if c.dpop.mode == authn.DPoPRequired {
+				continue // a Bearer challenge would invite what the scheme refuses
+			}
+		}
 		var b strings.Builder
 		b.WriteString(c.kind)
 		b.WriteString(" realm=")
@@ -71,7 +84,8 @@ func setChallenges(h http.Header, op *compiledOp, d *bundles.Decision, reason pi
 				// Only the scheme whose token was bad gets error=invalid_token.
 				// binding_required: RFC 8705 §3, a bound token without its
 				// certificate is an invalid token.
-				if _, bad := d.Rejected[c.scheme]; bad || reason == pipeline.ReasonRevoked || reason == pipeline.ReasonBindingRequired {
+				// A DPoP proof's error goes on the DPoP challenge only.
+				if rr, bad := d.Rejected[c.scheme]; bad && !dpopReason(rr) || reason == pipeline.ReasonRevoked || reason == pipeline.ReasonBindingRequired {
 					b.WriteString(`, error="`)
 					b.WriteString(dn.BearerError)
 					b.WriteString(`"`)

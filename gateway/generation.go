@@ -149,6 +149,10 @@ type BuildOptions struct {
 	// RateStores holds the rate limit counters (a Server keeps one, so a
 	// reload keeps them); nil: the generation's own.
 	RateStores *ratelimit.Stores
+	// DPoPReplays holds the DPoP replay caches and nonce key (a Server
+	// keeps one, so a reload keeps used proofs used); nil: the
+	// generation's own.
+	DPoPReplays *dpopReplays
 	// AssertionKeys keeps the assertion key generated when no key file is
 	// configured (a Server keeps one, so reloads do not change it); nil: a
 	// new key per generation.
@@ -187,6 +191,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 
 	authns := newAuthnFactory(cfg, log)
 	authns.sources = opts.KeySources
+	authns.dpopReplays = opts.DPoPReplays
 	g.closers = append(g.closers, authns)
 	apiKeys, err := buildAPIKeys(cfg, log)
 	if err != nil {
@@ -365,6 +370,13 @@ func compileOp(api *compiledAPI, op *Operation, f *authnFactory, cfg *Config) (*
 		switch def.Type {
 		case "http", "oauth2", "openIdConnect":
 			c.readsAuthorization = true
+		}
+		if dc, ok := a.(authn.DPoPChallenger); ok {
+			if mode, _ := dc.DPoP(); mode != authn.DPoPOff {
+				// The proof is a credential: kept out of the policy input
+				// and never forwarded.
+				c.secretHeaders[dpopHeader] = struct{}{}
+			}
 		}
 		if l, ok := a.(authn.Located); ok {
 			loc := l.Location()

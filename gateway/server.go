@@ -66,6 +66,7 @@ type Server struct {
 	decisions     *decisionlog.Logger
 	keySources    *authn.KeySources
 	kmStores      *keymanager.Stores // the internal key manager's token stores
+	dpopReplays   *dpopReplays
 	rateStores    *ratelimit.Stores
 	// tracing and tracer: the tracer provider of the tracing section;
 	// both nil with tracing off (server_tracing.go).
@@ -134,14 +135,15 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		log = hclog.NewNullLogger()
 	}
 	s := &Server{
-		cfgPath:    cfgPath,
-		log:        log,
-		metrics:    newMetrics(),
-		transports: newTransports(),
-		keySources: authn.NewKeySources(log),
-		kmStores:   keymanager.NewStores().WithLog(log.Named("keymanager")),
-		rateStores: ratelimit.NewStores(log, nil),
-		AdminMux:   http.NewServeMux(),
+		cfgPath:     cfgPath,
+		log:         log,
+		metrics:     newMetrics(),
+		transports:  newTransports(),
+		keySources:  authn.NewKeySources(log),
+		kmStores:    keymanager.NewStores().WithLog(log.Named("keymanager")),
+		dpopReplays: newDPoPReplays(),
+		rateStores:  ratelimit.NewStores(log, nil),
+		AdminMux:    http.NewServeMux(),
 	}
 	s.rejectLog = log.Named("authn")
 	s.instanceID = newInstanceID(cfg.InstanceID)
@@ -194,6 +196,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		s.stopDecisionLogs(ctx)
 		_ = s.stopTracing(ctx)
 		_ = s.kmStores.Close()
+		_ = s.dpopReplays.Close()
 		return nil, err
 	}
 	s.swap(g, start) // the first generation goes in like every later one (reload.go)
@@ -370,6 +373,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		_ = g.Close()
 	}
 	errs = append(errs, s.kmStores.Close())
+	errs = append(errs, s.dpopReplays.Close())
 	errs = append(errs, s.rateStores.Close())
 	if s.auditFast != nil {
 		s.auditFast.Close()
@@ -446,12 +450,13 @@ func (s *Server) Metrics() *metrics { return s.metrics }
 // remote bundles to build with. One place, so no build path forgets a piece.
 func (s *Server) buildOptions(remote []*bundles.Source) BuildOptions {
 	return BuildOptions{
-		Logger:     s.log,
-		Transports: s.transports,
-		KeySources: s.keySources,
-		KMStores:   s.kmStores,
-		RateStores: s.rateStores,
-		Remote:     remote,
+		Logger:      s.log,
+		Transports:  s.transports,
+		KeySources:  s.keySources,
+		KMStores:    s.kmStores,
+		RateStores:  s.rateStores,
+		DPoPReplays: s.dpopReplays,
+		Remote:      remote,
 
 		AssertionKeys: &s.assertionKeys,
 	}

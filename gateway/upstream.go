@@ -44,6 +44,9 @@ func (g *Generation) upstream(ev *Evaluation) error {
 		up.Remove = append(up.Remove, "Authorization")
 	}
 	up.Remove = append(up.Remove, op.apiKeyHeaders...)
+	if _, ok := op.secretHeaders[dpopHeader]; ok {
+		up.Remove = append(up.Remove, dpopHeader) // a DPoP proof is a credential
+	}
 	if g.asserter != nil {
 		up.AssertionHeader = http.CanonicalHeaderKey(assertHeader)
 		if !op.Public {

@@ -1,0 +1,203 @@
+package gateway
+
+import (
+	"crypto/sha256"
+	"crypto/tls"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/gatehouse/gatehouse/authn/dpop"
+	"github.com/gatehouse/gatehouse/authn/jose"
+)
+
+// DPoPConfig is the top-level dpop section: how every bearer scheme with
+// schemes.<name>.dpop allowed or required checks proofs (authn/dpop).
+type DPoPConfig struct {
+	// Algorithms the proofs may use (default: every asymmetric one).
+	Algorithms []string `json:"algorithms"`
+	// MaxAge is how old a proof's iat may be (default 60s, at most 10m).
+	MaxAge Duration `json:"max_age"`
+	// Nonce makes clients use server nonces (RFC 9449 §9).
+	Nonce bool `json:"nonce"`
+	// NonceSecret (env: or file:, at least 32 bytes) lets replicas accept
+	// each other's nonces; without it each process has a random key.
+	NonceSecret Secret `json:"nonce_secret"`
+	// Redis shares the jti replay cache among replicas; without it the
+	// cache is in memory, per process.
+	Redis *RateRedisConfig `json:"redis"`
+}
+
+// checkDPoP checks the dpop section (the schemes' modes are checked with
+// the schemes, authn.BearerSchemeConfig).
+func (c *Config) checkDPoP(add func(ptr, format string, args ...any)) {
+	d := c.DPoP
+	if d == nil {
+		return
+	}
+	for i, a := range d.Algorithms {
+		if !slices.Contains(jose.AsymmetricAlgorithms, a) {
+			add("/dpop/algorithms/"+strconv.Itoa(i), "%q is not an asymmetric JWS algorithm", a)
+		}
+	}
+	if m := d.MaxAge.D(); m < 0 || m > dpop.MaxMaxAge {
+		add("/dpop/max_age", "max_age must be within (0, %s]", dpop.MaxMaxAge)
+	}
+	if d.NonceSecret != "" && !d.Nonce {
+		add("/dpop/nonce_secret", "nonce_secret needs nonce: true")
+	}
+	if r := d.Redis; r != nil && r.Address == "" {
+		add("/dpop/redis/address", "a redis replay cache needs address (host:port)")
+	}
+}
+
+// dpopReplays holds the process's DPoP replay caches, by settings: a
+// reload keeps them (a proof used before a reload stays used), and a
+// Server closes the Redis clients at shutdown.
+type dpopReplays struct {
+	mu      sync.Mutex
+	caches  map[string]dpop.Replay
+	clients []redis.UniversalClient
+	// nonceKey is the process's random nonce key (no nonce_secret).
+	nonceKey []byte
+}
+
+func newDPoPReplays() *dpopReplays { return &dpopReplays{caches: map[string]dpop.Replay{}} }
+
+// get returns the replay cache for d (nil: in memory).
+func (p *dpopReplays) get(cfg *Config) (dpop.Replay, error) {
+	key := "memory"
+	r := cfg.DPoP.redisConfig()
+	if r != nil {
+		key = "redis|" + r.Address + "|" + strconv.Itoa(r.DB) + "|" + r.Username + "|" + r.KeyPrefix + "|" + strconv.FormatBool(r.TLS)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c, ok := p.caches[key]; ok {
+		return c, nil
+	}
+	var c dpop.Replay
+	if r == nil {
+		c = dpop.NewMemory(0, nil)
+	} else {
+		timeout := r.Timeout.D()
+		if timeout <= 0 {
+			timeout = 500 * time.Millisecond
+		}
+		opts := &redis.UniversalOptions{
+			Addrs:           []string{r.Address},
+			Username:        r.Username,
+			DB:              r.DB,
+			DialTimeout:     timeout,
+			ReadTimeout:     timeout,
+			WriteTimeout:    timeout,
+			MaxRetries:      1,
+			DisableIdentity: true,
+		}
+		if r.Password != "" {
+			pw, err := r.Password.Resolve(cfg.Dir)
+			if err != nil {
+				return nil, fmt.Errorf("dpop.redis.password: %w", err)
+			}
+			opts.Password = pw.Reveal()
+		}
+		if r.TLS {
+			opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		client := redis.NewUniversalClient(opts)
+		p.clients = append(p.clients, client)
+		c = dpop.NewRedis(client, r.KeyPrefix)
+	}
+	p.caches[key] = c
+	return c, nil
+}
+
+// nonces returns the nonce issuer of cfg: keyed by nonce_secret (hashed to
+// 32 bytes), else by the process's random key.
+func (p *dpopReplays) nonces(cfg *Config) (*dpop.Nonces, error) {
+	d := cfg.DPoP
+	if d == nil || !d.Nonce {
+		return nil, nil
+	}
+	if d.NonceSecret != "" {
+		s, err := d.NonceSecret.Resolve(cfg.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("dpop.nonce_secret: %w", err)
+		}
+		if len(s.Reveal()) < 32 {
+			return nil, fmt.Errorf("dpop.nonce_secret: at least 32 bytes are needed")
+		}
+		sum := sha256.Sum256([]byte(s.Reveal()))
+		return dpop.NewNonces(sum[:], 0, nil)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.nonceKey == nil {
+		n, err := dpop.NewNonces(nil, 0, nil)
+		if err != nil {
+			return nil, err
+		}
+		p.nonceKey = n.Key()
+	}
+	return dpop.NewNonces(p.nonceKey, 0, nil)
+}
+
+// Close closes the Redis clients.
+func (p *dpopReplays) Close() error {
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.clients {
+		_ = c.Close()
+	}
+	p.clients, p.caches = nil, map[string]dpop.Replay{}
+	return nil
+}
+
+func (d *DPoPConfig) redisConfig() *RateRedisConfig {
+	if d == nil {
+		return nil
+	}
+	if r := d.Redis; r != nil && r.KeyPrefix == "" {
+		cp := *r
+		cp.KeyPrefix = dpop.DefaultRedisPrefix
+		return &cp
+	}
+	return d.Redis
+}
+
+// verifier builds the generation's proof verifier, once, on first use by
+// a scheme with dpop on.
+func (f *authnFactory) dpopVerifier() (*dpop.Verifier, error) {
+	if f.dpop != nil {
+		return f.dpop, nil
+	}
+	if f.dpopReplays == nil {
+		f.dpopReplays = newDPoPReplays()
+		f.closers = append(f.closers, f.dpopReplays)
+	}
+	replay, err := f.dpopReplays.get(f.cfg)
+	if err != nil {
+		return nil, err
+	}
+	nonces, err := f.dpopReplays.nonces(f.cfg)
+	if err != nil {
+		return nil, err
+	}
+	var dc DPoPConfig
+	if f.cfg.DPoP != nil {
+		dc = *f.cfg.DPoP
+	}
+	v, err := dpop.New(dpop.Config{Algorithms: dc.Algorithms, MaxAge: dc.MaxAge.D(), Replay: replay, Nonces: nonces})
+	if err != nil {
+		return nil, err
+	}
+	f.dpop = v
+	return v, nil
+}
