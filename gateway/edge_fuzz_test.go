@@ -28,8 +28,8 @@ func fuzzOp() *compiledOp {
 		Security: []openapi.Requirement{{{Scheme: "key"}}}}
 	return &compiledOp{
 		Operation: op,
-		api:       &compiledAPI{API: api, astAPI: apiValue(api)},
-		core: pipeline.Op{API: apiValue(api), Operation: operationValue(op), Schemes: schemesValue(op), NumSchemes: len(op.Schemes),
+		api:       &compiledAPI{API: api, astAPI: pipeline.APIValue(api)},
+		core: pipeline.Op{API: pipeline.APIValue(api), Operation: pipeline.OperationValue(op), Schemes: pipeline.SchemesValue(op), NumSchemes: len(op.Schemes),
 			SecretHeaders: secret},
 		secretHeaders: secret,
 	}

@@ -241,7 +241,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 			fail(ptr+"/upstream", err)
 			continue
 		}
-		ca := &compiledAPI{API: api, cors: edge.NewCORS(api.Config.CORS), astAPI: apiValue(api), transport: tr}
+		ca := &compiledAPI{API: api, cors: edge.NewCORS(api.Config.CORS), astAPI: pipeline.APIValue(api), transport: tr}
 		for _, op := range api.Operations {
 			cop, err := compileOp(ca, op, authns, cfg)
 			if err != nil {
@@ -353,7 +353,7 @@ func compileOp(api *compiledAPI, op *Operation, f *authnFactory, cfg *Config) (*
 	c := &compiledOp{
 		Operation:     op,
 		api:           api,
-		core:          pipeline.Op{API: api.astAPI, Operation: operationValue(op), Schemes: schemesValue(op), NumSchemes: len(op.Schemes)},
+		core:          pipeline.Op{API: api.astAPI, Operation: pipeline.OperationValue(op), Schemes: pipeline.SchemesValue(op), NumSchemes: len(op.Schemes)},
 		secretHeaders: map[string]struct{}{"Authorization": {}, "Proxy-Authorization": {}, "Cookie": {}},
 		mtls:          usesMTLS(api.API, op),
 		assert:        assertion.Operation{API: api.Name, Version: api.Version, ID: op.ID},

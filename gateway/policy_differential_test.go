@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/bundles"
 	"github.com/gatehouse/gatehouse/gateway/openapi"
+	"github.com/gatehouse/gatehouse/gateway/pipeline"
 )
 
 // The decision the gateway enforces takes fast paths (policies/gatehouse/authz/
@@ -231,7 +232,7 @@ func differentialInputs(op *Operation) []differentialInput {
 		}
 	}
 	sort.Strings(scopes)
-	opValue, apiVal, schemesVal := operationValue(op), apiValue(op.API), schemesValue(op)
+	opValue, apiVal, schemesVal := pipeline.OperationValue(op), pipeline.APIValue(op.API), pipeline.SchemesValue(op)
 	total := 1
 	for range schemes {
 		total *= len(states)
@@ -255,7 +256,7 @@ func differentialInputs(op *Operation) []differentialInput {
 				}
 				rejections.Insert(ast.StringTerm(scheme), ast.ObjectTerm(
 					[2]*ast.Term{ast.StringTerm("reason"), ast.StringTerm(reason)},
-					[2]*ast.Term{kType, ast.StringTerm(identityType(def))},
+					[2]*ast.Term{ast.StringTerm("type"), ast.StringTerm(identityType(def))},
 				))
 			default:
 				creds.Insert(ast.StringTerm(scheme), ast.NewTerm(differentialIdentity(scheme, def, op.API, state, scopes)))
@@ -268,7 +269,7 @@ func differentialInputs(op *Operation) []differentialInput {
 				[2]*ast.Term{ast.StringTerm("method"), ast.StringTerm(op.Method)},
 				[2]*ast.Term{ast.StringTerm("path"), ast.StringTerm(op.API.BasePath + op.Path)},
 				[2]*ast.Term{ast.StringTerm("host"), ast.StringTerm("api.example")},
-				[2]*ast.Term{kScheme, ast.StringTerm("https")},
+				[2]*ast.Term{ast.StringTerm("scheme"), ast.StringTerm("https")},
 				[2]*ast.Term{ast.StringTerm("client_ip"), ast.StringTerm("192.0.2.7")},
 				[2]*ast.Term{ast.StringTerm("headers"), ast.ObjectTerm()},
 			)},

@@ -1,16 +1,16 @@
-package gateway
+package pipeline
 
-import "github.com/open-policy-agent/opa/v1/ast"
+import (
+	"github.com/open-policy-agent/opa/v1/ast"
 
-var (
-	kType   = ast.StringTerm("type")
-	kScheme = ast.StringTerm("scheme")
+	"github.com/gatehouse/gatehouse/gateway/openapi"
 )
 
-// The parts of the policy input built once per generation
-// (pipeline.Op); the per-request parts are in gateway/pipeline/input.go.
+// The parts of the policy input built once per generation (Op); the
+// per-request parts are in input.go.
 
-func apiValue(api *API) *ast.Term {
+// APIValue is input.api.
+func APIValue(api *openapi.API) *ast.Term {
 	return ast.ObjectTerm(
 		[2]*ast.Term{ast.StringTerm("name"), ast.StringTerm(api.Name)},
 		[2]*ast.Term{ast.StringTerm("version"), ast.StringTerm(api.Version)},
@@ -18,7 +18,8 @@ func apiValue(api *API) *ast.Term {
 	)
 }
 
-func operationValue(op *Operation) *ast.Term {
+// OperationValue is input.operation.
+func OperationValue(op *openapi.Operation) *ast.Term {
 	alts := make([]*ast.Term, 0, len(op.Security))
 	for _, alt := range op.Security {
 		obj := ast.NewObject()
@@ -41,7 +42,8 @@ func operationValue(op *Operation) *ast.Term {
 	)
 }
 
-func schemesValue(op *Operation) *ast.Term {
+// SchemesValue is input.schemes.
+func SchemesValue(op *openapi.Operation) *ast.Term {
 	obj := ast.NewObject()
 	for _, name := range op.Schemes {
 		def := op.API.Schemes[name]
