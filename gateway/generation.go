@@ -53,7 +53,7 @@ type Generation struct {
 	// fwd accepts client certificates from trusted proxies (nil: off);
 	// trusts are the client-certificate trusts (per API, and the proxy's),
 	// read when the generation is built; a changed file builds a new one.
-	fwd    *forwardedCerts
+	fwd    *pipeline.ForwardedCerts
 	trusts []*authn.Trust
 	// internalKM is the internal key manager (nil: not configured).
 	internalKM *internalKMState

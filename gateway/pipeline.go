@@ -100,7 +100,7 @@ func (e *Evaluation) refuse(reason pipeline.Reason) {
 // calls no upstream.
 func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, opts ...rego.EvalOption) *Evaluation {
 	ev := &Evaluation{RequestID: requestID, Method: r.Method, Path: r.URL.Path}
-	r = g.prepareRequest(r) // before the strip: reads a trusted proxy's certificate header
+	r = g.fwd.Prepare(r) // before the strip: reads a trusted proxy's certificate header
 	ev.Request = r
 	var rs ratelimit.State
 	if g.rate != nil {
@@ -146,7 +146,7 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 		return ev
 	}
 	ev.Op = op
-	if op.mtls && misdirected(r) {
+	if op.mtls && pipeline.Misdirected(r) {
 		ev.refuse(pipeline.ReasonMisdirected)
 		return ev
 	}

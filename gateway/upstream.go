@@ -32,7 +32,7 @@ func (g *Generation) upstream(ev *Evaluation) error {
 	up.Remove = make([]string, 0, 3+len(ev.Shape.RemoveHeaders)+len(op.apiKeyHeaders))
 	up.Remove = append(up.Remove, ev.Shape.RemoveHeaders...)
 	if xfccHeader != "" {
-		if x := upstreamXFCC(up.Identities); x != "" {
+		if x := pipeline.UpstreamXFCC(up.Identities); x != "" {
 			up.Set = append(up.Set, pipeline.Header{Name: http.CanonicalHeaderKey(xfccHeader), Value: x})
 		} else {
 			up.Remove = append(up.Remove, http.CanonicalHeaderKey(xfccHeader))
