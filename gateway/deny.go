@@ -1,9 +1,7 @@
 package gateway
 
 import (
-	"encoding/json"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/gatehouse/gatehouse/authn"
@@ -11,8 +9,8 @@ import (
 	"github.com/gatehouse/gatehouse/gateway/pipeline"
 )
 
-// How a denial is told: the operation's WWW-Authenticate challenges and the
-// problem+json body. Which reason answers with which status, challenge and
+// How a denial is told: the operation's WWW-Authenticate challenges (the
+// problem+json body is gateway/pipeline/problem.go). Which reason answers with which status, challenge and
 // title is the one table in gateway/pipeline/reasons.go.
 
 // challenge is one WWW-Authenticate challenge of an operation's scheme.
@@ -94,63 +92,4 @@ func setChallenges(h http.Header, op *compiledOp, d *bundles.Decision, reason pi
 		}
 		h.Add("WWW-Authenticate", b.String())
 	}
-}
-
-// problem is an RFC 9457 problem document. It deliberately carries nothing
-// an attacker could use: no reason detail, no scheme, no validation message.
-type problem struct {
-	Type      string `json:"type"`
-	Title     string `json:"title"`
-	Status    int    `json:"status"`
-	Detail    string `json:"detail,omitempty"`
-	RequestID string `json:"request_id"`
-}
-
-var details = map[int]string{
-	http.StatusBadRequest:                   "The request is malformed.",
-	http.StatusUnauthorized:                 "Valid credentials are required.",
-	http.StatusForbidden:                    "The credentials do not permit this request.",
-	http.StatusNotFound:                     "No such resource.",
-	http.StatusMethodNotAllowed:             "The method is not allowed for this resource.",
-	http.StatusRequestHeaderFieldsTooLarge:  "Request headers are too large.",
-	http.StatusInternalServerError:          "The gateway could not decide on this request.",
-	http.StatusBadGateway:                   "The upstream service failed.",
-	http.StatusServiceUnavailable:           "A service the gateway depends on is unavailable.",
-	http.StatusGatewayTimeout:               "The upstream service did not answer in time.",
-	http.StatusMisdirectedRequest:           "The request was sent to the wrong host for this connection.",
-	http.StatusRequestEntityTooLarge:        "The request body is too large.",
-	http.StatusTooManyRequests:              "Too many requests.",
-	http.StatusUnsupportedMediaType:         "Unsupported media type.",
-	http.StatusRequestedRangeNotSatisfiable: "",
-}
-
-// writeProblem writes an application/problem+json answer.
-func writeProblem(w http.ResponseWriter, status int, title, requestID string) {
-	body := problemBody(status, title, requestID)
-	setProblemHeaders(w.Header(), len(body))
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
-}
-
-// problemBody is the problem document of a status; the front doors send the
-// same bytes as the proxy.
-func problemBody(status int, title, requestID string) []byte {
-	if title == "" {
-		title = http.StatusText(status)
-	}
-	body, _ := json.Marshal(problem{
-		Type:      "about:blank",
-		Title:     title,
-		Status:    status,
-		Detail:    details[status],
-		RequestID: requestID,
-	})
-	return body
-}
-
-func setProblemHeaders(h http.Header, n int) {
-	h.Set("Content-Type", "application/problem+json")
-	h.Set("Content-Length", strconv.Itoa(n))
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
 }

@@ -169,8 +169,8 @@ func (s *Server) deny(out *frontdoor.Outcome, ev *Evaluation, status int) {
 		pipeline.SetJSONHeaders(h, len(out.Body))
 		return
 	}
-	out.Body = problemBody(status, title, out.RequestID)
-	setProblemHeaders(h, len(out.Body))
+	out.Body = pipeline.ProblemBody(status, title, out.RequestID)
+	pipeline.SetProblemHeaders(h, len(out.Body))
 }
 
 // dedupe drops repeated names, and names that are set (a proxy may apply

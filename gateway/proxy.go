@@ -218,7 +218,7 @@ func (s *Server) proxyErrorHandler(w http.ResponseWriter, r *http.Request, err e
 		// The upstream request was aborted mid-body; the connection
 		// closes after this answer.
 		w.Header().Set("Connection", "close")
-		writeProblem(w, http.StatusBadRequest, "", requestIDFrom(w))
+		pipeline.WriteProblem(w, http.StatusBadRequest, "", requestIDFrom(w))
 		s.log.Warn("request body framing refused", "request_id", requestIDFrom(w))
 		return
 	}
@@ -235,5 +235,5 @@ func (s *Server) proxyErrorHandler(w http.ResponseWriter, r *http.Request, err e
 	if status == 499 {
 		return
 	}
-	writeProblem(w, status, "", requestIDFrom(w))
+	pipeline.WriteProblem(w, status, "", requestIDFrom(w))
 }

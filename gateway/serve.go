@@ -102,7 +102,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			_, _ = rec.Write(ev.Shape.Body)
 			return
 		}
-		writeProblem(rec, ev.Status, title, rec.requestID)
+		pipeline.WriteProblem(rec, ev.Status, title, rec.requestID)
 		return
 	}
 	if len(ev.Shape.ResponseHeaders) > 0 {
@@ -119,7 +119,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	op := ev.Op
 	if err := gen.upstream(ev); err != nil {
 		s.log.Error("cannot sign identity assertion", "request_id", rec.requestID, "error", err.Error())
-		writeProblem(rec, http.StatusInternalServerError, "", rec.requestID)
+		pipeline.WriteProblem(rec, http.StatusInternalServerError, "", rec.requestID)
 		return
 	}
 	f := &forward{
