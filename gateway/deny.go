@@ -10,8 +10,9 @@ import (
 )
 
 // How a denial is told: the operation's WWW-Authenticate challenges (the
-// problem+json body is gateway/pipeline/problem.go). Which reason answers with which status, challenge and
-// title is the one table in gateway/pipeline/reasons.go.
+// problem+json body is gateway/pipeline/problem.go). Which reason answers
+// with which status, challenge and title is the one table in
+// gateway/pipeline/reasons.go.
 
 // challenge is one WWW-Authenticate challenge of an operation's scheme.
 type challenge struct {
