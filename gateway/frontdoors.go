@@ -16,8 +16,8 @@ import (
 
 // The front doors (gateway/extauthz, gateway/forwardauth) reach the decision
 // core through frontdoor.Decider. Decide runs exactly what ServeHTTP runs
-// before it forwards — Evaluate, the same challenges, problem bodies,
-// assertion and upstream headers — and turns the result into an Outcome
+// before it forwards — Evaluate (with the assertion and upstream headers),
+// the same challenges and problem bodies — and turns the result into an Outcome
 // instead of a proxied request, with the same audit line and metrics.
 
 // Decider returns the server as a frontdoor.Decider.
@@ -72,16 +72,7 @@ func (s *Server) decide(r *http.Request) *frontdoor.Outcome {
 		rec.status = out.Status
 		s.finish(rec, gen, ev, start)
 	}()
-	if ev.Op != nil && !ev.Op.Public {
-		s.metrics.authnSeconds.Observe(ev.AuthnTime.Seconds())
-	}
-	if ev.Decision != nil || ev.Reason == pipeline.ReasonPolicyError {
-		s.metrics.policySeconds.Observe(ev.PolicyTime.Seconds())
-	}
-	if ev.Failure != nil {
-		s.log.Error("request failed closed", "request_id", rid, "reason", ev.Reason, "error", ev.Failure.Error())
-	}
-	s.logShape(ev, rid)
+	s.observe(ev, rid)
 	if ev.Preflight != nil {
 		out.Status, out.Headers = http.StatusNoContent, ev.Preflight.Clone()
 		return out
@@ -91,12 +82,6 @@ func (s *Server) decide(r *http.Request) *frontdoor.Outcome {
 		return out
 	}
 
-	if err := gen.DecideUpstream(ev); err != nil {
-		out.Reason = string(ev.Reason)
-		s.log.Error("cannot sign identity assertion", "request_id", rid, "error", err.Error())
-		s.deny(out, ev, http.StatusInternalServerError)
-		return out
-	}
 	up := ev.Upstream
 	set := make([]frontdoor.Header, 0, len(up.Set)+3)
 	for _, h := range up.Set {

@@ -22,9 +22,23 @@ import (
 // request and forwards an allowed one (proxy.go); the recorder keeps the
 // status for the audit line and metrics.
 
-// logShape says what a decision asked of the answer and the gateway
-// refused (once per request, with the request id).
-func (s *Server) logShape(ev *pipeline.Evaluation, rid string) {
+// observe records the evaluation's authentication and policy times and
+// logs what failed closed and what a decision asked of the answer that the
+// gateway refused: once per request, with the request id, for the proxy
+// and the front doors alike.
+func (s *Server) observe(ev *pipeline.Evaluation, rid string) {
+	if ev.Op != nil && !ev.Op.Public {
+		s.metrics.authnSeconds.Observe(ev.AuthnTime.Seconds())
+	}
+	if ev.Decision != nil || ev.Reason == pipeline.ReasonPolicyError {
+		s.metrics.policySeconds.Observe(ev.PolicyTime.Seconds())
+	}
+	if ev.Failure != nil {
+		s.log.Error("request failed closed", "request_id", rid, "reason", ev.Reason, "error", ev.Failure.Error())
+	}
+	if ev.AssertionFailure != nil {
+		s.log.Error("cannot sign identity assertion", "request_id", rid, "error", ev.AssertionFailure.Error())
+	}
 	if len(ev.Shape.Refused) > 0 {
 		s.log.Warn("policy response shaping refused", "request_id", rid, "refused", strings.Join(ev.Shape.Refused, "; "))
 	}
@@ -48,15 +62,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ev.Span = span
 	r = ev.Request
 	defer s.finish(rec, gen, ev, start)
-	if ev.Op != nil && !ev.Op.Public {
-		s.metrics.authnSeconds.Observe(ev.AuthnTime.Seconds())
-	}
-	if ev.Decision != nil || ev.Reason == pipeline.ReasonPolicyError {
-		s.metrics.policySeconds.Observe(ev.PolicyTime.Seconds())
-	}
-	if ev.Failure != nil {
-		s.log.Error("request failed closed", "request_id", rec.requestID, "reason", ev.Reason, "error", ev.Failure.Error())
-	}
+	s.observe(ev, rec.requestID)
 	if ev.Op != nil && ev.Op.API.CORS != nil {
 		if origin := r.Header.Get("Origin"); ev.Op.API.CORS.Allows(origin) {
 			cors := ev.Op.API.CORS
@@ -70,7 +76,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec.WriteHeader(http.StatusNoContent)
 		return
 	}
-	s.logShape(ev, rec.requestID)
 	if ev.Status != 0 {
 		// The policy's response headers first: the gateway's own
 		// (Retry-After, challenges, the problem's) are set over them.
@@ -110,11 +115,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	op := ev.Op
-	if err := gen.DecideUpstream(ev); err != nil {
-		s.log.Error("cannot sign identity assertion", "request_id", rec.requestID, "error", err.Error())
-		pipeline.WriteProblem(rec, http.StatusInternalServerError, "", rec.requestID)
-		return
-	}
 	f := &forward{
 		op:   op,
 		path: strings.TrimPrefix(r.URL.Path, op.API.BasePath),

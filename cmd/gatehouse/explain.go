@@ -3,13 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"time"
@@ -28,9 +26,11 @@ type headerFlags []string
 func (h *headerFlags) String() string     { return strings.Join(*h, ", ") }
 func (h *headerFlags) Set(v string) error { *h = append(*h, v); return nil }
 
-// explainCmd dry-runs one request through a freshly built generation: the
-// matched operation, each authenticator's outcome, the identity documents,
-// the policy input and the decision. No upstream is called.
+// explainCmd dry-runs one request through a freshly built generation, with
+// the decision core the proxy runs (pipeline.Core.Evaluate, which also signs
+// the identity assertion of an allowed request): the matched operation, each
+// authenticator's outcome, the identity documents, the policy input and the
+// decision. No upstream is called.
 func explainCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -93,32 +93,27 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	defer g.Close()
 
-	var rd io.Reader
-	if len(body) > 0 {
-		rd = bytes.NewReader(body)
-	}
-	r := httptest.NewRequest(strings.ToUpper(*method), *target, rd)
-	r.Host = *host
-	r.RemoteAddr = *remote
+	facts := pipeline.Facts{Method: strings.ToUpper(*method), Target: *target, Host: *host, Header: http.Header{}, Body: body, RemoteAddr: *remote}
 	for _, h := range headers {
 		name, value, ok := strings.Cut(h, ":")
 		if !ok {
 			fmt.Fprintf(stderr, "gatehouse explain: header %q is not 'Name: value'\n", h)
 			return 2
 		}
-		r.Header.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+		facts.Header.Add(strings.TrimSpace(name), strings.TrimSpace(value))
 	}
-	if len(body) > 0 && r.Header.Get("Content-Type") == "" {
-		r.Header.Set("Content-Type", "application/json")
-	}
-	r.TLS = &tls.ConnectionState{Version: tls.VersionTLS13, HandshakeComplete: true, ServerName: *host}
 	if *certFile != "" {
 		certs, err := authn.ReadPEMCertificates(*certFile)
 		if err != nil {
 			fmt.Fprintf(stderr, "gatehouse explain: %v\n", err)
 			return 1
 		}
-		r.TLS.PeerCertificates = certs
+		facts.Certificates = certs
+	}
+	r, err := facts.Request()
+	if err != nil {
+		fmt.Fprintf(stderr, "gatehouse explain: --url: %v\n", err)
+		return 2
 	}
 
 	var opts []rego.EvalOption
@@ -168,6 +163,9 @@ func explanation(ev *pipeline.Evaluation) map[string]any {
 	}
 	if ev.Failure != nil {
 		out["failure"] = ev.Failure.Error()
+	}
+	if ev.AssertionFailure != nil {
+		out["failure"] = "identity assertion: " + ev.AssertionFailure.Error()
 	}
 	op := ev.Operation()
 	if op == nil {

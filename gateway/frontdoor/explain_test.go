@@ -2,25 +2,25 @@ package frontdoor_test
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse/gateway"
+	"github.com/gatehouse/gatehouse/gateway/pipeline"
 )
 
 // TestExplainMatchesProxy: for every quickstart curl case
 // (examples/quickstart/curls.sh), `gatehouse explain` and the reverse proxy
-// reach the same decision — the same status, decision and reasons — because
-// both call the one decision core, pipeline.Core.Evaluate: the proxy through
-// ServeHTTP, explain on a generation built from the same config, with the
-// request built the way cmd/gatehouse/explain.go builds it.
+// reach the same decision — the same status, decision, reasons and identity
+// assertion — because both call the one decision core,
+// pipeline.Core.Evaluate: the proxy through ServeHTTP, explain on a
+// generation built from the same config, with the request built from
+// pipeline.Facts as cmd/gatehouse/explain.go builds it.
 func TestExplainMatchesProxy(t *testing.T) {
 	q := startQuickstart(t)
 	proxy, proxyCert := q.httpClient(false, ""), q.httpClient(true, "")
@@ -40,17 +40,15 @@ func TestExplainMatchesProxy(t *testing.T) {
 			got := q.viaProxy(t, pc, c, rid)
 
 			// What explainCmd does with --method, --url, -H, --cert.
-			r := httptest.NewRequest(c.method, c.path, nil)
-			r.Host, r.RemoteAddr = "localhost", "127.0.0.1:40000"
+			facts := pipeline.Facts{Method: c.method, Target: c.path, Host: "localhost", RemoteAddr: "127.0.0.1:40000"}
 			if c.header != nil {
-				for k, vs := range c.header(q) {
-					r.Header[k] = vs
-				}
+				facts.Header = c.header(q)
 			}
-			r.TLS = &tls.ConnectionState{Version: tls.VersionTLS13, HandshakeComplete: true, ServerName: "localhost"}
 			if c.cert {
-				r.TLS.PeerCertificates = []*x509.Certificate{q.client.Certificate}
+				facts.Certificates = []*x509.Certificate{q.client.Certificate}
 			}
+			r, err := facts.Request()
+			must(t, err)
 			ev := gen.Evaluate(r, rid, time.Now())
 
 			status := ev.Status
@@ -83,6 +81,18 @@ func TestExplainMatchesProxy(t *testing.T) {
 			proxyReasons, _ := got.audit["reasons"].([]any)
 			if !reflect.DeepEqual(reasons, proxyReasons) {
 				t.Errorf("explain: reasons %v, proxy: %v", reasons, got.audit["reasons"])
+			}
+			// The assertion explain signed says what the one the upstream
+			// got says (its key is explain's own generation's).
+			var assertion map[string]any
+			if ev.Upstream != nil {
+				assertion = claims(t, ev.Upstream.Assertion)
+			}
+			if !reflect.DeepEqual(assertion, got.assertion) {
+				t.Errorf("explain: assertion %v, proxy: %v", assertion, got.assertion)
+			}
+			if (assertion["sub"] != nil || c.subject != "") && assertion["sub"] != c.subject {
+				t.Errorf("explain: assertion sub %v, want %q", assertion["sub"], c.subject)
 			}
 		})
 	}

@@ -41,8 +41,12 @@ type Evaluation struct {
 	// RetryAfter is when a rate-limited client may try again.
 	RetryAfter time.Duration
 	// Failure is a technical failure (authenticator or policy).
-	Failure  error
-	Decision *bundles.Decision
+	Failure error
+	// AssertionFailure is why the identity assertion of an allowed
+	// request could not be signed (Reason assertion_failed, status 500):
+	// logged, never answered.
+	AssertionFailure error
+	Decision         *bundles.Decision
 	// CachedDecision: the decision came from the generation's decision
 	// cache; no input was built and no Rego ran for this request.
 	CachedDecision bool
@@ -103,10 +107,25 @@ func (ev *Evaluation) ShapedDenial(status int) bool {
 	return ev.Decision != nil && !ev.Decision.Allow && ev.Shape.Body != nil && status == ev.Answer.Status
 }
 
-// Evaluate routes, authenticates and decides one request. It strips client
-// identity headers from r in place (they are never the client's to send) and
-// calls no upstream.
+// Evaluate routes, authenticates and decides one request and, for an
+// allowed one, decides what it becomes upstream with its signed identity
+// assertion (ev.Upstream, upstream.go). The reverse proxy, the front doors
+// and `gatehouse explain` all call it, so they answer alike — an assertion
+// that cannot be signed is a 500 (assertion_failed) for each of them. It
+// strips client identity headers from r in place (they are never the
+// client's to send) and calls no upstream.
 func (c *Core) Evaluate(r *http.Request, requestID string, now time.Time, opts ...rego.EvalOption) *Evaluation {
+	ev := c.evaluate(r, requestID, now, opts...)
+	if ev.Status == 0 {
+		// After the plan's rate limit (finishRate): a request it refuses
+		// gets no assertion.
+		ev.AssertionFailure = c.decideUpstream(ev)
+	}
+	return ev
+}
+
+// evaluate is Evaluate up to the decision.
+func (c *Core) evaluate(r *http.Request, requestID string, now time.Time, opts ...rego.EvalOption) *Evaluation {
 	ev := &Evaluation{RequestID: requestID, Method: r.Method, Path: r.URL.Path}
 	r = c.Forwarded.Prepare(r) // before the strip: reads a trusted proxy's certificate header
 	ev.Request = r

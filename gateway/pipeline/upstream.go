@@ -38,12 +38,12 @@ type Upstream struct {
 	Assertion       string
 }
 
-// DecideUpstream decides what an allowed request becomes upstream and
+// decideUpstream decides what an allowed request becomes upstream and
 // stores it in ev.Upstream, for the reverse proxy (gateway/proxy.go) and
 // the front doors (gateway/frontdoors.go) alike. Signing the identity assertion can fail: the
 // request is then refused with assertion_failed and the error returned for
 // the log.
-func (c *Core) DecideUpstream(ev *Evaluation) error {
+func (c *Core) decideUpstream(ev *Evaluation) error {
 	op, d := ev.Op, ev.Decision
 	up := &Upstream{RemoveQuery: op.stripQuery, RemoveCookies: op.stripCookies}
 	if !op.Public {
