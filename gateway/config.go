@@ -236,7 +236,7 @@ func (c *Config) applyDefaults() {
 	setDur(&l.IdleTimeout, DefaultIdleTimeout)
 	setDur(&l.ShutdownTimeout, DefaultShutdownTimeout)
 	setDur(&l.DrainDelay, DefaultDrainDelay)
-	c.Readiness.applyDefaults()
+	c.Readiness.ApplyDefaults()
 	if l.MaxHeaderBytes == 0 {
 		l.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}

@@ -27,7 +27,7 @@ func probePolicy(ctx context.Context, g *Generation, eng *bundles.Engine) error 
 				continue
 			}
 			r.Method = op.Method
-			in := pipeline.Input{RequestID: "probe", Request: r, Path: api.BasePath + op.Path, ClientIP: "127.0.0.1", Op: &op.core, Now: now}
+			in := pipeline.Input{RequestID: "probe", Request: r, Path: api.BasePath + op.Path, ClientIP: "127.0.0.1", Op: &op.Input, Now: now}
 			if _, err := eng.Decide(ctx, in.Value()); err != nil && !errors.Is(err, bundles.ErrDeadline) {
 				return fmt.Errorf("policy fails on %s %s%s (anonymous probe): %w", op.Method, api.BasePath, op.Path, err)
 			}

@@ -23,41 +23,6 @@ import (
 // fleet, taking every replica out helps no one. While draining (SIGTERM)
 // /readyz fails first, before the listeners close (drain.go).
 
-// ReadinessConfig (readiness) says, per kind of dependency, whether its
-// outage makes the replica unready (required) or only degraded
-// (degraded_ok).
-type ReadinessConfig struct {
-	// Redis: the internal key manager's Redis token store.
-	Redis string `json:"redis"`
-	// JWKS: each issuer's remote key set.
-	JWKS string `json:"jwks"`
-	// KeyManagers: an introspection key manager whose circuit breaker is
-	// open.
-	KeyManagers string `json:"key_managers"`
-	// Reload: the last reload failed (the previous generation serves).
-	Reload string `json:"reload"`
-	// RemoteBundles: the last remote bundle download or activation failed
-	// (the active bundle keeps deciding).
-	RemoteBundles string `json:"remote_bundles"`
-}
-
-// Readiness modes.
-const (
-	Required   = "required"
-	DegradedOK = "degraded_ok"
-)
-
-func (r *ReadinessConfig) applyDefaults() {
-	for _, f := range []struct {
-		v   *string
-		def string
-	}{{&r.Redis, Required}, {&r.JWKS, Required}, {&r.KeyManagers, Required}, {&r.Reload, DegradedOK}, {&r.RemoteBundles, DegradedOK}} {
-		if *f.v == "" {
-			*f.v = f.def
-		}
-	}
-}
-
 // Dependency is one entry of /readyz's "dependencies".
 type Dependency struct {
 	Name  string `json:"name"`  // e.g. redis:internal_key_manager, jwks:corp
