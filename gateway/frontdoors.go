@@ -108,7 +108,7 @@ func (s *Server) decide(r *http.Request) *frontdoor.Outcome {
 	}
 
 	// Besides the consumed credentials (ev.Upstream, as the reverse proxy
-	// removes them, proxy.go), the proxy must not forward any header the
+	// removes them, gateway/proxy), the proxy must not forward any header the
 	// core removed from the request (client-sent identity headers, method
 	// overrides, a forwarded certificate).
 	for _, k := range sent {
@@ -118,7 +118,7 @@ func (s *Server) decide(r *http.Request) *frontdoor.Outcome {
 	}
 	if len(up.RemoveCookies) > 0 && len(r.Header["Cookie"]) > 0 {
 		h := http.Header{"Cookie": r.Header["Cookie"]}
-		stripCookies(h, up.RemoveCookies)
+		pipeline.StripCookies(h, up.RemoveCookies)
 		out.Cookie = h.Get("Cookie")
 		out.RemoveCookieHeader = out.Cookie == ""
 	}

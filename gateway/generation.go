@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse/gatehouse/gateway/edge"
 	"github.com/gatehouse/gatehouse/gateway/openapi"
 	"github.com/gatehouse/gatehouse/gateway/pipeline"
+	"github.com/gatehouse/gatehouse/gateway/proxy"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 )
 
@@ -77,7 +78,7 @@ var genCounter atomic.Uint64
 // BuildOptions carries process-wide pieces a generation uses.
 type BuildOptions struct {
 	Logger     hclog.Logger
-	Transports *transports
+	Transports *proxy.Transports
 	// KeySources shares remote JWKS sources across generations (a Server
 	// keeps one); nil: the generation's own, closed with it.
 	KeySources *authn.KeySources
@@ -109,7 +110,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 		log = hclog.NewNullLogger()
 	}
 	if opts.Transports == nil {
-		opts.Transports = newTransports()
+		opts.Transports = proxy.NewTransports()
 	}
 	g := &Generation{ID: genCounter.Add(1), Config: cfg, Built: time.Now(), ops: map[*Operation]*pipeline.Op{}}
 	g.life.refs.Store(1)
@@ -177,7 +178,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 			continue
 		}
 		seenBase[key] = api.Name + " " + api.Version
-		tr, err := opts.Transports.get(cfg, api)
+		tr, err := opts.Transports.Get(upstreamEndpoint(cfg, api))
 		if err != nil {
 			fail(ptr+"/upstream", err)
 			continue
@@ -321,4 +322,14 @@ func (g *Generation) Describe() string {
 		names = append(names, a.Name+"@"+a.Version)
 	}
 	return strings.Join(names, ",")
+}
+
+// upstreamEndpoint is how the reverse proxy reaches api's upstream.
+func upstreamEndpoint(cfg *Config, api *API) proxy.Endpoint {
+	u := cfg.Upstream
+	return proxy.Endpoint{
+		Scheme: api.Upstream.Scheme, Host: api.Upstream.Host, ResponseTimeout: api.UpstreamTimeout,
+		MaxIdleConnsPerHost: u.MaxIdleConnsPerHost, DialTimeout: u.DialTimeout.D(), IdleConnTimeout: u.IdleConnTimeout.D(),
+		CAFiles: u.CAFiles, Dir: cfg.Dir,
+	}
 }

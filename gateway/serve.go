@@ -11,16 +11,16 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/gatehouse/gatehouse/gateway/edge"
 	"github.com/gatehouse/gatehouse/gateway/pipeline"
+	"github.com/gatehouse/gatehouse/gateway/proxy"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/spans"
 )
 
 // The reverse proxy's side of the request pipeline: ServeHTTP runs the
 // decision core (Evaluate, gateway/pipeline/evaluate.go), answers a refused
-// request and forwards an allowed one (proxy.go); the recorder keeps the
-// status for the audit line and metrics.
+// request and forwards an allowed one (gateway/proxy); the recorder keeps
+// the status for the audit line and metrics.
 
 // observe records the evaluation's authentication and policy times and
 // logs what failed closed and what a decision asked of the answer that the
@@ -115,17 +115,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	op := ev.Op
-	f := &forward{
-		op:   op,
-		path: strings.TrimPrefix(r.URL.Path, op.API.BasePath),
-		up:   ev.Upstream,
-	}
-	if len(gen.CredHeaders) > 0 {
-		f.strip = gen.Headers
-	}
-	if f.path == "" {
-		f.path = "/"
-	}
 	if r.Context().Err() != nil {
 		// The client reset the stream (HTTP/2 RST_STREAM) or went away
 		// while the request was decided: no upstream request is started
@@ -133,14 +122,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec.status = 499
 		return
 	}
-	edge.LimitBody(rec, r, gen.Config.Limits.BodyLimit(op.API.Config.MaxBodyBytes))
-	edge.FilterUpgrade(r, op.API.Config.WebSockets)
+	f := &proxy.Request{Op: op, Upstream: ev.Upstream, BodyLimit: gen.Config.Limits.BodyLimit(op.API.Config.MaxBodyBytes)}
+	if len(gen.CredHeaders) > 0 {
+		f.Strip = gen.Headers
+	}
 	if span != nil {
 		var up trace.Span
-		f.trace, up = spans.StartClient(r.Context(), "upstream")
+		f.Trace, up = spans.StartClient(r.Context(), "upstream")
 		defer endUpstreamSpan(up, op, rec)
 	}
-	serveProxy(rec, r, f, op.API.Transport, s.proxyErrorHandler)
+	s.proxy.Forward(rec, r, f)
 }
 
 var (

@@ -26,6 +26,7 @@ import (
 	"github.com/gatehouse/gatehouse/gateway/audit"
 	"github.com/gatehouse/gatehouse/gateway/buildinfo"
 	"github.com/gatehouse/gatehouse/gateway/edge"
+	"github.com/gatehouse/gatehouse/gateway/proxy"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 	"github.com/gatehouse/gatehouse/gateway/tracing"
 	"github.com/gatehouse/gatehouse/internal/redisconn"
@@ -59,7 +60,8 @@ type Server struct {
 	// which keeps a replaced key for its overlap (gateway/assertion).
 	assertionKeys assertion.Generated
 	published     assertion.Published
-	transports    *transports
+	transports    *proxy.Transports
+	proxy         *proxy.Proxy
 	tls           tlsState        // TLS file watching and metrics (server_tls.go)
 	remote        *bundles.Remote // nil without policy.remote
 	remoteCfg     []byte          // processWide(config) at start, to notice changes
@@ -138,7 +140,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		cfgPath:     cfgPath,
 		log:         log,
 		metrics:     newMetrics(),
-		transports:  newTransports(),
+		transports:  proxy.NewTransports(),
 		keySources:  authn.NewKeySources(log),
 		kmStores:    keymanager.NewStores().WithLog(log.Named("keymanager")),
 		dpopReplays: newDPoPReplays(),
@@ -146,6 +148,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		AdminMux:    http.NewServeMux(),
 	}
 	s.rejectLog = log.Named("authn")
+	s.proxy = &proxy.Proxy{Log: log, RequestID: requestIDFrom, BodyRejected: chunkedBodyRejected}
 	s.instanceID = newInstanceID(cfg.InstanceID)
 	s.manageRuntime = opts.ManageRuntime
 	if s.manageRuntime {

@@ -21,7 +21,7 @@ type API struct {
 	// Value is input.api.
 	Value *ast.Term
 	// Transport carries the reverse proxy's requests to the API's upstream
-	// (one per upstream, shared across generations: gateway/proxy.go). The
+	// (one per upstream, shared across generations: gateway/proxy). The
 	// decision core never calls it.
 	Transport http.RoundTripper
 }

@@ -39,7 +39,7 @@ type Upstream struct {
 }
 
 // decideUpstream decides what an allowed request becomes upstream and
-// stores it in ev.Upstream, for the reverse proxy (gateway/proxy.go) and
+// stores it in ev.Upstream, for the reverse proxy (gateway/proxy) and
 // the front doors (gateway/frontdoors.go) alike. Signing the identity assertion can fail: the
 // request is then refused with assertion_failed and the error returned for
 // the log.
@@ -124,4 +124,39 @@ func safeExtraHeader(name, assertionHeader string) bool {
 		}
 	}
 	return name != ""
+}
+
+// StripCookies removes the named cookies and keeps the others.
+func StripCookies(h http.Header, names []string) {
+	vals := h.Values("Cookie")
+	if len(vals) == 0 {
+		return
+	}
+	var kept []string
+	for _, line := range vals {
+		for _, part := range strings.Split(line, ";") {
+			p := strings.TrimSpace(part)
+			if p == "" {
+				continue
+			}
+			name := p
+			if i := strings.IndexByte(p, '='); i >= 0 {
+				name = p[:i]
+			}
+			drop := false
+			for _, n := range names {
+				if name == n {
+					drop = true
+					break
+				}
+			}
+			if !drop {
+				kept = append(kept, p)
+			}
+		}
+	}
+	h.Del("Cookie")
+	if len(kept) > 0 {
+		h.Set("Cookie", strings.Join(kept, "; "))
+	}
 }

@@ -1,4 +1,4 @@
-package gateway
+package pipeline
 
 import (
 	"net/http"
@@ -7,7 +7,7 @@ import (
 )
 
 // A fuzz target for cookie stripping, a parser of untrusted input (the
-// policy input's is gateway/pipeline/input_fuzz_test.go).
+// policy input's is input_fuzz_test.go).
 
 // FuzzStripCookies: named cookies never survive, whatever the header holds.
 func FuzzStripCookies(f *testing.F) {
@@ -15,7 +15,7 @@ func FuzzStripCookies(f *testing.F) {
 	f.Add("key=;;key=x;=", "key")
 	f.Fuzz(func(t *testing.T, line, name string) {
 		h := http.Header{"Cookie": {line}}
-		stripCookies(h, []string{name})
+		StripCookies(h, []string{name})
 		for _, l := range h.Values("Cookie") {
 			for _, part := range strings.Split(l, ";") {
 				n, _, _ := strings.Cut(strings.TrimSpace(part), "=")
