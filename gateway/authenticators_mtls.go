@@ -36,7 +36,7 @@ func (f *authnFactory) clientCertificates(api *API) (authn.MTLSConfig, time.Dura
 	// or key manager would mix the two trust domains' application ids
 	// (docs/migrating-bundle-data.md).
 	if cfg.ApplicationFrom != "" {
-		other := f.cfg.sourceNamed(api.Name)
+		other := f.cfg.SourceNamed(api.Name)
 		if k := f.cfg.APIKeys; k != nil && (k.Name == api.Name || k.Name == "" && api.Name == DefaultAPIKeysName) {
 			other = "/api_keys"
 		}

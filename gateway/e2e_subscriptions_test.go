@@ -101,13 +101,13 @@ func TestSubscriptionsKeyedBySource(t *testing.T) {
 		return km.Issue(map[string]any{"scope": "read", "client_id": client, "exp": authntest.Exp(time.Hour)})
 	}
 	tokens := map[string]string{
-		"corp":             mint(corp, "pets-client"),
-		"partner":          mint(partner, "pets-client"),
-		"partner-km":       opaque("pets-client"),
-		"corp-other":       mint(corp, "other-client"),
-		"partner-is-corp":  mint(partner, "corp"), // an application named like a source
-		"partner-no-app":   mint(partner, ""),
-		"corp-again": mint(corp, "pets-client"),
+		"corp":            mint(corp, "pets-client"),
+		"partner":         mint(partner, "pets-client"),
+		"partner-km":      opaque("pets-client"),
+		"corp-other":      mint(corp, "other-client"),
+		"partner-is-corp": mint(partner, "corp"), // an application named like a source
+		"partner-no-app":  mint(partner, ""),
+		"corp-again":      mint(corp, "pets-client"),
 	}
 	type step struct {
 		name, token string

@@ -64,7 +64,7 @@ func (c *Config) checkAPIKeys(add func(ptr, format string, args ...any)) {
 	if name == "" {
 		name = DefaultAPIKeysName
 	}
-	switch other := c.sourceNamed(name); {
+	switch other := c.SourceNamed(name); {
 	case name == authn.StaticAPIKeySource:
 		add("/api_keys/name", "%q is the identity source of static API keys: identity sources must be unique", name)
 	case other != "":
@@ -72,9 +72,11 @@ func (c *Config) checkAPIKeys(add func(ptr, format string, args ...any)) {
 	}
 }
 
-// sourceNamed returns the issuer or key manager named name, as a JSON
-// pointer, or "".
-func (c *Config) sourceNamed(name string) string {
+// SourceNamed returns the issuer or key manager (external or internal)
+// named name, as a JSON pointer, or "": identity sources are one namespace
+// (the API whose client certificates carry applications is checked
+// against it when its authenticator is built).
+func (c *Config) SourceNamed(name string) string {
 	for i, is := range c.Issuers {
 		if is.Name == name {
 			return fmt.Sprintf("/issuers/%d", i)
