@@ -26,6 +26,7 @@ import (
 	"github.com/gatehouse/gatehouse/gateway/audit"
 	"github.com/gatehouse/gatehouse/gateway/buildinfo"
 	"github.com/gatehouse/gatehouse/gateway/edge"
+	"github.com/gatehouse/gatehouse/gateway/health"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 	"github.com/gatehouse/gatehouse/gateway/tracing"
 	"github.com/gatehouse/gatehouse/internal/redisconn"
@@ -48,9 +49,9 @@ type Server struct {
 
 	instanceID string // instance.go
 	// draining is set by Drain (drain.go); storeProbe caches /readyz's
-	// token-store ping (readiness.go).
+	// token-store ping (gateway/health).
 	draining   atomic.Bool
-	storeProbe storeProbe
+	storeProbe health.StoreProbe
 
 	gen     atomic.Pointer[Generation]
 	metrics *metrics

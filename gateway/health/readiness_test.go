@@ -1,4 +1,4 @@
-package gateway
+package health
 
 import (
 	"net/http"
@@ -8,8 +8,8 @@ import (
 // A required dependency down makes the replica unready; a degraded_ok one
 // only degraded; nothing down is ready.
 func TestReadinessOf(t *testing.T) {
-	up := func(mode string) Dependency { return Dependency{Name: "x", State: stateUp, Mode: mode} }
-	down := func(mode string) Dependency { return Dependency{Name: "y", State: stateDown, Mode: mode} }
+	up := func(mode string) Dependency { return Dependency{Name: "x", State: StateUp, Mode: mode} }
+	down := func(mode string) Dependency { return Dependency{Name: "y", State: StateDown, Mode: mode} }
 	cases := []struct {
 		name   string
 		deps   []Dependency
@@ -23,7 +23,7 @@ func TestReadinessOf(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			status, code := readinessOf(c.deps)
+			status, code := Of(c.deps)
 			if status != c.status || code != c.code {
 				t.Fatalf("got %s %d, want %s %d", status, code, c.status, c.code)
 			}
