@@ -126,7 +126,7 @@ func (t *Trust) Reload() error {
 func (st *trustState) load(caFiles, crlFiles []string) error {
 	st.roots = x509.NewCertPool()
 	for _, f := range caFiles {
-		certs, err := readPEMCertificates(f)
+		certs, err := ReadPEMCertificates(f)
 		if err != nil {
 			return err
 		}
@@ -148,9 +148,10 @@ func (st *trustState) load(caFiles, crlFiles []string) error {
 	return nil
 }
 
-// readPEMCertificates reads every CERTIFICATE block of a PEM file; a file
-// without one is an error.
-func readPEMCertificates(file string) ([]*x509.Certificate, error) {
+// ReadPEMCertificates reads every CERTIFICATE block of a PEM file; a file
+// without one is an error. Client-CA trust and `gatehouse explain --cert`
+// read certificates through it.
+func ReadPEMCertificates(file string) ([]*x509.Certificate, error) {
 	raw, err := os.ReadFile(file)
 	if err != nil {
 		return nil, err

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"flag"
 	"fmt"
 	"io"
@@ -20,6 +18,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/topdown"
 
+	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/gateway"
 )
 
@@ -113,7 +112,7 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	r.TLS = &tls.ConnectionState{Version: tls.VersionTLS13, HandshakeComplete: true, ServerName: *host}
 	if *certFile != "" {
-		certs, err := readCerts(*certFile)
+		certs, err := authn.ReadPEMCertificates(*certFile)
 		if err != nil {
 			fmt.Fprintf(stderr, "gatehouse explain: %v\n", err)
 			return 1
@@ -213,31 +212,4 @@ func explanation(ev *gateway.Evaluation) map[string]any {
 		}
 	}
 	return out
-}
-
-func readCerts(file string) ([]*x509.Certificate, error) {
-	raw, err := os.ReadFile(file)
-	if err != nil {
-		return nil, err
-	}
-	var certs []*x509.Certificate
-	for {
-		var b *pem.Block
-		b, raw = pem.Decode(raw)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", file, err)
-		}
-		certs = append(certs, c)
-	}
-	if len(certs) == 0 {
-		return nil, fmt.Errorf("%s: no PEM certificate", file)
-	}
-	return certs, nil
 }
