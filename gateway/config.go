@@ -13,7 +13,6 @@ import (
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/gateway/assertion"
 	"github.com/gatehouse/gatehouse/gateway/edge"
-	"github.com/gatehouse/gatehouse/gateway/health"
 	"github.com/gatehouse/gatehouse/gateway/openapi"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 	"github.com/gatehouse/gatehouse/gateway/tracing"
@@ -50,8 +49,8 @@ type Config struct {
 	// InternalKeyManager: config_internalkm.go.
 	InternalKeyManager *InternalKeyManagerConfig `json:"internal_key_manager"`
 
-	// Readiness: which dependencies make /readyz fail (gateway/health).
-	Readiness health.ReadinessConfig `json:"readiness"`
+	// Readiness: which dependencies make /readyz fail (readiness.go).
+	Readiness ReadinessConfig `json:"readiness"`
 
 	// InstanceID names this process in decision logs (labels.id); default
 	// the host name and a random suffix (instance.go). Read at start.

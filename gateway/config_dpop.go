@@ -15,23 +15,6 @@ import (
 	"github.com/gatehouse/gatehouse/authn/jose"
 )
 
-// DPoPConfig is the top-level dpop section: how every bearer scheme with
-// schemes.<name>.dpop allowed or required checks proofs (authn/dpop).
-type DPoPConfig struct {
-	// Algorithms the proofs may use (default: every asymmetric one).
-	Algorithms []string `json:"algorithms"`
-	// MaxAge is how old a proof's iat may be (default 60s, at most 10m).
-	MaxAge Duration `json:"max_age"`
-	// Nonce makes clients use server nonces (RFC 9449 §9).
-	Nonce bool `json:"nonce"`
-	// NonceSecret (env: or file:, at least 32 bytes) lets replicas accept
-	// each other's nonces; without it each process has a random key.
-	NonceSecret Secret `json:"nonce_secret"`
-	// Redis shares the jti replay cache among replicas; without it the
-	// cache is in memory, per process.
-	Redis *RateRedisConfig `json:"redis"`
-}
-
 // checkDPoP checks the dpop section (the schemes' modes are checked with
 // the schemes, authn.BearerSchemeConfig).
 func (c *Config) checkDPoP(add func(ptr, format string, args ...any)) {
@@ -71,7 +54,7 @@ func newDPoPReplays() *dpopReplays { return &dpopReplays{caches: map[string]dpop
 // get returns the replay cache for d (nil: in memory).
 func (p *dpopReplays) get(cfg *Config) (dpop.Replay, error) {
 	key := "memory"
-	r := cfg.DPoP.redisConfig()
+	r := cfg.DPoP.RedisConfig()
 	if r != nil {
 		key = "redis|" + r.Address + "|" + strconv.Itoa(r.DB) + "|" + r.Username + "|" + r.KeyPrefix + "|" + strconv.FormatBool(r.TLS)
 	}
@@ -158,18 +141,6 @@ func (p *dpopReplays) Close() error {
 	}
 	p.clients, p.caches = nil, map[string]dpop.Replay{}
 	return nil
-}
-
-func (d *DPoPConfig) redisConfig() *RateRedisConfig {
-	if d == nil {
-		return nil
-	}
-	if r := d.Redis; r != nil && r.KeyPrefix == "" {
-		cp := *r
-		cp.KeyPrefix = dpop.DefaultRedisPrefix
-		return &cp
-	}
-	return d.Redis
 }
 
 // verifier builds the generation's proof verifier, once, on first use by

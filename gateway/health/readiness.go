@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/authn/keymanager"
+	"github.com/gatehouse/gatehouse/gateway/config"
 )
 
 // /readyz names every dependency the configured operations need, with its
@@ -39,7 +40,7 @@ const (
 // Dependencies collects the dependencies of the serving generation, each
 // with the mode its kind has in the readiness section.
 type Dependencies struct {
-	Config ReadinessConfig
+	Config config.ReadinessConfig
 	List   []Dependency
 }
 
@@ -97,7 +98,7 @@ func Of(deps []Dependency) (string, int) {
 		if d.State != StateDown {
 			continue
 		}
-		if d.Mode == Required {
+		if d.Mode == config.Required {
 			return "not_ready", http.StatusServiceUnavailable
 		}
 		status = "degraded"

@@ -3,6 +3,8 @@ package health
 import (
 	"net/http"
 	"testing"
+
+	"github.com/gatehouse/gatehouse/gateway/config"
 )
 
 // A required dependency down makes the replica unready; a degraded_ok one
@@ -17,9 +19,9 @@ func TestReadinessOf(t *testing.T) {
 		code   int
 	}{
 		{"ok/nothing to depend on", nil, "ready", http.StatusOK},
-		{"ok/all up", []Dependency{up(Required), up(DegradedOK)}, "ready", http.StatusOK},
-		{"degraded/degraded_ok down", []Dependency{up(Required), down(DegradedOK)}, "degraded", http.StatusOK},
-		{"not_ready/required down", []Dependency{down(DegradedOK), down(Required)}, "not_ready", http.StatusServiceUnavailable},
+		{"ok/all up", []Dependency{up(config.Required), up(config.DegradedOK)}, "ready", http.StatusOK},
+		{"degraded/degraded_ok down", []Dependency{up(config.Required), down(config.DegradedOK)}, "degraded", http.StatusOK},
+		{"not_ready/required down", []Dependency{down(config.DegradedOK), down(config.Required)}, "not_ready", http.StatusServiceUnavailable},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -1,9 +1,4 @@
-// Package health answers whether a balancer should send this replica
-// requests (/readyz): the readiness section, the dependencies the serving
-// generation needs and their state, and the report itself. The gateway
-// gathers the facts of its serving generation and hands them over; this
-// package needs neither the gateway's config nor its generation.
-package health
+package config
 
 // ReadinessConfig (readiness) says, per kind of dependency, whether its
 // outage makes the replica unready (required) or only degraded
@@ -29,7 +24,8 @@ const (
 	DegradedOK = "degraded_ok"
 )
 
-// ApplyDefaults fills in what the section leaves out.
+// ApplyDefaults: a store, key set or key manager outage makes the replica
+// unready; a failed reload or bundle download only degraded.
 func (r *ReadinessConfig) ApplyDefaults() {
 	for _, f := range []struct {
 		v   *string

@@ -1,13 +1,9 @@
-package gateway
+package config
 
 import (
 	"fmt"
-	"os"
 	"regexp"
-	"runtime/debug"
 	"strconv"
-
-	"github.com/hashicorp/go-hclog"
 )
 
 // RuntimeConfig tunes the Go runtime of `gatehouse run`.
@@ -48,25 +44,4 @@ func ParseMemoryLimit(s string) (int64, error) {
 		return 0, fmt.Errorf("memory limit %q: too large", s)
 	}
 	return n << shift, nil
-}
-
-// applyRuntime sets GOGC and GOMEMLIMIT from cfg, unless the environment
-// already set them (an operator's explicit GOGC/GOMEMLIMIT is never
-// overridden). It runs at start and on every activated generation.
-func applyRuntime(cfg *Config, log hclog.Logger) {
-	rt := cfg.Runtime
-	if _, set := os.LookupEnv("GOGC"); !set && rt.GCPercent != nil {
-		if old := debug.SetGCPercent(*rt.GCPercent); old != *rt.GCPercent {
-			log.Info("runtime", "gc_percent", *rt.GCPercent)
-		}
-	}
-	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && rt.MemoryLimit != "" {
-		n, err := ParseMemoryLimit(rt.MemoryLimit)
-		if err != nil { // the config check rejected this already
-			return
-		}
-		if old := debug.SetMemoryLimit(n); old != n {
-			log.Info("runtime", "memory_limit_bytes", n)
-		}
-	}
 }

@@ -1,0 +1,37 @@
+package config
+
+import (
+	"github.com/gatehouse/gatehouse/authn/dpop"
+	"github.com/gatehouse/gatehouse/gateway/ratelimit"
+)
+
+// DPoPConfig is the top-level dpop section: how every bearer scheme with
+// schemes.<name>.dpop allowed or required checks proofs (authn/dpop).
+type DPoPConfig struct {
+	// Algorithms the proofs may use (default: every asymmetric one).
+	Algorithms []string `json:"algorithms"`
+	// MaxAge is how old a proof's iat may be (default 60s, at most 10m).
+	MaxAge Duration `json:"max_age"`
+	// Nonce makes clients use server nonces (RFC 9449 §9).
+	Nonce bool `json:"nonce"`
+	// NonceSecret (env: or file:, at least 32 bytes) lets replicas accept
+	// each other's nonces; without it each process has a random key.
+	NonceSecret Secret `json:"nonce_secret"`
+	// Redis shares the jti replay cache among replicas; without it the
+	// cache is in memory, per process.
+	Redis *ratelimit.RedisConfig `json:"redis"`
+}
+
+// RedisConfig is the replay cache's Redis settings with the default key
+// prefix filled in (nil: in memory).
+func (d *DPoPConfig) RedisConfig() *ratelimit.RedisConfig {
+	if d == nil {
+		return nil
+	}
+	if r := d.Redis; r != nil && r.KeyPrefix == "" {
+		cp := *r
+		cp.KeyPrefix = dpop.DefaultRedisPrefix
+		return &cp
+	}
+	return d.Redis
+}
