@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse/gatehouse/authn/apikeys"
 	"github.com/gatehouse/gatehouse/bundles"
 	"github.com/gatehouse/gatehouse/gateway/openapi"
+	"github.com/gatehouse/gatehouse/gateway/pipeline"
 )
 
 // apiKeyState is the API key side of one generation: the token service
@@ -125,7 +126,7 @@ func (st *apiKeyState) buildEndpoint(cfg *Config, e *APIKeyEndpointConfig) error
 // are built: keys are issued only for APIs this generation serves, and the
 // static keys of the bundle data are parsed (a malformed entry fails the
 // whole generation, so the previous one keeps serving).
-func (st *apiKeyState) finish(apis []*compiledAPI, eng *bundles.Engine) error {
+func (st *apiKeyState) finish(apis []*pipeline.API, eng *bundles.Engine) error {
 	if st.service != nil && st.endpoint != nil {
 		known := make([]authn.APIRef, 0, len(apis))
 		for _, a := range apis {

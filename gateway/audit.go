@@ -5,16 +5,17 @@ import (
 
 	"github.com/gatehouse/gatehouse/bundles/decisionlog"
 	"github.com/gatehouse/gatehouse/gateway/audit"
+	"github.com/gatehouse/gatehouse/gateway/pipeline"
 )
 
 // finish records metrics and writes the one audit line of a request. The
 // line holds scheme names, outcomes, reasons and credential ids (SHA-256
 // prefixes) — never a credential.
-func (s *Server) finish(rec *recorder, gen *Generation, ev *Evaluation, start time.Time) {
+func (s *Server) finish(rec *recorder, gen *Generation, ev *pipeline.Evaluation, start time.Time) {
 	dur := time.Since(start)
 	apiName, opID := "", ""
 	if ev.Op != nil {
-		apiName, opID = ev.Op.api.Name, ev.Op.ID
+		apiName, opID = ev.Op.API.Name, ev.Op.ID
 	}
 	decision := "none"
 	switch {
@@ -26,8 +27,8 @@ func (s *Server) finish(rec *recorder, gen *Generation, ev *Evaluation, start ti
 		decision = "deny"
 	}
 	s.metrics.Request(apiName, opID, decision, rec.status)
-	if ev.span != nil {
-		endServerSpan(ev.span, ev, decision, rec.status)
+	if ev.Span != nil {
+		endServerSpan(ev.Span, ev, decision, rec.status)
 	}
 	s.logRejections(rec, ev, apiName, opID)
 	s.metrics.RequestSeconds.Observe(dur.Seconds())
@@ -42,8 +43,8 @@ func (s *Server) finish(rec *recorder, gen *Generation, ev *Evaluation, start ti
 			r := decisionlog.Record{At: start, RequestID: rec.requestID, Engine: gen.Engine, Generation: gen.ID,
 				Input: in, Decision: ev.Decision, Cached: ev.CachedDecision, Err: err, Status: rec.status,
 				AuthnTime: ev.AuthnTime, PolicyTime: ev.PolicyTime}
-			if ev.span != nil {
-				sc := ev.span.SpanContext()
+			if ev.Span != nil {
+				sc := ev.Span.SpanContext()
 				r.TraceID, r.SpanID = sc.TraceID(), sc.SpanID()
 			}
 			s.decisions.Record(r)
@@ -61,7 +62,7 @@ func (s *Server) finish(rec *recorder, gen *Generation, ev *Evaluation, start ti
 }
 
 // auditRecordOf gathers the fields of the fast audit line.
-func auditRecordOf(rec *recorder, gen *Generation, ev *Evaluation, apiName, opID, decision string, dur time.Duration) *audit.Record {
+func auditRecordOf(rec *recorder, gen *Generation, ev *pipeline.Evaluation, apiName, opID, decision string, dur time.Duration) *audit.Record {
 	n := len(ev.Outcomes)
 	r := &audit.Record{
 		RequestID:      rec.requestID,
@@ -92,8 +93,8 @@ func auditRecordOf(rec *recorder, gen *Generation, ev *Evaluation, apiName, opID
 		}
 	}
 	r.Reasons = auditReasons(ev)
-	if ev.span != nil {
-		sc := ev.span.SpanContext()
+	if ev.Span != nil {
+		sc := ev.Span.SpanContext()
 		r.TraceID, r.SpanID = sc.TraceID(), sc.SpanID()
 	}
 	return r
@@ -101,7 +102,7 @@ func auditRecordOf(rec *recorder, gen *Generation, ev *Evaluation, apiName, opID
 
 // auditReasons are the policy's reasons, or the gateway's own reason when
 // the policy did not decide.
-func auditReasons(ev *Evaluation) []string {
+func auditReasons(ev *pipeline.Evaluation) []string {
 	if ev.Decision != nil {
 		return ev.Decision.Reasons
 	} else if ev.Reason != "" {

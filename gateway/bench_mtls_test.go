@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/authn/authntest"
+	"github.com/gatehouse/gatehouse/gateway/pipeline"
 )
 
 // BenchmarkMTLS measures Evaluate for a certificate-only API (x-gatehouse-mtls:
@@ -80,7 +81,7 @@ mtls:
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			now := time.Now()
-			eval := func() *Evaluation {
+			eval := func() *pipeline.Evaluation {
 				if c.hdr != "" {
 					c.r.Header["X-Ssl-Client-Cert"] = []string{c.hdr}
 				}

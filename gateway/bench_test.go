@@ -304,7 +304,7 @@ func BenchmarkRouteMatch(b *testing.B) {
 		reqs = append(reqs, benchRequest(o.method, benchBase+p, ""))
 	}
 	for i, r := range reqs {
-		op, err := g.match(r)
+		op, err := g.Routes.Match(r)
 		if err != nil || op.ID != benchOps[i].id {
 			b.Fatalf("%s %s: matched %v, %v", r.Method, r.URL.Path, op, err)
 		}
@@ -312,7 +312,7 @@ func BenchmarkRouteMatch(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		if _, err := g.match(reqs[i%len(reqs)]); err != nil {
+		if _, err := g.Routes.Match(reqs[i%len(reqs)]); err != nil {
 			b.Fatal(err)
 		}
 		i++
@@ -350,7 +350,7 @@ func BenchmarkEvaluate(b *testing.B) {
 	// The same generation without its decision cache: every request builds
 	// the policy input and evaluates Rego.
 	noDecisionCache := e.generation(b, "")
-	noDecisionCache.decisions = nil
+	noDecisionCache.Decisions = nil
 	cases := []struct {
 		name string
 		g    *Generation
@@ -428,7 +428,7 @@ func BenchmarkInput(b *testing.B) {
 	if ev.Status != 0 {
 		b.Fatalf("not allowed: status %d reason %q", ev.Status, ev.Reason)
 	}
-	in := pipeline.Input{RequestID: "bench-req-1", Request: r, Path: r.URL.Path, ClientIP: clientIP(r), Op: &ev.Op.core, Now: now,
+	in := pipeline.Input{RequestID: "bench-req-1", Request: r, Path: r.URL.Path, ClientIP: pipeline.ClientIP(r), Op: &ev.Op.Input, Now: now,
 		Outcomes: ev.Outcomes}
 	if in.Value().Compare(ev.Input()) != 0 {
 		b.Fatal("input differs from the pipeline's")

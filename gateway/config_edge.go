@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/gatehouse/gatehouse/gateway/edge"
+	"github.com/gatehouse/gatehouse/gateway/pipeline"
 )
 
 // checkCredentialsOverHTTP refuses a plain HTTP listener in front of schemes
@@ -38,7 +39,7 @@ func ownUpstreamHeaders(cfg *Config) []string {
 
 // buildHeaderStripper makes the generation's stripper and the set of
 // credential headers (API keys in headers) it spares until authentication.
-func buildHeaderStripper(cfg *Config, ops map[*Operation]*compiledOp) (*edge.HeaderStripper, map[string]struct{}) {
+func buildHeaderStripper(cfg *Config, ops map[*Operation]*pipeline.Op) (*edge.HeaderStripper, map[string]struct{}) {
 	patterns := append(append([]string(nil), edge.DefaultStripHeaders...), cfg.RequestHeaders.Strip...)
 	own := ownUpstreamHeaders(cfg)
 	keep := make([]string, 0, len(cfg.RequestHeaders.Keep))
@@ -56,7 +57,7 @@ func buildHeaderStripper(cfg *Config, ops map[*Operation]*compiledOp) (*edge.Hea
 	s := edge.NewHeaderStripper(patterns, own, keep)
 	creds := map[string]struct{}{}
 	for _, op := range ops {
-		for _, h := range op.apiKeyHeaders {
+		for _, h := range op.APIKeyHeaders {
 			creds[http.CanonicalHeaderKey(h)] = struct{}{}
 		}
 	}

@@ -31,10 +31,10 @@ func (d decider) Refuse(r *http.Request, status int, reason string) *frontdoor.O
 	start := time.Now()
 	gen := d.s.gen.Load()
 	rid := requestID(r)
-	ev := &Evaluation{RequestID: rid, Method: r.Method, Status: status, Reason: pipeline.Reason(reason), Request: r}
+	ev := &pipeline.Evaluation{RequestID: rid, Method: r.Method, Status: status, Reason: pipeline.Reason(reason), Request: r}
 	if d.s.tracer != nil {
-		ev.Request, ev.span = d.s.serverSpan(r, "authorize")
-		ev.frontDoor = true
+		ev.Request, ev.Span = d.s.serverSpan(r, "authorize")
+		ev.FrontDoor = true
 	}
 	if r.URL != nil {
 		ev.Path = r.URL.Path
@@ -64,7 +64,7 @@ func (s *Server) decide(r *http.Request) *frontdoor.Outcome {
 		r, span = s.serverSpan(r, "authorize")
 	}
 	ev := gen.Evaluate(r, rid, start)
-	ev.span, ev.frontDoor = span, span != nil
+	ev.Span, ev.FrontDoor = span, span != nil
 	r = ev.Request
 	out := &frontdoor.Outcome{RequestID: rid, Reason: string(ev.Reason)}
 	rec := &recorder{requestID: rid}
@@ -91,7 +91,7 @@ func (s *Server) decide(r *http.Request) *frontdoor.Outcome {
 		return out
 	}
 
-	if err := gen.upstream(ev); err != nil {
+	if err := gen.DecideUpstream(ev); err != nil {
 		out.Reason = string(ev.Reason)
 		s.log.Error("cannot sign identity assertion", "request_id", rid, "error", err.Error())
 		s.deny(out, ev, http.StatusInternalServerError)
@@ -147,7 +147,7 @@ func (s *Server) decide(r *http.Request) *frontdoor.Outcome {
 }
 
 // deny fills the answer the proxy would send for a refused request.
-func (s *Server) deny(out *frontdoor.Outcome, ev *Evaluation, status int) {
+func (s *Server) deny(out *frontdoor.Outcome, ev *pipeline.Evaluation, status int) {
 	h := http.Header{}
 	// The policy's response headers first, the gateway's own over them
 	// (as ServeHTTP does).
@@ -159,12 +159,12 @@ func (s *Server) deny(out *frontdoor.Outcome, ev *Evaluation, status int) {
 		h.Set("Retry-After", strconv.Itoa(ratelimit.RetrySeconds(ev.RetryAfter)))
 	}
 	title := ""
-	if ev.Decision != nil && status == ev.answer.Status {
-		setChallenges(h, ev.Op, ev.Decision, ev.Reason, ev.answer)
-		title = ev.answer.Title
+	if ev.Decision != nil && status == ev.Answer.Status {
+		ev.Op.SetChallenges(h, ev.Decision, ev.Reason, ev.Answer)
+		title = ev.Answer.Title
 	}
 	out.Status, out.Headers = status, h
-	if ev.shapedDenial(status) {
+	if ev.ShapedDenial(status) {
 		out.Body = ev.Shape.Body
 		pipeline.SetJSONHeaders(h, len(out.Body))
 		return

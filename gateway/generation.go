@@ -7,15 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/gorilla/mux"
 	"github.com/hashicorp/go-hclog"
-	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/authn/keymanager"
@@ -31,40 +28,25 @@ import (
 // together: config, APIs and routes, authenticators, the prepared policy.
 // A request loads the current generation once and never straddles a reload.
 type Generation struct {
-	ID     uint64
-	Config *Config
-	APIs   []*compiledAPI
-	Engine *bundles.Engine
-	Built  time.Time
-	router *mux.Router
-	// decisions caches policy decisions when the policy allows it (nil otherwise).
-	decisions *pipeline.Cache
-	// assertions caches signed identity assertions for this generation's
-	// operations (gateway/assertion).
-	assertions *assertion.Cache
-	// asserter signs the identity assertion (nil: upstream_identity is
-	// off); its key is read with the generation, so a reload rotates it.
-	asserter *assertion.Signer
-	closers  []io.Closer
+	// Core is what the decision core needs of the generation: APIs and
+	// routes, the engine, the caches, the assertion signer
+	// (gateway/pipeline/core.go). Evaluate is its method.
+	pipeline.Core
+	ID      uint64
+	Config  *Config
+	Built   time.Time
+	closers []io.Closer
 	// jwks are the remote key sources the generation's issuers use.
 	jwks    []*authn.RemoteJWKS
-	ops     map[*Operation]*compiledOp
+	ops     map[*Operation]*pipeline.Op
 	apiKeys *apiKeyState
-	// fwd accepts client certificates from trusted proxies (nil: off);
 	// trusts are the client-certificate trusts (per API, and the proxy's),
 	// read when the generation is built; a changed file builds a new one.
-	fwd    *pipeline.ForwardedCerts
 	trusts []*authn.Trust
 	// internalKM is the internal key manager (nil: not configured).
 	internalKM *internalKMState
-	// rate is the generation's rate limiting (nil: none; gateway/ratelimit).
-	rate *ratelimit.Limits
 	// keyManagers are the key managers the generation's schemes use.
 	keyManagers map[string]authn.KeyManager
-	// headers removes client-sent identity headers (gateway/edge); until
-	// authentication it spares credHeaders, the API-key header names.
-	headers     *edge.HeaderStripper
-	credHeaders map[string]struct{}
 	// usedIssuers are the issuers some scheme of an operation uses (for
 	// `gatehouse check`'s warnings about unused ones).
 	usedIssuers map[string]bool
@@ -89,47 +71,6 @@ type lifetime struct {
 	bound  *time.Timer // closes it after retireBound however many requests remain
 	err    error
 }
-
-type compiledAPI struct {
-	*API
-	cors      *edge.CORS // nil: no CORS
-	astAPI    *ast.Term
-	transport http.RoundTripper
-}
-
-// compiledOp is an Operation with everything the hot path needs prepared.
-type compiledOp struct {
-	*Operation
-	api *compiledAPI
-	// core is what the decision core keeps of the operation: the prepared
-	// parts of the policy input and the credential headers.
-	core           pipeline.Op
-	authenticators []authn.Authenticator // same order as Operation.Schemes
-	// mtls: the operation can take a client certificate (SNI/Host check).
-	mtls bool
-	// secretHeaders are canonical header names that carry credentials for
-	// this operation; they never reach the policy input or the upstream.
-	secretHeaders map[string]struct{}
-	apiKeyHeaders []string // canonical names of API key headers (also in secretHeaders)
-	stripQuery    []string // API key query parameters to remove
-	stripCookies  []string // API key cookies to remove
-	challenges    []challenge
-	// assert is what the identity assertion says about the operation (and
-	// the key of the generation's assertion cache).
-	assert assertion.Operation
-	// readsAuthorization: some scheme of the operation reads the
-	// Authorization header (http, oauth2, openIdConnect), which is then never
-	// forwarded.
-	readsAuthorization bool
-	// noQueryToken: a bearer operation that refuses access_token in the
-	// query (querytoken.go).
-	noQueryToken bool
-}
-
-// opHandler lets a mux match hand back the operation without a map lookup.
-type opHandler struct{ op *compiledOp }
-
-func (opHandler) ServeHTTP(http.ResponseWriter, *http.Request) {}
 
 var genCounter atomic.Uint64
 
@@ -170,7 +111,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	if opts.Transports == nil {
 		opts.Transports = newTransports()
 	}
-	g := &Generation{ID: genCounter.Add(1), Config: cfg, Built: time.Now(), ops: map[*Operation]*compiledOp{}}
+	g := &Generation{ID: genCounter.Add(1), Config: cfg, Built: time.Now(), ops: map[*Operation]*pipeline.Op{}}
 	g.life.refs.Store(1)
 	g.life.closed = make(chan struct{})
 	var errs ConfigErrors
@@ -209,7 +150,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	}
 	if ui := cfg.UpstreamIdentity; ui.Enabled != nil && *ui.Enabled {
 		var err error
-		if g.asserter, err = assertion.Build(ui, ui.Files(cfg.File), opts.AssertionKeys); err != nil {
+		if g.Asserter, err = assertion.Build(ui, ui.Files(cfg.File), opts.AssertionKeys); err != nil {
 			fail(identityKeyPointer(ui), err)
 		}
 	}
@@ -221,7 +162,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 			g.cert = &c
 		}
 	}
-	router := mux.NewRouter()
+	routes := pipeline.NewRoutes()
 	seenBase := map[string]string{}
 	for i, ac := range cfg.APIs {
 		ptr := fmt.Sprintf("/apis/%d", i)
@@ -241,14 +182,14 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 			fail(ptr+"/upstream", err)
 			continue
 		}
-		ca := &compiledAPI{API: api, cors: edge.NewCORS(api.Config.CORS), astAPI: pipeline.APIValue(api), transport: tr}
+		ca := &pipeline.API{API: api, CORS: edge.NewCORS(api.Config.CORS), Value: pipeline.APIValue(api), Transport: tr}
 		for _, op := range api.Operations {
 			cop, err := compileOp(ca, op, authns, cfg)
 			if err != nil {
 				fail(ptr, fmt.Errorf("%s %s: %w", op.Method, op.Path, err))
 				continue
 			}
-			addRoute(router, cop)
+			routes.Add(cop)
 			g.ops[op] = cop
 		}
 		g.APIs = append(g.APIs, ca)
@@ -271,7 +212,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	if err != nil {
 		fail("/mtls/forwarded_certificate", err)
 	}
-	g.fwd, g.trusts = fwd, authns.trustList()
+	g.Forwarded, g.trusts = fwd, authns.trustList()
 	if proxyTrust != nil {
 		g.trusts = append(g.trusts, proxyTrust)
 	}
@@ -279,9 +220,10 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 		_ = authns.Close()
 		return nil, errs
 	}
-	router.NotFoundHandler = http.NotFoundHandler()
-	g.router = router
-	g.headers, g.credHeaders = buildHeaderStripper(cfg, g.ops)
+	g.Routes = routes
+	g.Headers, g.CredHeaders = buildHeaderStripper(cfg, g.ops)
+	g.Limits = &cfg.Limits
+	g.AssertionHeader, g.XFCCHeader = cfg.UpstreamIdentity.Header, cfg.MTLS.UpstreamHeader
 	g.keyManagers = authns.keyManagers
 	g.jwks = authns.jwks
 	authn.WaitSources(ctx, log, authns.created)
@@ -300,9 +242,9 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 		return nil, err
 	}
 	g.Engine = eng
-	g.assertions = assertion.NewCache()
+	g.Assertions = assertion.NewCache()
 	if ok, why := eng.Cacheable(); ok {
-		g.decisions = pipeline.NewCache()
+		g.Decisions = pipeline.NewCache()
 	} else {
 		log.Info("decision cache off: the policy reads request-dependent input", "why", why)
 	}
@@ -310,7 +252,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 		_ = authns.Close()
 		return nil, err
 	}
-	if g.rate, err = ratelimit.Build(cfg.RateLimits, cfg.Dir, eng.Data(), opts.RateStores); err != nil {
+	if g.Rate, err = ratelimit.Build(cfg.RateLimits, cfg.Dir, eng.Data(), opts.RateStores); err != nil {
 		_ = authns.Close()
 		return nil, err
 	}
@@ -329,97 +271,26 @@ func resolveAll(cfg *Config, ps []string) []string {
 	return out
 }
 
-// addRoute registers the operation; HEAD follows GET's security unless the
-// document defines HEAD itself.
-func addRoute(r *mux.Router, op *compiledOp) {
-	tmpl := op.api.BasePath + op.Path
-	methods := []string{op.Method}
-	if op.Method == http.MethodGet && !hasOperation(op.api.API, http.MethodHead, op.Path) {
-		methods = append(methods, http.MethodHead)
-	}
-	r.Handle(tmpl, opHandler{op}).Methods(methods...)
-}
-
-func hasOperation(api *API, method, path string) bool {
-	for _, o := range api.Operations {
-		if o.Method == method && o.Path == path {
-			return true
-		}
-	}
-	return false
-}
-
-func compileOp(api *compiledAPI, op *Operation, f *authnFactory, cfg *Config) (*compiledOp, error) {
-	c := &compiledOp{
-		Operation:     op,
-		api:           api,
-		core:          pipeline.Op{API: api.astAPI, Operation: pipeline.OperationValue(op), Schemes: pipeline.SchemesValue(op), NumSchemes: len(op.Schemes)},
-		secretHeaders: map[string]struct{}{"Authorization": {}, "Proxy-Authorization": {}, "Cookie": {}},
-		mtls:          usesMTLS(api.API, op),
-		assert:        assertion.Operation{API: api.Name, Version: api.Version, ID: op.ID},
-	}
-	c.core.PathParams, c.core.PathSegs = pipeline.CompilePathParams(api.BasePath + op.Path)
-	c.core.ReadsBody = op.PolicyBody
+// compileOp builds the authenticators of op's schemes and prepares it for
+// the decision core. A scheme's challenge realm is its configured realm,
+// else the API's name.
+func compileOp(api *pipeline.API, op *Operation, f *authnFactory, cfg *Config) (*pipeline.Op, error) {
+	auths := make([]authn.Authenticator, 0, len(op.Schemes))
 	for _, name := range op.Schemes {
-		def := api.Schemes[name]
-		a, err := f.get(api.API, def)
+		a, err := f.get(api.API, api.Schemes[name])
 		if err != nil {
 			return nil, err
 		}
-		c.authenticators = append(c.authenticators, a)
-		switch def.Type {
-		case "http", "oauth2", "openIdConnect":
-			c.readsAuthorization = true
-		}
-		if dc, ok := a.(authn.DPoPChallenger); ok {
-			if mode, _ := dc.DPoP(); mode != authn.DPoPOff {
-				// The proof is a credential: kept out of the policy input
-				// and never forwarded.
-				c.secretHeaders[dpopHeader] = struct{}{}
-			}
-		}
-		if l, ok := a.(authn.Located); ok {
-			loc := l.Location()
-			switch loc.In {
-			case authn.InHeader:
-				h := http.CanonicalHeaderKey(loc.Name)
-				c.secretHeaders[h] = struct{}{}
-				c.apiKeyHeaders = append(c.apiKeyHeaders, h)
-			case authn.InQuery:
-				c.stripQuery = append(c.stripQuery, loc.Name)
-			case authn.InCookie:
-				c.stripCookies = append(c.stripCookies, loc.Name)
-			}
-		}
-		if ch, ok := challengeFor(api.API, def, a, cfg); ok {
-			c.challenges = append(c.challenges, ch)
-		}
+		auths = append(auths, a)
 	}
-	authn.ExclusiveKeys(c.authenticators)
-	c.noQueryToken = refusesQueryToken(c)
-	c.core.SecretHeaders = c.secretHeaders
-	c.core.StripQuery = c.stripQuery
-	return c, nil
+	realm := func(scheme string) string {
+		if sc, ok := cfg.Schemes[scheme]; ok && sc.Realm != "" {
+			return sc.Realm
+		}
+		return api.Name
+	}
+	return pipeline.NewOp(api, op, auths, realm), nil
 }
-
-// match finds the operation for a request path and method.
-func (g *Generation) match(r *http.Request) (*compiledOp, error) {
-	var m mux.RouteMatch
-	if g.router.Match(r, &m) {
-		if h, ok := m.Handler.(opHandler); ok {
-			return h.op, nil
-		}
-	}
-	if errors.Is(m.MatchErr, mux.ErrMethodMismatch) {
-		return nil, errMethodNotAllowed
-	}
-	return nil, errNotFound
-}
-
-var (
-	errNotFound         = errors.New("no such route")
-	errMethodNotAllowed = errors.New("method not allowed")
-)
 
 // Close releases background work (key refreshers, caches) of a generation
 // that has been swapped out. It runs once; later calls return the first

@@ -39,16 +39,6 @@ func newForwardedCerts(cfg *Config) (*pipeline.ForwardedCerts, *authn.Trust, err
 	return pipeline.NewForwardedCerts(fc.Header, fc.Format, proxies, proxyAuth), trust, nil
 }
 
-// usesMTLS reports whether an operation can take a client certificate.
-func usesMTLS(api *API, op *Operation) bool {
-	for _, n := range op.Schemes {
-		if api.Schemes[n].Type == "mutualTLS" {
-			return true
-		}
-	}
-	return false
-}
-
 // trustList returns the per-API trusts the factory built, for watching.
 func (f *authnFactory) trustList() []*authn.Trust {
 	out := make([]*authn.Trust, 0, len(f.trusts))

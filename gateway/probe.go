@@ -14,7 +14,7 @@ func probePolicy(ctx context.Context, g *Generation, eng *bundles.Engine) error 
 	for _, api := range g.APIs {
 		for _, o := range api.Operations {
 			if op, ok := g.ops[o]; ok {
-				ops = append(ops, health.ProbeOp{Method: op.Method, Path: api.BasePath + op.Path, Op: &op.core})
+				ops = append(ops, health.ProbeOp{Method: op.Method, Path: api.BasePath + op.Path, Op: &op.Input})
 			}
 		}
 	}

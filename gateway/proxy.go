@@ -22,9 +22,9 @@ import (
 // applies it to the outbound request after ReverseProxy has removed hop-by-hop
 // headers, so nothing a client names in Connection can drop what we add.
 type forward struct {
-	op   *compiledOp
+	op   *pipeline.Op
 	path string // the normalized path that was authorized, relative to the base path
-	// up is what the request becomes upstream (upstream.go).
+	// up is what the request becomes upstream (gateway/pipeline/upstream.go).
 	up *pipeline.Upstream
 	// strip, when set, removes identity headers again: the API-key header
 	// names spared until authentication (gateway/edge/headers.go).
@@ -38,7 +38,7 @@ type forward struct {
 // is two small allocations and lets Rewrite close over the decision without
 // copying the request into a new context.
 func serveProxy(w http.ResponseWriter, r *http.Request, f *forward, t http.RoundTripper, eh func(http.ResponseWriter, *http.Request, error)) {
-	up := f.op.api.Upstream
+	up := f.op.API.Upstream
 	p := &httputil.ReverseProxy{
 		Transport:    t,
 		ErrorHandler: eh,
@@ -100,27 +100,6 @@ func validatedHost(r *http.Request) string {
 		return sni
 	}
 	return sni + ":" + port
-}
-
-// safeExtraHeader keeps policy-supplied headers from overwriting framing,
-// hop-by-hop or gateway-owned headers.
-func safeExtraHeader(name, assertionHeader string) bool {
-	c := http.CanonicalHeaderKey(name)
-	switch c {
-	case "Host", "Content-Length", "Transfer-Encoding", "Connection", "Upgrade", "Te", "Trailer",
-		"Keep-Alive", "Proxy-Authorization", "Proxy-Connection", "X-Request-Id", "Authorization":
-		return false
-	}
-	if strings.EqualFold(c, assertionHeader) || strings.HasPrefix(c, "X-Forwarded-") || c == "Forwarded" {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		ch := name[i]
-		if !(ch == '-' || ch >= '0' && ch <= '9' || ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z') {
-			return false
-		}
-	}
-	return name != ""
 }
 
 // stripCookies removes the named cookies and keeps the others.

@@ -95,7 +95,7 @@ func (s *Server) swap(g *Generation, start time.Time) {
 		applyRuntime(g.Config, s.log)
 	}
 	s.tlsSwapped(old, g)
-	s.published.Use(g.asserter, time.Now())
+	s.published.Use(g.Asserter, time.Now())
 	s.metrics.Generation.Set(float64(g.ID))
 	s.log.Info("generation active", "generation", g.ID, "apis", g.Describe(), "bundle_revision", g.Engine.Revision(),
 		"build_ms", time.Since(start).Milliseconds())

@@ -18,23 +18,16 @@ import (
 )
 
 // The reverse proxy's side of the request pipeline: ServeHTTP runs the
-// decision core (Generation.Evaluate, pipeline.go), answers a refused
+// decision core (Evaluate, gateway/pipeline/evaluate.go), answers a refused
 // request and forwards an allowed one (proxy.go); the recorder keeps the
 // status for the audit line and metrics.
 
 // logShape says what a decision asked of the answer and the gateway
 // refused (once per request, with the request id).
-func (s *Server) logShape(ev *Evaluation, rid string) {
+func (s *Server) logShape(ev *pipeline.Evaluation, rid string) {
 	if len(ev.Shape.Refused) > 0 {
 		s.log.Warn("policy response shaping refused", "request_id", rid, "refused", strings.Join(ev.Shape.Refused, "; "))
 	}
-}
-
-// shapedDenial reports whether the answer to a refused request is the
-// policy's own body: a custom denial that gave one, answered with the
-// decision's status (not a later refusal, such as the plan's rate limit).
-func (ev *Evaluation) shapedDenial(status int) bool {
-	return ev.Decision != nil && !ev.Decision.Allow && ev.Shape.Body != nil && status == ev.answer.Status
 }
 
 // ServeHTTP is the request pipeline: route, authenticate, decide, then deny
@@ -52,7 +45,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// (gateway/edge/framing.go): unless the upgrade happens, the connection closes.
 	rec.closeUnlessSwitching = r.ProtoMajor == 1 && len(r.Header["Upgrade"]) > 0
 	ev := gen.Evaluate(r, rec.requestID, start)
-	ev.span = span
+	ev.Span = span
 	r = ev.Request
 	defer s.finish(rec, gen, ev, start)
 	if ev.Op != nil && !ev.Op.Public {
@@ -64,9 +57,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if ev.Failure != nil {
 		s.log.Error("request failed closed", "request_id", rec.requestID, "reason", ev.Reason, "error", ev.Failure.Error())
 	}
-	if ev.Op != nil && ev.Op.api.cors != nil {
-		if origin := r.Header.Get("Origin"); ev.Op.api.cors.Allows(origin) {
-			cors := ev.Op.api.cors
+	if ev.Op != nil && ev.Op.API.CORS != nil {
+		if origin := r.Header.Get("Origin"); ev.Op.API.CORS.Allows(origin) {
+			cors := ev.Op.API.CORS
 			rec.onHeader = func(h http.Header) { cors.SetOrigin(h, origin) }
 		}
 	}
@@ -90,13 +83,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		title := ""
 		if ev.Reason == "token_in_query" {
-			setInvalidRequest(rec.Header(), ev.Op)
+			ev.Op.SetInvalidRequest(rec.Header())
 		}
 		if ev.Decision != nil {
-			setChallenges(rec.Header(), ev.Op, ev.Decision, ev.Reason, ev.answer)
-			title = ev.answer.Title
+			ev.Op.SetChallenges(rec.Header(), ev.Decision, ev.Reason, ev.Answer)
+			title = ev.Answer.Title
 		}
-		if ev.shapedDenial(ev.Status) {
+		if ev.ShapedDenial(ev.Status) {
 			pipeline.SetJSONHeaders(rec.Header(), len(ev.Shape.Body))
 			rec.WriteHeader(ev.Status)
 			_, _ = rec.Write(ev.Shape.Body)
@@ -117,18 +110,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	op := ev.Op
-	if err := gen.upstream(ev); err != nil {
+	if err := gen.DecideUpstream(ev); err != nil {
 		s.log.Error("cannot sign identity assertion", "request_id", rec.requestID, "error", err.Error())
 		pipeline.WriteProblem(rec, http.StatusInternalServerError, "", rec.requestID)
 		return
 	}
 	f := &forward{
 		op:   op,
-		path: strings.TrimPrefix(r.URL.Path, op.api.BasePath),
+		path: strings.TrimPrefix(r.URL.Path, op.API.BasePath),
 		up:   ev.Upstream,
 	}
-	if len(gen.credHeaders) > 0 {
-		f.strip = gen.headers
+	if len(gen.CredHeaders) > 0 {
+		f.strip = gen.Headers
 	}
 	if f.path == "" {
 		f.path = "/"
@@ -140,14 +133,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec.status = 499
 		return
 	}
-	edge.LimitBody(rec, r, gen.Config.Limits.BodyLimit(op.api.Config.MaxBodyBytes))
-	edge.FilterUpgrade(r, op.api.Config.WebSockets)
+	edge.LimitBody(rec, r, gen.Config.Limits.BodyLimit(op.API.Config.MaxBodyBytes))
+	edge.FilterUpgrade(r, op.API.Config.WebSockets)
 	if span != nil {
 		var up trace.Span
 		f.trace, up = spans.StartClient(r.Context(), "upstream")
 		defer endUpstreamSpan(up, op, rec)
 	}
-	serveProxy(rec, r, f, op.api.transport, s.proxyErrorHandler)
+	serveProxy(rec, r, f, op.API.Transport, s.proxyErrorHandler)
 }
 
 var (

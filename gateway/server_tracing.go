@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/gatehouse/gatehouse/gateway/buildinfo"
+	"github.com/gatehouse/gatehouse/gateway/pipeline"
 	"github.com/gatehouse/gatehouse/gateway/tracing"
 	"github.com/gatehouse/gatehouse/internal/spans"
 )
@@ -62,7 +63,7 @@ func (s *Server) serverSpan(r *http.Request, name string) (*http.Request, trace.
 // /shapes/{id}", "authorize GET /shapes/{id}" at a front door), records what
 // the gateway decided — names, reasons and the status, never a credential —
 // and ends it.
-func endServerSpan(span trace.Span, ev *Evaluation, decision string, status int) {
+func endServerSpan(span trace.Span, ev *pipeline.Evaluation, decision string, status int) {
 	if span.IsRecording() {
 		attrs := make([]attribute.KeyValue, 0, 8)
 		attrs = append(attrs,
@@ -70,14 +71,14 @@ func endServerSpan(span trace.Span, ev *Evaluation, decision string, status int)
 			attribute.String("gatehouse.decision", decision),
 			attribute.Int("http.response.status_code", status))
 		if ev.Op != nil {
-			name := ev.Method + " " + ev.Op.api.BasePath + ev.Op.Path
-			if ev.frontDoor {
+			name := ev.Method + " " + ev.Op.API.BasePath + ev.Op.Path
+			if ev.FrontDoor {
 				name = "authorize " + name
 			}
 			span.SetName(name)
 			attrs = append(attrs,
-				attribute.String("http.route", ev.Op.api.BasePath+ev.Op.Path),
-				attribute.String("gatehouse.api", ev.Op.api.Name),
+				attribute.String("http.route", ev.Op.API.BasePath+ev.Op.Path),
+				attribute.String("gatehouse.api", ev.Op.API.Name),
 				attribute.String("gatehouse.operation", ev.Op.ID))
 		}
 		if reasons := auditReasons(ev); len(reasons) > 0 {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/gateway"
+	"github.com/gatehouse/gatehouse/gateway/pipeline"
 )
 
 type headerFlags []string
@@ -150,7 +151,7 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func explanation(ev *gateway.Evaluation) map[string]any {
+func explanation(ev *pipeline.Evaluation) map[string]any {
 	out := map[string]any{
 		"request": map[string]any{"method": ev.Method, "path": ev.Path},
 	}

@@ -9,13 +9,14 @@ import (
 	"text/tabwriter"
 
 	"github.com/gatehouse/gatehouse/gateway"
+	"github.com/gatehouse/gatehouse/gateway/pipeline"
 )
 
 // writeText renders an explanation for people: a summary table (request,
 // operation, security alternatives, each authenticator's outcome, the
 // decision), then the identities, the policy input and the decision as
 // indented JSON.
-func writeText(w io.Writer, ev *gateway.Evaluation, out map[string]any) error {
+func writeText(w io.Writer, ev *pipeline.Evaluation, out map[string]any) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, v) }
 	row("request", ev.Method+" "+ev.Path)

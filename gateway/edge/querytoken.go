@@ -6,7 +6,7 @@ import (
 )
 
 // QueryTokenParam is the RFC 6750 §2.3 query parameter of bearer tokens,
-// which no bearer scheme of the gateway reads (gateway/querytoken.go).
+// which no bearer scheme of the gateway reads (gateway/pipeline/querytoken.go).
 const QueryTokenParam = "access_token"
 
 // HasQueryToken reports whether a raw query names access_token, however it

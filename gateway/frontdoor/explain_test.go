@@ -18,7 +18,7 @@ import (
 // TestExplainMatchesProxy: for every quickstart curl case
 // (examples/quickstart/curls.sh), `gatehouse explain` and the reverse proxy
 // reach the same decision — the same status, decision and reasons — because
-// both call the one decision core, Generation.Evaluate: the proxy through
+// both call the one decision core, pipeline.Core.Evaluate: the proxy through
 // ServeHTTP, explain on a generation built from the same config, with the
 // request built the way cmd/gatehouse/explain.go builds it.
 func TestExplainMatchesProxy(t *testing.T) {

@@ -17,7 +17,7 @@ import (
 type ProbeOp struct {
 	Method string
 	Path   string
-	Op     *pipeline.Op
+	Op     *pipeline.OpInput
 }
 
 // ProbePolicy evaluates the decision once per operation with an anonymous

@@ -9,7 +9,7 @@ import (
 	"github.com/gatehouse/gatehouse/gateway/policybody"
 )
 
-// input.request.body, for operations that opt in (Op.ReadsBody): read once
+// input.request.body, for operations that opt in (OpInput.ReadsBody): read once
 // up to the limit, parsed, and put back for the upstream
 // (gateway/policybody). Anything that keeps the policy from seeing the
 // body the upstream will get is refused, never decided without it.

@@ -50,7 +50,7 @@ const decisionShards = 16
 
 // Key is a decision cache key: exactly what a cacheable policy reads.
 type Key struct {
-	op       *Op
+	op       *OpInput
 	ids      [MaxKeySchemes]*authn.Identity
 	rejected [MaxKeySchemes]authn.Reason
 	cert     *x509.Certificate
@@ -67,7 +67,7 @@ func NewCache() *Cache {
 }
 
 // Key builds the cache key of an evaluation, or reports that it has none.
-func (c *Cache) Key(r *http.Request, op *Op, outcomes Outcomes) (Key, bool) {
+func (c *Cache) Key(r *http.Request, op *OpInput, outcomes Outcomes) (Key, bool) {
 	if op.NumSchemes > MaxKeySchemes || op.ReadsBody {
 		// The body is not in the key: a policy that reads it is evaluated
 		// every time.

@@ -14,7 +14,7 @@ import (
 // not grown.
 func TestCacheBound(t *testing.T) {
 	c := NewCache()
-	op := &Op{}
+	op := &OpInput{}
 	d := &bundles.Decision{Allow: true}
 	most := 0
 	for i := range authn.DefaultCacheSize * 2 {

@@ -78,11 +78,11 @@ func termOf(interned map[string]*ast.Term, s string) *ast.Term {
 	return ast.StringTerm(s)
 }
 
-// Op is what the decision core prepares once per operation of a
+// OpInput is what the decision core prepares once per operation of a
 // generation: the parts of the policy input that depend only on
 // configuration, and the request headers that carry the operation's
 // credentials (they never reach the input).
-type Op struct {
+type OpInput struct {
 	// API, Operation and Schemes are input.api, input.operation and
 	// input.schemes.
 	API, Operation, Schemes *ast.Term
@@ -109,7 +109,7 @@ type Input struct {
 	// Path is the normalized path.
 	Path     string
 	ClientIP string
-	Op       *Op
+	Op       *OpInput
 	Outcomes Outcomes
 	Now      time.Time
 	// Body is input.request.body (nil: absent).
@@ -173,7 +173,7 @@ func (in *Input) Value() ast.Value {
 
 // headersValue renders request headers for the policy, lowercased, first
 // value only, without anything that carries a credential.
-func (op *Op) headersValue(h http.Header) ast.Value {
+func (op *OpInput) headersValue(h http.Header) ast.Value {
 	obj := ast.NewObjectWithCapacity(len(h))
 	for name, vals := range h {
 		if len(vals) == 0 {

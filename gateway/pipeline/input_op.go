@@ -6,7 +6,7 @@ import (
 	"github.com/gatehouse/gatehouse/gateway/openapi"
 )
 
-// The parts of the policy input built once per generation (Op); the
+// The parts of the policy input built once per generation (OpInput); the
 // per-request parts are in input.go.
 
 // APIValue is input.api.

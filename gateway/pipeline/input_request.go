@@ -47,7 +47,7 @@ func CompilePathParams(tmpl string) (params []PathParam, segs int) {
 
 // pathParamsValue extracts the parameters from the normalized (decoded)
 // request path the router matched.
-func (op *Op) pathParamsValue(path string) *ast.Term {
+func (op *OpInput) pathParamsValue(path string) *ast.Term {
 	if len(op.PathParams) == 0 {
 		return emptyObject
 	}
@@ -68,7 +68,7 @@ func (op *Op) pathParamsValue(path string) *ast.Term {
 
 // queryValue is the query as an object of arrays of strings (a name may
 // repeat), without the operation's API-key query parameters.
-func (op *Op) queryValue(raw string) *ast.Term {
+func (op *OpInput) queryValue(raw string) *ast.Term {
 	if raw == "" {
 		return emptyObject
 	}

@@ -20,7 +20,7 @@ func TestPathParamsValue(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			op := &Op{}
+			op := &OpInput{}
 			op.PathParams, op.PathSegs = CompilePathParams(tc.tmpl)
 			got := op.pathParamsValue(tc.path)
 			if want := ast.MustParseTerm(tc.want); !got.Equal(want) {
@@ -47,7 +47,7 @@ func TestQueryValue(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			op := &Op{StripQuery: tc.strip}
+			op := &OpInput{StripQuery: tc.strip}
 			got := op.queryValue(tc.raw)
 			if want := ast.MustParseTerm(tc.want); !got.Equal(want) {
 				t.Fatalf("got %v, want %v", got, want)

@@ -1,6 +1,6 @@
 // Package pipeline is the gateway's decision core: what one request is
 // decided on and how the decision is told. It builds the policy input
-// (Input, from the per-operation parts an Op prepares once per generation),
+// (Input, from the per-operation parts an OpInput prepares once per generation),
 // keeps the per-generation decision cache and its key (exactly the inputs a
 // cacheable policy reads; bundles.Engine.Cacheable says whether the policy
 // reads anything else), and holds the one vocabulary of reasons — every

@@ -1,4 +1,4 @@
-package gateway
+package pipeline
 
 import (
 	"net/http"
@@ -19,7 +19,7 @@ import (
 // refusesQueryToken reports whether the operation refuses access_token in
 // the query: it has a bearer scheme and no API-key scheme reads that
 // parameter.
-func refusesQueryToken(op *compiledOp) bool {
+func refusesQueryToken(op *Op) bool {
 	bearer := false
 	for _, c := range op.challenges {
 		if c.kind == "Bearer" {
@@ -37,9 +37,9 @@ func refusesQueryToken(op *compiledOp) bool {
 	return true
 }
 
-// setInvalidRequest writes the RFC 6750 §3.1 challenge of every bearer
+// SetInvalidRequest writes the RFC 6750 §3.1 challenge of every bearer
 // scheme of the operation for a malformed request.
-func setInvalidRequest(h http.Header, op *compiledOp) {
+func (op *Op) SetInvalidRequest(h http.Header) {
 	for _, c := range op.challenges {
 		if c.kind == "Bearer" {
 			h.Add("WWW-Authenticate", "Bearer realm="+quote(c.realm)+`, error="invalid_request", error_description="access token in the query"`)

@@ -1,4 +1,4 @@
-package gateway
+package pipeline
 
 import (
 	"net/http"
@@ -7,11 +7,10 @@ import (
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/authn/dpop"
 	"github.com/gatehouse/gatehouse/bundles"
-	"github.com/gatehouse/gatehouse/gateway/pipeline"
 )
 
-// dpopHeader is the canonical name of the DPoP request header.
-const dpopHeader = "Dpop"
+// DPoPHeader is the canonical name of the DPoP request header.
+const DPoPHeader = "Dpop"
 
 // dpopChallenge is the DPoP side of a bearer scheme's challenge (RFC 9449
 // §7.1): `DPoP realm="…", algs="…"`, with error="invalid_dpop_proof" or
@@ -36,7 +35,7 @@ func dpopReason(r string) bool {
 	return r == string(authn.ReasonInvalidDPoPProof) || r == string(authn.ReasonUseDPoPNonce)
 }
 
-func (dc dpopChallenge) write(h http.Header, c challenge, d *bundles.Decision, reason pipeline.Reason, dn pipeline.Answer) {
+func (dc dpopChallenge) write(h http.Header, c challenge, d *bundles.Decision, reason Reason, dn Answer) {
 	var b strings.Builder
 	b.WriteString("DPoP realm=")
 	b.WriteString(quote(c.realm))
@@ -45,11 +44,11 @@ func (dc dpopChallenge) write(h http.Header, c challenge, d *bundles.Decision, r
 	rr, bad := d.Rejected[c.scheme]
 	errCode := ""
 	switch {
-	case reason == pipeline.ReasonInsufficientScope:
+	case reason == ReasonInsufficientScope:
 		errCode = "insufficient_scope"
 	case bad && dpopReason(rr):
 		errCode = rr
-	case dn.BearerError != "" && (bad || reason == pipeline.ReasonRevoked || reason == pipeline.ReasonBindingRequired):
+	case dn.BearerError != "" && (bad || reason == ReasonRevoked || reason == ReasonBindingRequired):
 		errCode = dn.BearerError
 	}
 	if errCode != "" {

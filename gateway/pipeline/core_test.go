@@ -1,16 +1,17 @@
-package gateway
+package pipeline
 
 import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/gateway/edge"
+	"github.com/gatehouse/gatehouse/gateway/openapi"
 )
 
 func TestEscapesBase(t *testing.T) {
-	g := &Generation{APIs: []*compiledAPI{
-		{API: &API{BasePath: "/shapes"}},
-		{API: &API{BasePath: "/shapes/v2"}},
-		{API: &API{BasePath: "/bare"}},
+	c := &Core{APIs: []*API{
+		{API: &openapi.API{BasePath: "/shapes"}},
+		{API: &openapi.API{BasePath: "/shapes/v2"}},
+		{API: &openapi.API{BasePath: "/bare"}},
 	}}
 	tests := []struct {
 		name, in string
@@ -31,7 +32,7 @@ func TestEscapesBase(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := g.escapesBase(p, depth); got != tc.escapes {
+			if got := c.escapesBase(p, depth); got != tc.escapes {
 				t.Fatalf("escapesBase(%q→%q, %d) = %v, want %v", tc.in, p, depth, got, tc.escapes)
 			}
 		})

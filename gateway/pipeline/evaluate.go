@@ -1,4 +1,4 @@
-package gateway
+package pipeline
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/bundles"
 	"github.com/gatehouse/gatehouse/gateway/edge"
-	"github.com/gatehouse/gatehouse/gateway/pipeline"
+	"github.com/gatehouse/gatehouse/gateway/openapi"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/spans"
 )
@@ -27,15 +27,15 @@ type Evaluation struct {
 	RequestID string
 	Method    string
 	Path      string
-	Op        *compiledOp
+	Op        *Op
 	// Status is the answer when the request is not forwarded (0 when allowed).
 	Status int
 	// Reason is the governing reason of a denial or failure.
-	Reason pipeline.Reason
+	Reason Reason
 	// Outcomes are the verified and the presented-but-invalid credentials,
 	// by scheme, in the operation's scheme order.
-	Outcomes pipeline.Outcomes
-	outBuf   [pipeline.MaxKeySchemes]pipeline.Outcome
+	Outcomes Outcomes
+	outBuf   [MaxKeySchemes]Outcome
 	// Preflight holds the headers of a CORS preflight answer (gateway/edge/cors.go).
 	Preflight http.Header
 	// RetryAfter is when a rate-limited client may try again.
@@ -48,27 +48,28 @@ type Evaluation struct {
 	CachedDecision bool
 	AuthnTime      time.Duration
 	PolicyTime     time.Duration
-	answer         pipeline.Answer
+	// Answer is the reasons table's row for a policy denial (reasons.go).
+	Answer Answer
 	// Shape is what the decision asks of the answer beyond allow or deny
 	// (response headers, request headers to remove, a denial's body),
 	// validated once; the proxy and the front doors apply this value.
-	Shape pipeline.Shape
-	in    pipeline.Input
+	Shape Shape
+	in    Input
 	input ast.Value
 
 	// Upstream is what an allowed request becomes upstream (upstream.go);
 	// nil until decided, and for a refused request.
-	Upstream *pipeline.Upstream
+	Upstream *Upstream
 
 	// Request is the request as evaluated (it may carry a forwarded client
 	// certificate in its context); forward this one.
 	Request *http.Request
 
-	// span is the request's server span; nil with tracing off
-	// (server_tracing.go). frontDoor: the span is a front door's
+	// Span is the request's server span; nil with tracing off
+	// (gateway/server_tracing.go). FrontDoor: the span is a front door's
 	// authorization, not a proxied request.
-	span      trace.Span
-	frontDoor bool
+	Span      trace.Span
+	FrontDoor bool
 }
 
 // Input returns the policy input of the request, building it if the
@@ -82,49 +83,56 @@ func (e *Evaluation) Input() ast.Value {
 }
 
 // Operation returns the matched operation, or nil.
-func (e *Evaluation) Operation() *Operation {
+func (e *Evaluation) Operation() *openapi.Operation {
 	if e.Op == nil {
 		return nil
 	}
 	return e.Op.Operation
 }
 
-// refuse ends the evaluation with reason, answered as the reasons table
+// Refuse ends the evaluation with reason, answered as the reasons table
 // says.
-func (e *Evaluation) refuse(reason pipeline.Reason) {
-	e.Status, e.Reason = pipeline.AnswerOf(reason).Status, reason
+func (e *Evaluation) Refuse(reason Reason) {
+	e.Status, e.Reason = AnswerOf(reason).Status, reason
+}
+
+// ShapedDenial reports whether the answer to a refused request is the
+// policy's own body: a custom denial that gave one, answered with the
+// decision's status (not a later refusal, such as the plan's rate limit).
+func (ev *Evaluation) ShapedDenial(status int) bool {
+	return ev.Decision != nil && !ev.Decision.Allow && ev.Shape.Body != nil && status == ev.Answer.Status
 }
 
 // Evaluate routes, authenticates and decides one request. It strips client
 // identity headers from r in place (they are never the client's to send) and
 // calls no upstream.
-func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, opts ...rego.EvalOption) *Evaluation {
+func (c *Core) Evaluate(r *http.Request, requestID string, now time.Time, opts ...rego.EvalOption) *Evaluation {
 	ev := &Evaluation{RequestID: requestID, Method: r.Method, Path: r.URL.Path}
-	r = g.fwd.Prepare(r) // before the strip: reads a trusted proxy's certificate header
+	r = c.Forwarded.Prepare(r) // before the strip: reads a trusted proxy's certificate header
 	ev.Request = r
 	var rs ratelimit.State
-	if g.rate != nil {
-		rs = g.rate.State(r) // before the strip: reads a trusted proxy's X-Forwarded-For
+	if c.Rate != nil {
+		rs = c.Rate.State(r) // before the strip: reads a trusted proxy's X-Forwarded-For
 	}
-	g.headers.Strip(r.Header, g.credHeaders)
+	c.Headers.Strip(r.Header, c.CredHeaders)
 	edge.StripMethodOverrides(r.Header)
 
 	// One path, one decision (gateway/edge/normalize.go): route, policy and upstream all
 	// see this path.
 	path, depth, err := edge.RequestPath(r)
-	if err == nil && g.escapesBase(path, depth) {
+	if err == nil && c.escapesBase(path, depth) {
 		err = edge.ErrTraversal
 	}
 	if err != nil {
-		ev.refuse(pipeline.Reason(edge.PathReason(err)))
+		ev.Refuse(Reason(edge.PathReason(err)))
 		return ev
 	}
 	r.URL.Path, r.URL.RawPath, ev.Path = path, "", path
 	if edge.IsPreflight(r) {
-		if api := g.corsAPI(path); api != nil {
-			ev.refuse(pipeline.ReasonCORSRejected)
-			if ev.Preflight = g.preflight(r, api); ev.Preflight != nil {
-				ev.refuse(pipeline.ReasonCORSPreflight)
+		if api := c.corsAPI(path); api != nil {
+			ev.Refuse(ReasonCORSRejected)
+			if ev.Preflight = c.preflight(r, api); ev.Preflight != nil {
+				ev.Refuse(ReasonCORSPreflight)
 			}
 			return ev
 		}
@@ -134,35 +142,35 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 	if traced {
 		_, sp = spans.Start(r.Context(), "route")
 	}
-	op, err := g.match(r)
+	op, err := c.Routes.Match(r)
 	if traced {
 		endRouteSpan(sp, op, err)
 	}
 	if err != nil {
-		ev.refuse(pipeline.ReasonNoRoute)
-		if errors.Is(err, errMethodNotAllowed) {
-			ev.refuse(pipeline.ReasonMethodNotAllowed)
+		ev.Refuse(ReasonNoRoute)
+		if errors.Is(err, ErrMethodNotAllowed) {
+			ev.Refuse(ReasonMethodNotAllowed)
 		}
 		return ev
 	}
 	ev.Op = op
-	if op.mtls && pipeline.Misdirected(r) {
-		ev.refuse(pipeline.ReasonMisdirected)
+	if op.mtls && Misdirected(r) {
+		ev.Refuse(ReasonMisdirected)
 		return ev
 	}
 
-	if g.rate != nil {
+	if c.Rate != nil {
 		// Stage 1 looks before any verification; finish charges the
 		// buckets, and applies the plan's limit to an allow.
-		defer finishRate(r.Context(), g.rate, ev, &rs)
-		if status, retry := g.rate.Before(r.Context(), r, op.Public, op.apiKeyHeaders, &rs); status != 0 {
-			ev.refuse(pipeline.ReasonRateLimited)
+		defer finishRate(r.Context(), c.Rate, ev, &rs)
+		if status, retry := c.Rate.Before(r.Context(), r, op.Public, op.APIKeyHeaders, &rs); status != 0 {
+			ev.Refuse(ReasonRateLimited)
 			ev.RetryAfter = retry
 			return ev
 		}
 	}
-	if status, reason := g.checkLimits(r, op); status != 0 {
-		ev.refuse(pipeline.Reason(reason))
+	if status, reason := c.checkLimits(r, op); status != 0 {
+		ev.Refuse(Reason(reason))
 		return ev
 	}
 	if op.noQueryToken && r.URL.RawQuery != "" && edge.HasQueryToken(r.URL.RawQuery) {
@@ -170,9 +178,9 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 		return ev
 	}
 
-	in := pipeline.Input{RequestID: requestID, Request: r, Path: r.URL.Path, ClientIP: clientIP(r), Op: &op.core, Now: now}
+	in := Input{RequestID: requestID, Request: r, Path: r.URL.Path, ClientIP: ClientIP(r), Op: &op.Input, Now: now}
 	// The outcomes live in the evaluation (no allocation for operations of
-	// up to pipeline.MaxKeySchemes schemes).
+	// up to MaxKeySchemes schemes).
 	ev.Outcomes = ev.outBuf[:0]
 	if !op.Public {
 		authStart := time.Now()
@@ -188,7 +196,7 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 			}
 			switch {
 			case err == nil:
-				ev.Outcomes = append(ev.Outcomes, pipeline.Outcome{Scheme: name, Identity: id, Position: i})
+				ev.Outcomes = append(ev.Outcomes, Outcome{Scheme: name, Identity: id, Position: i})
 			case errors.Is(err, authn.ErrNoCredentials):
 				// Not presented: another alternative may still be satisfied.
 			default:
@@ -196,23 +204,23 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 				if !ok {
 					// Technical failure (key set or key manager unreachable):
 					// fail closed, never fall through to another scheme.
-					ev.refuse(pipeline.ReasonAuthnUnavailable)
+					ev.Refuse(ReasonAuthnUnavailable)
 					ev.Failure = fmt.Errorf("scheme %s: %w", name, err)
 					ev.AuthnTime = time.Since(authStart)
 					return ev
 				}
-				ev.Outcomes = append(ev.Outcomes, pipeline.Outcome{Scheme: name, Rejection: rej, Position: i})
+				ev.Outcomes = append(ev.Outcomes, Outcome{Scheme: name, Rejection: rej, Position: i})
 			}
 		}
 		ev.AuthnTime = time.Since(authStart)
 	}
 	in.Outcomes = ev.Outcomes
-	if op.core.ReadsBody {
+	if op.Input.ReadsBody {
 		// After authentication: the body is read only for requests that
 		// got this far, and at most the policy body limit of it.
-		body, reason, err := pipeline.ReadBody(r, g.Config.Limits.PolicyBodyLimit(op.api.Config.MaxBodyBytes))
+		body, reason, err := ReadBody(r, c.Limits.PolicyBodyLimit(op.API.Config.MaxBodyBytes))
 		if reason != "" {
-			ev.refuse(reason)
+			ev.Refuse(reason)
 			ev.Failure = err
 			return ev
 		}
@@ -228,30 +236,30 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 	}
 	// The decision cache is bypassed when evaluation options are given
 	// (explain's tracer must see a real evaluation).
-	var key pipeline.Key
+	var key Key
 	cacheable := false
-	if g.decisions != nil && len(opts) == 0 {
-		key, cacheable = g.decisions.Key(r, &op.core, ev.Outcomes)
+	if c.Decisions != nil && len(opts) == 0 {
+		key, cacheable = c.Decisions.Key(r, &op.Input, ev.Outcomes)
 	}
 	var d *bundles.Decision
 	hit := false
 	if cacheable {
-		d, hit = g.decisions.Get(key)
+		d, hit = c.Decisions.Get(key)
 	}
 	if !hit {
 		var err error
-		d, err = g.Engine.Decide(pctx, ev.Input(), opts...)
+		d, err = c.Engine.Decide(pctx, ev.Input(), opts...)
 		if err != nil {
 			if traced {
 				endPolicySpan(sp, nil, false)
 			}
 			ev.PolicyTime = time.Since(policyStart)
-			ev.refuse(pipeline.ReasonPolicyError)
+			ev.Refuse(ReasonPolicyError)
 			ev.Failure = err
 			return ev
 		}
 		if cacheable {
-			g.decisions.Put(key, d)
+			c.Decisions.Put(key, d)
 		}
 	}
 	ev.PolicyTime = time.Since(policyStart)
@@ -260,10 +268,10 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 	}
 	ev.Decision, ev.CachedDecision = d, hit
 	if !d.Allow {
-		ev.Reason, ev.answer = pipeline.PickDenial(d)
-		ev.Status = ev.answer.Status
+		ev.Reason, ev.Answer = PickDenial(d)
+		ev.Status = ev.Answer.Status
 	}
-	ev.Shape = pipeline.ShapeOf(d, ev.Reason, g.Config.UpstreamIdentity.Header, g.Config.MTLS.UpstreamHeader)
+	ev.Shape = ShapeOf(d, ev.Reason, c.AssertionHeader, c.XFCCHeader)
 	return ev
 }
 
@@ -271,8 +279,8 @@ func (g *Generation) Evaluate(r *http.Request, requestID string, now time.Time, 
 // charges stage 1's buckets for what the request turned out to be.
 func finishRate(ctx context.Context, l *ratelimit.Limits, ev *Evaluation, st *ratelimit.State) {
 	if ev.Status == 0 && ev.Decision != nil && ev.Decision.Allow && ev.Op != nil {
-		if status, retry := l.Plan(ctx, ev.Op.api.Name, ev.Op.api.Version, ev.Decision.Principal); status != 0 {
-			ev.refuse(pipeline.ReasonRateLimited)
+		if status, retry := l.Plan(ctx, ev.Op.API.Name, ev.Op.API.Version, ev.Decision.Principal); status != 0 {
+			ev.Refuse(ReasonRateLimited)
 			ev.RetryAfter = retry
 			return
 		}
@@ -285,7 +293,8 @@ func finishRate(ctx context.Context, l *ratelimit.Limits, ev *Evaluation, st *ra
 	l.Charge(ctx, st, authenticated, rejected > 0)
 }
 
-func clientIP(r *http.Request) string {
+// ClientIP is the client's address without its port (input.request.client_ip).
+func ClientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr

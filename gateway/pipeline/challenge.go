@@ -1,4 +1,4 @@
-package gateway
+package pipeline
 
 import (
 	"net/http"
@@ -6,13 +6,12 @@ import (
 
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/bundles"
-	"github.com/gatehouse/gatehouse/gateway/pipeline"
+	"github.com/gatehouse/gatehouse/gateway/openapi"
 )
 
 // How a denial is told: the operation's WWW-Authenticate challenges (the
-// problem+json body is gateway/pipeline/problem.go). Which reason answers
-// with which status, challenge and title is the one table in
-// gateway/pipeline/reasons.go.
+// problem+json body is problem.go). Which reason answers with which status,
+// challenge and title is the one table in reasons.go.
 
 // challenge is one WWW-Authenticate challenge of an operation's scheme.
 type challenge struct {
@@ -24,18 +23,14 @@ type challenge struct {
 	dpop dpopChallenge
 }
 
-// challengeFor returns the challenge scheme def sends on 401 in api, if its
+// challengeFor returns the challenge scheme def sends on 401, if its
 // authenticator a has one (authn.Challenger: API keys and client
-// certificates have no HTTP challenge). The realm is the scheme's
-// configured realm, else the API's name.
-func challengeFor(api *API, def *SchemeDef, a authn.Authenticator, cfg *Config) (challenge, bool) {
+// certificates have no HTTP challenge). realm is the scheme's configured
+// realm, else the API's name.
+func challengeFor(def *openapi.SchemeDef, a authn.Authenticator, realm string) (challenge, bool) {
 	ch, ok := a.(authn.Challenger)
 	if !ok {
 		return challenge{}, false
-	}
-	realm := api.Name
-	if sc, ok := cfg.Schemes[def.Name]; ok && sc.Realm != "" {
-		realm = sc.Realm
 	}
 	c := challenge{scheme: def.Name, kind: ch.ChallengeScheme(), realm: realm}
 	if dc, ok := a.(authn.DPoPChallenger); ok {
@@ -48,9 +43,9 @@ func quote(s string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
 }
 
-// setChallenges writes one WWW-Authenticate header per scheme of the
+// SetChallenges writes one WWW-Authenticate header per scheme of the
 // operation, following RFC 7617 and RFC 6750.
-func setChallenges(h http.Header, op *compiledOp, d *bundles.Decision, reason pipeline.Reason, dn pipeline.Answer) {
+func (op *Op) SetChallenges(h http.Header, d *bundles.Decision, reason Reason, dn Answer) {
 	if !dn.Challenge {
 		return
 	}
@@ -67,13 +62,13 @@ func setChallenges(h http.Header, op *compiledOp, d *bundles.Decision, reason pi
 		b.WriteString(quote(c.realm))
 		switch c.kind {
 		case "Basic":
-			if reason == pipeline.ReasonInsufficientScope {
+			if reason == ReasonInsufficientScope {
 				continue
 			}
 			b.WriteString(`, charset="UTF-8"`)
 		case "Bearer":
 			switch {
-			case reason == pipeline.ReasonInsufficientScope:
+			case reason == ReasonInsufficientScope:
 				b.WriteString(`, error="insufficient_scope"`)
 				if len(d.RequiredScopes) > 0 {
 					b.WriteString(", scope=")
@@ -84,7 +79,7 @@ func setChallenges(h http.Header, op *compiledOp, d *bundles.Decision, reason pi
 				// binding_required: RFC 8705 §3, a bound token without its
 				// certificate is an invalid token.
 				// A DPoP proof's error goes on the DPoP challenge only.
-				if rr, bad := d.Rejected[c.scheme]; bad && !dpopReason(rr) || reason == pipeline.ReasonRevoked || reason == pipeline.ReasonBindingRequired {
+				if rr, bad := d.Rejected[c.scheme]; bad && !dpopReason(rr) || reason == ReasonRevoked || reason == ReasonBindingRequired {
 					b.WriteString(`, error="`)
 					b.WriteString(dn.BearerError)
 					b.WriteString(`"`)
