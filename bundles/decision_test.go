@@ -33,6 +33,8 @@ func TestDecisionFromPolicyValue(t *testing.T) {
 			reasons: []string{"x"}, alt: 0},
 		{name: "ok/missing_alternative", decision: `{"allow": false, "reasons": ["x"]}`, reasons: []string{"x"}, alt: -1},
 		{name: "fail/not_object", decision: `"allow"`, wantErr: true},
+		{name: "fail/false", decision: `false`, wantErr: true},
+		{name: "fail/array", decision: `[{"allow": true}]`, wantErr: true},
 		{name: "fail/allow_missing", decision: `{"reasons": []}`, wantErr: true},
 		{name: "fail/allow_not_boolean", decision: `{"allow": "yes", "reasons": []}`, wantErr: true},
 	}

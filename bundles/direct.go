@@ -21,8 +21,14 @@ import (
 // cache and a cancellation that polls ctx, and reads the one binding it needs.
 // Evaluation options (explain's tracer) still go through rego.
 
-// resultVar is the variable the compiled decision query binds the decision to.
-const resultVar = ast.Var("gatehouse_decision")
+// decisionRef is the rule the query evaluates. The query reads only
+// decision.allow: the evaluator builds the rule's value once, when it stores
+// it in the virtual cache, and eval reads the decision from there. Binding
+// the whole decision to a query variable (or using it as a bare expression)
+// made topdown build the decision object a second time for the query result
+// (14 of 134 allocations of the base policy's allow/jwt:
+// policies/bench_test.go, BenchmarkDecisionEngine).
+var decisionRef = ast.MustParseRef(DecisionQuery)
 
 var noMetrics = metrics.NoOp()
 
@@ -32,26 +38,36 @@ type directQuery struct {
 	store    storage.Store
 	body     ast.Body
 	qc       ast.QueryCompiler
-	result   ast.Var
 }
 
 func newDirectQuery(compiler *ast.Compiler, store storage.Store) (*directQuery, error) {
-	query := ast.NewBody(ast.Equality.Expr(ast.VarTerm(string(resultVar)), ast.MustParseTerm(DecisionQuery)))
+	query := ast.NewBody(ast.Equality.Expr(ast.VarTerm("_"), ast.NewTerm(decisionRef)))
 	qc := compiler.QueryCompiler().WithStrict(false)
 	body, err := qc.Compile(query)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCompile, err)
 	}
-	result := resultVar
-	for compiled, original := range qc.RewrittenVars() {
-		if original == resultVar {
-			result = compiled
+	// Compiled as the bare decision so that a decision without "allow"
+	// still type-checks and fails at evaluation (decisionFrom); evaluated as
+	// decision.allow, a boolean the query binds without copying anything.
+	found := false
+	ast.WalkTerms(body, func(t *ast.Term) bool {
+		if r, ok := t.Value.(ast.Ref); ok && r.Equal(decisionRef) {
+			t.Value = decisionRef.Append(ast.InternedTerm("allow"))
+			found = true
 		}
+		return found
+	})
+	if !found {
+		return nil, fmt.Errorf("%w: compiled decision query %v does not read %v", ErrCompile, body, decisionRef)
 	}
-	return &directQuery{compiler: compiler, store: store, body: body, qc: qc, result: result}, nil
+	return &directQuery{compiler: compiler, store: store, body: body, qc: qc}, nil
 }
 
 // eval returns the decision term, or nil when the decision is undefined.
+// The value is the one the evaluator cached for decisionRef, whether or not
+// the query succeeded: a decision whose allow is false, or missing, fails
+// the query and must still reach decisionFrom (which reads or refuses it).
 func (q *directQuery) eval(ctx context.Context, input ast.Value) (*ast.Term, error) {
 	txn, err := q.store.NewTransaction(ctx)
 	if err != nil {
@@ -67,7 +83,6 @@ func (q *directQuery) eval(ctx context.Context, input ast.Value) (*ast.Term, err
 		cancel = doneCancel(done)
 	}
 
-	var out *ast.Term
 	err = topdown.NewQuery(q.body).
 		WithQueryCompiler(q.qc).
 		WithCompiler(q.compiler).
@@ -81,19 +96,11 @@ func (q *directQuery) eval(ctx context.Context, input ast.Value) (*ast.Term, err
 		WithCancel(cancel).
 		WithIndexing(true).
 		WithEarlyExit(true).
-		Iter(ctx, func(qr topdown.QueryResult) error {
-			if out != nil {
-				return fmt.Errorf("decision has more than one result")
-			}
-			out = qr[q.result]
-			if out == nil {
-				return fmt.Errorf("decision query bound no result")
-			}
-			return nil
-		})
+		Iter(ctx, func(topdown.QueryResult) error { return nil })
 	if err != nil {
 		return nil, err
 	}
+	out, _ := cache.Get(decisionRef)
 	return out, nil
 }
 
