@@ -157,6 +157,9 @@ func validateData(s *Source) error {
 	if len(s.Bundle.Data) == 0 {
 		return nil
 	}
+	if what := flatShape(s.Bundle.Data); what != "" {
+		return errFlatShape(s.Origin, what)
+	}
 	dataSchemaOnce.Do(func() {
 		raw, err := schemas.FS.ReadFile("data.schema.json")
 		if err != nil {

@@ -25,8 +25,8 @@ func BenchmarkEvaluateKeyManagers(b *testing.B) {
 	external := intro.Issue(map[string]any{"scope": "read:store write:store", "client_id": "bench-app", "exp": authntest.Exp(time.Hour)})
 	hash, _ := bcrypt.GenerateFromPassword([]byte("bench-secret"), bcrypt.MinCost)
 	data, _ := json.Marshal(map[string]any{"gatehouse": map[string]any{
-		"applications":  map[string]any{"bench-app": map[string]any{"oauth2": map[string]any{"client_secrets": []string{string(hash)}, "scopes": []string{"read:store", "write:store"}}}},
-		"subscriptions": map[string]any{"bench-app": []any{map[string]any{"api": "bench-store"}}},
+		"applications":  map[string]any{"gatehouse": map[string]any{"bench-app": map[string]any{"oauth2": map[string]any{"client_secrets": []string{string(hash)}, "scopes": []string{"read:store", "write:store"}}}}},
+		"subscriptions": map[string]any{"gatehouse": map[string]any{"bench-app": []any{map[string]any{"api": "bench-store"}}}},
 	}})
 	if err := os.MkdirAll(filepath.Join(e.dir, "km-bundle"), 0o700); err != nil {
 		b.Fatal(err)

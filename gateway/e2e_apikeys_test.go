@@ -582,9 +582,15 @@ func TestAPIKeySubscriptions(t *testing.T) {
 	keyPEM, jwks, _ := stsKeyFiles(t)
 	config := strings.Replace(keysConfig, "  max_validity: 1000h\n", "  max_validity: 1000h\n  subscription_validation: true\n", 1)
 	data, _ := json.Marshal(map[string]any{"gatehouse": map[string]any{
+		// Keyed by source: issued keys are api_keys', static ones
+		// static_api_keys'. erp is subscribed to keys only as an issued
+		// key's application, which the static key's erp is not.
 		"subscriptions": map[string]any{
-			"app-1": []any{map[string]any{"api": "keys", "version": "1", "plan": "gold"}},
-			"erp":   []any{map[string]any{"api": "other"}},
+			"api_keys": map[string]any{
+				"app-1": []any{map[string]any{"api": "keys", "version": "1", "plan": "gold"}},
+				"erp":   []any{map[string]any{"api": "keys"}},
+			},
+			"static_api_keys": map[string]any{"erp": []any{map[string]any{"api": "other"}}},
 		},
 		"static_api_keys": map[string]any{"legacy-erp": map[string]any{
 			"sha256": authn.HashAPIKey(staticFixtureKey), "application": "erp", "apis": []any{map[string]any{"name": "*"}},

@@ -72,7 +72,7 @@ func newIntrospectionEnv(t *testing.T) *introspectionEnv {
 		"partners.yaml":    kmPartnersDoc,
 		"corp.secret":      "corp-km-secret-9f2\n",
 		"partner.secret":   "partner-km-secret-41c",
-		"bundle/data.json": `{"gatehouse": {"subscriptions": {"app-1": [{"api": "shop"}]}, "revocations": {"jti": {"revoked-jti": true}}}}`,
+		"bundle/data.json": `{"gatehouse": {"subscriptions": {"corp": {"app-1": [{"api": "shop"}]}}, "revocations": {"jti": {"revoked-jti": true}}}}`,
 	}})
 	return &introspectionEnv{env: e, corp: corp, partner: partner}
 }

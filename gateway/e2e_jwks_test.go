@@ -85,7 +85,7 @@ components:
 `
 
 const jwksBundleData = `{"gatehouse": {
-  "subscriptions": {"partner-app": [{"api": "shop", "version": "1", "plan": "gold"}]},
+  "subscriptions": {"partner": {"partner-app": [{"api": "shop", "version": "1", "plan": "gold"}]}},
   "revocations": {"jti": {"revoked-jti": true}}
 }}`
 
@@ -418,7 +418,7 @@ func TestRevocationOnReloadKeepsKeySources(t *testing.T) {
 		t.Fatalf("before: %d", r.status)
 	}
 	e.write("bundle/data.json", `{"gatehouse": {
-		"subscriptions": {"partner-app": [{"api": "shop", "version": "1"}]},
+		"subscriptions": {"partner": {"partner-app": [{"api": "shop", "version": "1"}]}},
 		"revocations": {"jti": {"to-revoke": true}, "issued_before": {"partner": `+fmt.Sprint(time.Now().Add(time.Minute).Unix())+`}}
 	}}`)
 	if err := e.srv.Reload(context.Background()); err != nil {

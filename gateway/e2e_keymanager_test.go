@@ -71,11 +71,11 @@ func kmBundleData(t *testing.T) string {
 		return string(h)
 	}
 	b, _ := json.Marshal(map[string]any{"gatehouse": map[string]any{
-		"applications": map[string]any{
+		"applications": map[string]any{"gatehouse": map[string]any{
 			"shop-app":  map[string]any{"name": "Shop", "oauth2": map[string]any{"client_secrets": []string{hash(shopAppSecret)}, "scopes": []string{"read", "write"}}},
 			"other-app": map[string]any{"oauth2": map[string]any{"client_id": "other-client", "client_secrets": []string{hash(otherAppSecret)}, "scopes": []string{"read"}}},
-		},
-		"subscriptions": map[string]any{"shop-app": []any{map[string]any{"api": "shop"}}},
+		}},
+		"subscriptions": map[string]any{"gatehouse": map[string]any{"shop-app": []any{map[string]any{"api": "shop"}}}},
 	}})
 	return string(b)
 }

@@ -38,7 +38,7 @@ components:
 const rlData = `{"gatehouse": {
   "plans": {"gold": {"requests_per_second": 0.01, "burst": 3}, "bronze": {"requests_per_second": 0.01, "burst": 1}, "silver": {"requests_per_second": 0.01, "burst": 6}},
   "config": {"default_plan": "bronze"},
-  "subscriptions": {"app-gold": [{"api": "shapes", "plan": "gold"}], "app-silver": [{"api": "shapes", "plan": "silver"}]}
+  "subscriptions": {"test": {"app-gold": [{"api": "shapes", "plan": "gold"}], "app-silver": [{"api": "shapes", "plan": "silver"}]}}
 }}`
 
 // rlEnv starts a gateway with the given rate_limits block (and redis

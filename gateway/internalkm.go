@@ -80,8 +80,9 @@ func buildInternalKM(ctx context.Context, cfg *Config, log hclog.Logger, stores 
 	return st, nil
 }
 
-// finish hands the key manager the applications of the generation's bundle
-// data; a malformed client fails the whole generation (the previous one
+// finish hands the key manager its applications from the generation's
+// bundle data, those under its name (applications are keyed by identity
+// source); a malformed client fails the whole generation (the previous one
 // keeps serving).
 func (st *internalKMState) finish(eng *bundles.Engine) error {
 	if st == nil {
@@ -89,11 +90,13 @@ func (st *internalKMState) finish(eng *bundles.Engine) error {
 	}
 	var raw any
 	if gh, ok := eng.Data()["gatehouse"].(map[string]any); ok {
-		raw = gh["applications"]
+		if bySource, ok := gh["applications"].(map[string]any); ok {
+			raw = bySource[st.km.Name()]
+		}
 	}
 	apps, err := keymanager.ParseApplications(raw)
 	if err != nil {
-		return fmt.Errorf("%w: bundle data: gatehouse.applications: %w", bundles.ErrLoad, err)
+		return fmt.Errorf("%w: bundle data: gatehouse.applications[%q]: %w", bundles.ErrLoad, st.km.Name(), err)
 	}
 	st.km.SetApplications(apps)
 	return nil

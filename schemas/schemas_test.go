@@ -272,9 +272,10 @@ func TestDataSchema(t *testing.T) {
 		"ok/revocations":           `{"gatehouse": {"revocations": {"jti": {"jti-1": true, "key-2": {"at": 1700000000}}, "issued_before": {"corp": 1700000000}}}}`,
 		"ok/config":                `{"gatehouse": {"config": {"allow_fallthrough": {"petstore": true}}}}`,
 		"ok/custom":                `{"gatehouse": {"custom": {"deny": [{"reason": "maintenance", "status": 503}], "headers": {"x-env": "prod"}, "blocked": ["t1"]}}}`,
-		"ok/subscriptions":         `{"gatehouse": {"applications": {"app-1": {"name": "shop"}}, "subscriptions": {"app-1": [{"api": "petstore", "plan": "gold"}]}}}`,
-		"ok/subscription_versions": `{"gatehouse": {"subscriptions": {"app-1": [{"api": "petstore", "version": "1.0.0"}, {"api": "orders", "version": ""}], "app-2": []}}}`,
-		"ok/application_metadata":  `{"gatehouse": {"applications": {"app-1": {"name": "shop", "owner": "team-a", "tier": 3}}}}`,
+		"ok/subscriptions":         `{"gatehouse": {"applications": {"corp": {"app-1": {"name": "shop"}}}, "subscriptions": {"corp": {"app-1": [{"api": "petstore", "plan": "gold"}]}}}}`,
+		"ok/subscription_versions": `{"gatehouse": {"subscriptions": {"corp": {"app-1": [{"api": "petstore", "version": "1.0.0"}, {"api": "orders", "version": ""}], "app-2": []}}}}`,
+		"ok/same_app_two_sources":  `{"gatehouse": {"subscriptions": {"corp": {"pets-client": [{"api": "petstore"}]}, "partner": {"pets-client": []}}}}`,
+		"ok/application_metadata":  `{"gatehouse": {"applications": {"corp": {"app-1": {"name": "shop", "owner": "team-a", "tier": 3}}}}}`,
 	}
 	invalid := map[string]string{
 		"fail/misspelt_revocations":    `{"gatehouse": {"revocation": {"jti": {"a": true}}}}`,
@@ -283,11 +284,18 @@ func TestDataSchema(t *testing.T) {
 		"fail/fallthrough_not_boolean": `{"gatehouse": {"config": {"allow_fallthrough": {"petstore": "yes"}}}}`,
 		"fail/custom_deny_no_reason":   `{"gatehouse": {"custom": {"deny": [{"status": 403}]}}}`,
 		"fail/custom_header_number":    `{"gatehouse": {"custom": {"headers": {"x-n": 1}}}}`,
-		"fail/subscriptions_object":    `{"gatehouse": {"subscriptions": {"app-1": {"api": "petstore"}}}}`,
-		"fail/subscription_no_api":     `{"gatehouse": {"subscriptions": {"app-1": [{"plan": "gold"}]}}}`,
-		"fail/subscription_misspelt":   `{"gatehouse": {"subscriptions": {"app-1": [{"api": "petstore", "versoin": "1"}]}}}`,
-		"fail/subscription_empty_app":  `{"gatehouse": {"subscriptions": {"": [{"api": "petstore"}]}}}`,
-		"fail/application_name_number": `{"gatehouse": {"applications": {"app-1": {"name": 1}}}}`,
+		"fail/subscriptions_object":    `{"gatehouse": {"subscriptions": {"corp": {"app-1": {"api": "petstore"}}}}}`,
+		"fail/subscription_no_api":     `{"gatehouse": {"subscriptions": {"corp": {"app-1": [{"plan": "gold"}]}}}}`,
+		"fail/subscription_misspelt":   `{"gatehouse": {"subscriptions": {"corp": {"app-1": [{"api": "petstore", "versoin": "1"}]}}}}`,
+		"fail/subscription_empty_app":  `{"gatehouse": {"subscriptions": {"corp": {"": [{"api": "petstore"}]}}}}`,
+		"fail/subscription_empty_src":  `{"gatehouse": {"subscriptions": {"": {"app-1": [{"api": "petstore"}]}}}}`,
+		"fail/application_name_number": `{"gatehouse": {"applications": {"corp": {"app-1": {"name": 1}}}}}`,
+		// The flat shape of earlier releases (docs/migrating-bundle-data.md).
+		"fail/flat_subscriptions":      `{"gatehouse": {"subscriptions": {"app-1": [{"api": "petstore"}]}}}`,
+		"fail/flat_subscriptions_none": `{"gatehouse": {"subscriptions": {"app-1": []}}}`,
+		"fail/flat_application":        `{"gatehouse": {"applications": {"app-1": {"name": "shop"}}}}`,
+		"fail/flat_application_oauth2": `{"gatehouse": {"applications": {"shop-web": {"oauth2": {"client_secrets": ["$2y$10$abc"]}}}}}`,
+		"fail/flat_application_owner":  `{"gatehouse": {"applications": {"app-1": {"owner": {"team": "a"}}}}}`,
 	}
 	for name, d := range valid {
 		if err := s.Validate(doc(t, d)); err != nil {

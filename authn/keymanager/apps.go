@@ -10,9 +10,11 @@ import (
 )
 
 // Applications are the OAuth 2.0 clients the key manager knows. Their one
-// source of truth is the bundle data, next to their subscriptions:
+// source of truth is the bundle data, next to their subscriptions, under
+// the key manager's name (the identity source of its tokens: application
+// ids are only unique within one source, docs/migrating-bundle-data.md):
 //
-//	data.gatehouse.applications["shop-web"] = {
+//	data.gatehouse.applications["gatehouse"]["shop-web"] = {
 //	  "name": "Shop web front end",
 //	  "oauth2": {
 //	    "client_id": "shop-web",            // default: the application id
@@ -54,8 +56,9 @@ func (app *Application) Allows(scope string) bool {
 	return i < len(app.Scopes) && app.Scopes[i] == scope
 }
 
-// ParseApplications reads data.gatehouse.applications (raw is its decoded
-// JSON value, nil when absent). Any malformed client is an error: the
+// ParseApplications reads the key manager's applications,
+// data.gatehouse.applications[<name>] (raw is its decoded JSON value, nil
+// when absent). Any malformed client is an error: the
 // generation that carries it does not load, the previous one keeps serving.
 func ParseApplications(raw any) (*Applications, error) {
 	apps := &Applications{byClient: map[string]*Application{}}

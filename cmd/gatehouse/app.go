@@ -12,13 +12,17 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/authn/keymanager"
+	"github.com/gatehouse/gatehouse/bundles"
 )
 
 // appCmd manages the internal key manager's clients in their one source of
-// truth, the bundle data file (data.gatehouse.applications[<id>].oauth2):
+// truth, the bundle data file
+// (data.gatehouse.applications[<source>][<id>].oauth2, source being the
+// internal key manager's name, default gatehouse: applications are keyed by
+// the identity source that issues their credentials, docs/migrating-bundle-data.md):
 //
-//	gatehouse app create        --data bundle/data.json --id shop-web --scopes orders:read,orders:write [--client-id …] [--introspect]
-//	gatehouse app secret rotate --data bundle/data.json --id shop-web [--keep-old]
+//	gatehouse app create        --data bundle/data.json [--source gatehouse] --id shop-web --scopes orders:read,orders:write [--client-id …] [--introspect]
+//	gatehouse app secret rotate --data bundle/data.json [--source gatehouse] --id shop-web [--keep-old]
 //
 // The new client secret is printed once and never stored: the file gets its
 // bcrypt hash. The gateway picks the change up like any bundle change.
@@ -34,8 +38,8 @@ func appCmd(args []string, stdout, stderr io.Writer) int {
 		w, code = stdout, 0
 	}
 	fmt.Fprint(w, `usage:
-  gatehouse app create        --data bundle/data.json --id <application> [--client-id <id>] [--scopes a,b] [--introspect] [--name <text>]
-  gatehouse app secret rotate --data bundle/data.json --id <application> [--keep-old]
+  gatehouse app create        --data bundle/data.json [--source <key manager>] --id <application> [--client-id <id>] [--scopes a,b] [--introspect] [--name <text>]
+  gatehouse app secret rotate --data bundle/data.json [--source <key manager>] --id <application> [--keep-old]
 `)
 	return code
 }
@@ -44,7 +48,8 @@ func appCreate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("app create", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	data := fs.String("data", "", "bundle data file (JSON) to edit")
-	id := fs.String("id", "", "application id (the key in gatehouse.applications; subscriptions use it)")
+	source := sourceFlag(fs)
+	id := fs.String("id", "", "application id (the key in gatehouse.applications[<source>]; subscriptions[<source>] use it)")
 	clientID := fs.String("client-id", "", "client_id (default: the application id)")
 	scopes := fs.String("scopes", "", "scopes the client may request, comma-separated")
 	introspect := fs.Bool("introspect", false, "the client may call the introspection endpoint (a resource server)")
@@ -59,7 +64,7 @@ func appCreate(args []string, stdout, stderr io.Writer) int {
 	}
 	secret, err := keymanager.NewSecret()
 	if err == nil {
-		err = editApps(*data, func(apps map[string]any) error {
+		err = editApps(*data, *source, func(apps map[string]any) error {
 			app, _ := apps[*id].(map[string]any)
 			if app["oauth2"] != nil {
 				return fmt.Errorf("application %q is already a client (rotate its secret instead)", *id)
@@ -105,6 +110,7 @@ func appRotate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("app secret rotate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	data := fs.String("data", "", "bundle data file (JSON) to edit")
+	source := sourceFlag(fs)
 	id := fs.String("id", "", "application id")
 	keepOld := fs.Bool("keep-old", false, "keep accepting the current secret(s) until the next rotation (an overlap for clients to switch)")
 	cost := fs.Int("cost", 0, "bcrypt cost (default 10)")
@@ -118,7 +124,7 @@ func appRotate(args []string, stdout, stderr io.Writer) int {
 	secret, err := keymanager.NewSecret()
 	var cid string
 	if err == nil {
-		err = editApps(*data, func(apps map[string]any) error {
+		err = editApps(*data, *source, func(apps map[string]any) error {
 			app, _ := apps[*id].(map[string]any)
 			o, _ := app["oauth2"].(map[string]any)
 			if o == nil {
@@ -152,10 +158,18 @@ func appRotate(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// sourceFlag is --source: the internal key manager whose clients are edited
+// (its configured name, the identity source of its tokens).
+func sourceFlag(fs *flag.FlagSet) *string {
+	return fs.String("source", keymanager.DefaultName, "the internal key manager's name (internal_key_manager.name): applications are keyed by it")
+}
+
 // editApps reads the data file (or starts an empty one), lets edit change
-// gatehouse.applications, checks the result as the gateway will, and
-// replaces the file atomically.
-func editApps(path string, edit func(apps map[string]any) error) error {
+// gatehouse.applications[source], checks the result as the gateway will,
+// and replaces the file atomically. A file still in the flat shape of
+// earlier releases is refused: editing it would leave data the gateway
+// refuses.
+func editApps(path, source string, edit func(apps map[string]any) error) error {
 	doc := map[string]any{}
 	raw, err := os.ReadFile(path)
 	switch {
@@ -174,10 +188,18 @@ func editApps(path string, edit func(apps map[string]any) error) error {
 		gh = map[string]any{}
 		doc["gatehouse"] = gh
 	}
-	apps, _ := gh["applications"].(map[string]any)
+	if err := bundles.CheckKeyedBySource(doc); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	bySource, _ := gh["applications"].(map[string]any)
+	if bySource == nil {
+		bySource = map[string]any{}
+		gh["applications"] = bySource
+	}
+	apps, _ := bySource[source].(map[string]any)
 	if apps == nil {
 		apps = map[string]any{}
-		gh["applications"] = apps
+		bySource[source] = apps
 	}
 	if err := edit(apps); err != nil {
 		return err

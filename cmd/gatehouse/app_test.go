@@ -18,7 +18,7 @@ import (
 func TestAppCommands(t *testing.T) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data.json")
-	if err := os.WriteFile(data, []byte(`{"gatehouse": {"subscriptions": {"shop": [{"api": "petstore"}]}}, "acme": {"n": 12345678901234567890}}`), 0o644); err != nil {
+	if err := os.WriteFile(data, []byte(`{"gatehouse": {"subscriptions": {"gatehouse": {"shop": [{"api": "petstore"}]}}}, "acme": {"n": 12345678901234567890}}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	run := func(args ...string) (int, string, string) {
@@ -44,7 +44,7 @@ func TestAppCommands(t *testing.T) {
 		raw, _ := os.ReadFile(data)
 		var doc map[string]any
 		_ = json.Unmarshal(raw, &doc)
-		apps, err := keymanager.ParseApplications(doc["gatehouse"].(map[string]any)["applications"])
+		apps, err := keymanager.ParseApplications(doc["gatehouse"].(map[string]any)["applications"].(map[string]any)[keymanager.DefaultName])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -68,6 +68,11 @@ func TestAppCommands(t *testing.T) {
 	if !authenticates("shop", first) {
 		t.Fatal("the printed secret does not authenticate")
 	}
+	// Data in the flat shape of earlier releases is not edited.
+	flat := filepath.Join(dir, "flat.json")
+	if err := os.WriteFile(flat, []byte(`{"gatehouse": {"applications": {"shop": {"name": "Shop"}}}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		args []string
@@ -80,6 +85,7 @@ func TestAppCommands(t *testing.T) {
 		{"fail/rotate-unknown", []string{"app", "secret", "rotate", "--data", data, "--id", "ghost"}, 1, "not a client"},
 		{"fail/no-data-flag", []string{"app", "create", "--id", "x"}, 2, "--data and --id are required"},
 		{"fail/usage", []string{"app", "delete"}, 2, "usage"},
+		{"fail/flat-data", []string{"app", "create", "--data", flat, "--id", "web", "--cost", "4"}, 1, "docs/migrating-bundle-data.md"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -89,6 +95,20 @@ func TestAppCommands(t *testing.T) {
 			}
 		})
 	}
+	t.Run("ok/other-source", func(t *testing.T) {
+		// Another internal key manager name: its own applications, so the
+		// same id is a different client.
+		if code, _, errs := run("app", "create", "--data", data, "--source", "edge-km", "--id", "shop", "--cost", "4"); code != 0 {
+			t.Fatal(errs)
+		}
+		raw, _ := os.ReadFile(data)
+		var doc map[string]any
+		_ = json.Unmarshal(raw, &doc)
+		apps := doc["gatehouse"].(map[string]any)["applications"].(map[string]any)
+		if _, ok := apps["edge-km"].(map[string]any)["shop"]; !ok || apps["gatehouse"].(map[string]any)["shop"] == nil {
+			t.Fatalf("applications: %v", apps)
+		}
+	})
 	t.Run("ok/rotate-keep-old", func(t *testing.T) {
 		code, out, errs := run("app", "secret", "rotate", "--data", data, "--id", "shop", "--keep-old", "--cost", "4")
 		if code != 0 {

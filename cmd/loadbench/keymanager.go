@@ -36,11 +36,11 @@ func (b *bench) keyManagerTargets(upstream string) ([]*target, error) {
 		return nil, err
 	}
 	data, _ := json.Marshal(map[string]any{"gatehouse": map[string]any{
-		"applications": map[string]any{
+		"applications": map[string]any{keymanager.DefaultName: map[string]any{
 			"bench-app": map[string]any{"oauth2": map[string]any{"client_secrets": []string{appHash}, "scopes": []string{"read:items", "write:items"}}},
 			"bench-rs":  map[string]any{"oauth2": map[string]any{"client_secrets": []string{rsHash}, "introspect": true}},
-		},
-		"subscriptions": map[string]any{"bench-app": []any{map[string]any{"api": "bench"}}},
+		}},
+		"subscriptions": map[string]any{keymanager.DefaultName: map[string]any{"bench-app": []any{map[string]any{"api": "bench"}}}},
 	}})
 	if err := os.MkdirAll(filepath.Join(b.work, "km-bundle"), 0o755); err != nil {
 		return nil, err

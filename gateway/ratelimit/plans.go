@@ -10,12 +10,19 @@ import (
 //
 //	data.gatehouse.plans = {"gold": {"requests_per_second": 100, "burst": 200}, ...}
 //	data.gatehouse.config.default_plan = "bronze"      # optional
-//	data.gatehouse.subscriptions[app] = [{"api": .., "version": .., "plan": ..}]
+//	data.gatehouse.subscriptions[source][app] = [{"api": .., "version": .., "plan": ..}]
+//
+// Applications are qualified by their identity source, in subscriptions
+// as in buckets: an application id is only unique within the issuer or key
+// manager that issued it (subscriptions.rego).
 type planTable struct {
 	plans       map[string]rateSpec
 	defaultPlan string
-	subs        map[string][]planSub
+	subs        map[sourceApp][]planSub
 }
+
+// sourceApp is an application qualified by its identity source.
+type sourceApp struct{ source, app string }
 
 type planSub struct{ api, version, plan string }
 
@@ -26,7 +33,7 @@ func buildPlanTable(data map[string]any) *planTable {
 	if len(plans) == 0 {
 		return nil
 	}
-	t := &planTable{plans: map[string]rateSpec{}, subs: map[string][]planSub{}}
+	t := &planTable{plans: map[string]rateSpec{}, subs: map[sourceApp][]planSub{}}
 	for name, v := range plans {
 		p, _ := v.(map[string]any)
 		rps, ok1 := number(p["requests_per_second"])
@@ -38,15 +45,19 @@ func buildPlanTable(data map[string]any) *planTable {
 	if cfg, ok := gh["config"].(map[string]any); ok {
 		t.defaultPlan, _ = cfg["default_plan"].(string)
 	}
-	subs, _ := gh["subscriptions"].(map[string]any)
-	for app, v := range subs {
-		list, _ := v.([]any)
-		for _, e := range list {
-			s, _ := e.(map[string]any)
-			api, _ := s["api"].(string)
-			version, _ := s["version"].(string)
-			plan, _ := s["plan"].(string)
-			t.subs[app] = append(t.subs[app], planSub{api, version, plan})
+	bySource, _ := gh["subscriptions"].(map[string]any)
+	for source, v := range bySource {
+		apps, _ := v.(map[string]any)
+		for app, v := range apps {
+			list, _ := v.([]any)
+			k := sourceApp{source, app}
+			for _, e := range list {
+				s, _ := e.(map[string]any)
+				api, _ := s["api"].(string)
+				version, _ := s["version"].(string)
+				plan, _ := s["plan"].(string)
+				t.subs[k] = append(t.subs[k], planSub{api, version, plan})
+			}
 		}
 	}
 	return t
@@ -89,21 +100,23 @@ func str(o ast.Object, k *ast.Term) string {
 // The plan: the application's first subscription to this API (as
 // subscriptions.rego picks it), else the credential's own plan, else the
 // default plan. No plan, or a plan data.gatehouse.plans does not size: no
-// limit.
+// limit. Applications and clients are counted per source: the
+// "pets-client" of one issuer never spends another issuer's
+// "pets-client"'s requests.
 func (t *planTable) limitFor(api, version string, principal ast.Object) (string, rateSpec, bool) {
-	app := str(principal, kApplication)
+	app, source := str(principal, kApplication), str(principal, kSource)
 	var who, plan string
 	switch {
 	case app != "":
-		who = "app:" + app
-		for _, s := range t.subs[app] {
+		who = "app:" + source + "/" + app
+		for _, s := range t.subs[sourceApp{source, app}] {
 			if s.api == api && (s.version == "" || s.version == version) {
 				plan = s.plan
 				break
 			}
 		}
 	case str(principal, kClientID) != "":
-		who = "client:" + str(principal, kClientID)
+		who = "client:" + source + "/" + str(principal, kClientID)
 	case str(principal, kSubject) != "":
 		who = "sub:" + str(principal, kSource) + "/" + str(principal, kSubject)
 	default:

@@ -34,8 +34,9 @@ import (
 //     are charged after the request, so authenticated traffic never spends
 //     them — and a victim's own attempts from elsewhere are never counted
 //     against the attacker's pair.
-//  2. After an allow, per application (or client id, or subject) and API:
-//     the plan of its subscription to the API (data.gatehouse.subscriptions),
+//  2. After an allow, per application (or client id, or subject), qualified
+//     by its identity source, and API: the plan of its subscription to the
+//     API (data.gatehouse.subscriptions[source][application]),
 //     else the credential's own plan (API keys), else
 //     data.gatehouse.config.default_plan, sized by data.gatehouse.plans.
 //

@@ -1,9 +1,10 @@
 package shop_test
 
-subscriptions := {
+# Keyed by identity source (jwt_alice's is corp), then application.
+subscriptions := {"corp": {
 	"app-gold": [{"api": "shop", "plan": "gold"}],
 	"app-free": [{"api": "shop", "version": "2", "plan": "free"}],
-}
+}}
 
 plan_decision(client) := d if {
 	d := decide(shop_input("/users/{uid}/orders", "GET", "/users/alice/orders", {"uid": "alice"}, object.union(jwt_alice, {"application": client}), null, monday_10)) with data.gatehouse.subscriptions as subscriptions
