@@ -2,7 +2,6 @@ package gateway_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/gatehouse/gatehouse/authn/keymanager"
 	"github.com/gatehouse/gatehouse/gateway"
-	"github.com/gatehouse/gatehouse/schemas"
 )
 
 // runs is what `gatehouse run` does with a config, up to serving: New, then
@@ -204,37 +202,6 @@ func abs(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return a
-}
-
-// Every pattern in config.schema.json has words for its error message.
-func TestEveryConfigPatternHasWords(t *testing.T) {
-	raw, err := schemas.FS.ReadFile("config.schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc any
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		t.Fatal(err)
-	}
-	var walk func(v any)
-	walk = func(v any) {
-		switch n := v.(type) {
-		case map[string]any:
-			if p, ok := n["pattern"].(string); ok {
-				if _, ok := gateway.PatternWords[p]; !ok {
-					t.Errorf("pattern %q has no words in gateway/schema.go", p)
-				}
-			}
-			for _, c := range n {
-				walk(c)
-			}
-		case []any:
-			for _, c := range n {
-				walk(c)
-			}
-		}
-	}
-	walk(doc)
 }
 
 // check -online reports each remote dependency: a key set that answers

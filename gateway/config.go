@@ -1,142 +1,31 @@
 package gateway
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
-	"os"
-	"path/filepath"
-	"time"
+	"net/netip"
 
-	"sigs.k8s.io/yaml"
-
-	"github.com/gatehouse/gatehouse/authn"
-	"github.com/gatehouse/gatehouse/gateway/assertion"
-	"github.com/gatehouse/gatehouse/gateway/edge"
-	"github.com/gatehouse/gatehouse/gateway/openapi"
-	"github.com/gatehouse/gatehouse/gateway/ratelimit"
-	"github.com/gatehouse/gatehouse/gateway/tracing"
-	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/gateway/config"
+	shared "github.com/gatehouse/gatehouse/internal/config"
 )
 
-// Config is the gateway's one configuration file, after schema validation and
-// defaults. It is read once per generation and never mutated afterwards.
-// Every key is documented in README.md, "Configuration reference".
-type Config struct {
-	Listen           ListenConfig             `json:"listen"`
-	Admin            AdminConfig              `json:"admin"`
-	APIs             []APIConfig              `json:"apis"`
-	Schemes          map[string]SchemeConfig  `json:"schemes"`
-	Issuers          []authn.IssuerConfig     `json:"issuers"`
-	KeyManagers      []authn.KeyManagerConfig `json:"key_managers"`
-	Policy           PolicyConfig             `json:"policy"`
-	Upstream         UpstreamConfig           `json:"upstream"`
-	UpstreamIdentity IdentityConfig           `json:"upstream_identity"`
-	Log              LogConfig                `json:"log"`
-	Watch            WatchConfig              `json:"watch"`
-	APIKeys          *APIKeysConfig           `json:"api_keys"`
-	MTLS             EdgeMTLSConfig           `json:"mtls"`
-	// RequestHeaders: client-sent headers removed at the edge (gateway/edge).
-	RequestHeaders RequestHeadersConfig `json:"request_headers"`
-	// Limits: resource limits at the edge (gateway/edge).
-	Limits LimitsConfig `json:"limits"`
-	// RateLimits: per client IP and per plan (gateway/ratelimit).
-	RateLimits *RateLimitsConfig `json:"rate_limits"`
-
-	// DPoP: how DPoP proofs are checked (config_dpop.go).
-	DPoP *DPoPConfig `json:"dpop"`
-
-	// InternalKeyManager: config_internalkm.go.
-	InternalKeyManager *InternalKeyManagerConfig `json:"internal_key_manager"`
-
-	// Readiness: which dependencies make /readyz fail (readiness.go).
-	Readiness ReadinessConfig `json:"readiness"`
-
-	// InstanceID names this process in decision logs (labels.id); default
-	// the host name and a random suffix (instance.go). Read at start.
-	InstanceID string `json:"instance_id"`
-
-	// Runtime: GOGC and GOMEMLIMIT of `gatehouse run` (config_runtime.go).
-	Runtime RuntimeConfig `json:"runtime"`
-
-	// Tracing: OpenTelemetry spans over OTLP; off when absent
-	// (gateway/tracing).
-	Tracing *TracingConfig `json:"tracing"`
-
-	// Path is the file the config was read from; Dir resolves relative paths.
-	Path string `json:"-"`
-	Dir  string `json:"-"`
-}
-
-// ListenConfig configures the public listeners.
-type ListenConfig struct {
-	Address           string     `json:"address"`
-	TLS               *TLSConfig `json:"tls"`
-	HTTPAddress       string     `json:"http_address"`
-	ReadHeaderTimeout Duration   `json:"read_header_timeout"`
-	ReadTimeout       Duration   `json:"read_timeout"`
-	WriteTimeout      Duration   `json:"write_timeout"`
-	IdleTimeout       Duration   `json:"idle_timeout"`
-	ShutdownTimeout   Duration   `json:"shutdown_timeout"`
-	// DrainDelay is how long /readyz fails on SIGTERM before the listeners
-	// stop accepting (drain.go), so balancers stop sending first.
-	DrainDelay           Duration `json:"drain_delay"`
-	MaxHeaderBytes       int      `json:"max_header_bytes"`
-	MaxConcurrentStreams int      `json:"max_concurrent_streams"`
-	// ExtAuthz and ForwardAuth are the front doors for another proxy
-	// (config_frontdoors.go).
-	ExtAuthz    *FrontDoorConfig `json:"ext_authz"`
-	ForwardAuth *FrontDoorConfig `json:"forward_auth"`
-	// AllowCredentialsOverHTTP lets schemes with client-sent credentials
-	// serve on http_address (config_edge.go).
-	AllowCredentialsOverHTTP bool `json:"allow_credentials_over_http"`
-}
-
-// AdminConfig configures the admin listener.
-type AdminConfig struct {
-	Address *string `json:"address"`
-}
-
-// Scheme config types (authn/schemes.go).
-const (
-	SchemeBasic  = authn.SchemeBasic
-	SchemeBearer = authn.SchemeBearer
-	SchemeAPIKey = authn.SchemeAPIKey
-	SchemeMTLS   = authn.SchemeMTLS
-)
-
-// PolicyConfig says where policies and data come from.
-type PolicyConfig struct {
-	Base            *bool    `json:"base"`
-	Bundles         []string `json:"bundles"`
-	DecisionTimeout Duration `json:"decision_timeout"`
-	// Remote and DecisionLogs: see config_bundles.go.
-	Remote       *RemoteConfig      `json:"remote"`
-	DecisionLogs *DecisionLogConfig `json:"decision_logs"`
-}
-
-// UpstreamConfig tunes the shared upstream transport.
-type UpstreamConfig struct {
-	MaxIdleConnsPerHost int      `json:"max_idle_conns_per_host"`
-	DialTimeout         Duration `json:"dial_timeout"`
-	IdleConnTimeout     Duration `json:"idle_conn_timeout"`
-	CAFiles             []string `json:"ca_files"`
-}
-
-// LogConfig configures logging.
-type LogConfig struct {
-	Level  string `json:"level"`
-	Format string `json:"format"`
-	Audit  *bool  `json:"audit"`
-}
-
-// The shared value types live in internal/config so that subsystems can own
-// their config sections; these aliases keep gateway's names.
+// The config file is gateway/config's; these keep gateway's names for it
+// until their users name gateway/config directly.
 type (
+	// Config is the one configuration file (gateway/config/config.go).
+	Config = config.Config
+	// ListenConfig is listen.
+	ListenConfig = config.ListenConfig
+	// AdminConfig is admin.
+	AdminConfig = config.AdminConfig
+	// PolicyConfig is policy.
+	PolicyConfig = config.PolicyConfig
+	// UpstreamConfig is upstream.
+	UpstreamConfig = config.UpstreamConfig
+	// LogConfig is log.
+	LogConfig = config.LogConfig
 	// TLSConfig names the server certificate and key files.
-	TLSConfig = config.TLS
+	TLSConfig = config.TLSConfig
 	// SchemeConfig is schemes.<name> (authn/schemes.go).
-	SchemeConfig = authn.SchemeConfig
+	SchemeConfig = config.SchemeConfig
 	// Duration is a time.Duration written as a Go duration string ("10s").
 	Duration = config.Duration
 	// Secret is a reference to a secret: env:NAME or file:PATH.
@@ -146,214 +35,111 @@ type (
 	// ConfigErrors collects every problem found.
 	ConfigErrors = config.Errors
 	// IdentityConfig is upstream_identity (gateway/assertion/config.go).
-	IdentityConfig = assertion.Config
+	IdentityConfig = config.IdentityConfig
 	// LimitsConfig is limits (gateway/edge/config.go).
-	LimitsConfig = edge.LimitsConfig
+	LimitsConfig = config.LimitsConfig
 	// RequestHeadersConfig is request_headers (gateway/edge/config.go).
-	RequestHeadersConfig = edge.RequestHeadersConfig
+	RequestHeadersConfig = config.RequestHeadersConfig
 	// CORSConfig is an API's cors block (gateway/edge/cors.go).
-	CORSConfig = edge.CORSConfig
+	CORSConfig = config.CORSConfig
 	// APIConfig is one entry of apis (gateway/openapi/config.go).
-	APIConfig = openapi.APIConfig
+	APIConfig = config.APIConfig
 	// APIMTLSConfig is an API's mtls block (gateway/openapi/config.go).
-	APIMTLSConfig = openapi.MTLSConfig
+	APIMTLSConfig = config.APIMTLSConfig
 	// RateLimitsConfig is rate_limits (gateway/ratelimit/config.go).
-	RateLimitsConfig = ratelimit.Config
+	RateLimitsConfig = config.RateLimitsConfig
 	// RateConfig is a token bucket of rate_limits.
-	RateConfig = ratelimit.Rate
+	RateConfig = config.RateConfig
 	// RateRedisConfig is rate_limits.redis.
-	RateRedisConfig = ratelimit.RedisConfig
+	RateRedisConfig = config.RateRedisConfig
 	// TracingConfig is tracing (gateway/tracing/config.go).
-	TracingConfig = tracing.Config
+	TracingConfig = config.TracingConfig
+	// RemoteConfig is policy.remote (bundles/remote_config.go).
+	RemoteConfig = config.RemoteConfig
+	// DecisionLogConfig is policy.decision_logs (bundles/decisionlog/config.go).
+	DecisionLogConfig = config.DecisionLogConfig
+	// APIKeysConfig is the api_keys section.
+	APIKeysConfig = config.APIKeysConfig
+	// APIKeyEndpointConfig is api_keys.endpoint.
+	APIKeyEndpointConfig = config.APIKeyEndpointConfig
+	// InternalKeyManagerConfig is the internal_key_manager section.
+	InternalKeyManagerConfig = config.InternalKeyManagerConfig
+	// RuntimeConfig is runtime (gateway/config/runtime.go).
+	RuntimeConfig = config.RuntimeConfig
+	// DPoPConfig is dpop (gateway/config/dpop.go).
+	DPoPConfig = config.DPoPConfig
+	// FrontDoorConfig is listen.ext_authz and listen.forward_auth.
+	FrontDoorConfig = config.FrontDoorConfig
+	// EdgeMTLSConfig is mtls (gateway/config/mtls.go).
+	EdgeMTLSConfig = config.EdgeMTLSConfig
+	// ForwardedCertConfig is mtls.forwarded_certificate.
+	ForwardedCertConfig = config.ForwardedCertConfig
+	// ReadinessConfig is readiness (gateway/config/readiness.go).
+	ReadinessConfig = config.ReadinessConfig
+	// WatchConfig is watch (gateway/config/bundles.go).
+	WatchConfig = config.WatchConfig
+)
+
+// Readiness modes (gateway/config/readiness.go).
+const (
+	Required   = config.Required
+	DegradedOK = config.DegradedOK
+)
+
+// Scheme config types (authn/schemes.go).
+const (
+	SchemeBasic  = config.SchemeBasic
+	SchemeBearer = config.SchemeBearer
+	SchemeAPIKey = config.SchemeAPIKey
+	SchemeMTLS   = config.SchemeMTLS
+)
+
+// Defaults and limits (gateway/config/defaults.go and the sections' files).
+const (
+	DefaultAddress               = config.DefaultAddress
+	DefaultAdminAddress          = config.DefaultAdminAddress
+	DefaultReadHeaderTimeout     = config.DefaultReadHeaderTimeout
+	DefaultIdleTimeout           = config.DefaultIdleTimeout
+	DefaultShutdownTimeout       = config.DefaultShutdownTimeout
+	DefaultDrainDelay            = config.DefaultDrainDelay
+	DefaultMaxHeaderBytes        = config.DefaultMaxHeaderBytes
+	DefaultMaxStreams            = config.DefaultMaxStreams
+	DefaultIdentityHeader        = config.DefaultIdentityHeader
+	DefaultIdentityLifetime      = config.DefaultIdentityLifetime
+	DefaultDecisionTimeout       = config.DefaultDecisionTimeout
+	DefaultUpstreamTimeout       = config.DefaultUpstreamTimeout
+	DefaultIdleConnsPerHost      = config.DefaultIdleConnsPerHost
+	DefaultWatchDebounce         = config.DefaultWatchDebounce
+	DefaultRemoteStartupTimeout  = config.DefaultRemoteStartupTimeout
+	DefaultDecisionLogBufferSize = config.DefaultDecisionLogBufferSize
+	DefaultAPIKeysName           = config.DefaultAPIKeysName
+	DefaultAPIKeyValidity        = config.DefaultAPIKeyValidity
+	DefaultAPIKeyMaxValidity     = config.DefaultAPIKeyMaxValidity
+	DefaultAPIKeyGroup           = config.DefaultAPIKeyGroup
+	APIKeyListenAdmin            = config.APIKeyListenAdmin
+	APIKeyPath                   = config.APIKeyPath
+	APIKeyJWKSPath               = config.APIKeyJWKSPath
+	MaxInternalKMCacheTTL        = config.MaxInternalKMCacheTTL
+	InternalKMListenAdmin        = config.InternalKMListenAdmin
+	DefaultInternalKMFormat      = config.DefaultInternalKMFormat
 )
 
 // ErrSecret is wrapped by every secret resolution failure.
 var ErrSecret = config.ErrSecret
 
-// LoadConfig reads, schema-validates and decodes a config file, and applies
-// defaults. It does not read the files the config references; BuildGeneration
-// does, and reports those problems with the same ConfigError type.
-func LoadConfig(path string) (*Config, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
-	}
-	return ParseConfig(path, raw)
-}
+// LoadConfig reads a config file (gateway/config.Load).
+func LoadConfig(path string) (*Config, error) { return config.Load(path) }
 
-// ParseConfig is LoadConfig for bytes already read; path names the file in
-// errors and anchors relative paths.
-func ParseConfig(path string, raw []byte) (*Config, error) {
-	js, err := yaml.YAMLToJSON(raw)
-	if err != nil {
-		return nil, ConfigErrors{{File: path, Msg: "not valid YAML: " + err.Error()}}
-	}
-	if err := validateAgainst("config.schema.json", path, js); err != nil {
-		return nil, withSemanticErrors(path, js, err)
-	}
-	var c Config
-	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		return nil, ConfigErrors{{File: path, Msg: err.Error()}}
-	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, fmt.Errorf("config path: %w", err)
-	}
-	c.Path = abs
-	c.Dir = filepath.Dir(abs)
-	c.applyDefaults()
-	if errs := c.check(); len(errs) > 0 {
-		return nil, errs
-	}
-	return &c, nil
-}
+// ParseConfig is LoadConfig for bytes already read (gateway/config.Parse).
+func ParseConfig(path string, raw []byte) (*Config, error) { return config.Parse(path, raw) }
 
-// Defaults, as documented in README.md, "Configuration reference".
-const (
-	DefaultAddress           = ":8443"
-	DefaultAdminAddress      = "127.0.0.1:9901"
-	DefaultReadHeaderTimeout = 10 * time.Second
-	DefaultIdleTimeout       = 120 * time.Second
-	DefaultShutdownTimeout   = 30 * time.Second
-	DefaultDrainDelay        = 5 * time.Second
-	DefaultMaxHeaderBytes    = 64 << 10
-	DefaultMaxStreams        = 250
-	DefaultIdentityHeader    = "X-JWT-Assertion"
-	DefaultIdentityLifetime  = 5 * time.Minute
-	DefaultDecisionTimeout   = time.Second
-	DefaultUpstreamTimeout   = 60 * time.Second
-	DefaultIdleConnsPerHost  = 256
-)
+func escapePointer(s string) string { return shared.EscapePointer(s) }
 
-func (c *Config) applyDefaults() {
-	l := &c.Listen
-	if l.Address == "" {
-		l.Address = DefaultAddress
-	}
-	setDur(&l.ReadHeaderTimeout, DefaultReadHeaderTimeout)
-	setDur(&l.IdleTimeout, DefaultIdleTimeout)
-	setDur(&l.ShutdownTimeout, DefaultShutdownTimeout)
-	setDur(&l.DrainDelay, DefaultDrainDelay)
-	c.Readiness.ApplyDefaults()
-	if l.MaxHeaderBytes == 0 {
-		l.MaxHeaderBytes = DefaultMaxHeaderBytes
-	}
-	if l.MaxConcurrentStreams == 0 {
-		l.MaxConcurrentStreams = DefaultMaxStreams
-	}
-	if c.Admin.Address == nil {
-		a := DefaultAdminAddress
-		c.Admin.Address = &a
-	}
-	for i := range c.APIs {
-		setDur(&c.APIs[i].UpstreamTimeout, DefaultUpstreamTimeout)
-	}
-	if c.Policy.Base == nil {
-		t := true
-		c.Policy.Base = &t
-	}
-	setDur(&c.Policy.DecisionTimeout, DefaultDecisionTimeout)
-	u := &c.Upstream
-	if u.MaxIdleConnsPerHost == 0 {
-		u.MaxIdleConnsPerHost = DefaultIdleConnsPerHost
-	}
-	setDur(&u.DialTimeout, 5*time.Second)
-	setDur(&u.IdleConnTimeout, 90*time.Second)
-	id := &c.UpstreamIdentity
-	if id.Enabled == nil {
-		t := true
-		id.Enabled = &t
-	}
-	if id.Header == "" {
-		id.Header = DefaultIdentityHeader
-	}
-	if id.Issuer == "" {
-		id.Issuer = "gatehouse"
-	}
-	setDur(&id.Lifetime, DefaultIdentityLifetime)
-	if id.Algorithm == "" {
-		id.Algorithm = "ES256"
-	}
-	if c.Log.Level == "" {
-		c.Log.Level = "info"
-	}
-	if c.Log.Format == "" {
-		c.Log.Format = "json"
-	}
-	if c.Log.Audit == nil {
-		t := true
-		c.Log.Audit = &t
-	}
-	c.applyBundleDefaults()
-	c.applyAPIKeyDefaults()
-	c.Limits.ApplyDefaults()
-	if c.RateLimits != nil {
-		c.RateLimits.ApplyDefaults()
-	}
-	c.applyKeyManagerDefaults()
-	c.applyInternalKMDefaults()
-	if c.Tracing != nil {
-		c.Tracing.ApplyDefaults()
-	}
-}
+// identityKeyPointer is gateway/config.IdentityKeyPointer.
+func identityKeyPointer(ui IdentityConfig) string { return config.IdentityKeyPointer(ui) }
 
-func setDur(d *Duration, def time.Duration) { config.SetDefault(d, def) }
+// parsePrefix reads a CIDR or a single address.
+func parsePrefix(s string) (netip.Prefix, error) { return shared.ParsePrefix(s) }
 
-// check performs the semantic checks that need no other file.
-func (c *Config) check() ConfigErrors {
-	var errs ConfigErrors
-	add := func(ptr, format string, args ...any) {
-		errs = append(errs, &ConfigError{File: c.Path, Pointer: ptr, Msg: fmt.Sprintf(format, args...)})
-	}
-	if c.Runtime.MemoryLimit != "" {
-		if _, err := ParseMemoryLimit(c.Runtime.MemoryLimit); err != nil {
-			add("/runtime/memory_limit", "%v", err)
-		}
-	}
-	if c.Listen.TLS == nil && c.Listen.HTTPAddress == "" {
-		add("/listen", "no listener: set listen.tls (HTTPS) or listen.http_address (plain HTTP)")
-	}
-	issuers := map[string]int{}
-	for i, is := range c.Issuers {
-		ptr := fmt.Sprintf("/issuers/%d", i)
-		if j, dup := issuers[is.Name]; dup {
-			add(ptr+"/name", "issuer name %q is already used by /issuers/%d", is.Name, j)
-		}
-		issuers[is.Name] = i
-		is.Validate(ptr, add)
-	}
-	issuerKnown := func(n string) bool { _, ok := issuers[n]; return ok }
-	for name, s := range c.Schemes {
-		s.Validate("/schemes/"+escapePointer(name), issuerKnown, add)
-	}
-	errs = append(errs, c.checkBundles()...)
-	c.checkAPIKeys(add)
-	c.checkKeyManagers(add)
-	c.checkDPoP(add)
-	c.checkInternalKM(add)
-	c.checkMTLS(add)
-	if c.RateLimits != nil {
-		c.RateLimits.Check(add)
-	}
-	if c.Tracing != nil {
-		c.Tracing.Check(add)
-	}
-	for i, a := range c.APIs {
-		if a.CORS != nil {
-			a.CORS.Check(fmt.Sprintf("/apis/%d/cors", i), add)
-		}
-	}
-	c.checkFrontDoors(add)
-	c.checkCredentialsOverHTTP(add)
-	return errs
-}
-
-// resolvePath anchors a relative path at dir.
-func resolvePath(dir, p string) string { return config.ResolvePath(dir, p) }
-
-// File resolves a path from the config against the config's directory.
-func (c *Config) File(p string) string { return resolvePath(c.Dir, p) }
-
-func escapePointer(s string) string { return config.EscapePointer(s) }
+// ParseMemoryLimit reads a GOMEMLIMIT-style size (gateway/config/runtime.go).
+func ParseMemoryLimit(s string) (int64, error) { return config.ParseMemoryLimit(s) }

@@ -2,20 +2,6 @@ package gateway
 
 import "github.com/gatehouse/gatehouse/authn/keymanager"
 
-// identityKeyPointer is where a problem with the assertion key set is
-// reported: the key file when one is configured, else the block.
-func identityKeyPointer(ui IdentityConfig) string {
-	switch {
-	case ui.KeyFile != "":
-		return "/upstream_identity/key_file"
-	case ui.KeyDir != "":
-		return "/upstream_identity/key_dir"
-	case len(ui.VerificationKeyFiles) > 0:
-		return "/upstream_identity/verification_key_files"
-	}
-	return "/upstream_identity"
-}
-
 // fleetSignals names what in cfg says that more than one replica will run:
 // state shared through Redis is only needed by a fleet.
 func fleetSignals(cfg *Config) []string {

@@ -1,10 +1,10 @@
-package gateway
+package config
 
 import (
 	"strconv"
 
 	"github.com/gatehouse/gatehouse/authn/keymanager"
-	"github.com/gatehouse/gatehouse/internal/config"
+	shared "github.com/gatehouse/gatehouse/internal/config"
 )
 
 // InternalKeyManagerConfig is the internal_key_manager section
@@ -49,4 +49,4 @@ func (c *Config) checkInternalKM(add func(ptr, format string, args ...any)) {
 	}
 }
 
-func loopbackAddress(addr string) bool { return config.LoopbackAddress(addr) }
+func loopbackAddress(addr string) bool { return shared.LoopbackAddress(addr) }

@@ -1,4 +1,4 @@
-package gateway
+package config
 
 import (
 	"encoding/json"
@@ -18,7 +18,7 @@ import (
 // A semantic error at or below a key the schema already faulted repeats
 // that problem and is dropped.
 func withSemanticErrors(path string, js []byte, schemaErr error) error {
-	var schemaErrs ConfigErrors
+	var schemaErrs Errors
 	if !errors.As(schemaErr, &schemaErrs) {
 		return schemaErr
 	}
@@ -60,7 +60,7 @@ func withSemanticErrors(path string, js []byte, schemaErr error) error {
 
 // underFaulted: ptr is a key the schema already reported, or inside one,
 // or contains one (a missing required key makes its parent's checks moot).
-func underFaulted(ptr string, faults ConfigErrors) bool {
+func underFaulted(ptr string, faults Errors) bool {
 	for _, f := range faults {
 		if ptr == f.Pointer || strings.HasPrefix(ptr, f.Pointer+"/") || strings.HasPrefix(f.Pointer, ptr+"/") {
 			return true

@@ -1,9 +1,9 @@
-package gateway
+package config
 
 import "github.com/gatehouse/gatehouse/authn/apikeys"
 
-// The api_keys section is authn/apikeys/section.go; these keep gateway's
-// names.
+// The api_keys section is authn/apikeys/section.go; these keep the
+// gateway's names.
 type (
 	// APIKeysConfig is the api_keys section.
 	APIKeysConfig = apikeys.SectionConfig

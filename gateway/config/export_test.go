@@ -1,4 +1,4 @@
-package gateway
+package config
 
 // PatternWords exposes the schema pattern descriptions to tests.
 var PatternWords = patternWords

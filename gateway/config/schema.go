@@ -1,4 +1,4 @@
-package gateway
+package config
 
 import (
 	"bytes"
@@ -77,7 +77,7 @@ func schema(name string) (*jsonschema.Schema, error) {
 }
 
 // validateAgainst validates a JSON document against one of our schemas and
-// turns the library's error tree into one ConfigError per leaf, each naming
+// turns the library's error tree into one Error per leaf, each naming
 // the JSON pointer of the offending value.
 func validateAgainst(schemaName, file string, js []byte) error {
 	s, err := schema(schemaName)
@@ -86,7 +86,7 @@ func validateAgainst(schemaName, file string, js []byte) error {
 	}
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(js))
 	if err != nil {
-		return ConfigErrors{{File: file, Msg: "not valid JSON: " + err.Error()}}
+		return Errors{{File: file, Msg: "not valid JSON: " + err.Error()}}
 	}
 	err = s.Validate(doc)
 	if err == nil {
@@ -94,9 +94,9 @@ func validateAgainst(schemaName, file string, js []byte) error {
 	}
 	var ve *jsonschema.ValidationError
 	if !errors.As(err, &ve) {
-		return ConfigErrors{{File: file, Msg: err.Error()}}
+		return Errors{{File: file, Msg: err.Error()}}
 	}
-	var out ConfigErrors
+	var out Errors
 	seen := map[string]bool{}
 	p := message.NewPrinter(language.English)
 	var walk func(e *jsonschema.ValidationError)
@@ -112,7 +112,7 @@ func validateAgainst(schemaName, file string, js []byte) error {
 		switch k := e.ErrorKind.(type) {
 		case *kind.AdditionalProperties:
 			for _, prop := range k.Properties {
-				add := &ConfigError{File: file, Pointer: ptr + "/" + escapePointer(prop), Msg: fmt.Sprintf("unknown key %q", prop)}
+				add := &Error{File: file, Pointer: ptr + "/" + escapePointer(prop), Msg: fmt.Sprintf("unknown key %q", prop)}
 				if !seen[add.Error()] {
 					seen[add.Error()] = true
 					out = append(out, add)
@@ -124,7 +124,7 @@ func validateAgainst(schemaName, file string, js []byte) error {
 		case *kind.Pattern:
 			msg = patternMessage(k)
 		}
-		ce := &ConfigError{File: file, Pointer: ptr, Msg: msg}
+		ce := &Error{File: file, Pointer: ptr, Msg: msg}
 		if !seen[ce.Error()] {
 			seen[ce.Error()] = true
 			out = append(out, ce)

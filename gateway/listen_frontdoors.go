@@ -15,31 +15,6 @@ import (
 	"github.com/gatehouse/gatehouse/gateway/frontdoor"
 )
 
-func (c *Config) checkFrontDoors(add func(ptr, format string, args ...any)) {
-	for ptr, fd := range map[string]*FrontDoorConfig{"/listen/ext_authz": c.Listen.ExtAuthz, "/listen/forward_auth": c.Listen.ForwardAuth} {
-		if fd == nil {
-			continue
-		}
-		if fd.Address == "" {
-			add(ptr+"/address", "a front door needs address (host:port)")
-		}
-		if len(fd.TrustedProxies) == 0 {
-			add(ptr+"/trusted_proxies", "list the proxies (addresses or CIDRs) that may call this front door")
-		}
-		for i, p := range fd.TrustedProxies {
-			if _, err := frontdoor.ParsePeers([]string{p}); err != nil {
-				add(fmt.Sprintf("%s/trusted_proxies/%d", ptr, i), "%v", err)
-			}
-		}
-		if fd.TLS == nil && fd.Address != "" && !loopbackAddress(fd.Address) {
-			add(ptr+"/tls", "a front door on a non-loopback address needs tls: credentials cross it")
-		}
-		if fd.TLS == nil && len(fd.ClientCAFiles) > 0 {
-			add(ptr+"/client_ca_files", "client certificates need tls")
-		}
-	}
-}
-
 // frontDoorTLS is a front door's TLS configuration (nil: plaintext): the
 // public listener's protocol floor and suites, its own certificate, and a
 // required client certificate when client_ca_files are set.

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"fmt"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -12,31 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gatehouse/gatehouse/authn/dpop"
-	"github.com/gatehouse/gatehouse/authn/jose"
 )
-
-// checkDPoP checks the dpop section (the schemes' modes are checked with
-// the schemes, authn.BearerSchemeConfig).
-func (c *Config) checkDPoP(add func(ptr, format string, args ...any)) {
-	d := c.DPoP
-	if d == nil {
-		return
-	}
-	for i, a := range d.Algorithms {
-		if !slices.Contains(jose.AsymmetricAlgorithms, a) {
-			add("/dpop/algorithms/"+strconv.Itoa(i), "%q is not an asymmetric JWS algorithm", a)
-		}
-	}
-	if m := d.MaxAge.D(); m < 0 || m > dpop.MaxMaxAge {
-		add("/dpop/max_age", "max_age must be within (0, %s]", dpop.MaxMaxAge)
-	}
-	if d.NonceSecret != "" && !d.Nonce {
-		add("/dpop/nonce_secret", "nonce_secret needs nonce: true")
-	}
-	if r := d.Redis; r != nil && r.Address == "" {
-		add("/dpop/redis/address", "a redis replay cache needs address (host:port)")
-	}
-}
 
 // dpopReplays holds the process's DPoP replay caches, by settings: a
 // reload keeps them (a proof used before a reload stays used), and a
