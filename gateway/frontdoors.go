@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -10,7 +9,6 @@ import (
 
 	"github.com/gatehouse/gatehouse/gateway/frontdoor"
 	"github.com/gatehouse/gatehouse/gateway/pipeline"
-	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/spans"
 )
 
@@ -134,20 +132,7 @@ func (s *Server) decide(r *http.Request) *frontdoor.Outcome {
 // deny fills the answer the proxy would send for a refused request.
 func (s *Server) deny(out *frontdoor.Outcome, ev *pipeline.Evaluation, status int) {
 	h := http.Header{}
-	// The policy's response headers first, the gateway's own over them
-	// (as ServeHTTP does).
-	ev.Shape.ApplyResponseHeaders(h)
-	switch status {
-	case http.StatusServiceUnavailable:
-		h.Set("Retry-After", "5")
-	case http.StatusTooManyRequests:
-		h.Set("Retry-After", strconv.Itoa(ratelimit.RetrySeconds(ev.RetryAfter)))
-	}
-	title := ""
-	if ev.Decision != nil && status == ev.Answer.Status {
-		ev.Op.SetChallenges(h, ev.Decision, ev.Reason, ev.Answer)
-		title = ev.Answer.Title
-	}
+	title := ev.DenialHeaders(h, status) // as ServeHTTP answers
 	out.Status, out.Headers = status, h
 	if ev.ShapedDenial(status) {
 		out.Body = ev.Shape.Body

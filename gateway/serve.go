@@ -13,7 +13,6 @@ import (
 
 	"github.com/gatehouse/gatehouse/gateway/pipeline"
 	"github.com/gatehouse/gatehouse/gateway/proxy"
-	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/spans"
 )
 
@@ -77,23 +76,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ev.Status != 0 {
-		// The policy's response headers first: the gateway's own
-		// (Retry-After, challenges, the problem's) are set over them.
-		ev.Shape.ApplyResponseHeaders(rec.Header())
-		if ev.Status == http.StatusServiceUnavailable {
-			rec.Header().Set("Retry-After", "5")
-		}
-		if ev.Status == http.StatusTooManyRequests {
-			rec.Header().Set("Retry-After", strconv.Itoa(ratelimit.RetrySeconds(ev.RetryAfter)))
-		}
-		title := ""
-		if ev.Reason == "token_in_query" {
-			ev.Op.SetInvalidRequest(rec.Header())
-		}
-		if ev.Decision != nil {
-			ev.Op.SetChallenges(rec.Header(), ev.Decision, ev.Reason, ev.Answer)
-			title = ev.Answer.Title
-		}
+		// The problem's headers are set over DenialHeaders'.
+		title := ev.DenialHeaders(rec.Header(), ev.Status)
 		if ev.ShapedDenial(ev.Status) {
 			pipeline.SetJSONHeaders(rec.Header(), len(ev.Shape.Body))
 			rec.WriteHeader(ev.Status)

@@ -107,7 +107,13 @@ var quickstartCases = []qsCase{
 	}, status: 401},
 }
 
-// TestIdenticalDecisions sends every quickstart case through the reverse
+// beyondCurls are requests the quickstart's curls do not show that every
+// front door must still answer as the proxy does.
+var beyondCurls = []qsCase{
+	{name: "fail/token_in_query", method: "GET", path: "/petstore/v1/pets?access_token=abc", header: bearer("read"), status: 400},
+}
+
+// TestIdenticalDecisions sends every quickstart case (and beyondCurls) through the reverse
 // proxy, Envoy's gRPC Check (a real gRPC client with Envoy's types, over
 // loopback TLS), and the forward-auth endpoints as Caddy/Traefik and NGINX
 // call them, and requires the same status, challenges, problem body, audit
@@ -119,7 +125,7 @@ func TestIdenticalDecisions(t *testing.T) {
 	proxyCert := q.httpClient(true, "")
 	check := q.grpcClient(t, "")
 
-	for i, c := range quickstartCases {
+	for i, c := range append(quickstartCases[:len(quickstartCases):len(quickstartCases)], beyondCurls...) {
 		t.Run(c.name, func(t *testing.T) {
 			rid := fmt.Sprintf("case%d", i)
 			doors := map[string]answer{}

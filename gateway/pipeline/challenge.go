@@ -2,11 +2,13 @@ package pipeline
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/bundles"
 	"github.com/gatehouse/gatehouse/gateway/openapi"
+	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 )
 
 // How a denial is told: the operation's WWW-Authenticate challenges (the
@@ -37,6 +39,29 @@ func challengeFor(def *openapi.SchemeDef, a authn.Authenticator, realm string) (
 		c.dpop = newDPoPChallenge(dc)
 	}
 	return c, true
+}
+
+// DenialHeaders writes the headers of the answer to a refused request
+// with status into h — the policy's response headers first, the gateway's
+// own over them (Retry-After, the operation's WWW-Authenticate challenges)
+// — and returns the problem's title ("": the status text). The reverse
+// proxy and every front door answer with these headers.
+func (ev *Evaluation) DenialHeaders(h http.Header, status int) (title string) {
+	ev.Shape.ApplyResponseHeaders(h)
+	switch status {
+	case http.StatusServiceUnavailable:
+		h.Set("Retry-After", "5")
+	case http.StatusTooManyRequests:
+		h.Set("Retry-After", strconv.Itoa(ratelimit.RetrySeconds(ev.RetryAfter)))
+	}
+	if ev.Reason == ReasonTokenInQuery && ev.Op != nil {
+		ev.Op.SetInvalidRequest(h)
+	}
+	if ev.Decision != nil && status == ev.Answer.Status {
+		ev.Op.SetChallenges(h, ev.Decision, ev.Reason, ev.Answer)
+		title = ev.Answer.Title
+	}
+	return title
 }
 
 func quote(s string) string {

@@ -193,7 +193,7 @@ func (c *Core) evaluate(r *http.Request, requestID string, now time.Time, opts .
 		return ev
 	}
 	if op.noQueryToken && r.URL.RawQuery != "" && edge.HasQueryToken(r.URL.RawQuery) {
-		ev.Status, ev.Reason = http.StatusBadRequest, "token_in_query"
+		ev.Refuse(ReasonTokenInQuery)
 		return ev
 	}
 

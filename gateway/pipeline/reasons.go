@@ -48,6 +48,9 @@ const (
 	ReasonRateLimited      Reason = "rate_limited"
 	ReasonBodyTooLarge     Reason = "body_too_large"
 	ReasonTokenTooLarge    Reason = "token_too_large"
+	// ReasonTokenInQuery: access_token in the query of a bearer operation
+	// (querytoken.go).
+	ReasonTokenInQuery     Reason = "token_in_query"
 	ReasonAuthnUnavailable Reason = "authentication_unavailable"
 	ReasonPolicyError      Reason = "policy_error"
 	ReasonAssertionFailed  Reason = "assertion_failed"
@@ -116,6 +119,7 @@ var answers = map[Reason]Answer{
 	ReasonBodyMalformed:       answer(http.StatusBadRequest),
 	ReasonBodyUnavailable:     answer(http.StatusInternalServerError),
 	ReasonTokenTooLarge:       answer(http.StatusRequestHeaderFieldsTooLarge),
+	ReasonTokenInQuery:        answer(http.StatusBadRequest),
 	ReasonAuthnUnavailable:    answer(http.StatusServiceUnavailable),
 	ReasonAssertionFailed:     answer(http.StatusInternalServerError),
 
