@@ -66,8 +66,7 @@ decision := {
 	not lacks_scope(cred, required)
 	not revoked_credential(cred)
 	count(deny_reasons) == 0
-	not data.gatehouse.custom.headers
-	not shaped
+	not shaped_or_headers
 } else := {
 	"allow": false,
 	"reasons": ["insufficient_scope"],
@@ -113,6 +112,17 @@ decision := {
 shaped if data.gatehouse.custom.response_headers
 
 shaped if data.gatehouse.custom.request_headers_to_remove
+
+# shaped_or_headers: shaped, or the bundle adds upstream headers; the allow
+# fast path gives way to full_decision. Naked data refs rather than two
+# negations or a call of shaped: OPA's rule index skips a body whose ref is
+# absent from the data (6 allocations less per allowed request,
+# policies/bench_test.go BenchmarkDecisionEngine).
+shaped_or_headers if data.gatehouse.custom.headers
+
+shaped_or_headers if data.gatehouse.custom.response_headers
+
+shaped_or_headers if data.gatehouse.custom.request_headers_to_remove
 
 # No credential was verified on a non-public operation that requires some and
 # has no anonymous alternative, and nothing else denies: for the fast paths.
