@@ -26,12 +26,12 @@ func (s *Server) finish(rec *recorder, gen *Generation, ev *pipeline.Evaluation,
 	case ev.Decision != nil:
 		decision = "deny"
 	}
-	s.metrics.request(apiName, opID, decision, rec.status)
+	s.metrics.Request(apiName, opID, decision, rec.status)
 	if ev.Span != nil {
 		endServerSpan(ev.Span, ev, decision, rec.status)
 	}
 	s.logRejections(rec, ev, apiName, opID)
-	s.metrics.requestSeconds.Observe(dur.Seconds())
+	s.metrics.RequestSeconds.Observe(dur.Seconds())
 	// A cached decision has no input yet: the record needs one, so it is
 	// built here (only with decision logs on).
 	if s.decisions != nil {
