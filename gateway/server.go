@@ -93,7 +93,7 @@ type Server struct {
 	apiKeysAddr net.Addr
 	// keyManagerAddr is the internal key manager's dedicated listener.
 	keyManagerAddr net.Addr
-	// The front doors for another proxy (config_frontdoors.go).
+	// The front doors for another proxy (listen_frontdoors.go).
 	grpcServers     []*grpc.Server
 	extAuthzAddr    net.Addr
 	forwardAuthAddr net.Addr
