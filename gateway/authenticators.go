@@ -35,7 +35,7 @@ type authnFactory struct {
 	// first use and shared by the schemes that list them.
 	keyManagers map[string]authn.KeyManager
 	// dpop verifies the DPoP proofs of the generation's bearer schemes
-	// (built on first use, config_dpop.go) with the replay caches of
+	// (built on first use, dpop.go) with the replay caches of
 	// dpopReplays (the Server's, so a reload keeps used proofs).
 	dpop        *dpop.Verifier
 	dpopReplays *dpopReplays

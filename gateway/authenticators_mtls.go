@@ -31,6 +31,22 @@ func (f *authnFactory) clientCertificates(api *API) (authn.MTLSConfig, time.Dura
 		cfg = m.MTLSConfig
 		ttl = m.CacheTTL.D()
 	}
+	// A certificate's identity has the API's name as its source, and
+	// bundle data keys applications by source: an API named like an issuer
+	// or key manager would mix the two trust domains' application ids
+	// (docs/migrating-bundle-data.md).
+	if cfg.ApplicationFrom != "" {
+		other := f.cfg.SourceNamed(api.Name)
+		if k := f.cfg.APIKeys; k != nil && (k.Name == api.Name || k.Name == "" && api.Name == DefaultAPIKeysName) {
+			other = "/api_keys"
+		}
+		if api.Name == authn.StaticAPIKeySource {
+			other = "the static API keys"
+		}
+		if other != "" {
+			return cfg, 0, fmt.Errorf("%w: API %s: its client certificates' applications have the API's name as their source, which is also the name of %s: identity sources must be unique", ErrScheme, api.Name, other)
+		}
+	}
 	cfg.Trust = trust
 	return cfg, ttl, nil
 }

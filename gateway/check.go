@@ -2,264 +2,46 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"net"
-	"os"
-	"path/filepath"
-	"strconv"
-	"time"
 
-	"github.com/hashicorp/go-hclog"
-	"github.com/prometheus/client_golang/prometheus"
-	"sigs.k8s.io/yaml"
-
-	"github.com/gatehouse/gatehouse/authn/keymanager"
-	"github.com/gatehouse/gatehouse/bundles"
-	"github.com/gatehouse/gatehouse/bundles/decisionlog"
-	"github.com/gatehouse/gatehouse/gateway/assertion"
-	"github.com/gatehouse/gatehouse/gateway/tracing"
+	"github.com/gatehouse/gatehouse/authn"
+	"github.com/gatehouse/gatehouse/gateway/check"
+	"github.com/gatehouse/gatehouse/gateway/config"
+	"github.com/gatehouse/gatehouse/gateway/openapi"
 )
 
-// CheckOptions says how far `gatehouse check` goes.
-type CheckOptions struct {
-	// Online also probes what the config points at over the network:
-	// remote key sets and discovery documents, key managers' introspection
-	// endpoints, remote bundle services.
-	Online bool
-	// Logger receives the build's operational logs (default: none).
-	Logger hclog.Logger
-}
-
-// CheckReport is what a successful check found.
-type CheckReport struct {
-	APIs, Operations int
-	Revision         string
-	// Warnings do not stop `run` but are probably mistakes (an unused
-	// scheme, a listen.address that opens nothing); `check --strict` fails
-	// on them.
-	Warnings ConfigErrors
-	// Probes are the --online results, one line each, in config order.
-	Probes []Probe
-}
-
-// Probe is one --online check of a remote dependency.
-type Probe struct {
-	Pointer string // the config key naming it
-	What    string // e.g. `issuer "corp" keys https://…/jwks`
-	Err     error  // nil: reachable and answering as expected
-	Detail  string // on success: what it answered (key ids, bundle revision)
-}
-
-// Check builds everything `run` builds — config (schema and semantic
-// checks, all reported together), the identity-assertion key, decision-log
-// and remote-bundle settings, listener addresses, TLS material, every API
-// definition, authenticator and the compiled policy — without opening a
-// listener, and reports every error it finds. What `run` refuses, Check
-// refuses (check_test.go holds it to that for every config in
-// testdata/config/).
-func Check(ctx context.Context, path string, opts CheckOptions) (*CheckReport, error) {
-	log := opts.Logger
-	if log == nil {
-		log = hclog.NewNullLogger()
-	}
-	cfg, err := LoadConfig(path)
-	if err != nil {
+// BuildForCheck is the build `gatehouse check` runs (gateway/check): the
+// whole generation `run` would serve, without a Server. A generation the
+// build returns beside an error is handed on, for check to close.
+func BuildForCheck(ctx context.Context, cfg *config.Config, opts check.BuildOptions) (check.Generation, error) {
+	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: opts.Logger, Remote: opts.Remote, KMStores: opts.KMStores})
+	if g == nil {
 		return nil, err
 	}
-	var errs ConfigErrors
-	add := func(ptr string, err error) {
-		var ak *keyError
-		if errors.As(err, &ak) {
-			ptr, err = ak.Pointer, ak.Err
-		}
-		errs = append(errs, &ConfigError{File: cfg.Path, Pointer: ptr, Msg: err.Error()})
-	}
-	// What New builds besides the generation.
-	if *cfg.UpstreamIdentity.Enabled {
-		if _, err := assertion.Build(cfg.UpstreamIdentity, cfg.UpstreamIdentity.Files(cfg.File), nil); err != nil {
-			add(identityKeyPointer(cfg.UpstreamIdentity), err)
-		}
-	}
-	if cfg.Policy.DecisionLogs != nil {
-		dl, err := decisionlog.New(cfg.Policy.DecisionLogs, decisionlog.Options{
-			File: cfg.Path, Dir: cfg.Dir, IdentityHeader: cfg.UpstreamIdentity.Header,
-			Services: remoteServices(cfg), Log: log, Metrics: prometheus.NewRegistry(),
-		})
-		if err != nil {
-			add("/policy/decision_logs", err)
-		} else {
-			dl.Close(ctx)
-		}
-	}
-	if cfg.Tracing != nil {
-		if tp, err := tracing.New(ctx, cfg.Tracing, tracing.Options{Dir: cfg.Dir}); err != nil {
-			add("/tracing", err)
-		} else {
-			_ = tp.Shutdown(ctx)
-		}
-	}
-	var remote *bundles.Remote
-	if cfg.Policy.Remote != nil {
-		remote, err = bundles.NewRemote(cfg.Policy.Remote, bundles.RemoteOptions{
-			File: cfg.Path, Dir: cfg.Dir, Log: log.Named("bundles"), Metrics: prometheus.NewRegistry(),
-		})
-		if err != nil {
-			add("/policy/remote", err)
-			remote = nil
-		}
-	}
-	// What Start opens.
-	checkListenAddresses(cfg, add)
-
-	var probes []Probe
-	var remoteSources []*bundles.Source
-	if opts.Online && remote != nil {
-		probes, remoteSources = probeRemoteBundles(ctx, cfg, remote)
-		defer remote.Stop(ctx)
-	}
-	// run opens the internal key manager's token store at start. check
-	// only resolves what opening needs — a bbolt file would be created or
-	// locked against a running gateway, Redis is the network — except that
-	// -online connects to Redis as run does.
-	var stores *keymanager.Stores
-	if opts.Online && cfg.InternalKeyManager != nil && cfg.InternalKeyManager.Store.Type != keymanager.StoreFile {
-		stores = keymanager.NewStores()
-		defer func() { _ = stores.Close() }()
-	} else {
-		checkStoreOffline(cfg, add)
-	}
-	g, err := BuildGeneration(ctx, cfg, BuildOptions{Logger: log, Remote: remoteSources, KMStores: stores})
-	if err != nil {
-		var ces ConfigErrors
-		if errors.As(err, &ces) {
-			errs = append(errs, ces...)
-		} else {
-			add("", err)
-		}
-	}
-	if len(errs) > 0 {
-		if g != nil {
-			_ = g.Close()
-		}
-		return nil, dedupeErrors(errs)
-	}
-	defer g.Close()
-	rep := &CheckReport{Revision: g.Engine.Revision(), APIs: len(g.APIs)}
-	for _, a := range g.APIs {
-		rep.Operations += len(a.Operations)
-	}
-	raw, _ := os.ReadFile(path) // read a moment ago by LoadConfig
-	rep.Warnings = checkWarnings(cfg, g, raw)
-	if opts.Online {
-		rep.Probes = append(probeKeySources(g), probes...)
-		rep.Probes = append(rep.Probes, probeKeyManagers(ctx, cfg, g)...)
-		if t := cfg.Tracing; t != nil {
-			p := Probe{Pointer: "/tracing/endpoint", What: "tracing collector " + t.Endpoint + " (" + t.Exporter + ")",
-				Err: tracing.Probe(ctx, t, cfg.Dir), Detail: "accepted an empty export"}
-			rep.Probes = append(rep.Probes, p)
-		}
-	}
-	return rep, nil
+	return checked{g}, err
 }
 
-func remoteServices(cfg *Config) map[string]json.RawMessage {
-	if cfg.Policy.Remote == nil {
-		return nil
-	}
-	return cfg.Policy.Remote.Services
-}
+// checked is what gateway/check reads of a generation.
+type checked struct{ g *Generation }
 
-// checkListenAddresses refuses addresses `run` could never listen on. It
-// does not bind them: check may run beside a live gateway.
-func checkListenAddresses(cfg *Config, add func(string, error)) {
-	check := func(ptr, addr string) {
-		if addr == "" {
-			return
-		}
-		_, port, err := net.SplitHostPort(addr)
-		if err == nil {
-			var n int
-			n, err = strconv.Atoi(port)
-			if err == nil && (n < 0 || n > 65535) {
-				err = fmt.Errorf("port %d out of range", n)
-			}
-			if err != nil && port != "" {
-				if _, lerr := net.LookupPort("tcp", port); lerr == nil {
-					err = nil // a service name such as https
-				}
-			}
-		}
-		if err != nil {
-			add(ptr, fmt.Errorf("cannot listen on %q: %w", addr, err))
-		}
-	}
-	if cfg.Listen.TLS != nil {
-		check("/listen/address", cfg.Listen.Address)
-	}
-	check("/listen/http_address", cfg.Listen.HTTPAddress)
-	check("/admin/address", *cfg.Admin.Address)
-	if cfg.APIKeys != nil && cfg.APIKeys.Endpoint != nil && cfg.APIKeys.Endpoint.Listen != APIKeyListenAdmin {
-		check("/api_keys/endpoint/listen", cfg.APIKeys.Endpoint.Listen)
-	}
-	if k := cfg.InternalKeyManager; k != nil && k.Listen != InternalKMListenAdmin {
-		check("/internal_key_manager/listen", k.Listen)
-	}
-}
+var _ check.Generation = checked{}
 
-// checkStoreOffline resolves the token store's passwords, CA and client
-// certificate files without connecting.
-func checkStoreOffline(cfg *Config, add func(string, error)) {
-	k := cfg.InternalKeyManager
-	if k == nil {
-		return
-	}
-	if k.Store.Type == keymanager.StoreFile {
-		// Opening would create (or lock) the file: its folder must exist.
-		if k.Store.Path != "" {
-			dir := filepath.Dir(cfg.File(k.Store.Path))
-			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-				add("/internal_key_manager/store/path", fmt.Errorf("folder %s does not exist", dir))
-			}
-		}
-		return
-	}
-	// resolves the passwords and reads the CA and client certificate files
-	if _, err := k.Store.Config.Options(cfg.Dir, 0); err != nil {
-		add("/internal_key_manager/store", err)
-	}
-}
+func (c checked) Revision() string { return c.g.Engine.Revision() }
 
-// dedupeErrors drops repeated errors, keeping the first.
-func dedupeErrors(errs ConfigErrors) ConfigErrors {
-	seen := map[string]bool{}
-	out := errs[:0]
-	for _, e := range errs {
-		if !seen[e.Error()] {
-			seen[e.Error()] = true
-			out = append(out, e)
-		}
+func (c checked) APIs() []*openapi.API {
+	out := make([]*openapi.API, len(c.g.APIs))
+	for i, a := range c.g.APIs {
+		out[i] = a.API
 	}
 	return out
 }
 
-// rawListen is the part of the raw config the warnings need before
-// defaults are applied.
-type rawListen struct {
-	Listen struct {
-		Address *string        `json:"address"`
-		TLS     map[string]any `json:"tls"`
-	} `json:"listen"`
+func (c checked) UsesIssuer(name string) bool { return c.g.usedIssuers[name] }
+
+func (c checked) KeyManager(name string) (authn.KeyManager, bool) {
+	km, ok := c.g.keyManagers[name]
+	return km, ok
 }
 
-func parseRawListen(raw []byte) rawListen {
-	var r rawListen
-	if js, err := yaml.YAMLToJSON(raw); err == nil {
-		_ = yaml.Unmarshal(js, &r)
-	}
-	return r
-}
+func (c checked) KeySources() []*authn.RemoteJWKS { return c.g.jwks }
 
-// probeTimeout bounds each --online probe.
-const probeTimeout = 10 * time.Second
+func (c checked) Close() error { return c.g.Close() }

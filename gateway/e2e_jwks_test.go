@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/authn/authntest"
-	"github.com/gatehouse/gatehouse/gateway"
+	"github.com/gatehouse/gatehouse/gateway/health"
 )
 
 // Three issuers on loopback, each a real HTTP server that counts fetches:
@@ -318,9 +318,9 @@ func TestIssuerOutages(t *testing.T) {
 	// A required dependency (readiness.jwks defaults to required) is down:
 	// /readyz says so and takes the replica out.
 	var ready struct {
-		Status       string               `json:"status"`
-		Dependencies []gateway.Dependency `json:"dependencies"`
-		Unavailable  []string             `json:"unavailable_issuers"`
+		Status       string              `json:"status"`
+		Dependencies []health.Dependency `json:"dependencies"`
+		Unavailable  []string            `json:"unavailable_issuers"`
 		Issuers      []struct {
 			Issuer    string `json:"issuer"`
 			Available bool   `json:"available"`

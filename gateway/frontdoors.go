@@ -73,10 +73,10 @@ func (s *Server) decide(r *http.Request) *frontdoor.Outcome {
 		s.finish(rec, gen, ev, start)
 	}()
 	if ev.Op != nil && !ev.Op.Public {
-		s.metrics.authnSeconds.Observe(ev.AuthnTime.Seconds())
+		s.metrics.AuthnSeconds.Observe(ev.AuthnTime.Seconds())
 	}
 	if ev.Decision != nil || ev.Reason == pipeline.ReasonPolicyError {
-		s.metrics.policySeconds.Observe(ev.PolicyTime.Seconds())
+		s.metrics.PolicySeconds.Observe(ev.PolicyTime.Seconds())
 	}
 	if ev.Failure != nil {
 		s.log.Error("request failed closed", "request_id", rid, "reason", ev.Reason, "error", ev.Failure.Error())

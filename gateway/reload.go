@@ -58,14 +58,14 @@ func (s *Server) rebuild(ctx context.Context, build func(context.Context) error)
 	defer s.reloadMu.Unlock()
 	err := build(ctx)
 	if err != nil {
-		s.metrics.reloads.WithLabelValues("failure").Inc()
-		s.metrics.reloadOK.Set(0)
+		s.metrics.Reloads.WithLabelValues("failure").Inc()
+		s.metrics.ReloadOK.Set(0)
 		s.lastReload.Store(&reloadStatus{At: time.Now(), OK: false, Error: err.Error()})
 		s.log.Error("reload failed; previous generation keeps serving", "generation", s.gen.Load().ID, "error", err.Error())
 		return err
 	}
-	s.metrics.reloads.WithLabelValues("success").Inc()
-	s.metrics.reloadOK.Set(1)
+	s.metrics.Reloads.WithLabelValues("success").Inc()
+	s.metrics.ReloadOK.Set(1)
 	s.lastReload.Store(&reloadStatus{At: time.Now(), OK: true})
 	s.rewatch()
 	return nil
@@ -96,7 +96,7 @@ func (s *Server) swap(g *Generation, start time.Time) {
 	}
 	s.tlsSwapped(old, g)
 	s.published.Use(g.Asserter, time.Now())
-	s.metrics.generation.Set(float64(g.ID))
+	s.metrics.Generation.Set(float64(g.ID))
 	s.log.Info("generation active", "generation", g.ID, "apis", g.Describe(), "bundle_revision", g.Engine.Revision(),
 		"build_ms", time.Since(start).Milliseconds())
 	if old != nil {

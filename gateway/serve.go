@@ -49,10 +49,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = ev.Request
 	defer s.finish(rec, gen, ev, start)
 	if ev.Op != nil && !ev.Op.Public {
-		s.metrics.authnSeconds.Observe(ev.AuthnTime.Seconds())
+		s.metrics.AuthnSeconds.Observe(ev.AuthnTime.Seconds())
 	}
 	if ev.Decision != nil || ev.Reason == pipeline.ReasonPolicyError {
-		s.metrics.policySeconds.Observe(ev.PolicyTime.Seconds())
+		s.metrics.PolicySeconds.Observe(ev.PolicyTime.Seconds())
 	}
 	if ev.Failure != nil {
 		s.log.Error("request failed closed", "request_id", rec.requestID, "reason", ev.Reason, "error", ev.Failure.Error())

@@ -26,6 +26,8 @@ import (
 	"github.com/gatehouse/gatehouse/gateway/audit"
 	"github.com/gatehouse/gatehouse/gateway/buildinfo"
 	"github.com/gatehouse/gatehouse/gateway/edge"
+	"github.com/gatehouse/gatehouse/gateway/health"
+	"github.com/gatehouse/gatehouse/gateway/metrics"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
 	"github.com/gatehouse/gatehouse/gateway/tracing"
 	"github.com/gatehouse/gatehouse/internal/redisconn"
@@ -48,12 +50,12 @@ type Server struct {
 
 	instanceID string // instance.go
 	// draining is set by Drain (drain.go); storeProbe caches /readyz's
-	// token-store ping (readiness.go).
+	// token-store ping (gateway/health).
 	draining   atomic.Bool
-	storeProbe storeProbe
+	storeProbe health.StoreProbe
 
 	gen     atomic.Pointer[Generation]
-	metrics *metrics
+	metrics *metrics.Metrics
 	// assertionKeys and published outlive generations: the assertion key
 	// generated without a key file, and the key set upstreams verify with,
 	// which keeps a replaced key for its overlap (gateway/assertion).
@@ -89,7 +91,7 @@ type Server struct {
 	apiKeysAddr net.Addr
 	// keyManagerAddr is the internal key manager's dedicated listener.
 	keyManagerAddr net.Addr
-	// The front doors for another proxy (config_frontdoors.go).
+	// The front doors for another proxy (listen_frontdoors.go).
 	grpcServers     []*grpc.Server
 	extAuthzAddr    net.Addr
 	forwardAuthAddr net.Addr
@@ -137,7 +139,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 	s := &Server{
 		cfgPath:     cfgPath,
 		log:         log,
-		metrics:     newMetrics(),
+		metrics:     metrics.New(),
 		transports:  newTransports(),
 		keySources:  authn.NewKeySources(log),
 		kmStores:    keymanager.NewStores().WithLog(log.Named("keymanager")),
@@ -154,9 +156,19 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		// unless routed: its lines join the JSON log stream instead
 		redisconn.RouteLogs(log)
 	}
-	s.metrics.reg.MustRegister(jwksCollector{s})
-	s.metrics.reg.MustRegister(s.rateStores.Metrics()...)
-	s.metrics.reg.MustRegister(keyManagerCollector{s})
+	s.metrics.Registry().MustRegister(metrics.JWKSCollector(func() []*authn.RemoteJWKS {
+		if g := s.gen.Load(); g != nil {
+			return g.jwks
+		}
+		return nil
+	}))
+	s.metrics.Registry().MustRegister(s.rateStores.Metrics()...)
+	s.metrics.Registry().MustRegister(metrics.KeyManagerCollector(func() map[string]authn.KeyManager {
+		if g := s.gen.Load(); g != nil {
+			return g.keyManagers
+		}
+		return nil
+	}))
 	if *cfg.Log.Audit {
 		s.audit = log.Named("audit")
 		if opts.AuditOutput != nil && cfg.Log.Format != "text" && s.audit.IsInfo() {
@@ -173,7 +185,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 		}
 		if s.decisions, err = decisionlog.New(cfg.Policy.DecisionLogs, decisionlog.Options{
 			File: cfg.Path, Dir: cfg.Dir, IdentityHeader: cfg.UpstreamIdentity.Header,
-			Services: services, Log: log, Metrics: s.metrics.reg,
+			Services: services, Log: log, Metrics: s.metrics.Registry(),
 			InstanceID: s.instanceID, Version: bi.Version, OPAVersion: bi.OPA,
 		}); err != nil {
 			return nil, err
@@ -201,7 +213,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 	}
 	s.swap(g, start) // the first generation goes in like every later one (reload.go)
 	s.remoteActivated(remote)
-	s.metrics.reloadOK.Set(1)
+	s.metrics.ReloadOK.Set(1)
 	s.lastReload.Store(&reloadStatus{At: time.Now(), OK: true})
 	s.routesAdmin()
 	return s, nil
@@ -215,14 +227,14 @@ func (s *Server) Generation() *Generation { return s.gen.Load() }
 func (s *Server) Start() error {
 	cfg := s.gen.Load().Config
 	l := cfg.Listen
-	framingReject := newFramingRejected(s.metrics.reg)
+	framingReject := newFramingRejected(s.metrics.Registry())
 	if l.TLS != nil {
 		ln, err := net.Listen("tcp", l.Address)
 		if err != nil {
 			return fmt.Errorf("listen %s: %w", l.Address, err)
 		}
 		s.addr = ln.Addr()
-		s.serveTLS(cfg, edge.LimitListener(ln, cfg.Limits.MaxConnections), framingReject, newH2Flood(s.metrics.reg))
+		s.serveTLS(cfg, edge.LimitListener(ln, cfg.Limits.MaxConnections), framingReject, newH2Flood(s.metrics.Registry()))
 	}
 	if l.HTTPAddress != "" {
 		ln, err := net.Listen("tcp", l.HTTPAddress)
@@ -422,7 +434,7 @@ func (s *Server) routesAdmin() {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	m.HandleFunc("GET /readyz", s.readyz)
-	m.Handle("GET /metrics", s.metrics.handler())
+	m.Handle("GET /metrics", s.metrics.Handler())
 	m.HandleFunc("GET /.well-known/jwks.json", func(w http.ResponseWriter, _ *http.Request) {
 		jwks, ok, err := s.published.JWKS(time.Now())
 		if !ok {
@@ -443,7 +455,7 @@ func (s *Server) routesAdmin() {
 }
 
 // Metrics returns the Prometheus registry of this server.
-func (s *Server) Metrics() *metrics { return s.metrics }
+func (s *Server) Metrics() *metrics.Metrics { return s.metrics }
 
 // buildOptions hands every generation the process-wide state that outlives
 // it (connection pools, key sources, token stores, rate counters) and the

@@ -18,7 +18,7 @@ func (s *Server) startRemote(ctx context.Context, cfg *Config) ([]*bundles.Sourc
 		return nil, nil
 	}
 	r, err := bundles.NewRemote(cfg.Policy.Remote, bundles.RemoteOptions{
-		File: cfg.Path, Dir: cfg.Dir, Log: s.log.Named("bundles"), Metrics: s.metrics.reg,
+		File: cfg.Path, Dir: cfg.Dir, Log: s.log.Named("bundles"), Metrics: s.metrics.Registry(),
 	})
 	if err != nil {
 		return nil, err

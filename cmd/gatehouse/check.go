@@ -8,6 +8,8 @@ import (
 	"io"
 
 	"github.com/gatehouse/gatehouse/gateway"
+	"github.com/gatehouse/gatehouse/gateway/check"
+	"github.com/gatehouse/gatehouse/gateway/config"
 )
 
 // checkCmd builds everything `run` would — config schema and semantic
@@ -26,9 +28,9 @@ func checkCmd(args []string, stdout, stderr io.Writer) int {
 	if code, stop := parseFlags(fs, args, stdout, stderr); stop {
 		return code
 	}
-	rep, err := gateway.Check(context.Background(), *cfgPath, gateway.CheckOptions{Online: *online})
+	rep, err := check.File(context.Background(), *cfgPath, check.Options{Online: *online, Build: gateway.BuildForCheck})
 	if err != nil {
-		var ces gateway.ConfigErrors
+		var ces config.Errors
 		if errors.As(err, &ces) {
 			fmt.Fprintf(stderr, "gatehouse check: %d problem(s):\n", len(ces))
 			for _, e := range ces {

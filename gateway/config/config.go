@@ -42,20 +42,20 @@ type Config struct {
 	// RateLimits: per client IP and per plan (gateway/ratelimit).
 	RateLimits *RateLimitsConfig `json:"rate_limits"`
 
-	// DPoP: how DPoP proofs are checked (config_dpop.go).
+	// DPoP: how DPoP proofs are checked (dpop.go).
 	DPoP *DPoPConfig `json:"dpop"`
 
-	// InternalKeyManager: config_internalkm.go.
+	// InternalKeyManager: internalkm.go.
 	InternalKeyManager *InternalKeyManagerConfig `json:"internal_key_manager"`
 
-	// Readiness: which dependencies make /readyz fail (readiness.go).
+	// Readiness: which dependencies make /readyz fail (gateway/readiness.go).
 	Readiness ReadinessConfig `json:"readiness"`
 
 	// InstanceID names this process in decision logs (labels.id); default
-	// the host name and a random suffix (instance.go). Read at start.
+	// the host name and a random suffix (gateway/instance.go). Read at start.
 	InstanceID string `json:"instance_id"`
 
-	// Runtime: GOGC and GOMEMLIMIT of `gatehouse run` (config_runtime.go).
+	// Runtime: GOGC and GOMEMLIMIT of `gatehouse run` (runtime.go).
 	Runtime RuntimeConfig `json:"runtime"`
 
 	// Tracing: OpenTelemetry spans over OTLP; off when absent
@@ -78,16 +78,16 @@ type ListenConfig struct {
 	IdleTimeout       Duration   `json:"idle_timeout"`
 	ShutdownTimeout   Duration   `json:"shutdown_timeout"`
 	// DrainDelay is how long /readyz fails on SIGTERM before the listeners
-	// stop accepting (drain.go), so balancers stop sending first.
+	// stop accepting (gateway/drain.go), so balancers stop sending first.
 	DrainDelay           Duration `json:"drain_delay"`
 	MaxHeaderBytes       int      `json:"max_header_bytes"`
 	MaxConcurrentStreams int      `json:"max_concurrent_streams"`
 	// ExtAuthz and ForwardAuth are the front doors for another proxy
-	// (config_frontdoors.go).
+	// (frontdoors.go).
 	ExtAuthz    *FrontDoorConfig `json:"ext_authz"`
 	ForwardAuth *FrontDoorConfig `json:"forward_auth"`
 	// AllowCredentialsOverHTTP lets schemes with client-sent credentials
-	// serve on http_address (config_edge.go).
+	// serve on http_address (edge.go).
 	AllowCredentialsOverHTTP bool `json:"allow_credentials_over_http"`
 }
 
@@ -109,7 +109,7 @@ type PolicyConfig struct {
 	Base            *bool    `json:"base"`
 	Bundles         []string `json:"bundles"`
 	DecisionTimeout Duration `json:"decision_timeout"`
-	// Remote and DecisionLogs: see config_bundles.go.
+	// Remote and DecisionLogs: see bundles.go.
 	Remote       *RemoteConfig      `json:"remote"`
 	DecisionLogs *DecisionLogConfig `json:"decision_logs"`
 }

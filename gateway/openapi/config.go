@@ -17,7 +17,7 @@ type APIConfig struct {
 	ScopeMode       string          `json:"scope_mode"`
 	ClientCAFiles   []string        `json:"client_ca_files"`
 	// MTLS holds the API's client-certificate settings (checked in
-	// gateway/config_mtls.go).
+	// gateway/config/mtls.go).
 	MTLS *MTLSConfig `json:"mtls"`
 	// MaxBodyBytes replaces limits.max_body_bytes for this API.
 	MaxBodyBytes int64 `json:"max_body_bytes"`

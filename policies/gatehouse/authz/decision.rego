@@ -22,8 +22,11 @@ package gatehouse.authz
 #   and no deny reason.
 default allow := false
 
+# Both bodies compare input.operation.public themselves (what public reads)
+# rather than call public: OPA's rule index then skips the second body on
+# every non-public operation without evaluating it.
 allow if {
-	not public
+	not input.operation.public == true
 	alternative >= 0
 	not revoked
 	not invalid_credentials
@@ -31,7 +34,7 @@ allow if {
 }
 
 allow if {
-	public
+	input.operation.public == true
 	count(deny_reasons) == 0
 }
 
@@ -66,8 +69,7 @@ decision := {
 	not lacks_scope(cred, required)
 	not revoked_credential(cred)
 	count(deny_reasons) == 0
-	not data.gatehouse.custom.headers
-	not shaped
+	not shaped_or_headers
 } else := {
 	"allow": false,
 	"reasons": ["insufficient_scope"],
@@ -114,6 +116,17 @@ shaped if data.gatehouse.custom.response_headers
 
 shaped if data.gatehouse.custom.request_headers_to_remove
 
+# shaped_or_headers: shaped, or the bundle adds upstream headers; the allow
+# fast path gives way to full_decision. Naked data refs rather than two
+# negations or a call of shaped: OPA's rule index skips a body whose ref is
+# absent from the data (6 allocations less per allowed request,
+# policies/bench_test.go BenchmarkDecisionEngine).
+shaped_or_headers if data.gatehouse.custom.headers
+
+shaped_or_headers if data.gatehouse.custom.response_headers
+
+shaped_or_headers if data.gatehouse.custom.request_headers_to_remove
+
 # No credential was verified on a non-public operation that requires some and
 # has no anonymous alternative, and nothing else denies: for the fast paths.
 unauthenticated if {
@@ -131,8 +144,22 @@ anonymous_allowed if {
 
 # METADATA
 # title: full_decision
-# description: The decision, computed without shortcuts.
-full_decision := object.union(
+# description: |
+#   The decision, computed without shortcuts. The first body is the second
+#   without object.union: it applies only when no member of allow_extras can
+#   be defined (each of those needs a rejection or one of the data refs of
+#   shaped_or_headers), where the union would add nothing.
+full_decision := {
+	"allow": true,
+	"reasons": [],
+	"alternative": alternative,
+	"schemes": schemes,
+	"principal": principal,
+} if {
+	allow
+	input.rejections == {}
+	not shaped_or_headers
+} else := object.union(
 	{
 		"allow": true,
 		"reasons": [],
@@ -153,7 +180,9 @@ full_decision := object.union(
 )
 
 # Optional members, present only when non-empty.
-# (Cheap guards first: most requests have neither.)
+# (Cheap guards first: most requests have neither.) A new member of
+# allow_extras must keep full_decision's first body from applying when it
+# can be defined.
 allow_extras["headers"] := headers if {
 	data.gatehouse.custom.headers
 	count(headers) > 0

@@ -21,7 +21,9 @@ package gatehouse.authz
 deny_reasons contains "principal_mismatch" if {
 	# A plain lookup first: most APIs have no entry, and evaluating
 	# same_principal_rule (two bodies, else) on every request cost ~20
-	# allocations.
+	# allocations. The ground ref before it lets OPA's rule index skip the
+	# body without evaluating it when no API has an entry (6 allocations).
+	data.gatehouse.config.same_principal
 	data.gatehouse.config.same_principal[input.api.name]
 	rule := same_principal_rule
 	alternative >= 0

@@ -1,4 +1,8 @@
-package gateway
+// Package metrics holds the gateway's Prometheus registry and the metrics
+// of the request path and reloads, and reports the serving generation's
+// key sets and key managers at scrape time. Metrics are per Server (not
+// the global registry) so tests can run several gateways in one process.
+package metrics
 
 import (
 	"net/http"
@@ -11,58 +15,59 @@ import (
 	"github.com/gatehouse/gatehouse/gateway/buildinfo"
 )
 
-// metrics are per Server (not the global registry) so tests can run several
-// gateways in one process.
-type metrics struct {
+// Metrics are one Server's registry and the metrics it updates itself.
+type Metrics struct {
 	reg            *prometheus.Registry
 	requests       *prometheus.CounterVec
-	authnSeconds   prometheus.Histogram
-	policySeconds  prometheus.Histogram
-	requestSeconds prometheus.Histogram
-	reloads        *prometheus.CounterVec
-	generation     prometheus.Gauge
-	reloadOK       prometheus.Gauge
+	AuthnSeconds   prometheus.Histogram
+	PolicySeconds  prometheus.Histogram
+	RequestSeconds prometheus.Histogram
+	Reloads        *prometheus.CounterVec
+	Generation     prometheus.Gauge
+	ReloadOK       prometheus.Gauge
 }
 
-func newMetrics() *metrics {
+// New is a registry with the Go and process collectors, the build info
+// and the gateway's own metrics.
+func New() *Metrics {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	fast := []float64{.00001, .000025, .00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .1, .5}
-	m := &metrics{
+	m := &Metrics{
 		reg: reg,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_requests_total",
 			Help: "Requests by API, operation, decision (allow, deny, error, none) and status.",
 		}, []string{"api", "operation", "decision", "status"}),
-		authnSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+		AuthnSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "gatehouse_authentication_duration_seconds",
 			Help:    "Time spent running the authenticators of one request.",
 			Buckets: fast,
 		}),
-		policySeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+		PolicySeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "gatehouse_policy_duration_seconds",
 			Help:    "Time spent evaluating the policy decision of one request.",
 			Buckets: fast,
 		}),
-		requestSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+		RequestSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "gatehouse_request_duration_seconds",
 			Help:    "Whole request time through the gateway, upstream included.",
 			Buckets: prometheus.DefBuckets,
 		}),
-		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_reloads_total",
 			Help: "Configuration and policy reloads by result (success, failure).",
 		}, []string{"result"}),
-		generation: prometheus.NewGauge(prometheus.GaugeOpts{
+		Generation: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "gatehouse_generation",
 			Help: "Id of the configuration generation serving requests.",
 		}),
-		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
+		ReloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "gatehouse_last_reload_success",
 			Help: "1 if the last reload succeeded, 0 if the previous generation is still serving after a failed one.",
 		}),
 	}
-	reg.MustRegister(m.requests, m.authnSeconds, m.policySeconds, m.requestSeconds, m.reloads, m.generation, m.reloadOK, buildInfoMetric())
+	reg.MustRegister(m.requests, m.AuthnSeconds, m.PolicySeconds, m.RequestSeconds, m.Reloads, m.Generation, m.ReloadOK, buildInfoMetric())
 	return m
 }
 
@@ -80,13 +85,15 @@ func buildInfoMetric() prometheus.Collector {
 }
 
 // Registry lets other packages register their collectors (JWKS age, caches).
-func (m *metrics) Registry() *prometheus.Registry { return m.reg }
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
-func (m *metrics) handler() http.Handler {
+// Handler serves the registry (/metrics on the admin listener).
+func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
-func (m *metrics) request(api, op, decision string, status int) {
+// Request counts one request by API, operation, decision and status.
+func (m *Metrics) Request(api, op, decision string, status int) {
 	m.requests.WithLabelValues(api, op, decision, statusText(status)).Inc()
 }
 

@@ -1,7 +1,9 @@
-package gateway
+package metrics
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatehouse/gatehouse/authn"
 )
 
 var (
@@ -16,23 +18,22 @@ var (
 		[]string{"issuer", "result"}, nil)
 )
 
-// jwksCollector reports the remote key sources of the serving generation at
-// scrape time (nothing is updated on the request path).
-type jwksCollector struct{ s *Server }
+// JWKSCollector reports the remote key sources of the serving generation
+// (what the function returns; nil before the first) at scrape time
+// (nothing is updated on the request path).
+type JWKSCollector func() []*authn.RemoteJWKS
 
-func (c jwksCollector) Describe(ch chan<- *prometheus.Desc) {
+// Describe implements prometheus.Collector.
+func (c JWKSCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- jwksAgeDesc
 	ch <- jwksAvailableDesc
 	ch <- jwksFetchesDesc
 }
 
-func (c jwksCollector) Collect(ch chan<- prometheus.Metric) {
-	g := c.s.gen.Load()
-	if g == nil {
-		return
-	}
+// Collect implements prometheus.Collector.
+func (c JWKSCollector) Collect(ch chan<- prometheus.Metric) {
 	seen := map[string]bool{}
-	for _, src := range g.jwks {
+	for _, src := range c() {
 		name := src.Name()
 		if seen[name] {
 			continue

@@ -1,4 +1,4 @@
-package gateway_test
+package check_test
 
 import (
 	"bufio"
@@ -9,18 +9,19 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/gateway"
+	"github.com/gatehouse/gatehouse/gateway/check"
 )
 
 // loadAndBuild is `gatehouse check`.
 func loadAndBuild(path string) error {
-	_, err := gateway.Check(context.Background(), path, gateway.CheckOptions{})
+	_, err := check.File(context.Background(), path, check.Options{Build: gateway.BuildForCheck})
 	return err
 }
 
 // Every file in testdata/config/invalid/ states the error it must produce in
 // its first line: "# want: <substring>".
 func TestInvalidConfigs(t *testing.T) {
-	files, _ := filepath.Glob("../testdata/config/invalid/*.yaml")
+	files, _ := filepath.Glob("../../testdata/config/invalid/*.yaml")
 	if len(files) < 10 {
 		t.Fatalf("only %d invalid configs found", len(files))
 	}
@@ -42,7 +43,7 @@ func TestValidConfigs(t *testing.T) {
 	// internal-key-manager.yaml: run reads the store password when it opens
 	// the store, and so does check.
 	t.Setenv("GATEHOUSE_TEST_REDIS_PASSWORD", "test-only")
-	files, _ := filepath.Glob("../testdata/config/valid/*.yaml")
+	files, _ := filepath.Glob("../../testdata/config/valid/*.yaml")
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			if err := loadAndBuild(f); err != nil {

@@ -1,4 +1,4 @@
-package gateway_test
+package check_test
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 
 	"github.com/gatehouse/gatehouse/authn/keymanager"
 	"github.com/gatehouse/gatehouse/gateway"
+	"github.com/gatehouse/gatehouse/gateway/check"
+	"github.com/gatehouse/gatehouse/gateway/config"
 )
 
 // runs is what `gatehouse run` does with a config, up to serving: New, then
@@ -22,7 +24,7 @@ import (
 // not parse stay as they are: those are the config's problem).
 func runs(t *testing.T, path string) error {
 	t.Helper()
-	cfg, err := gateway.LoadConfig(path)
+	cfg, err := config.Load(path)
 	if err != nil {
 		return err
 	}
@@ -58,7 +60,7 @@ func TestCheckRefusesWhatRunRefuses(t *testing.T) {
 	t.Setenv("GATEHOUSE_TEST_REDIS_PASSWORD", "test-only") // valid/internal-key-manager.yaml
 	var files []string
 	for _, dir := range []string{"valid", "invalid"} {
-		m, _ := filepath.Glob(filepath.Join("../testdata/config", dir, "*.yaml"))
+		m, _ := filepath.Glob(filepath.Join("../../testdata/config", dir, "*.yaml"))
 		files = append(files, m...)
 	}
 	refused := 0
@@ -67,7 +69,7 @@ func TestCheckRefusesWhatRunRefuses(t *testing.T) {
 			runErr := runs(t, f)
 			// check -online: everything run does at start, network included
 			// (a Redis token store that does not answer stops run too).
-			rep, checkErr := gateway.Check(context.Background(), f, gateway.CheckOptions{Online: true})
+			rep, checkErr := check.File(context.Background(), f, check.Options{Online: true, Build: gateway.BuildForCheck})
 			if checkErr == nil {
 				for _, p := range rep.Probes {
 					if p.Err != nil {
@@ -108,7 +110,7 @@ issuers:
 schemes:
   petsJWT: {type: bearer, issuers: [nope]}
 `)
-	oneFileManyOps := "../testdata/config/invalid/jwks-file-missing.yaml"
+	oneFileManyOps := "../../testdata/config/invalid/jwks-file-missing.yaml"
 	tests := []struct {
 		name string
 		path string
@@ -126,8 +128,8 @@ schemes:
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := gateway.Check(context.Background(), tc.path, gateway.CheckOptions{})
-			var ces gateway.ConfigErrors
+			_, err := check.File(context.Background(), tc.path, check.Options{Build: gateway.BuildForCheck})
+			var ces config.Errors
 			if !errors.As(err, &ces) {
 				t.Fatalf("error %v is not ConfigErrors", err)
 			}
@@ -149,10 +151,10 @@ func TestCheckWarnings(t *testing.T) {
 	cfg := `
 listen: {address: "127.0.0.1:0", http_address: "127.0.0.1:0", allow_credentials_over_http: true}
 admin: {address: ""}
-apis: [{openapi: ` + abs(t, "../testdata/openapi/petstore-3.0.yaml") + `}]
+apis: [{openapi: ` + abs(t, "../../testdata/openapi/petstore-3.0.yaml") + `}]
 schemes:
   jwt: {type: bearer, issuers: [corp]}
-  basic: {type: basic, users_file: ` + abs(t, "../testdata/config/users.htpasswd") + `}
+  basic: {type: basic, users_file: ` + abs(t, "../../testdata/config/users.htpasswd") + `}
   petJWT: {type: bearer, issuers: [corp]}
   opaque: {type: bearer, key_managers: [a, b]}
   routed: {type: bearer, key_managers: [c, a]}
@@ -161,14 +163,14 @@ key_managers:
   - {name: b, introspection_url: 'https://b.example/introspect', auth_method: none}
   - {name: c, introspection_url: 'https://c.example/introspect', auth_method: none, token_prefix: ory_at_}
 issuers:
-  - {name: corp, issuer: 'https://idp.example/', jwks_file: ` + abs(t, "../testdata/keys/public-jwks.json") + `, audiences: [petstore]}
-  - {name: spare, issuer: 'https://idp.example/', jwks_file: ` + abs(t, "../testdata/keys/public-jwks.json") + `, audiences: [other]}
+  - {name: corp, issuer: 'https://idp.example/', jwks_file: ` + abs(t, "../../testdata/keys/public-jwks.json") + `, audiences: [petstore]}
+  - {name: spare, issuer: 'https://idp.example/', jwks_file: ` + abs(t, "../../testdata/keys/public-jwks.json") + `, audiences: [other]}
 `
 	p := filepath.Join(dir, "gatehouse.yaml")
 	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := gateway.Check(context.Background(), p, gateway.CheckOptions{})
+	rep, err := check.File(context.Background(), p, check.Options{Build: gateway.BuildForCheck})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +210,7 @@ func abs(t *testing.T, p string) string {
 // (with its key ids), a discovery document whose issuer differs from the
 // configured one only by a trailing slash, an endpoint that refuses.
 func TestCheckOnlineProbes(t *testing.T) {
-	jwks, err := os.ReadFile("../testdata/keys/public-jwks.json")
+	jwks, err := os.ReadFile("../../testdata/keys/public-jwks.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,10 +231,10 @@ func TestCheckOnlineProbes(t *testing.T) {
 	cfg := `
 listen: {http_address: "127.0.0.1:0", allow_credentials_over_http: true}
 admin: {address: ""}
-apis: [{openapi: ` + abs(t, "../testdata/openapi/petstore-3.0.yaml") + `}]
+apis: [{openapi: ` + abs(t, "../../testdata/openapi/petstore-3.0.yaml") + `}]
 schemes:
   jwt: {type: bearer, issuers: [good, slash, down]}
-  basic: {type: basic, users_file: ` + abs(t, "../testdata/config/users.htpasswd") + `}
+  basic: {type: basic, users_file: ` + abs(t, "../../testdata/config/users.htpasswd") + `}
 issuers:
   - {name: good, issuer: 'https://good.example/', jwks_url: '` + base + `/jwks', audiences: [petstore]}
   - {name: slash, issuer: '` + base + `/', discovery: true, audiences: [petstore]}
@@ -242,11 +244,11 @@ issuers:
 	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := gateway.Check(context.Background(), p, gateway.CheckOptions{Online: true})
+	rep, err := check.File(context.Background(), p, check.Options{Online: true, Build: gateway.BuildForCheck})
 	if err != nil {
 		t.Fatal(err)
 	}
-	byPtr := map[string]gateway.Probe{}
+	byPtr := map[string]check.Probe{}
 	for _, pr := range rep.Probes {
 		byPtr[pr.Pointer] = pr
 	}

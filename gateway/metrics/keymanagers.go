@@ -1,4 +1,4 @@
-package gateway
+package metrics
 
 import (
 	"sort"
@@ -20,29 +20,29 @@ var (
 		[]string{"key_manager"}, nil)
 )
 
-// keyManagerCollector reports the external key managers of the serving
-// generation at scrape time (nothing is updated on the request path beyond
-// the clients' own atomic counters).
-type keyManagerCollector struct{ s *Server }
+// KeyManagerCollector reports the external key managers of the serving
+// generation (what the function returns, by name; nil before the first)
+// at scrape time (nothing is updated on the request path beyond the
+// clients' own atomic counters).
+type KeyManagerCollector func() map[string]authn.KeyManager
 
-func (c keyManagerCollector) Describe(ch chan<- *prometheus.Desc) {
+// Describe implements prometheus.Collector.
+func (c KeyManagerCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- introspectionCallsDesc
 	ch <- introspectionCacheDesc
 	ch <- introspectionBreakerDesc
 }
 
-func (c keyManagerCollector) Collect(ch chan<- prometheus.Metric) {
-	g := c.s.gen.Load()
-	if g == nil {
-		return
-	}
-	names := make([]string, 0, len(g.keyManagers))
-	for n := range g.keyManagers {
+// Collect implements prometheus.Collector.
+func (c KeyManagerCollector) Collect(ch chan<- prometheus.Metric) {
+	kms := c()
+	names := make([]string, 0, len(kms))
+	for n := range kms {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		km, ok := g.keyManagers[n].(*authn.Introspection)
+		km, ok := kms[n].(*authn.Introspection)
 		if !ok {
 			continue
 		}

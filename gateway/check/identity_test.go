@@ -1,4 +1,4 @@
-package gateway_test
+package check_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/gateway"
+	"github.com/gatehouse/gatehouse/gateway/check"
 )
 
 // check warns when a config that expects more than one replica (state in
@@ -48,17 +49,17 @@ func TestCheckWarnsOfPerReplicaAssertionKeys(t *testing.T) {
 			cfg := `
 listen: {http_address: "127.0.0.1:0", allow_credentials_over_http: true}
 admin: {address: ""}
-apis: [{openapi: ` + abs(t, "../testdata/openapi/petstore-3.0.yaml") + `}]
+apis: [{openapi: ` + abs(t, "../../testdata/openapi/petstore-3.0.yaml") + `}]
 schemes:
   jwt: {type: bearer, issuers: [corp]}
-  basic: {type: basic, users_file: ` + abs(t, "../testdata/config/users.htpasswd") + `}
+  basic: {type: basic, users_file: ` + abs(t, "../../testdata/config/users.htpasswd") + `}
 issuers:
-  - {name: corp, issuer: 'https://idp.example/', jwks_file: ` + abs(t, "../testdata/keys/public-jwks.json") + `, audiences: [petstore]}
+  - {name: corp, issuer: 'https://idp.example/', jwks_file: ` + abs(t, "../../testdata/keys/public-jwks.json") + `, audiences: [petstore]}
 ` + c.extra
 			if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			rep, err := gateway.Check(context.Background(), p, gateway.CheckOptions{})
+			rep, err := check.File(context.Background(), p, check.Options{Build: gateway.BuildForCheck})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package gateway
+package check
 
 import (
 	"context"
@@ -9,20 +9,23 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/authn"
+	"github.com/gatehouse/gatehouse/authn/keymanager"
 	"github.com/gatehouse/gatehouse/bundles"
+	"github.com/gatehouse/gatehouse/gateway/config"
+	shared "github.com/gatehouse/gatehouse/internal/config"
 )
 
 // checkWarnings finds what `run` accepts but is probably a mistake: names
 // configured but used by no operation (a typo such as petJWT for petsJWT
 // shows up here, not only as "schemes.petsJWT is not configured"), an
 // HTTPS address with no TLS to serve it, two issuers with the same iss.
-func checkWarnings(cfg *Config, g *Generation, raw []byte) ConfigErrors {
-	var out ConfigErrors
+func checkWarnings(cfg *config.Config, g Generation, raw []byte) config.Errors {
+	var out config.Errors
 	warn := func(ptr, format string, args ...any) {
-		out = append(out, &ConfigError{File: cfg.Path, Pointer: ptr, Msg: fmt.Sprintf(format, args...)})
+		out = append(out, &config.Error{File: cfg.Path, Pointer: ptr, Msg: fmt.Sprintf(format, args...)})
 	}
 	usedSchemes := map[string]bool{}
-	for _, a := range g.APIs {
+	for _, a := range g.APIs() {
 		for _, op := range a.Operations {
 			for _, s := range op.Schemes {
 				usedSchemes[s] = true
@@ -41,12 +44,12 @@ func checkWarnings(cfg *Config, g *Generation, raw []byte) ConfigErrors {
 	sort.Strings(names)
 	for _, name := range names {
 		if !usedSchemes[name] {
-			warn("/schemes/"+escapePointer(name), "scheme %q is configured but no operation of any API uses it (the API definitions use: %s)",
+			warn("/schemes/"+shared.EscapePointer(name), "scheme %q is configured but no operation of any API uses it (the API definitions use: %s)",
 				name, orNone(used))
 		}
 	}
 	for i, is := range cfg.Issuers {
-		if !g.usedIssuers[is.Name] {
+		if !g.UsesIssuer(is.Name) {
 			warn(fmt.Sprintf("/issuers/%d", i), "issuer %q is configured but no scheme an operation uses trusts it", is.Name)
 		}
 		for j := range i {
@@ -56,7 +59,7 @@ func checkWarnings(cfg *Config, g *Generation, raw []byte) ConfigErrors {
 		}
 	}
 	for i, km := range cfg.KeyManagers {
-		if _, ok := g.keyManagers[km.Name]; !ok {
+		if _, ok := g.KeyManager(km.Name); !ok {
 			warn(fmt.Sprintf("/key_managers/%d", i), "key manager %q is configured but no scheme an operation uses calls it", km.Name)
 		}
 	}
@@ -73,7 +76,7 @@ func checkWarnings(cfg *Config, g *Generation, raw []byte) ConfigErrors {
 			}
 		}
 		if unrouted > 1 {
-			warn("/schemes/"+escapePointer(name)+"/key_managers", "scheme %q sends opaque tokens to %d key managers in turn (%s): a token of one reaches the others; set token_prefix or token_pattern on them",
+			warn("/schemes/"+shared.EscapePointer(name)+"/key_managers", "scheme %q sends opaque tokens to %d key managers in turn (%s): a token of one reaches the others; set token_prefix or token_pattern on them",
 				name, unrouted, strings.Join(kms, ", "))
 		}
 	}
@@ -98,11 +101,11 @@ func orNone(s []string) string {
 
 // probeKeySources reports each remote key set the build fetched (the build
 // waits for the first fetch of each).
-func probeKeySources(g *Generation) []Probe {
+func probeKeySources(cfg *config.Config, g Generation) []Probe {
 	var out []Probe
-	for _, s := range g.jwks {
+	for _, s := range g.KeySources() {
 		st := s.Status()
-		p := Probe{Pointer: issuerPointer(g.Config, st.Issuer), What: fmt.Sprintf("issuer %q keys %s", st.Issuer, st.URL)}
+		p := Probe{Pointer: issuerPointer(cfg, st.Issuer), What: fmt.Sprintf("issuer %q keys %s", st.Issuer, st.URL)}
 		if st.Available {
 			p.Detail = fmt.Sprintf("%d key(s): %s", len(st.Keys), strings.Join(st.Keys, ", "))
 		} else {
@@ -117,7 +120,7 @@ func probeKeySources(g *Generation) []Probe {
 	return out
 }
 
-func issuerPointer(cfg *Config, name string) string {
+func issuerPointer(cfg *config.Config, name string) string {
 	for i, is := range cfg.Issuers {
 		if is.Name == name {
 			return fmt.Sprintf("/issuers/%d", i)
@@ -129,10 +132,10 @@ func issuerPointer(cfg *Config, name string) string {
 // probeKeyManagers asks each key manager about a token it cannot know: an
 // inactive answer proves the endpoint, the gateway's credentials and the
 // answer format; a technical failure is what requests would get (503).
-func probeKeyManagers(ctx context.Context, cfg *Config, g *Generation) []Probe {
+func probeKeyManagers(ctx context.Context, cfg *config.Config, g Generation) []Probe {
 	var out []Probe
 	for i, kc := range cfg.KeyManagers {
-		km, ok := g.keyManagers[kc.Name]
+		km, ok := g.KeyManager(kc.Name)
 		if !ok {
 			continue
 		}
@@ -157,7 +160,7 @@ func probeKeyManagers(ctx context.Context, cfg *Config, g *Generation) []Probe {
 // probeRemoteBundles downloads each remote bundle once, as `run` does at
 // start (persisted copies count, as they do for run), and returns them for
 // the build.
-func probeRemoteBundles(ctx context.Context, cfg *Config, r *bundles.Remote) ([]Probe, []*bundles.Source) {
+func probeRemoteBundles(ctx context.Context, cfg *config.Config, r *bundles.Remote) ([]Probe, []*bundles.Source) {
 	err := r.Start(ctx, cfg.Policy.Remote.StartupTimeout.D())
 	snap := r.Snapshot()
 	names := make([]string, 0, len(snap))
@@ -168,7 +171,7 @@ func probeRemoteBundles(ctx context.Context, cfg *Config, r *bundles.Remote) ([]
 	var out []Probe
 	for _, n := range names {
 		st := snap[n]
-		p := Probe{Pointer: "/policy/remote/bundles/" + escapePointer(n), What: "bundle " + n}
+		p := Probe{Pointer: "/policy/remote/bundles/" + shared.EscapePointer(n), What: "bundle " + n}
 		switch {
 		case st.Revision != "":
 			p.Detail = fmt.Sprintf("revision %s (%s)", st.Revision, st.From)
@@ -183,4 +186,31 @@ func probeRemoteBundles(ctx context.Context, cfg *Config, r *bundles.Remote) ([]
 		out = append(out, Probe{Pointer: "/policy/remote", What: "remote bundles", Err: err})
 	}
 	return out, r.Initial()
+}
+
+// fleetSignals names what in cfg says that more than one replica will run:
+// state shared through Redis is only needed by a fleet.
+func fleetSignals(cfg *config.Config) []string {
+	var out []string
+	if km := cfg.InternalKeyManager; km != nil && km.Store.Type == keymanager.StoreRedis {
+		out = append(out, "internal_key_manager.store is redis")
+	}
+	if rl := cfg.RateLimits; rl != nil && rl.Redis != nil {
+		out = append(out, "rate_limits.redis is set")
+	}
+	return out
+}
+
+// identityKeyWarnings warns when replicas would each sign identity
+// assertions with a key of their own: an upstream that holds one replica's
+// key set then rejects requests routed through the others.
+func identityKeyWarnings(cfg *config.Config, warn func(ptr, format string, args ...any)) {
+	ui := cfg.UpstreamIdentity
+	if ui.Enabled == nil || !*ui.Enabled || ui.Shared() {
+		return
+	}
+	if sig := fleetSignals(cfg); len(sig) > 0 {
+		warn("/upstream_identity", "no key_file: each replica signs identity assertions with a key it generates, so an upstream holding one replica's key set rejects the others' (%s, so more than one replica is expected); give every replica the same key_file (README: Operating a fleet)",
+			orNone(sig))
+	}
 }
