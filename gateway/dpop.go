@@ -18,19 +18,37 @@ type dpopReplays struct {
 	mu      sync.Mutex
 	caches  map[string]dpop.Replay
 	clients []redis.UniversalClient
+	// redis are the clients by cache key, for readiness (client).
+	redis map[string]redis.UniversalClient
 	// nonceKey is the process's random nonce key (no nonce_secret).
 	nonceKey []byte
 }
 
-func newDPoPReplays() *dpopReplays { return &dpopReplays{caches: map[string]dpop.Replay{}} }
+func newDPoPReplays() *dpopReplays {
+	return &dpopReplays{caches: map[string]dpop.Replay{}, redis: map[string]redis.UniversalClient{}}
+}
+
+// cacheKey names the replay cache cfg asks for: a reload with the same
+// dpop.redis settings keeps the cache and its client.
+func cacheKey(cfg *Config) string {
+	if r := cfg.DPoP.RedisConfig(); r != nil {
+		return "redis|" + r.Key() + "|" + r.KeyPrefix
+	}
+	return "memory"
+}
+
+// client returns the Redis client of cfg's replay cache (nil: in memory
+// or not built yet).
+func (p *dpopReplays) client(cfg *Config) redis.UniversalClient {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.redis[cacheKey(cfg)]
+}
 
 // get returns the replay cache for d (nil: in memory).
 func (p *dpopReplays) get(cfg *Config) (dpop.Replay, error) {
-	key := "memory"
+	key := cacheKey(cfg)
 	r := cfg.DPoP.RedisConfig()
-	if r != nil {
-		key = "redis|" + r.Key() + "|" + r.KeyPrefix
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if c, ok := p.caches[key]; ok {
@@ -54,6 +72,7 @@ func (p *dpopReplays) get(cfg *Config) (dpop.Replay, error) {
 		opts.MaxRetries = 1
 		client := redis.NewUniversalClient(opts)
 		p.clients = append(p.clients, client)
+		p.redis[key] = client
 		c = dpop.NewRedis(client, r.KeyPrefix)
 	}
 	p.caches[key] = c
@@ -100,7 +119,7 @@ func (p *dpopReplays) Close() error {
 	for _, c := range p.clients {
 		_ = c.Close()
 	}
-	p.clients, p.caches = nil, map[string]dpop.Replay{}
+	p.clients, p.caches, p.redis = nil, map[string]dpop.Replay{}, map[string]redis.UniversalClient{}
 	return nil
 }
 
