@@ -8,29 +8,21 @@ import (
 	"github.com/gatehouse/gatehouse/gateway/pipeline"
 )
 
-// finish records metrics and writes the one audit line of a request. The
-// line holds scheme names, outcomes, reasons and credential ids (SHA-256
-// prefixes) — never a credential.
+// finish records metrics, ends the request's span, and writes the
+// rejection lines, the decision record and the one audit line of a
+// request (gateway/audit).
 func (s *Server) finish(rec *recorder, gen *Generation, ev *pipeline.Evaluation, start time.Time) {
 	dur := time.Since(start)
 	apiName, opID := "", ""
 	if ev.Op != nil {
 		apiName, opID = ev.Op.API.Name, ev.Op.ID
 	}
-	decision := "none"
-	switch {
-	case ev.Failure != nil:
-		decision = "error"
-	case ev.Decision != nil && ev.Status == 0:
-		decision = "allow"
-	case ev.Decision != nil:
-		decision = "deny"
-	}
+	decision := audit.Decision(ev)
 	s.metrics.Request(apiName, opID, decision, rec.status)
 	if ev.Span != nil {
 		endServerSpan(ev.Span, ev, decision, rec.status)
 	}
-	s.logRejections(rec, ev, apiName, opID)
+	audit.LogRejections(s.rejectLog, ev, rec.requestID, apiName, opID)
 	s.metrics.RequestSeconds.Observe(dur.Seconds())
 	// A cached decision has no input yet: the record needs one, so it is
 	// built here (only with decision logs on).
@@ -53,60 +45,11 @@ func (s *Server) finish(rec *recorder, gen *Generation, ev *pipeline.Evaluation,
 	if s.audit == nil {
 		return
 	}
-	a := auditRecordOf(rec, gen, ev, apiName, opID, decision, dur)
+	a := audit.RecordOf(audit.Finished{RequestID: rec.requestID, Status: rec.status, Duration: dur,
+		Generation: gen.ID, BundleRevision: gen.Engine.Revision()}, ev, apiName, opID, decision)
 	if s.auditFast != nil {
 		s.auditFast.Log(a)
 		return
 	}
 	s.audit.Info("request", a.KeyValues()...)
-}
-
-// auditRecordOf gathers the fields of the fast audit line.
-func auditRecordOf(rec *recorder, gen *Generation, ev *pipeline.Evaluation, apiName, opID, decision string, dur time.Duration) *audit.Record {
-	n := len(ev.Outcomes)
-	r := &audit.Record{
-		RequestID:      rec.requestID,
-		Method:         ev.Method,
-		API:            apiName,
-		Operation:      opID,
-		Schemes:        make([]string, 0, n),
-		Outcomes:       make([]string, 0, n),
-		CredentialIDs:  make([]string, 0, ev.Outcomes.Verified()),
-		Decision:       decision,
-		Status:         rec.status,
-		DurationMS:     float64(dur.Microseconds()) / 1000,
-		Generation:     gen.ID,
-		BundleRevision: gen.Engine.Revision(),
-	}
-	// Verified credentials first, then rejections, each in scheme order.
-	for _, o := range ev.Outcomes {
-		if o.Identity != nil {
-			r.Schemes = append(r.Schemes, o.Scheme)
-			r.Outcomes = append(r.Outcomes, "verified")
-			r.CredentialIDs = append(r.CredentialIDs, o.Identity.CredentialID)
-		}
-	}
-	for _, o := range ev.Outcomes {
-		if o.Rejection != nil {
-			r.Schemes = append(r.Schemes, o.Scheme)
-			r.Outcomes = append(r.Outcomes, string(o.Rejection.Reason))
-		}
-	}
-	r.Reasons = auditReasons(ev)
-	if ev.Span != nil {
-		sc := ev.Span.SpanContext()
-		r.TraceID, r.SpanID = sc.TraceID(), sc.SpanID()
-	}
-	return r
-}
-
-// auditReasons are the policy's reasons, or the gateway's own reason when
-// the policy did not decide.
-func auditReasons(ev *pipeline.Evaluation) []string {
-	if ev.Decision != nil {
-		return ev.Decision.Reasons
-	} else if ev.Reason != "" {
-		return []string{string(ev.Reason)}
-	}
-	return nil
 }

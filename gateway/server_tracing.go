@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/gatehouse/gatehouse/gateway/audit"
 	"github.com/gatehouse/gatehouse/gateway/buildinfo"
 	"github.com/gatehouse/gatehouse/gateway/pipeline"
 	"github.com/gatehouse/gatehouse/gateway/tracing"
@@ -81,7 +82,7 @@ func endServerSpan(span trace.Span, ev *pipeline.Evaluation, decision string, st
 				attribute.String("gatehouse.api", ev.Op.API.Name),
 				attribute.String("gatehouse.operation", ev.Op.ID))
 		}
-		if reasons := auditReasons(ev); len(reasons) > 0 {
+		if reasons := audit.Reasons(ev); len(reasons) > 0 {
 			attrs = append(attrs, attribute.StringSlice("gatehouse.reasons", reasons))
 		}
 		span.SetAttributes(attrs...)

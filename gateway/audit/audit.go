@@ -1,5 +1,8 @@
-// Package audit writes the per-request audit line in exactly the JSON shape
-// hclog's JSON formatter produces, at a fraction of hclog's cost.
+// Package audit is what the gateway records of each request it finished:
+// the audit line gathered from the decision core's evaluation
+// (request.go), written in exactly the JSON shape hclog's JSON formatter
+// produces at a fraction of hclog's cost, and one line per rejected
+// credential with the authenticator's detail.
 package audit
 
 import (

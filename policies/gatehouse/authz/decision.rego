@@ -22,8 +22,11 @@ package gatehouse.authz
 #   and no deny reason.
 default allow := false
 
+# Both bodies compare input.operation.public themselves (what public reads)
+# rather than call public: OPA's rule index then skips the second body on
+# every non-public operation without evaluating it.
 allow if {
-	not public
+	not input.operation.public == true
 	alternative >= 0
 	not revoked
 	not invalid_credentials
@@ -31,7 +34,7 @@ allow if {
 }
 
 allow if {
-	public
+	input.operation.public == true
 	count(deny_reasons) == 0
 }
 
@@ -141,8 +144,22 @@ anonymous_allowed if {
 
 # METADATA
 # title: full_decision
-# description: The decision, computed without shortcuts.
-full_decision := object.union(
+# description: |
+#   The decision, computed without shortcuts. The first body is the second
+#   without object.union: it applies only when no member of allow_extras can
+#   be defined (each of those needs a rejection or one of the data refs of
+#   shaped_or_headers), where the union would add nothing.
+full_decision := {
+	"allow": true,
+	"reasons": [],
+	"alternative": alternative,
+	"schemes": schemes,
+	"principal": principal,
+} if {
+	allow
+	input.rejections == {}
+	not shaped_or_headers
+} else := object.union(
 	{
 		"allow": true,
 		"reasons": [],
@@ -163,7 +180,9 @@ full_decision := object.union(
 )
 
 # Optional members, present only when non-empty.
-# (Cheap guards first: most requests have neither.)
+# (Cheap guards first: most requests have neither.) A new member of
+# allow_extras must keep full_decision's first body from applying when it
+# can be defined.
 allow_extras["headers"] := headers if {
 	data.gatehouse.custom.headers
 	count(headers) > 0

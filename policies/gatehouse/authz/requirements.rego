@@ -51,16 +51,17 @@ holds_any_scope(cred, required) if {
 # description: |
 #   Indexes of the non-empty alternatives whose every scheme has a verified
 #   credential carrying the scopes that scheme requires (in the operation's
-#   scope mode).
+#   scope mode). The bodies compare the mode themselves (as scope_mode_any
+#   does) so that OPA's rule index skips the body of the other mode.
 satisfied contains i if {
-	not scope_mode_any
+	not input.operation.scope_mode == "any"
 	some i, alt in input.operation.security
 	count(alt) > 0
 	not unmet(alt)
 }
 
 satisfied contains i if {
-	scope_mode_any
+	input.operation.scope_mode == "any"
 	some i, alt in input.operation.security
 	count(alt) > 0
 	every name, required in alt {
