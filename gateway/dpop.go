@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gatehouse/gatehouse/authn/dpop"
+	"github.com/gatehouse/gatehouse/gateway/config"
 )
 
 // dpopReplays holds the process's DPoP replay caches, by settings: a
@@ -30,7 +31,7 @@ func newDPoPReplays() *dpopReplays {
 
 // cacheKey names the replay cache cfg asks for: a reload with the same
 // dpop.redis settings keeps the cache and its client.
-func cacheKey(cfg *Config) string {
+func cacheKey(cfg *config.Config) string {
 	if r := cfg.DPoP.RedisConfig(); r != nil {
 		return "redis|" + r.Key() + "|" + r.KeyPrefix
 	}
@@ -39,14 +40,14 @@ func cacheKey(cfg *Config) string {
 
 // client returns the Redis client of cfg's replay cache (nil: in memory
 // or not built yet).
-func (p *dpopReplays) client(cfg *Config) redis.UniversalClient {
+func (p *dpopReplays) client(cfg *config.Config) redis.UniversalClient {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.redis[cacheKey(cfg)]
 }
 
 // get returns the replay cache for d (nil: in memory).
-func (p *dpopReplays) get(cfg *Config) (dpop.Replay, error) {
+func (p *dpopReplays) get(cfg *config.Config) (dpop.Replay, error) {
 	key := cacheKey(cfg)
 	r := cfg.DPoP.RedisConfig()
 	p.mu.Lock()
@@ -81,7 +82,7 @@ func (p *dpopReplays) get(cfg *Config) (dpop.Replay, error) {
 
 // nonces returns the nonce issuer of cfg: keyed by nonce_secret (hashed to
 // 32 bytes), else by the process's random key.
-func (p *dpopReplays) nonces(cfg *Config) (*dpop.Nonces, error) {
+func (p *dpopReplays) nonces(cfg *config.Config) (*dpop.Nonces, error) {
 	d := cfg.DPoP
 	if d == nil || !d.Nonce {
 		return nil, nil
@@ -141,7 +142,7 @@ func (f *authnFactory) dpopVerifier() (*dpop.Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	var dc DPoPConfig
+	var dc config.DPoPConfig
 	if f.cfg.DPoP != nil {
 		dc = *f.cfg.DPoP
 	}
