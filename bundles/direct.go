@@ -18,8 +18,8 @@ import (
 // set, a goroutine and channel that watch ctx, and a fresh virtual-document
 // cache whose tree nodes are allocated per cached rule. directQuery runs the
 // same compiled query on OPA's topdown evaluator itself, with a pooled flat
-// cache and a cancellation that polls ctx, and reads the one binding it needs.
-// Evaluation options (explain's tracer) still go through rego.
+// cache and a cancellation that polls ctx, and takes the decision from that
+// cache. Evaluation options (explain's tracer) still go through rego.
 
 // decisionRef is the rule the query evaluates. The query reads only
 // decision.allow: the evaluator builds the rule's value once, when it stores

@@ -2,9 +2,7 @@ package gateway
 
 import (
 	"crypto/sha256"
-	"crypto/tls"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
@@ -31,7 +29,7 @@ func (p *dpopReplays) get(cfg *Config) (dpop.Replay, error) {
 	key := "memory"
 	r := cfg.DPoP.RedisConfig()
 	if r != nil {
-		key = "redis|" + r.Address + "|" + strconv.Itoa(r.DB) + "|" + r.Username + "|" + r.KeyPrefix + "|" + strconv.FormatBool(r.TLS)
+		key = "redis|" + r.Key() + "|" + r.KeyPrefix
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -46,26 +44,14 @@ func (p *dpopReplays) get(cfg *Config) (dpop.Replay, error) {
 		if timeout <= 0 {
 			timeout = 500 * time.Millisecond
 		}
-		opts := &redis.UniversalOptions{
-			Addrs:           []string{r.Address},
-			Username:        r.Username,
-			DB:              r.DB,
-			DialTimeout:     timeout,
-			ReadTimeout:     timeout,
-			WriteTimeout:    timeout,
-			MaxRetries:      1,
-			DisableIdentity: true,
+		// The same universal client settings as the rate limits and the
+		// token store: one node, Sentinel or Cluster, ca_files and client
+		// certificates.
+		opts, err := r.Options(cfg.Dir, timeout)
+		if err != nil {
+			return nil, fmt.Errorf("dpop.redis: %w", err)
 		}
-		if r.Password != "" {
-			pw, err := r.Password.Resolve(cfg.Dir)
-			if err != nil {
-				return nil, fmt.Errorf("dpop.redis.password: %w", err)
-			}
-			opts.Password = pw.Reveal()
-		}
-		if r.TLS {
-			opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-		}
+		opts.MaxRetries = 1
 		client := redis.NewUniversalClient(opts)
 		p.clients = append(p.clients, client)
 		c = dpop.NewRedis(client, r.KeyPrefix)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/authn/authntest"
+	"github.com/gatehouse/gatehouse/internal/redistest"
 )
 
 // DPoP (RFC 9449) and confirmation claims through the real server: a JWT
@@ -298,11 +299,31 @@ func TestDPoPNonce(t *testing.T) {
 
 // TestDPoPReplayAcrossReplicas: two gateway processes sharing a real Redis
 // replay cache (and one issuer key, one public host name): a proof used at
-// one is refused at the other.
+// one is refused at the other, with the cache on one node and behind a
+// Sentinel (the same universal client as the rate limits and token store).
 func TestDPoPReplayAcrossReplicas(t *testing.T) {
 	t.Parallel()
-	addr := authntest.StartRedis(t)
-	section := "dpop: {redis: {address: \"" + addr + "\"}}\n"
+	for _, topo := range []struct {
+		name    string
+		section func(t *testing.T) string
+	}{
+		{"single", func(t *testing.T) string {
+			return "dpop: {redis: {address: \"" + authntest.StartRedis(t) + "\"}}\n"
+		}},
+		{"sentinel", func(t *testing.T) string {
+			master := redistest.Start(t, redistest.Options{})
+			sentinel := redistest.StartSentinel(t, master, "dpop")
+			return "dpop: {redis: {master_name: dpop, addresses: [\"" + sentinel.Address() + "\"]}}\n"
+		}},
+	} {
+		t.Run(topo.name, func(t *testing.T) {
+			t.Parallel()
+			testDPoPReplayAcrossReplicas(t, topo.section(t))
+		})
+	}
+}
+
+func testDPoPReplayAcrossReplicas(t *testing.T, section string) {
 	a := newDPoPEnv(t, section, nil)
 	b := newDPoPEnv(t, section, map[string]string{"issuer.jwks": string(authntest.Must(authntest.JWKS(a.signer)))})
 	es := authntest.Must(authntest.NewSigner("ES256"))

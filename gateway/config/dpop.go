@@ -58,7 +58,7 @@ func (c *Config) checkDPoP(add func(ptr, format string, args ...any)) {
 	if d.NonceSecret != "" && !d.Nonce {
 		add("/dpop/nonce_secret", "nonce_secret needs nonce: true")
 	}
-	if r := d.Redis; r != nil && r.Address == "" {
-		add("/dpop/redis/address", "a redis replay cache needs address (host:port)")
+	if r := d.Redis; r != nil {
+		r.Config.Check("/dpop/redis", add)
 	}
 }
