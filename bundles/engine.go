@@ -286,11 +286,12 @@ func (e *Engine) Data() map[string]any { return e.store }
 // ErrEval, ErrUndefined or ErrDeadline; callers fail closed on any error.
 //
 // Without options the query runs on the direct evaluator (direct.go): about
-// 35 allocations less per decision than rego with the two options below.
-// With options (explain's tracer) it goes through rego, keeping the result
-// as an *ast.Term (EvalGenerateJSON hands it back unconverted) with metrics
-// off: ~60 allocations less than plain Eval (policies/bench_test.go,
-// BenchmarkDecide here).
+// 50 allocations less per decision than rego with the two options below (an
+// allowed JWT: 109 vs 160, policies/bench_test.go). With options (explain's
+// tracer) it goes through rego, keeping the result as an *ast.Term
+// (EvalGenerateJSON hands it back unconverted) with metrics off: ~60
+// allocations less than plain Eval (policies/bench_test.go, BenchmarkDecide
+// here).
 func (e *Engine) Decide(ctx context.Context, input ast.Value, opts ...rego.EvalOption) (*Decision, error) {
 	if e.timeout > 0 {
 		var cancel context.CancelFunc
