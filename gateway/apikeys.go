@@ -14,9 +14,10 @@ import (
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/authn/apikeys"
 	"github.com/gatehouse/gatehouse/bundles"
+	"github.com/gatehouse/gatehouse/gateway/config"
 	"github.com/gatehouse/gatehouse/gateway/openapi"
 	"github.com/gatehouse/gatehouse/gateway/pipeline"
-	"github.com/gatehouse/gatehouse/internal/config"
+	shared "github.com/gatehouse/gatehouse/internal/config"
 )
 
 // apiKeyState is the API key side of one generation: the token service
@@ -25,7 +26,7 @@ import (
 // built with the generation and swapped with it, so rotating keys, users or
 // data is a reload.
 type apiKeyState struct {
-	cfg      *APIKeysConfig // nil when api_keys is not configured
+	cfg      *config.APIKeysConfig // nil when api_keys is not configured
 	service  *apikeys.Service
 	endpoint *apikeys.Endpoint
 	// Dedicated listener material (endpoint.listen is an address).
@@ -39,7 +40,7 @@ type apiKeyState struct {
 
 // buildAPIKeys builds the api_keys section (apikeys.SectionConfig.Build).
 // Problems are ConfigErrors pointing into /api_keys.
-func buildAPIKeys(cfg *Config, log hclog.Logger) (*apiKeyState, error) {
+func buildAPIKeys(cfg *config.Config, log hclog.Logger) (*apiKeyState, error) {
 	st := &apiKeyState{cfg: cfg.APIKeys, log: log.Named("apikeys")}
 	if cfg.APIKeys == nil {
 		return st, nil
@@ -53,13 +54,13 @@ func buildAPIKeys(cfg *Config, log hclog.Logger) (*apiKeyState, error) {
 }
 
 // sectionError places err, from building the section at ptr, at the key
-// it names (config.KeyError, relative to the section).
-func sectionError(cfg *Config, ptr string, err error) error {
-	var ke *config.KeyError
+// it names (internal/config.KeyError, relative to the section).
+func sectionError(cfg *config.Config, ptr string, err error) error {
+	var ke *shared.KeyError
 	if errors.As(err, &ke) {
 		ptr += ke.Pointer
 	}
-	return ConfigErrors{{File: cfg.Path, Pointer: ptr, Msg: err.Error()}}
+	return config.Errors{{File: cfg.Path, Pointer: ptr, Msg: err.Error()}}
 }
 
 // finish completes the state once the generation's APIs and policy engine
@@ -89,7 +90,7 @@ func (st *apiKeyState) finish(apis []*pipeline.API, eng *bundles.Engine) error {
 // onAdmin reports whether the issuing endpoint is served on the admin
 // listener.
 func (st *apiKeyState) onAdmin() bool {
-	return st.endpoint != nil && st.cfg.Endpoint.Listen == APIKeyListenAdmin
+	return st.endpoint != nil && st.cfg.Endpoint.Listen == config.APIKeyListenAdmin
 }
 
 // authnConfig is the configuration of the generation's API key
@@ -102,7 +103,7 @@ func (st *apiKeyState) authnConfig() authn.APIKeyConfig {
 // published verification keys always (404 when api_keys is not
 // configured), the issuing endpoint when it listens there.
 func (s *Server) routesAPIKeys(m *http.ServeMux, admin bool) {
-	m.HandleFunc("GET "+APIKeyJWKSPath, func(w http.ResponseWriter, _ *http.Request) {
+	m.HandleFunc("GET "+config.APIKeyJWKSPath, func(w http.ResponseWriter, _ *http.Request) {
 		st := s.gen.Load().apiKeys
 		if st == nil || st.service == nil {
 			http.NotFound(w, nil)
@@ -112,7 +113,7 @@ func (s *Server) routesAPIKeys(m *http.ServeMux, admin bool) {
 		w.Header().Set("Cache-Control", "max-age=300")
 		_, _ = w.Write(st.service.JWKS())
 	})
-	m.HandleFunc(APIKeyPath, func(w http.ResponseWriter, r *http.Request) {
+	m.HandleFunc(config.APIKeyPath, func(w http.ResponseWriter, r *http.Request) {
 		g, held := s.acquire()
 		defer release(g, held)
 		st := g.apiKeys
@@ -128,8 +129,8 @@ func (s *Server) routesAPIKeys(m *http.ServeMux, admin bool) {
 // when it has one. Its certificate and client CAs come from the current
 // generation at each handshake, so a reload rotates them; a changed listen
 // address needs a restart.
-func (s *Server) startAPIKeyListener(cfg *Config) error {
-	if cfg.APIKeys == nil || cfg.APIKeys.Endpoint == nil || cfg.APIKeys.Endpoint.Listen == APIKeyListenAdmin {
+func (s *Server) startAPIKeyListener(cfg *config.Config) error {
+	if cfg.APIKeys == nil || cfg.APIKeys.Endpoint == nil || cfg.APIKeys.Endpoint.Listen == config.APIKeyListenAdmin {
 		return nil
 	}
 	e := cfg.APIKeys.Endpoint
@@ -184,9 +185,9 @@ func (s *Server) APIKeysAddr() net.Addr { return s.apiKeysAddr }
 // (`gatehouse apikey`): the keys and limits the gateway itself would use,
 // issuing only for the APIs the config serves. It fails when the config has
 // no api_keys section.
-func APIKeyService(cfg *Config) (*apikeys.Service, error) {
+func APIKeyService(cfg *config.Config) (*apikeys.Service, error) {
 	if cfg.APIKeys == nil {
-		return nil, ConfigErrors{{File: cfg.Path, Pointer: "/api_keys", Msg: "the config has no api_keys section"}}
+		return nil, config.Errors{{File: cfg.Path, Pointer: "/api_keys", Msg: "the config has no api_keys section"}}
 	}
 	st, err := buildAPIKeys(cfg, hclog.NewNullLogger())
 	if err != nil {
@@ -196,7 +197,7 @@ func APIKeyService(cfg *Config) (*apikeys.Service, error) {
 	for i, ac := range cfg.APIs {
 		api, err := openapi.LoadAPI(ac, cfg.File(ac.OpenAPI))
 		if err != nil {
-			return nil, ConfigErrors{{File: cfg.Path, Pointer: fmt.Sprintf("/apis/%d/openapi", i), Msg: err.Error()}}
+			return nil, config.Errors{{File: cfg.Path, Pointer: fmt.Sprintf("/apis/%d/openapi", i), Msg: err.Error()}}
 		}
 		known = append(known, authn.APIRef{Name: api.Name, Version: api.Version})
 	}

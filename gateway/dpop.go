@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gatehouse/gatehouse/authn/dpop"
+	"github.com/gatehouse/gatehouse/gateway/config"
 )
 
 // dpopReplays holds the process's DPoP replay caches, by settings: a
@@ -25,7 +26,7 @@ type dpopReplays struct {
 func newDPoPReplays() *dpopReplays { return &dpopReplays{caches: map[string]dpop.Replay{}} }
 
 // get returns the replay cache for d (nil: in memory).
-func (p *dpopReplays) get(cfg *Config) (dpop.Replay, error) {
+func (p *dpopReplays) get(cfg *config.Config) (dpop.Replay, error) {
 	key := "memory"
 	r := cfg.DPoP.RedisConfig()
 	if r != nil {
@@ -62,7 +63,7 @@ func (p *dpopReplays) get(cfg *Config) (dpop.Replay, error) {
 
 // nonces returns the nonce issuer of cfg: keyed by nonce_secret (hashed to
 // 32 bytes), else by the process's random key.
-func (p *dpopReplays) nonces(cfg *Config) (*dpop.Nonces, error) {
+func (p *dpopReplays) nonces(cfg *config.Config) (*dpop.Nonces, error) {
 	d := cfg.DPoP
 	if d == nil || !d.Nonce {
 		return nil, nil
@@ -122,7 +123,7 @@ func (f *authnFactory) dpopVerifier() (*dpop.Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	var dc DPoPConfig
+	var dc config.DPoPConfig
 	if f.cfg.DPoP != nil {
 		dc = *f.cfg.DPoP
 	}
