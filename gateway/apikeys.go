@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -18,6 +17,7 @@ import (
 	"github.com/gatehouse/gatehouse/gateway/config"
 	"github.com/gatehouse/gatehouse/gateway/openapi"
 	"github.com/gatehouse/gatehouse/gateway/pipeline"
+	shared "github.com/gatehouse/gatehouse/internal/config"
 )
 
 // apiKeyState is the API key side of one generation: the token service
@@ -38,89 +38,29 @@ type apiKeyState struct {
 	log    hclog.Logger
 }
 
-// errAPIKeys is wrapped by problems with the api_keys section's files.
-var errAPIKeys = errors.New("api_keys")
-
-// buildAPIKeys loads the token service's keys and the endpoint's users and
-// CAs. Problems are ConfigErrors pointing into /api_keys.
+// buildAPIKeys builds the api_keys section (apikeys.SectionConfig.Build).
+// Problems are ConfigErrors pointing into /api_keys.
 func buildAPIKeys(cfg *config.Config, log hclog.Logger) (*apiKeyState, error) {
 	st := &apiKeyState{cfg: cfg.APIKeys, log: log.Named("apikeys")}
-	k := cfg.APIKeys
-	if k == nil {
+	if cfg.APIKeys == nil {
 		return st, nil
 	}
-	fail := func(ptr string, err error) error {
-		return config.Errors{{File: cfg.Path, Pointer: "/api_keys" + ptr, Msg: err.Error()}}
-	}
-	sc := apikeys.Config{
-		Name:            k.Name,
-		Issuer:          k.Issuer,
-		Algorithm:       k.Algorithm,
-		DefaultValidity: k.DefaultValidity.D(),
-		MaxValidity:     k.MaxValidity.D(),
-		AllowNoExpiry:   k.AllowNoExpiry,
-	}
-	var err error
-	if k.SigningKeyFile != "" {
-		if sc.Signer, err = apikeys.LoadSigningKey(cfg.File(k.SigningKeyFile)); err != nil {
-			return nil, fail("/signing_key_file", err)
-		}
-	}
-	if k.CertificateFile != "" {
-		if sc.Certificate, err = apikeys.LoadCertificate(cfg.File(k.CertificateFile)); err != nil {
-			return nil, fail("/certificate_file", err)
-		}
-	}
-	sc.Verification, err = apikeys.LoadVerificationKeys(resolveAll(cfg, k.VerificationJWKSFiles), resolveAll(cfg, k.VerificationCertificateFiles), st.log)
+	b, err := cfg.APIKeys.Build(cfg.Dir, st.log)
 	if err != nil {
-		return nil, fail("", err)
+		return nil, sectionError(cfg, "/api_keys", err)
 	}
-	if st.service, err = apikeys.New(sc); err != nil {
-		return nil, fail("", err)
-	}
-	if e := k.Endpoint; e != nil {
-		if err := st.buildEndpoint(cfg, e); err != nil {
-			return nil, fail("/endpoint", err)
-		}
-	}
+	st.service, st.endpoint, st.serverTLS = b.Service, b.Endpoint, b.ServerTLS
 	return st, nil
 }
 
-func (st *apiKeyState) buildEndpoint(cfg *config.Config, e *config.APIKeyEndpointConfig) error {
-	ep := &apikeys.Endpoint{
-		Group:              e.PermissionGroup,
-		ClientCerts:        len(e.ClientCAFiles) > 0,
-		AllowedCommonNames: e.AllowedCommonNames,
-		Logger:             st.log,
+// sectionError places err, from building the section at ptr, at the key
+// it names (internal/config.KeyError, relative to the section).
+func sectionError(cfg *config.Config, ptr string, err error) error {
+	var ke *shared.KeyError
+	if errors.As(err, &ke) {
+		ptr += ke.Pointer
 	}
-	if e.BasicUsersFile != "" {
-		users, err := authn.LoadUsers("apikey-issuers", cfg.File(e.BasicUsersFile), cfg.File(e.BasicUsersMetaFile))
-		if err != nil {
-			return err
-		}
-		if ep.Basic, err = authn.NewBasic("apikeys", users, authn.WithRealm("gatehouse-apikeys")); err != nil {
-			return err
-		}
-	}
-	var clientCAs *x509.CertPool
-	if len(e.ClientCAFiles) > 0 {
-		var err error
-		if clientCAs, err = loadCAPool(cfg, e.ClientCAFiles); err != nil {
-			return fmt.Errorf("client_ca_files: %w", err)
-		}
-	}
-	if e.TLS != nil {
-		var err error
-		if st.serverTLS, err = loadServerTLS(cfg, e.TLS); err != nil {
-			return fmt.Errorf("tls: %w", err)
-		}
-		if clientCAs != nil {
-			st.serverTLS.ClientCAs = clientCAs
-			st.serverTLS.ClientAuth = tls.VerifyClientCertIfGiven
-		}
-	}
-	st.endpoint = ep
-	return nil
+	return config.Errors{{File: cfg.Path, Pointer: ptr, Msg: err.Error()}}
 }
 
 // finish completes the state once the generation's APIs and policy engine
@@ -154,20 +94,9 @@ func (st *apiKeyState) onAdmin() bool {
 }
 
 // authnConfig is the configuration of the generation's API key
-// authenticators (authn.SchemeEnv): keys of the token service (when
-// api_keys is configured) and static keys from data.
+// authenticators (apikeys.SectionConfig.AuthnConfig).
 func (st *apiKeyState) authnConfig() authn.APIKeyConfig {
-	cfg := authn.APIKeyConfig{Static: st.static.Load}
-	if st.service != nil {
-		v := st.service.Verifier()
-		if l := st.cfg.Leeway; l != nil {
-			d := l.D()
-			v.Leeway = &d
-		}
-		cfg.Issuer = v
-		cfg.SubscriptionValidation = st.cfg.SubscriptionValidation
-	}
-	return cfg
+	return st.cfg.AuthnConfig(st.service, st.static.Load)
 }
 
 // routesAPIKeys adds the token service's routes to the admin listener: the

@@ -10,11 +10,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/gatehouse/gatehouse/authn/apikeys"
 	"github.com/gatehouse/gatehouse/authn/keymanager"
 	"github.com/gatehouse/gatehouse/bundles"
 	"github.com/gatehouse/gatehouse/gateway/config"
-	shared "github.com/gatehouse/gatehouse/internal/config"
 )
 
 // internalKMState is the internal key manager of one generation: the key
@@ -54,29 +52,8 @@ func buildInternalKM(ctx context.Context, cfg *config.Config, log hclog.Logger, 
 		return nil, fail("/store", err)
 	}
 	st.store = store
-	kc := keymanager.Config{
-		Name:                   k.Name,
-		Issuer:                 k.Issuer,
-		Format:                 k.TokenFormat,
-		Lifetime:               k.TokenLifetime.D(),
-		Algorithm:              k.Algorithm,
-		Store:                  store,
-		SubscriptionValidation: *k.SubscriptionValidation,
-		CacheTTL:               shared.OptionalTTL(k.CacheTTL),
-		Logger:                 log.Named("keymanager"),
-	}
-	if k.SigningKeyFile != "" {
-		if kc.Signer, err = apikeys.LoadSigningKey(cfg.File(k.SigningKeyFile)); err != nil {
-			return nil, fail("/signing_key_file", err)
-		}
-	}
-	if st.km, err = keymanager.New(kc); err != nil {
-		return nil, fail("", err)
-	}
-	if k.TLS != nil {
-		if st.serverTLS, err = loadServerTLS(cfg, k.TLS); err != nil {
-			return nil, fail("/tls", err)
-		}
+	if st.km, st.serverTLS, err = k.Build(cfg.Dir, store, log.Named("keymanager")); err != nil {
+		return nil, sectionError(cfg, "/internal_key_manager", err)
 	}
 	return st, nil
 }
