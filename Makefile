@@ -85,17 +85,19 @@ test-go:
 # The last lines check the example user bundles the way their README tells
 # users to: under the gateway's capabilities (schemas/capabilities.json),
 # type-checked against the input schema, tested with the base policy — once
-# with the stock opa CLI, once with `gatehouse policy test`.
+# with the stock opa CLI, once with `gatehouse policy test`. OPA's 5 s
+# per-test timeout fails rules on a loaded 2-core machine; OPA_TIMEOUT widens it.
+OPA_TIMEOUT ?= 60s
 EXAMPLE_BUNDLES := $(sort $(dir $(wildcard examples/bundles/*/.manifest)))
 test-policy:
 	$(GO) tool opa fmt --fail --list policies/ examples/
 	$(GO) tool opa check --strict --capabilities schemas/capabilities.json policies/
-	$(GO) tool opa test policies/
-	$(GO) tool opa test $(QS)/bundle/ policies/
+	$(GO) tool opa test --timeout $(OPA_TIMEOUT) policies/
+	$(GO) tool opa test --timeout $(OPA_TIMEOUT) $(QS)/bundle/ policies/
 	$(GO) tool opa check --strict --capabilities schemas/capabilities.json --schema schemas/input.schema.json policies/ $(EXAMPLE_BUNDLES)
 	@set -e; for b in $(EXAMPLE_BUNDLES); do \
-		echo "$(GO) tool opa test policies/ $$b"; $(GO) tool opa test policies/ $$b; \
-		echo "$(GO) run ./cmd/gatehouse policy test $$b"; $(GO) run ./cmd/gatehouse policy test $$b; \
+		echo "$(GO) tool opa test policies/ $$b"; $(GO) tool opa test --timeout $(OPA_TIMEOUT) policies/ $$b; \
+		echo "$(GO) run ./cmd/gatehouse policy test $$b"; $(GO) run ./cmd/gatehouse policy test -timeout $(OPA_TIMEOUT) $$b; \
 	done
 
 lint:

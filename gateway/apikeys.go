@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -15,8 +14,10 @@ import (
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/authn/apikeys"
 	"github.com/gatehouse/gatehouse/bundles"
+	"github.com/gatehouse/gatehouse/gateway/config"
 	"github.com/gatehouse/gatehouse/gateway/openapi"
 	"github.com/gatehouse/gatehouse/gateway/pipeline"
+	shared "github.com/gatehouse/gatehouse/internal/config"
 )
 
 // apiKeyState is the API key side of one generation: the token service
@@ -25,7 +26,7 @@ import (
 // built with the generation and swapped with it, so rotating keys, users or
 // data is a reload.
 type apiKeyState struct {
-	cfg      *APIKeysConfig // nil when api_keys is not configured
+	cfg      *config.APIKeysConfig // nil when api_keys is not configured
 	service  *apikeys.Service
 	endpoint *apikeys.Endpoint
 	// Dedicated listener material (endpoint.listen is an address).
@@ -37,89 +38,29 @@ type apiKeyState struct {
 	log    hclog.Logger
 }
 
-// errAPIKeys is wrapped by problems with the api_keys section's files.
-var errAPIKeys = errors.New("api_keys")
-
-// buildAPIKeys loads the token service's keys and the endpoint's users and
-// CAs. Problems are ConfigErrors pointing into /api_keys.
-func buildAPIKeys(cfg *Config, log hclog.Logger) (*apiKeyState, error) {
+// buildAPIKeys builds the api_keys section (apikeys.SectionConfig.Build).
+// Problems are ConfigErrors pointing into /api_keys.
+func buildAPIKeys(cfg *config.Config, log hclog.Logger) (*apiKeyState, error) {
 	st := &apiKeyState{cfg: cfg.APIKeys, log: log.Named("apikeys")}
-	k := cfg.APIKeys
-	if k == nil {
+	if cfg.APIKeys == nil {
 		return st, nil
 	}
-	fail := func(ptr string, err error) error {
-		return ConfigErrors{{File: cfg.Path, Pointer: "/api_keys" + ptr, Msg: err.Error()}}
-	}
-	sc := apikeys.Config{
-		Name:            k.Name,
-		Issuer:          k.Issuer,
-		Algorithm:       k.Algorithm,
-		DefaultValidity: k.DefaultValidity.D(),
-		MaxValidity:     k.MaxValidity.D(),
-		AllowNoExpiry:   k.AllowNoExpiry,
-	}
-	var err error
-	if k.SigningKeyFile != "" {
-		if sc.Signer, err = apikeys.LoadSigningKey(cfg.File(k.SigningKeyFile)); err != nil {
-			return nil, fail("/signing_key_file", err)
-		}
-	}
-	if k.CertificateFile != "" {
-		if sc.Certificate, err = apikeys.LoadCertificate(cfg.File(k.CertificateFile)); err != nil {
-			return nil, fail("/certificate_file", err)
-		}
-	}
-	sc.Verification, err = apikeys.LoadVerificationKeys(resolveAll(cfg, k.VerificationJWKSFiles), resolveAll(cfg, k.VerificationCertificateFiles), st.log)
+	b, err := cfg.APIKeys.Build(cfg.Dir, st.log)
 	if err != nil {
-		return nil, fail("", err)
+		return nil, sectionError(cfg, "/api_keys", err)
 	}
-	if st.service, err = apikeys.New(sc); err != nil {
-		return nil, fail("", err)
-	}
-	if e := k.Endpoint; e != nil {
-		if err := st.buildEndpoint(cfg, e); err != nil {
-			return nil, fail("/endpoint", err)
-		}
-	}
+	st.service, st.endpoint, st.serverTLS = b.Service, b.Endpoint, b.ServerTLS
 	return st, nil
 }
 
-func (st *apiKeyState) buildEndpoint(cfg *Config, e *APIKeyEndpointConfig) error {
-	ep := &apikeys.Endpoint{
-		Group:              e.PermissionGroup,
-		ClientCerts:        len(e.ClientCAFiles) > 0,
-		AllowedCommonNames: e.AllowedCommonNames,
-		Logger:             st.log,
+// sectionError places err, from building the section at ptr, at the key
+// it names (internal/config.KeyError, relative to the section).
+func sectionError(cfg *config.Config, ptr string, err error) error {
+	var ke *shared.KeyError
+	if errors.As(err, &ke) {
+		ptr += ke.Pointer
 	}
-	if e.BasicUsersFile != "" {
-		users, err := authn.LoadUsers("apikey-issuers", cfg.File(e.BasicUsersFile), cfg.File(e.BasicUsersMetaFile))
-		if err != nil {
-			return err
-		}
-		if ep.Basic, err = authn.NewBasic("apikeys", users, authn.WithRealm("gatehouse-apikeys")); err != nil {
-			return err
-		}
-	}
-	var clientCAs *x509.CertPool
-	if len(e.ClientCAFiles) > 0 {
-		var err error
-		if clientCAs, err = loadCAPool(cfg, e.ClientCAFiles); err != nil {
-			return fmt.Errorf("client_ca_files: %w", err)
-		}
-	}
-	if e.TLS != nil {
-		var err error
-		if st.serverTLS, err = loadServerTLS(cfg, e.TLS); err != nil {
-			return fmt.Errorf("tls: %w", err)
-		}
-		if clientCAs != nil {
-			st.serverTLS.ClientCAs = clientCAs
-			st.serverTLS.ClientAuth = tls.VerifyClientCertIfGiven
-		}
-	}
-	st.endpoint = ep
-	return nil
+	return config.Errors{{File: cfg.Path, Pointer: ptr, Msg: err.Error()}}
 }
 
 // finish completes the state once the generation's APIs and policy engine
@@ -149,31 +90,20 @@ func (st *apiKeyState) finish(apis []*pipeline.API, eng *bundles.Engine) error {
 // onAdmin reports whether the issuing endpoint is served on the admin
 // listener.
 func (st *apiKeyState) onAdmin() bool {
-	return st.endpoint != nil && st.cfg.Endpoint.Listen == APIKeyListenAdmin
+	return st.endpoint != nil && st.cfg.Endpoint.Listen == config.APIKeyListenAdmin
 }
 
 // authnConfig is the configuration of the generation's API key
-// authenticators (authn.SchemeEnv): keys of the token service (when
-// api_keys is configured) and static keys from data.
+// authenticators (apikeys.SectionConfig.AuthnConfig).
 func (st *apiKeyState) authnConfig() authn.APIKeyConfig {
-	cfg := authn.APIKeyConfig{Static: st.static.Load}
-	if st.service != nil {
-		v := st.service.Verifier()
-		if l := st.cfg.Leeway; l != nil {
-			d := l.D()
-			v.Leeway = &d
-		}
-		cfg.Issuer = v
-		cfg.SubscriptionValidation = st.cfg.SubscriptionValidation
-	}
-	return cfg
+	return st.cfg.AuthnConfig(st.service, st.static.Load)
 }
 
 // routesAPIKeys adds the token service's routes to the admin listener: the
 // published verification keys always (404 when api_keys is not
 // configured), the issuing endpoint when it listens there.
 func (s *Server) routesAPIKeys(m *http.ServeMux, admin bool) {
-	m.HandleFunc("GET "+APIKeyJWKSPath, func(w http.ResponseWriter, _ *http.Request) {
+	m.HandleFunc("GET "+config.APIKeyJWKSPath, func(w http.ResponseWriter, _ *http.Request) {
 		st := s.gen.Load().apiKeys
 		if st == nil || st.service == nil {
 			http.NotFound(w, nil)
@@ -183,7 +113,7 @@ func (s *Server) routesAPIKeys(m *http.ServeMux, admin bool) {
 		w.Header().Set("Cache-Control", "max-age=300")
 		_, _ = w.Write(st.service.JWKS())
 	})
-	m.HandleFunc(APIKeyPath, func(w http.ResponseWriter, r *http.Request) {
+	m.HandleFunc(config.APIKeyPath, func(w http.ResponseWriter, r *http.Request) {
 		g, held := s.acquire()
 		defer release(g, held)
 		st := g.apiKeys
@@ -199,8 +129,8 @@ func (s *Server) routesAPIKeys(m *http.ServeMux, admin bool) {
 // when it has one. Its certificate and client CAs come from the current
 // generation at each handshake, so a reload rotates them; a changed listen
 // address needs a restart.
-func (s *Server) startAPIKeyListener(cfg *Config) error {
-	if cfg.APIKeys == nil || cfg.APIKeys.Endpoint == nil || cfg.APIKeys.Endpoint.Listen == APIKeyListenAdmin {
+func (s *Server) startAPIKeyListener(cfg *config.Config) error {
+	if cfg.APIKeys == nil || cfg.APIKeys.Endpoint == nil || cfg.APIKeys.Endpoint.Listen == config.APIKeyListenAdmin {
 		return nil
 	}
 	e := cfg.APIKeys.Endpoint
@@ -255,9 +185,9 @@ func (s *Server) APIKeysAddr() net.Addr { return s.apiKeysAddr }
 // (`gatehouse apikey`): the keys and limits the gateway itself would use,
 // issuing only for the APIs the config serves. It fails when the config has
 // no api_keys section.
-func APIKeyService(cfg *Config) (*apikeys.Service, error) {
+func APIKeyService(cfg *config.Config) (*apikeys.Service, error) {
 	if cfg.APIKeys == nil {
-		return nil, ConfigErrors{{File: cfg.Path, Pointer: "/api_keys", Msg: "the config has no api_keys section"}}
+		return nil, config.Errors{{File: cfg.Path, Pointer: "/api_keys", Msg: "the config has no api_keys section"}}
 	}
 	st, err := buildAPIKeys(cfg, hclog.NewNullLogger())
 	if err != nil {
@@ -267,7 +197,7 @@ func APIKeyService(cfg *Config) (*apikeys.Service, error) {
 	for i, ac := range cfg.APIs {
 		api, err := openapi.LoadAPI(ac, cfg.File(ac.OpenAPI))
 		if err != nil {
-			return nil, ConfigErrors{{File: cfg.Path, Pointer: fmt.Sprintf("/apis/%d/openapi", i), Msg: err.Error()}}
+			return nil, config.Errors{{File: cfg.Path, Pointer: fmt.Sprintf("/apis/%d/openapi", i), Msg: err.Error()}}
 		}
 		known = append(known, authn.APIRef{Name: api.Name, Version: api.Version})
 	}

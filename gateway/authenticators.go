@@ -11,13 +11,14 @@ import (
 
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/authn/dpop"
+	"github.com/gatehouse/gatehouse/gateway/config"
 )
 
 // authnFactory builds the authenticators of one generation from the config's
 // schemes section. One authenticator serves a scheme name across every API
 // that declares it the same way, so its verified-credential cache is shared.
 type authnFactory struct {
-	cfg     *Config
+	cfg     *config.Config
 	log     hclog.Logger
 	built   map[string]authn.Authenticator
 	issuers map[string]*authn.Issuer
@@ -41,7 +42,7 @@ type authnFactory struct {
 	dpopReplays *dpopReplays
 }
 
-func newAuthnFactory(cfg *Config, log hclog.Logger) *authnFactory {
+func newAuthnFactory(cfg *config.Config, log hclog.Logger) *authnFactory {
 	return &authnFactory{cfg: cfg, log: log, built: map[string]authn.Authenticator{}, issuers: map[string]*authn.Issuer{}, trusts: map[string]*authn.Trust{}}
 }
 
@@ -51,7 +52,7 @@ var ErrScheme = authn.ErrScheme
 func (f *authnFactory) get(api *API, def *SchemeDef) (authn.Authenticator, error) {
 	sc, ok := f.cfg.Schemes[def.Name]
 	if def.Synthetic { // the mTLS extensions' scheme needs no config entry
-		sc, ok = SchemeConfig{Type: SchemeMTLS}, true
+		sc, ok = config.SchemeConfig{Type: config.SchemeMTLS}, true
 	}
 	if !ok {
 		return nil, fmt.Errorf("%w %q (%s) is used by the API but schemes.%s is not configured", ErrScheme, def.Name, describe(def), def.Name)

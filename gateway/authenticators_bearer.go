@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/gatehouse/gatehouse/authn"
+	"github.com/gatehouse/gatehouse/gateway/config"
 )
 
 // extIssuers names, on an OpenAPI securityScheme, the configured issuers
@@ -12,19 +13,19 @@ const extIssuers = "x-gatehouse-issuers"
 
 // schemeIssuers returns the issuer names of a bearer scheme: the API
 // definition's x-gatehouse-issuers when present, else the config's.
-func schemeIssuers(def *SchemeDef, sc SchemeConfig) ([]string, error) {
+func schemeIssuers(def *SchemeDef, sc config.SchemeConfig) ([]string, error) {
 	return schemeNames(def, sc, extIssuers, sc.Issuers, "issuer")
 }
 
 // schemeNames returns the names a bearer scheme lists under the OpenAPI
 // extension ext when the API definition has it, else configured (the
 // config's list); what names the kind of name in errors.
-func schemeNames(def *SchemeDef, sc SchemeConfig, ext string, configured []string, what string) ([]string, error) {
+func schemeNames(def *SchemeDef, sc config.SchemeConfig, ext string, configured []string, what string) ([]string, error) {
 	raw, ok := def.Extensions[ext]
 	if !ok {
 		return configured, nil
 	}
-	if sc.Type != SchemeBearer {
+	if sc.Type != config.SchemeBearer {
 		return nil, fmt.Errorf("%w %q: %s only applies to bearer schemes", ErrScheme, def.Name, ext)
 	}
 	list, ok := raw.([]any)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/authn"
+	"github.com/gatehouse/gatehouse/gateway/config"
 )
 
 // Client certificates are trusted per API, so unlike other schemes an mtls
@@ -37,7 +38,7 @@ func (f *authnFactory) clientCertificates(api *API) (authn.MTLSConfig, time.Dura
 	// (docs/migrating-bundle-data.md).
 	if cfg.ApplicationFrom != "" {
 		other := f.cfg.SourceNamed(api.Name)
-		if k := f.cfg.APIKeys; k != nil && (k.Name == api.Name || k.Name == "" && api.Name == DefaultAPIKeysName) {
+		if k := f.cfg.APIKeys; k != nil && (k.Name == api.Name || k.Name == "" && api.Name == config.DefaultAPIKeysName) {
 			other = "/api_keys"
 		}
 		if api.Name == authn.StaticAPIKeySource {

@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/authn/apikeys"
 	"github.com/gatehouse/gatehouse/authn/authntest"
+	"github.com/gatehouse/gatehouse/gateway/config"
 )
 
 const benchStaticKey = "bench-static-key-4f1c2d9e8b7a6053f1e2d3c4b5a69788"
@@ -61,7 +62,7 @@ policy:
 			b.Fatal(err)
 		}
 	}
-	cfg, err := LoadConfig(filepath.Join(dir, "gatehouse.yaml"))
+	cfg, err := config.Load(filepath.Join(dir, "gatehouse.yaml"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gatehouse/gatehouse/authn/authntest"
+	"github.com/gatehouse/gatehouse/gateway/config"
 )
 
 // BenchmarkEvaluateKeyManagers: route + authenticators + input + policy for
@@ -59,7 +60,7 @@ log: {level: info, format: json}
 		if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
 			b.Fatal(err)
 		}
-		c, err := LoadConfig(p)
+		c, err := config.Load(p)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/authn/authntest"
+	"github.com/gatehouse/gatehouse/gateway/config"
 	"github.com/gatehouse/gatehouse/gateway/pipeline"
 )
 
@@ -54,7 +55,7 @@ apis:
 mtls:
   forwarded_certificate: {format: pem, trusted_proxies: [192.0.2.1]}
 `
-		cfg, err := ParseConfig(filepath.Join(dir, "gatehouse.yaml"), []byte(cfgText))
+		cfg, err := config.Parse(filepath.Join(dir, "gatehouse.yaml"), []byte(cfgText))
 		if err != nil {
 			b.Fatal(err)
 		}

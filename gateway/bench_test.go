@@ -18,6 +18,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/authn/authntest"
 	"github.com/gatehouse/gatehouse/gateway/audit"
+	"github.com/gatehouse/gatehouse/gateway/config"
 	"github.com/gatehouse/gatehouse/gateway/pipeline"
 )
 
@@ -237,7 +238,7 @@ log:
 
 func (e *benchEnv) generation(b *testing.B, jwtCacheTTL string) *Generation {
 	b.Helper()
-	cfg, err := LoadConfig(e.config(b, "gen-"+strings.ReplaceAll(jwtCacheTTL, ".", "_")+".yaml", jwtCacheTTL))
+	cfg, err := config.Load(e.config(b, "gen-"+strings.ReplaceAll(jwtCacheTTL, ".", "_")+".yaml", jwtCacheTTL))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -246,7 +247,7 @@ func (e *benchEnv) generation(b *testing.B, jwtCacheTTL string) *Generation {
 
 // benchGeneration builds a generation from cfg, closed when the benchmark
 // ends.
-func benchGeneration(b *testing.B, cfg *Config) *Generation {
+func benchGeneration(b *testing.B, cfg *config.Config) *Generation {
 	b.Helper()
 	g, err := BuildGeneration(context.Background(), cfg, BuildOptions{})
 	if err != nil {
@@ -266,7 +267,7 @@ func (e *benchEnv) server(b *testing.B) *Server { return e.serverWith(b, "") }
 func (e *benchEnv) serverWith(b *testing.B, jwtCacheTTL string) *Server {
 	b.Helper()
 	p := e.config(b, "gatehouse-"+strings.ReplaceAll(jwtCacheTTL, ".", "_")+".yaml", jwtCacheTTL)
-	cfg, err := LoadConfig(p)
+	cfg, err := config.Load(p)
 	if err != nil {
 		b.Fatal(err)
 	}

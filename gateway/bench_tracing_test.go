@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/gateway/config"
 	"github.com/gatehouse/gatehouse/gateway/tracing/tracingtest"
 )
 
@@ -39,7 +40,7 @@ func BenchmarkTracing(b *testing.B) {
 		if err := os.WriteFile(p, raw, 0o600); err != nil {
 			b.Fatal(err)
 		}
-		cfg, err := LoadConfig(p)
+		cfg, err := config.Load(p)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gatehouse/gatehouse/authn/dpop"
+	"github.com/gatehouse/gatehouse/gateway/config"
 )
 
 // dpopReplays holds the process's DPoP replay caches, by settings: a
@@ -18,19 +19,37 @@ type dpopReplays struct {
 	mu      sync.Mutex
 	caches  map[string]dpop.Replay
 	clients []redis.UniversalClient
+	// redis are the clients by cache key, for readiness (client).
+	redis map[string]redis.UniversalClient
 	// nonceKey is the process's random nonce key (no nonce_secret).
 	nonceKey []byte
 }
 
-func newDPoPReplays() *dpopReplays { return &dpopReplays{caches: map[string]dpop.Replay{}} }
+func newDPoPReplays() *dpopReplays {
+	return &dpopReplays{caches: map[string]dpop.Replay{}, redis: map[string]redis.UniversalClient{}}
+}
+
+// cacheKey names the replay cache cfg asks for: a reload with the same
+// dpop.redis settings keeps the cache and its client.
+func cacheKey(cfg *config.Config) string {
+	if r := cfg.DPoP.RedisConfig(); r != nil {
+		return "redis|" + r.Key() + "|" + r.KeyPrefix
+	}
+	return "memory"
+}
+
+// client returns the Redis client of cfg's replay cache (nil: in memory
+// or not built yet).
+func (p *dpopReplays) client(cfg *config.Config) redis.UniversalClient {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.redis[cacheKey(cfg)]
+}
 
 // get returns the replay cache for d (nil: in memory).
-func (p *dpopReplays) get(cfg *Config) (dpop.Replay, error) {
-	key := "memory"
+func (p *dpopReplays) get(cfg *config.Config) (dpop.Replay, error) {
+	key := cacheKey(cfg)
 	r := cfg.DPoP.RedisConfig()
-	if r != nil {
-		key = "redis|" + r.Key() + "|" + r.KeyPrefix
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if c, ok := p.caches[key]; ok {
@@ -54,6 +73,7 @@ func (p *dpopReplays) get(cfg *Config) (dpop.Replay, error) {
 		opts.MaxRetries = 1
 		client := redis.NewUniversalClient(opts)
 		p.clients = append(p.clients, client)
+		p.redis[key] = client
 		c = dpop.NewRedis(client, r.KeyPrefix)
 	}
 	p.caches[key] = c
@@ -62,7 +82,7 @@ func (p *dpopReplays) get(cfg *Config) (dpop.Replay, error) {
 
 // nonces returns the nonce issuer of cfg: keyed by nonce_secret (hashed to
 // 32 bytes), else by the process's random key.
-func (p *dpopReplays) nonces(cfg *Config) (*dpop.Nonces, error) {
+func (p *dpopReplays) nonces(cfg *config.Config) (*dpop.Nonces, error) {
 	d := cfg.DPoP
 	if d == nil || !d.Nonce {
 		return nil, nil
@@ -100,7 +120,7 @@ func (p *dpopReplays) Close() error {
 	for _, c := range p.clients {
 		_ = c.Close()
 	}
-	p.clients, p.caches = nil, map[string]dpop.Replay{}
+	p.clients, p.caches, p.redis = nil, map[string]dpop.Replay{}, map[string]redis.UniversalClient{}
 	return nil
 }
 
@@ -122,7 +142,7 @@ func (f *authnFactory) dpopVerifier() (*dpop.Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	var dc DPoPConfig
+	var dc config.DPoPConfig
 	if f.cfg.DPoP != nil {
 		dc = *f.cfg.DPoP
 	}

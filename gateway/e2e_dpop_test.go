@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/authn/authntest"
+	"github.com/gatehouse/gatehouse/gateway/health"
 	"github.com/gatehouse/gatehouse/internal/redistest"
 )
 
@@ -345,6 +347,63 @@ func testDPoPReplayAcrossReplicas(t *testing.T, section string) {
 		t.Run(c.name, func(t *testing.T) {
 			if resp := c.gw.send("GET", "/shop/items", host, dpopHeaders(tok, c.proof)); resp.status != c.status {
 				t.Fatalf("status %d, want %d (%q)", resp.status, c.status, resp.header.Values("WWW-Authenticate"))
+			}
+		})
+	}
+}
+
+// TestDPoPReplayCacheReadiness: /readyz names the DPoP replay cache's
+// Redis; while it is down DPoP requests fail closed and the replica is not
+// ready (readiness.redis: required, the default), and both recover when
+// it returns.
+func TestDPoPReplayCacheReadiness(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t, redistest.Options{})
+	e := newDPoPEnv(t, "dpop: {redis: {address: \""+rs.Address()+"\", timeout: 200ms}}\n", nil)
+	es := authntest.Must(authntest.NewSigner("ES256"))
+	tok := e.boundToken(es, "read")
+	const host = "api.gatehouse.test"
+	target := "https://" + host + "/shop/items"
+	state := func() (int, health.Dependency) {
+		resp, err := http.Get(e.admin + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var doc struct {
+			Dependencies []health.Dependency `json:"dependencies"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range doc.Dependencies {
+			if d.Name == "redis:dpop" {
+				return resp.StatusCode, d
+			}
+		}
+		t.Fatalf("readyz %d lists no redis:dpop: %+v", resp.StatusCode, doc.Dependencies)
+		return 0, health.Dependency{}
+	}
+	for _, step := range []struct {
+		name   string
+		act    func()
+		ready  int
+		dep    string
+		status int
+	}{
+		{"up", func() {}, 200, "up", 200},
+		{"redis_down", rs.Stop, 503, "down", 503},
+		{"redis_back", rs.Restart, 200, "up", 200},
+	} {
+		t.Run(step.name, func(t *testing.T) {
+			step.act()
+			e.waitFor("readyz "+step.name, func() bool {
+				code, d := state()
+				return code == step.ready && d.State == step.dep && d.Mode == "required" && d.Kind == "redis"
+			})
+			proof := authntest.Must(es.DPoPProof("GET", target, tok))
+			if resp := e.send("GET", "/shop/items", host, dpopHeaders(tok, proof)); resp.status != step.status {
+				t.Fatalf("DPoP request: status %d, want %d", resp.status, step.status)
 			}
 		})
 	}

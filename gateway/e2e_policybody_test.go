@@ -12,7 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gatehouse/gatehouse/gateway"
 	"github.com/gatehouse/gatehouse/gateway/openapi"
 )
 
@@ -189,7 +188,7 @@ func TestPolicyBodyExtension(t *testing.T) {
 			if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			api, err := openapi.LoadAPI(gateway.APIConfig{}, file)
+			api, err := openapi.LoadAPI(openapi.APIConfig{}, file)
 			if c.err {
 				if err == nil || !strings.Contains(err.Error(), "x-gatehouse-policy-body") {
 					t.Fatalf("err %v, want one naming x-gatehouse-policy-body", err)

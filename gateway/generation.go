@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/authn/keymanager"
@@ -46,6 +47,9 @@ type Generation struct {
 	trusts []*authn.Trust
 	// internalKM is the internal key manager (nil: not configured).
 	internalKM *internalKMState
+	// dpopRedis is the Redis client of the DPoP replay cache when a scheme
+	// checks proofs and dpop.redis is set (nil otherwise), for /readyz.
+	dpopRedis redis.UniversalClient
 	// keyManagers are the key managers the generation's schemes use.
 	keyManagers map[string]authn.KeyManager
 	// usedIssuers are the issuers some scheme of an operation uses (for
@@ -194,6 +198,9 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 			g.ops[op] = cop
 		}
 		g.APIs = append(g.APIs, ca)
+	}
+	if authns.dpop != nil {
+		g.dpopRedis = authns.dpopReplays.client(cfg)
 	}
 	g.usedIssuers = make(map[string]bool, len(authns.issuers))
 	for name := range authns.issuers {

@@ -3,6 +3,7 @@ package gateway
 import (
 	"net/http"
 
+	"github.com/gatehouse/gatehouse/gateway/config"
 	"github.com/gatehouse/gatehouse/gateway/edge"
 	"github.com/gatehouse/gatehouse/gateway/pipeline"
 )
@@ -10,7 +11,7 @@ import (
 // ownUpstreamHeaders are the headers the gateway itself sets upstream for
 // cfg: client-sent copies are always removed, whatever request_headers.keep
 // says.
-func ownUpstreamHeaders(cfg *Config) []string {
+func ownUpstreamHeaders(cfg *config.Config) []string {
 	own := []string{cfg.UpstreamIdentity.Header, "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"}
 	if h := cfg.MTLS.UpstreamHeader; h != "" {
 		own = append(own, h)
@@ -20,7 +21,7 @@ func ownUpstreamHeaders(cfg *Config) []string {
 
 // buildHeaderStripper makes the generation's stripper and the set of
 // credential headers (API keys in headers) it spares until authentication.
-func buildHeaderStripper(cfg *Config, ops map[*Operation]*pipeline.Op) (*edge.HeaderStripper, map[string]struct{}) {
+func buildHeaderStripper(cfg *config.Config, ops map[*Operation]*pipeline.Op) (*edge.HeaderStripper, map[string]struct{}) {
 	patterns := append(append([]string(nil), edge.DefaultStripHeaders...), cfg.RequestHeaders.Strip...)
 	own := ownUpstreamHeaders(cfg)
 	keep := make([]string, 0, len(cfg.RequestHeaders.Keep))

@@ -10,10 +10,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/gatehouse/gatehouse/authn/apikeys"
 	"github.com/gatehouse/gatehouse/authn/keymanager"
 	"github.com/gatehouse/gatehouse/bundles"
-	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/gateway/config"
 )
 
 // internalKMState is the internal key manager of one generation: the key
@@ -21,7 +20,7 @@ import (
 // the generation's bundle data) over the process-wide token store, and its
 // dedicated listener's certificate.
 type internalKMState struct {
-	cfg       *InternalKeyManagerConfig
+	cfg       *config.InternalKeyManagerConfig
 	km        *keymanager.KeyManager
 	serverTLS *tls.Config // nil without tls
 	store     keymanager.Store
@@ -34,13 +33,13 @@ type internalKMState struct {
 // internal_key_manager). stores is the Server's holder; nil makes a private
 // one that opens the store only when a token is validated (check never
 // touches it; a running gateway may hold the file's lock).
-func buildInternalKM(ctx context.Context, cfg *Config, log hclog.Logger, stores *keymanager.Stores) (*internalKMState, error) {
+func buildInternalKM(ctx context.Context, cfg *config.Config, log hclog.Logger, stores *keymanager.Stores) (*internalKMState, error) {
 	k := cfg.InternalKeyManager
 	if k == nil {
 		return nil, nil
 	}
 	fail := func(ptr string, err error) error {
-		return ConfigErrors{{File: cfg.Path, Pointer: "/internal_key_manager" + ptr, Msg: err.Error()}}
+		return config.Errors{{File: cfg.Path, Pointer: "/internal_key_manager" + ptr, Msg: err.Error()}}
 	}
 	st := &internalKMState{cfg: k}
 	lazy := stores == nil
@@ -53,29 +52,8 @@ func buildInternalKM(ctx context.Context, cfg *Config, log hclog.Logger, stores 
 		return nil, fail("/store", err)
 	}
 	st.store = store
-	kc := keymanager.Config{
-		Name:                   k.Name,
-		Issuer:                 k.Issuer,
-		Format:                 k.TokenFormat,
-		Lifetime:               k.TokenLifetime.D(),
-		Algorithm:              k.Algorithm,
-		Store:                  store,
-		SubscriptionValidation: *k.SubscriptionValidation,
-		CacheTTL:               config.OptionalTTL(k.CacheTTL),
-		Logger:                 log.Named("keymanager"),
-	}
-	if k.SigningKeyFile != "" {
-		if kc.Signer, err = apikeys.LoadSigningKey(cfg.File(k.SigningKeyFile)); err != nil {
-			return nil, fail("/signing_key_file", err)
-		}
-	}
-	if st.km, err = keymanager.New(kc); err != nil {
-		return nil, fail("", err)
-	}
-	if k.TLS != nil {
-		if st.serverTLS, err = loadServerTLS(cfg, k.TLS); err != nil {
-			return nil, fail("/tls", err)
-		}
+	if st.km, st.serverTLS, err = k.Build(cfg.Dir, store, log.Named("keymanager")); err != nil {
+		return nil, sectionError(cfg, "/internal_key_manager", err)
 	}
 	return st, nil
 }
@@ -110,7 +88,7 @@ func (st *internalKMState) Close() error {
 	return st.owned.Close()
 }
 
-func (st *internalKMState) onAdmin() bool { return st.cfg.Listen == InternalKMListenAdmin }
+func (st *internalKMState) onAdmin() bool { return st.cfg.Listen == config.InternalKMListenAdmin }
 
 // KeyManager returns the generation's internal key manager (nil when not
 // configured), for tests and tools.
@@ -143,9 +121,9 @@ func (s *Server) routesKeyManager(m *http.ServeMux, admin bool) {
 // startKeyManagerListener opens the internal key manager's dedicated
 // listener, if it has one. Its certificate comes from the serving
 // generation at each handshake; a changed address needs a restart.
-func (s *Server) startKeyManagerListener(cfg *Config) error {
+func (s *Server) startKeyManagerListener(cfg *config.Config) error {
 	k := cfg.InternalKeyManager
-	if k == nil || k.Listen == InternalKMListenAdmin {
+	if k == nil || k.Listen == config.InternalKMListenAdmin {
 		return nil
 	}
 	mux := http.NewServeMux()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/gatehouse/gatehouse/authn"
+	"github.com/gatehouse/gatehouse/gateway/config"
 )
 
 // extKeyManagers names, on an OpenAPI securityScheme, the key managers
@@ -14,7 +15,7 @@ const extKeyManagers = "x-gatehouse-key-managers"
 
 // schemeKeyManagers returns the key manager names of a bearer scheme: the
 // API definition's x-gatehouse-key-managers when present, else the config's.
-func schemeKeyManagers(def *SchemeDef, sc SchemeConfig) ([]string, error) {
+func schemeKeyManagers(def *SchemeDef, sc config.SchemeConfig) ([]string, error) {
 	return schemeNames(def, sc, extKeyManagers, sc.KeyManagers, "key manager")
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/authn/authntest"
+	"github.com/gatehouse/gatehouse/gateway/config"
 )
 
 const sharedSourceDoc = `
@@ -45,7 +46,7 @@ schemes: {oauth: {type: bearer, issuers: [corp]}}
 issuers:
   - {name: corp, issuer: "` + srv.Issuer() + `", jwks_url: "` + srv.JWKSURL() + `", audiences: [shop]` + extra + `}
 `
-		cfg, err := ParseConfig(filepath.Join(dir, "gatehouse.yaml"), []byte(raw))
+		cfg, err := config.Parse(filepath.Join(dir, "gatehouse.yaml"), []byte(raw))
 		if err != nil {
 			t.Fatal(err)
 		}

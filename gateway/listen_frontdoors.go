@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc"
 
+	"github.com/gatehouse/gatehouse/gateway/config"
 	"github.com/gatehouse/gatehouse/gateway/extauthz"
 	"github.com/gatehouse/gatehouse/gateway/forwardauth"
 	"github.com/gatehouse/gatehouse/gateway/frontdoor"
@@ -18,7 +19,7 @@ import (
 // frontDoorTLS is a front door's TLS configuration (nil: plaintext): the
 // public listener's protocol floor and suites, its own certificate, and a
 // required client certificate when client_ca_files are set.
-func (s *Server) frontDoorTLS(cfg *Config, fd *FrontDoorConfig) (*tls.Config, error) {
+func (s *Server) frontDoorTLS(cfg *config.Config, fd *config.FrontDoorConfig) (*tls.Config, error) {
 	if fd.TLS == nil {
 		return nil, nil
 	}
@@ -38,7 +39,7 @@ func (s *Server) frontDoorTLS(cfg *Config, fd *FrontDoorConfig) (*tls.Config, er
 }
 
 // startFrontDoors opens the ext_authz and forward-auth listeners.
-func (s *Server) startFrontDoors(cfg *Config) error {
+func (s *Server) startFrontDoors(cfg *config.Config) error {
 	if fd := cfg.Listen.ExtAuthz; fd != nil {
 		peers, err := frontdoor.ParsePeers(fd.TrustedProxies)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/gatehouse/gatehouse/gateway/config"
 	"github.com/gatehouse/gatehouse/gateway/edge"
 )
 
@@ -190,7 +191,7 @@ func (s *Server) overEdgeConns(srv *http.Server, p *http.Protocols) *http.Server
 
 // serveTLS serves the public TLS listener through a dispatcher: HTTP/2
 // connections to one server, inspected HTTP/1 connections to another.
-func (s *Server) serveTLS(cfg *Config, ln net.Listener, reject, flood func(string)) {
+func (s *Server) serveTLS(cfg *config.Config, ln net.Listener, reject, flood func(string)) {
 	tc := s.tlsConfig(cfg)
 	tc.NextProtos = []string{"h2", "http/1.1"}
 	d := newTLSDispatcher(ln, tc, tlsHandshakeTimeout(cfg.Listen), reject)
@@ -201,7 +202,7 @@ func (s *Server) serveTLS(cfg *Config, ln net.Listener, reject, flood func(strin
 
 // tlsHandshakeTimeout is net/http's: the smallest positive of the header,
 // read and write timeouts.
-func tlsHandshakeTimeout(l ListenConfig) time.Duration {
+func tlsHandshakeTimeout(l config.ListenConfig) time.Duration {
 	var t time.Duration
 	for _, d := range []time.Duration{l.ReadHeaderTimeout.D(), l.ReadTimeout.D(), l.WriteTimeout.D()} {
 		if d > 0 && (t == 0 || d < t) {

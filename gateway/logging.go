@@ -6,6 +6,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/gatehouse/gatehouse/gateway/audit"
+	"github.com/gatehouse/gatehouse/gateway/config"
 )
 
 // NewLogger builds the process logger from the log section: JSON by default,
@@ -15,7 +16,7 @@ import (
 // logTimeFormat is the timestamp of every log line (audit.TimeFormat).
 const logTimeFormat = audit.TimeFormat
 
-func NewLogger(c LogConfig, w io.Writer) hclog.Logger {
+func NewLogger(c config.LogConfig, w io.Writer) hclog.Logger {
 	level := hclog.LevelFromString(c.Level)
 	if c.Level == "off" {
 		level = hclog.Off

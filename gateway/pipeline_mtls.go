@@ -4,6 +4,7 @@ import (
 	"net/netip"
 
 	"github.com/gatehouse/gatehouse/authn"
+	"github.com/gatehouse/gatehouse/gateway/config"
 	"github.com/gatehouse/gatehouse/gateway/pipeline"
 )
 
@@ -12,7 +13,7 @@ import (
 
 // newForwardedCerts builds the extractor of cfg.mtls.forwarded_certificate
 // (nil when not configured) and the proxy CA trust, if any, for watching.
-func newForwardedCerts(cfg *Config) (*pipeline.ForwardedCerts, *authn.Trust, error) {
+func newForwardedCerts(cfg *config.Config) (*pipeline.ForwardedCerts, *authn.Trust, error) {
 	fc := cfg.MTLS.ForwardedCertificate
 	if fc == nil {
 		return nil, nil, nil

@@ -13,6 +13,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 
 	"github.com/gatehouse/gatehouse/bundles"
+	"github.com/gatehouse/gatehouse/gateway/config"
 	"github.com/gatehouse/gatehouse/gateway/openapi"
 	"github.com/gatehouse/gatehouse/gateway/pipeline"
 )
@@ -130,7 +131,7 @@ func differentialAPIs(t *testing.T) []*API {
 				if name != "" && !quickstart {
 					continue
 				}
-				api, err := openapi.LoadAPI(APIConfig{OpenAPI: f, Name: name, ScopeMode: mode, Upstream: "http://127.0.0.1:1"}, f)
+				api, err := openapi.LoadAPI(config.APIConfig{OpenAPI: f, Name: name, ScopeMode: mode, Upstream: "http://127.0.0.1:1"}, f)
 				if err != nil {
 					continue // a definition the tests expect to be refused
 				}

@@ -45,6 +45,11 @@ func (s *Server) dependencies(ctx context.Context, g *Generation, jwks []authn.J
 	if st := g.internalKM; st != nil && st.cfg.Store.Type == keymanager.StoreRedis {
 		d.Add("redis:internal_key_manager", "redis", d.Config.Redis, s.storeProbe.Check(ctx, st.store))
 	}
+	if c := g.dpopRedis; c != nil {
+		d.Add("redis:dpop", "redis", d.Config.Redis, s.dpopProbe.Check(ctx, c, func(ctx context.Context) error {
+			return c.Ping(ctx).Err()
+		}))
+	}
 	d.AddJWKS(jwks)
 	d.AddKeyManagers(g.keyManagers)
 	if lr := s.lastReload.Load(); lr != nil {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/bundles"
+	"github.com/gatehouse/gatehouse/gateway/config"
 )
 
 // The one reload path. SIGHUP (Reload), the file watchers (which call
@@ -33,7 +34,7 @@ var errTLSRemoved = errors.New("listen.tls cannot be removed while the HTTPS lis
 // serving; the error is logged, counted, and shown on /readyz.
 func (s *Server) Reload(ctx context.Context) error {
 	return s.rebuild(ctx, func(ctx context.Context) error {
-		cfg, err := LoadConfig(s.cfgPath)
+		cfg, err := config.Load(s.cfgPath)
 		if err != nil {
 			return err
 		}
@@ -74,7 +75,7 @@ func (s *Server) rebuild(ctx context.Context, build func(context.Context) error)
 // buildAndSwap builds a generation from cfg and the given remote bundles
 // and makes it the serving one. Nothing of the serving generation changes
 // before the build succeeded.
-func (s *Server) buildAndSwap(ctx context.Context, cfg *Config, remote []*bundles.Source) error {
+func (s *Server) buildAndSwap(ctx context.Context, cfg *config.Config, remote []*bundles.Source) error {
 	if cfg.Listen.TLS == nil && s.addr != nil {
 		return errTLSRemoved
 	}

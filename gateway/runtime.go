@@ -12,7 +12,7 @@ import (
 // applyRuntime sets GOGC and GOMEMLIMIT from cfg, unless the environment
 // already set them (an operator's explicit GOGC/GOMEMLIMIT is never
 // overridden). It runs at start and on every activated generation.
-func applyRuntime(cfg *Config, log hclog.Logger) {
+func applyRuntime(cfg *config.Config, log hclog.Logger) {
 	rt := cfg.Runtime
 	if _, set := os.LookupEnv("GOGC"); !set && rt.GCPercent != nil {
 		if old := debug.SetGCPercent(*rt.GCPercent); old != *rt.GCPercent {

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/gatehouse/gatehouse/gateway/config"
 )
 
 // unsetEnv removes name for the test and restores it afterwards.
@@ -30,7 +32,7 @@ func TestApplyRuntime(t *testing.T) {
 		debug.SetMemoryLimit(oldLimit)
 	})
 	p := 300
-	cfg := &Config{Runtime: RuntimeConfig{GCPercent: &p, MemoryLimit: "1GiB"}}
+	cfg := &config.Config{Runtime: config.RuntimeConfig{GCPercent: &p, MemoryLimit: "1GiB"}}
 
 	t.Run("config", func(t *testing.T) {
 		unsetEnv(t, "GOGC")
@@ -61,7 +63,7 @@ func TestApplyRuntime(t *testing.T) {
 		unsetEnv(t, "GOGC")
 		unsetEnv(t, "GOMEMLIMIT")
 		debug.SetGCPercent(100)
-		applyRuntime(&Config{}, hclog.NewNullLogger())
+		applyRuntime(&config.Config{}, hclog.NewNullLogger())
 		if got := debug.SetGCPercent(100); got != 100 {
 			t.Errorf("GOGC = %d without runtime config, want the runtime's 100", got)
 		}

@@ -54,6 +54,7 @@ type Server struct {
 	// token-store ping (gateway/health).
 	draining   atomic.Bool
 	storeProbe health.StoreProbe
+	dpopProbe  health.PingProbe
 
 	gen     atomic.Pointer[Generation]
 	metrics *metrics.Metrics

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 
 	"github.com/gatehouse/gatehouse/bundles"
+	"github.com/gatehouse/gatehouse/gateway/config"
 )
 
 // startRemote starts the bundle downloaders of policy.remote (if any) and
@@ -13,7 +14,7 @@ import (
 // or its persisted copy when the bundle service cannot be reached within
 // startup_timeout. Without either the gateway does not start: it would
 // decide without the bundle's rules and data (revocations, custom denies).
-func (s *Server) startRemote(ctx context.Context, cfg *Config) ([]*bundles.Source, error) {
+func (s *Server) startRemote(ctx context.Context, cfg *config.Config) ([]*bundles.Source, error) {
 	if cfg.Policy.Remote == nil {
 		return nil, nil
 	}
@@ -61,7 +62,7 @@ func (s *Server) stopRemote(ctx context.Context) {
 // processWide is the part of the config that lives as long as the process:
 // the bundle downloaders (with their ETags and verified state), the
 // decision-log writer (and its instance id) and the tracer provider.
-func processWide(cfg *Config) []byte {
+func processWide(cfg *config.Config) []byte {
 	b, _ := json.Marshal([]any{cfg.Policy.Remote, cfg.Policy.DecisionLogs, cfg.InstanceID, cfg.Tracing}) // maps of json.RawMessage always marshal
 	return b
 }
@@ -69,7 +70,7 @@ func processWide(cfg *Config) []byte {
 // checkRemoteUnchanged warns when a reloaded config changes policy.remote,
 // policy.decision_logs, instance_id or tracing: such a change takes effect
 // at the next start.
-func (s *Server) checkRemoteUnchanged(cfg *Config) {
+func (s *Server) checkRemoteUnchanged(cfg *config.Config) {
 	if !bytes.Equal(processWide(cfg), s.remoteCfg) {
 		s.log.Warn("policy.remote, policy.decision_logs, instance_id or tracing changed; the change takes effect at the next start")
 	}

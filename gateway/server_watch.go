@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/gatehouse/gatehouse/bundles"
+	"github.com/gatehouse/gatehouse/gateway/config"
 )
 
 // Watch starts reloading on file changes: the config file and every file the
@@ -62,7 +63,7 @@ func (s *Server) rewatch() {
 // the internal key manager's token store. The watchers never react to them,
 // even where they sit beside the config (the quickstart's decisions.jsonl)
 // or inside a watched directory; under traffic they change all the time.
-func outputFiles(cfg *Config) []string {
+func outputFiles(cfg *config.Config) []string {
 	var out []string
 	if dl := cfg.Policy.DecisionLogs; dl != nil && dl.File != "" {
 		out = append(out, cfg.File(dl.File))

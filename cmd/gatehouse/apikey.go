@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/authn/apikeys"
 	"github.com/gatehouse/gatehouse/gateway"
+	"github.com/gatehouse/gatehouse/gateway/config"
 )
 
 // apikeyCmd works with API keys offline, with the configured token service
@@ -91,7 +92,7 @@ func apikeyIssue(args []string, stdout, stderr io.Writer) int {
 		name, version, _ := strings.Cut(a, ":")
 		req.APIs = append(req.APIs, authn.APIRef{Name: name, Version: version})
 	}
-	cfg, err := gateway.LoadConfig(*cfgPath)
+	cfg, err := config.Load(*cfgPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "gatehouse apikey issue: %v\n", err)
 		return 1
@@ -130,7 +131,7 @@ func apikeyJWKS(args []string, stdout, stderr io.Writer) int {
 	if code, stop := parseFlags(fs, args, stdout, stderr); stop {
 		return code
 	}
-	cfg, err := gateway.LoadConfig(*cfgPath)
+	cfg, err := config.Load(*cfgPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "gatehouse apikey jwks: %v\n", err)
 		return 1

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/gateway"
+	"github.com/gatehouse/gatehouse/gateway/config"
 	"github.com/gatehouse/gatehouse/gateway/pipeline"
 )
 
@@ -81,7 +82,7 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		now = t
 	}
-	cfg, err := gateway.LoadConfig(*cfgPath)
+	cfg, err := config.Load(*cfgPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "gatehouse explain: %v\n", err)
 		return 1

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/gatehouse/gatehouse/gateway"
+	"github.com/gatehouse/gatehouse/gateway/config"
 )
 
 func runCmd(args []string, stdout, stderr io.Writer) int {
@@ -25,7 +26,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	if code, stop := parseFlags(fs, args, stdout, stderr); stop {
 		return code
 	}
-	cfg, err := gateway.LoadConfig(*cfgPath)
+	cfg, err := config.Load(*cfgPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "gatehouse: %v\n", err)
 		return 1

@@ -22,6 +22,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/authn/authntest"
 	"github.com/gatehouse/gatehouse/gateway"
+	"github.com/gatehouse/gatehouse/gateway/config"
 )
 
 // kustomizations are every directory users apply with `kubectl apply -k`.
@@ -289,7 +290,7 @@ func checkGateway(t *testing.T, d *appsv1.Deployment) {
 // then shutdown_timeout) fit in the termination grace period, or the
 // kubelet kills requests mid-drain.
 func checkDrainTiming(t *testing.T, d *appsv1.Deployment, cfgPath string) {
-	cfg, err := gateway.LoadConfig(cfgPath)
+	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +331,7 @@ func writeGatewayFiles(t *testing.T, r *rendered) string {
 	write(t, filepath.Join(root, "keys", "users.htpasswd"), authntest.Must(authntest.Htpasswd(map[string]string{"alice": "s3cret-pass"}, 4)))
 	t.Setenv("REDIS_PASSWORD", "test-only")
 
-	cfg, err := gateway.LoadConfig(filepath.Join(root, "config", "gatehouse.yaml"))
+	cfg, err := config.Load(filepath.Join(root, "config", "gatehouse.yaml"))
 	if err != nil {
 		t.Fatalf("config in the ConfigMap: %v", err)
 	}

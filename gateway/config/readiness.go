@@ -4,7 +4,8 @@ package config
 // outage makes the replica unready (required) or only degraded
 // (degraded_ok).
 type ReadinessConfig struct {
-	// Redis: the internal key manager's Redis token store.
+	// Redis: the internal key manager's Redis token store and the DPoP
+	// replay cache's Redis.
 	Redis string `json:"redis"`
 	// JWKS: each issuer's remote key set.
 	JWKS string `json:"jwks"`

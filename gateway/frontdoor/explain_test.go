@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/gateway"
+	"github.com/gatehouse/gatehouse/gateway/config"
 	"github.com/gatehouse/gatehouse/gateway/pipeline"
 )
 
@@ -24,7 +25,7 @@ import (
 func TestExplainMatchesProxy(t *testing.T) {
 	q := startQuickstart(t)
 	proxy, proxyCert := q.httpClient(false, ""), q.httpClient(true, "")
-	cfg, err := gateway.LoadConfig(filepath.Join(q.dir, "gatehouse.yaml"))
+	cfg, err := config.Load(filepath.Join(q.dir, "gatehouse.yaml"))
 	must(t, err)
 	gen, err := gateway.BuildGeneration(context.Background(), cfg, gateway.BuildOptions{})
 	must(t, err)

@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse/gatehouse/authn/apikeys"
 	"github.com/gatehouse/gatehouse/authn/authntest"
 	"github.com/gatehouse/gatehouse/gateway"
+	"github.com/gatehouse/gatehouse/gateway/config"
 )
 
 // The quickstart (examples/quickstart: its config, OpenAPI documents, users
@@ -122,7 +123,7 @@ func startQuickstartWith(t testing.TB, extra map[string]string) *quickstart {
 	cfgPath := filepath.Join(q.dir, "gatehouse.yaml")
 	must(t, os.WriteFile(cfgPath, out, 0o600))
 
-	loaded, err := gateway.LoadConfig(cfgPath)
+	loaded, err := config.Load(cfgPath)
 	must(t, err)
 	svc, err := gateway.APIKeyService(loaded)
 	must(t, err)
@@ -279,7 +280,7 @@ func selfSigned(t testing.TB) []byte {
 func TestExampleConfigs(t *testing.T) {
 	for _, name := range []string{"nginx", "caddy", "traefik", "envoy"} {
 		t.Run(name, func(t *testing.T) {
-			cfg, err := gateway.LoadConfig(filepath.Join("..", "..", "examples", name, "gatehouse.yaml"))
+			cfg, err := config.Load(filepath.Join("..", "..", "examples", name, "gatehouse.yaml"))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -128,6 +128,28 @@ const (
 	redisProbeTimeout = 500 * time.Millisecond
 )
 
+// PingProbe caches the last ping of one dependency (the DPoP replay
+// cache's Redis), as StoreProbe does for the token store.
+type PingProbe struct {
+	mu  sync.Mutex
+	key any
+	at  time.Time
+	err error
+}
+
+// Check calls ping (at most once per redisProbeTTL for the same key).
+func (p *PingProbe) Check(ctx context.Context, key any, ping func(context.Context) error) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.key == key && time.Since(p.at) < redisProbeTTL {
+		return p.err
+	}
+	ctx, cancel := context.WithTimeout(ctx, redisProbeTimeout)
+	defer cancel()
+	p.key, p.at, p.err = key, time.Now(), ping(ctx)
+	return p.err
+}
+
 // StoreProbe caches the last ping of a token store.
 type StoreProbe struct {
 	mu    sync.Mutex
