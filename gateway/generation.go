@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse/gatehouse/authn/keymanager"
 	"github.com/gatehouse/gatehouse/bundles"
 	"github.com/gatehouse/gatehouse/gateway/assertion"
+	"github.com/gatehouse/gatehouse/gateway/config"
 	"github.com/gatehouse/gatehouse/gateway/edge"
 	"github.com/gatehouse/gatehouse/gateway/openapi"
 	"github.com/gatehouse/gatehouse/gateway/pipeline"
@@ -35,7 +36,7 @@ type Generation struct {
 	// (gateway/pipeline/core.go). Evaluate is its method.
 	pipeline.Core
 	ID      uint64
-	Config  *Config
+	Config  *config.Config
 	Built   time.Time
 	closers []io.Closer
 	// jwks are the remote key sources the generation's issuers use.
@@ -108,7 +109,7 @@ type BuildOptions struct {
 // BuildGeneration reads every file the config references, builds
 // authenticators and routes, and compiles the policy. Any problem fails the
 // whole build: the caller keeps serving the previous generation.
-func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Generation, error) {
+func BuildGeneration(ctx context.Context, cfg *config.Config, opts BuildOptions) (*Generation, error) {
 	log := opts.Logger
 	if log == nil {
 		log = hclog.NewNullLogger()
@@ -119,7 +120,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	g := &Generation{ID: genCounter.Add(1), Config: cfg, Built: time.Now(), ops: map[*Operation]*pipeline.Op{}}
 	g.life.refs.Store(1)
 	g.life.closed = make(chan struct{})
-	var errs ConfigErrors
+	var errs config.Errors
 	seen := map[string]bool{}
 	fail := func(ptr string, err error) {
 		// A file or secret shared by many operations is reported once, at
@@ -128,7 +129,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 		if errors.As(err, &ak) {
 			ptr, err = ak.Pointer, ak.Err
 		}
-		ce := &ConfigError{File: cfg.Path, Pointer: ptr, Msg: err.Error()}
+		ce := &config.Error{File: cfg.Path, Pointer: ptr, Msg: err.Error()}
 		if !seen[ce.Error()] {
 			seen[ce.Error()] = true
 			errs = append(errs, ce)
@@ -156,7 +157,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	if ui := cfg.UpstreamIdentity; ui.Enabled != nil && *ui.Enabled {
 		var err error
 		if g.Asserter, err = assertion.Build(ui, ui.Files(cfg.File), opts.AssertionKeys); err != nil {
-			fail(identityKeyPointer(ui), err)
+			fail(config.IdentityKeyPointer(ui), err)
 		}
 	}
 	if t := cfg.Listen.TLS; t != nil {
@@ -271,7 +272,7 @@ func BuildGeneration(ctx context.Context, cfg *Config, opts BuildOptions) (*Gene
 	return g, nil
 }
 
-func resolveAll(cfg *Config, ps []string) []string {
+func resolveAll(cfg *config.Config, ps []string) []string {
 	out := make([]string, len(ps))
 	for i, p := range ps {
 		out[i] = cfg.File(p)
@@ -282,7 +283,7 @@ func resolveAll(cfg *Config, ps []string) []string {
 // compileOp builds the authenticators of op's schemes and prepares it for
 // the decision core. A scheme's challenge realm is its configured realm,
 // else the API's name.
-func compileOp(api *pipeline.API, op *Operation, f *authnFactory, cfg *Config) (*pipeline.Op, error) {
+func compileOp(api *pipeline.API, op *Operation, f *authnFactory, cfg *config.Config) (*pipeline.Op, error) {
 	auths := make([]authn.Authenticator, 0, len(op.Schemes))
 	for _, name := range op.Schemes {
 		a, err := f.get(api.API, api.Schemes[name])
@@ -332,7 +333,7 @@ func (g *Generation) Describe() string {
 }
 
 // upstreamEndpoint is how the reverse proxy reaches api's upstream.
-func upstreamEndpoint(cfg *Config, api *API) proxy.Endpoint {
+func upstreamEndpoint(cfg *config.Config, api *API) proxy.Endpoint {
 	u := cfg.Upstream
 	return proxy.Endpoint{
 		Scheme: api.Upstream.Scheme, Host: api.Upstream.Host, ResponseTimeout: api.UpstreamTimeout,

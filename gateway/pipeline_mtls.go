@@ -6,6 +6,7 @@ import (
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/gateway/config"
 	"github.com/gatehouse/gatehouse/gateway/pipeline"
+	shared "github.com/gatehouse/gatehouse/internal/config"
 )
 
 // The forwarded client certificate itself is read by
@@ -20,7 +21,7 @@ func newForwardedCerts(cfg *config.Config) (*pipeline.ForwardedCerts, *authn.Tru
 	}
 	var proxies []netip.Prefix
 	for _, p := range fc.TrustedProxies {
-		pfx, err := parsePrefix(p)
+		pfx, err := shared.ParsePrefix(p)
 		if err != nil {
 			return nil, nil, err
 		}

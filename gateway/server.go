@@ -25,6 +25,7 @@ import (
 	"github.com/gatehouse/gatehouse/gateway/assertion"
 	"github.com/gatehouse/gatehouse/gateway/audit"
 	"github.com/gatehouse/gatehouse/gateway/buildinfo"
+	"github.com/gatehouse/gatehouse/gateway/config"
 	"github.com/gatehouse/gatehouse/gateway/edge"
 	"github.com/gatehouse/gatehouse/gateway/health"
 	"github.com/gatehouse/gatehouse/gateway/metrics"
@@ -121,7 +122,7 @@ type Options struct {
 	ManageRuntime bool
 	// Config, when set, is the config already loaded from cfgPath (`run`
 	// reads it first for its log settings), so it is parsed once.
-	Config *Config
+	Config *config.Config
 }
 
 // New loads the config and builds the first generation. It fails if the
@@ -131,7 +132,7 @@ func New(ctx context.Context, cfgPath string, opts Options) (*Server, error) {
 	cfg := opts.Config
 	if cfg == nil {
 		var err error
-		if cfg, err = LoadConfig(cfgPath); err != nil {
+		if cfg, err = config.Load(cfgPath); err != nil {
 			return nil, err
 		}
 	}
@@ -279,7 +280,7 @@ func (s *Server) Start() error {
 	return nil
 }
 
-func (s *Server) publicServer(cfg *Config) *http.Server {
+func (s *Server) publicServer(cfg *config.Config) *http.Server {
 	l := cfg.Listen
 	srv := &http.Server{
 		Handler:           s,
@@ -321,7 +322,7 @@ func (s *Server) serve(srv *http.Server, ln net.Listener, useTLS bool) {
 // tlsConfig: TLS 1.2+ with AEAD suites only; the client certificate is
 // requested but not required at the handshake — per-API trust is checked after
 // routing, so one listener serves APIs with and without mTLS.
-func (s *Server) tlsConfig(cfg *Config) *tls.Config {
+func (s *Server) tlsConfig(cfg *config.Config) *tls.Config {
 	min := uint16(tls.VersionTLS12)
 	if cfg.Listen.TLS.MinVersion == "1.3" {
 		min = tls.VersionTLS13

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/gateway/audit"
 	"github.com/gatehouse/gatehouse/gateway/buildinfo"
+	"github.com/gatehouse/gatehouse/gateway/config"
 	"github.com/gatehouse/gatehouse/gateway/pipeline"
 	"github.com/gatehouse/gatehouse/gateway/tracing"
 	"github.com/gatehouse/gatehouse/internal/spans"
@@ -22,7 +23,7 @@ import (
 // header is touched, and the client's traceparent passes through the proxy
 // as any other header.
 
-func (s *Server) startTracing(ctx context.Context, cfg *Config) error {
+func (s *Server) startTracing(ctx context.Context, cfg *config.Config) error {
 	if cfg.Tracing == nil {
 		return nil
 	}
