@@ -48,7 +48,10 @@ const decisionShardMax = (authn.DefaultCacheSize + decisionShards - 1) / decisio
 
 const decisionShards = 16
 
-// Key is a decision cache key: exactly what a cacheable policy reads.
+// Key is a decision cache key: exactly what a cacheable policy reads. The
+// engine decides at build which policies are cacheable, from the input
+// paths listed in cacheableInputs (bundles/cacheable.go): a field added
+// here is added there, and the reverse.
 type Key struct {
 	op       *OpInput
 	ids      [MaxKeySchemes]*authn.Identity
