@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -146,6 +147,14 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 		revisions[name] = s.Revision()
 	}
 
+	// One compilation at a time in the process: OPA's type checker merges
+	// object types in place (ast/env.go mergeTypes in OPA v1.22), and the
+	// builtins' declared types are shared by every compiler, so two
+	// generations built at once (two servers in one process, a reload
+	// during another) race on them. Builds are rare; requests never wait
+	// on this.
+	compileMu.Lock()
+	defer compileMu.Unlock()
 	compiler := ast.NewCompiler().
 		WithCapabilities(caps).
 		WithEnablePrintStatements(false)
@@ -180,6 +189,9 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 	e.cacheable, e.uncacheableWhy = cacheability(compiler)
 	return e, nil
 }
+
+// compileMu serializes Load's compile and prepare steps (see Load).
+var compileMu sync.Mutex
 
 // BaseModules parses the base policy embedded in the binary (without its
 // tests), keyed "builtin:gatehouse/authz/<file>.rego" — what Load compiles
