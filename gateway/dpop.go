@@ -16,10 +16,10 @@ import (
 // reload keeps them (a proof used before a reload stays used), and a
 // Server closes the Redis clients at shutdown.
 type dpopReplays struct {
-	mu      sync.Mutex
-	caches  map[string]dpop.Replay
-	clients []redis.UniversalClient
-	// redis are the clients by cache key, for readiness (client).
+	mu     sync.Mutex
+	caches map[string]dpop.Replay
+	// redis are the Redis clients by cache key: closed by Close, pinged
+	// by /readyz (client).
 	redis map[string]redis.UniversalClient
 	// nonceKey is the process's random nonce key (no nonce_secret).
 	nonceKey []byte
@@ -72,7 +72,6 @@ func (p *dpopReplays) get(cfg *config.Config) (dpop.Replay, error) {
 		}
 		opts.MaxRetries = 1
 		client := redis.NewUniversalClient(opts)
-		p.clients = append(p.clients, client)
 		p.redis[key] = client
 		c = dpop.NewRedis(client, r.KeyPrefix)
 	}
@@ -117,10 +116,10 @@ func (p *dpopReplays) Close() error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, c := range p.clients {
+	for _, c := range p.redis {
 		_ = c.Close()
 	}
-	p.clients, p.caches, p.redis = nil, map[string]dpop.Replay{}, map[string]redis.UniversalClient{}
+	p.caches, p.redis = map[string]dpop.Replay{}, map[string]redis.UniversalClient{}
 	return nil
 }
 

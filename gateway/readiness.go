@@ -43,7 +43,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 func (s *Server) dependencies(ctx context.Context, g *Generation, jwks []authn.JWKSStatus) []health.Dependency {
 	d := health.Dependencies{Config: g.Config.Readiness}
 	if st := g.internalKM; st != nil && st.cfg.Store.Type == keymanager.StoreRedis {
-		d.Add("redis:internal_key_manager", "redis", d.Config.Redis, s.storeProbe.Check(ctx, st.store))
+		d.Add("redis:internal_key_manager", "redis", d.Config.Redis, s.storeProbe.Check(ctx, st.store, func(ctx context.Context) error {
+			return keymanager.Ping(ctx, st.store)
+		}))
 	}
 	if c := g.dpopRedis; c != nil {
 		d.Add("redis:dpop", "redis", d.Config.Redis, s.dpopProbe.Check(ctx, c, func(ctx context.Context) error {

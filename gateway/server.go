@@ -51,10 +51,10 @@ type Server struct {
 	auditFast *audit.Log
 
 	instanceID string // instance.go
-	// draining is set by Drain (drain.go); storeProbe caches /readyz's
-	// token-store ping (gateway/health).
+	// draining is set by Drain (drain.go); storeProbe and dpopProbe cache /readyz's
+	// Redis pings (gateway/health).
 	draining   atomic.Bool
-	storeProbe health.StoreProbe
+	storeProbe health.PingProbe
 	dpopProbe  health.PingProbe
 
 	gen     atomic.Pointer[Generation]

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/authn"
-	"github.com/gatehouse/gatehouse/authn/keymanager"
 	"github.com/gatehouse/gatehouse/gateway/config"
 )
 
@@ -121,15 +120,16 @@ func Issuers(srcs []*authn.RemoteJWKS) (all []authn.JWKSStatus, unavailable []st
 	return all, unavailable
 }
 
-// redisProbeTTL bounds how often /readyz pings the token store: balancers
+// redisProbeTTL bounds how often /readyz pings a Redis dependency: balancers
 // of a large fleet poll often, and the answer need not be fresher.
 const (
 	redisProbeTTL     = time.Second
 	redisProbeTimeout = 500 * time.Millisecond
 )
 
-// PingProbe caches the last ping of one dependency (the DPoP replay
-// cache's Redis), as StoreProbe does for the token store.
+// PingProbe caches the last ping of one dependency (the token store, the
+// DPoP replay cache's Redis), so /readyz polled by many balancers pings it
+// at most once per redisProbeTTL.
 type PingProbe struct {
 	mu  sync.Mutex
 	key any
@@ -147,26 +147,5 @@ func (p *PingProbe) Check(ctx context.Context, key any, ping func(context.Contex
 	ctx, cancel := context.WithTimeout(ctx, redisProbeTimeout)
 	defer cancel()
 	p.key, p.at, p.err = key, time.Now(), ping(ctx)
-	return p.err
-}
-
-// StoreProbe caches the last ping of a token store.
-type StoreProbe struct {
-	mu    sync.Mutex
-	store keymanager.Store
-	at    time.Time
-	err   error
-}
-
-// Check pings s (at most once per redisProbeTTL per store).
-func (p *StoreProbe) Check(ctx context.Context, s keymanager.Store) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.store == s && time.Since(p.at) < redisProbeTTL {
-		return p.err
-	}
-	ctx, cancel := context.WithTimeout(ctx, redisProbeTimeout)
-	defer cancel()
-	p.store, p.at, p.err = s, time.Now(), keymanager.Ping(ctx, s)
 	return p.err
 }
