@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
@@ -92,10 +91,5 @@ func (s *Signer) PrivateJWKMap() (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := json.Marshal(k)
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]any
-	return m, json.Unmarshal(b, &m)
+	return jwkMap(k)
 }

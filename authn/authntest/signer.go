@@ -163,6 +163,11 @@ func (s *Signer) JWKMap() (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	return jwkMap(k)
+}
+
+// jwkMap is k as the JSON object a key set or a DPoP proof header embeds.
+func jwkMap(k jwk.Key) (map[string]any, error) {
 	b, err := json.Marshal(k)
 	if err != nil {
 		return nil, err
