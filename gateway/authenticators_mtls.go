@@ -6,6 +6,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/gateway/config"
+	shared "github.com/gatehouse/gatehouse/internal/config"
 )
 
 // Client certificates are trusted per API, so unlike other schemes an mtls
@@ -59,7 +60,7 @@ func (f *authnFactory) trust(api *API) (*authn.Trust, error) {
 	if t, ok := f.trusts[key]; ok {
 		return t, nil
 	}
-	cas := resolveAll(f.cfg, api.Config.ClientCAFiles)
+	cas := shared.ResolvePaths(f.cfg.Dir, api.Config.ClientCAFiles)
 	if len(cas) == 0 {
 		cas = api.DocClientCAFiles
 	}
@@ -68,7 +69,7 @@ func (f *authnFactory) trust(api *API) (*authn.Trust, error) {
 	}
 	var crls []string
 	if m := api.Config.MTLS; m != nil {
-		crls = resolveAll(f.cfg, m.CRLFiles)
+		crls = shared.ResolvePaths(f.cfg.Dir, m.CRLFiles)
 	}
 	t, err := authn.NewTrust(api.Name, cas, crls)
 	if err != nil {

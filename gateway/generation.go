@@ -25,6 +25,7 @@ import (
 	"github.com/gatehouse/gatehouse/gateway/pipeline"
 	"github.com/gatehouse/gatehouse/gateway/proxy"
 	"github.com/gatehouse/gatehouse/gateway/ratelimit"
+	shared "github.com/gatehouse/gatehouse/internal/config"
 )
 
 // Generation is everything a request needs, built together and swapped
@@ -239,7 +240,7 @@ func BuildGeneration(ctx context.Context, cfg *config.Config, opts BuildOptions)
 
 	eng, err := bundles.Load(ctx, bundles.Options{
 		Base:    *cfg.Policy.Base,
-		Bundles: resolveAll(cfg, cfg.Policy.Bundles),
+		Bundles: shared.ResolvePaths(cfg.Dir, cfg.Policy.Bundles),
 		Remote:  opts.Remote,
 		Timeout: cfg.Policy.DecisionTimeout.D(),
 	})
@@ -270,14 +271,6 @@ func BuildGeneration(ctx context.Context, cfg *config.Config, opts BuildOptions)
 		return nil, err
 	}
 	return g, nil
-}
-
-func resolveAll(cfg *config.Config, ps []string) []string {
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		out[i] = cfg.File(p)
-	}
-	return out
 }
 
 // compileOp builds the authenticators of op's schemes and prepares it for

@@ -31,7 +31,7 @@ func newForwardedCerts(cfg *config.Config) (*pipeline.ForwardedCerts, *authn.Tru
 	var proxyAuth *authn.MTLS
 	if len(fc.ProxyCAFiles) > 0 {
 		var err error
-		if trust, err = authn.NewTrust("forwarding proxy", resolveAll(cfg, fc.ProxyCAFiles), nil); err != nil {
+		if trust, err = authn.NewTrust("forwarding proxy", shared.ResolvePaths(cfg.Dir, fc.ProxyCAFiles), nil); err != nil {
 			return nil, nil, err
 		}
 		if proxyAuth, err = authn.NewMTLS("forwarding-proxy", authn.MTLSConfig{Trust: trust}); err != nil {

@@ -49,7 +49,7 @@ func (k *SectionConfig) Build(dir string, log hclog.Logger) (*Built, error) {
 			return nil, config.AtKey("/certificate_file", err)
 		}
 	}
-	sc.Verification, err = LoadVerificationKeys(resolveAll(dir, k.VerificationJWKSFiles), resolveAll(dir, k.VerificationCertificateFiles), log)
+	sc.Verification, err = LoadVerificationKeys(config.ResolvePaths(dir, k.VerificationJWKSFiles), config.ResolvePaths(dir, k.VerificationCertificateFiles), log)
 	if err != nil {
 		return nil, err
 	}
@@ -118,12 +118,4 @@ func (k *SectionConfig) AuthnConfig(s *Service, static func() *authn.StaticAPIKe
 		cfg.SubscriptionValidation = k.SubscriptionValidation
 	}
 	return cfg
-}
-
-func resolveAll(dir string, ps []string) []string {
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		out[i] = config.ResolvePath(dir, p)
-	}
-	return out
 }

@@ -143,6 +143,15 @@ func ResolvePath(dir, p string) string {
 	return filepath.Join(dir, p)
 }
 
+// ResolvePaths is ResolvePath for each of ps, in order.
+func ResolvePaths(dir string, ps []string) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = ResolvePath(dir, p)
+	}
+	return out
+}
+
 // EscapePointer escapes one JSON pointer segment (RFC 6901).
 func EscapePointer(s string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
