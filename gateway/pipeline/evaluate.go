@@ -86,6 +86,24 @@ func (e *Evaluation) Input() ast.Value {
 	return e.input
 }
 
+// policyInput is the input the engine decides on: the keyed input
+// (Input.KeyedValue) when the policy reads nothing else and no evaluation
+// option (explain's tracer) wants to see the whole document, otherwise the
+// whole input (kept for the decision log).
+func (e *Evaluation) policyInput(keyed bool) ast.Value {
+	if keyed && e.in.Op != nil && e.in.Body == nil {
+		return e.in.KeyedValue()
+	}
+	return e.Input()
+}
+
+// engineKeyed reports whether the policy reads only what Input.KeyedValue
+// holds: bundles.Engine.Cacheable, decided once per engine build.
+func (c *Core) engineKeyed() bool {
+	ok, _ := c.Engine.Cacheable()
+	return ok
+}
+
 // Operation returns the matched operation, or nil.
 func (e *Evaluation) Operation() *openapi.Operation {
 	if e.Op == nil {
@@ -267,7 +285,7 @@ func (c *Core) evaluate(r *http.Request, requestID string, now time.Time, opts .
 	}
 	if !hit {
 		var err error
-		d, err = c.Engine.Decide(pctx, ev.Input(), opts...)
+		d, err = c.Engine.Decide(pctx, ev.policyInput(len(opts) == 0 && c.engineKeyed()), opts...)
 		if err != nil {
 			if traced {
 				endPolicySpan(sp, nil, false)
