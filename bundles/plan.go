@@ -85,6 +85,9 @@ type planContext struct {
 	// typesOfRank lists the identity types of each principal rank
 	// (principal.rego, type_rank), sorted.
 	typesOfRank map[int][]string
+	// revoked is the function that says a credential is revoked, and
+	// revokedSrc its Rego when the plans define it (revocationHelper).
+	revoked, revokedSrc string
 }
 
 // newPlanContext returns the context plans are built in, or nil when the
@@ -153,6 +156,7 @@ func newPlanContext(modules map[string]*ast.Module, data map[string]any) *planCo
 	for _, types := range pc.typesOfRank {
 		slices.Sort(types)
 	}
+	pc.revoked, pc.revokedSrc = revocationHelper(data)
 	return pc
 }
 
@@ -312,6 +316,9 @@ func (pc *planContext) planSource(pkg string, op opShape) string {
 		b.WriteString(body)
 	}
 	b.WriteString(" else := data.gatehouse.authz.decision\n")
+	if pc.revokedSrc != "" {
+		b.WriteString("\n" + pc.revokedSrc)
+	}
 	return b.String()
 }
 
