@@ -41,6 +41,16 @@ type Signer struct {
 	now      func() time.Time
 }
 
+// DefaultAlgorithm signs assertions when neither upstream_identity.algorithm
+// nor a key file says otherwise. A first-seen principal costs one signature:
+// Ed25519 signs in about 17 µs with no allocation on the 2-core machines of
+// `make bench`, ES256 (P-256) in about 31 µs with 63 allocations, and the
+// identity issue's budget for assertion work per new principal is ~20 µs.
+// Upstreams verify it with any JOSE library that implements RFC 8037
+// (README, "Identity-assertion algorithm"); those that cannot set
+// algorithm: ES256.
+const DefaultAlgorithm = "EdDSA"
+
 // ErrSigningKey is wrapped by problems with the assertion signing key.
 var ErrSigningKey = errors.New("identity assertion signing key")
 
@@ -60,15 +70,19 @@ func New(cfg Config, keyFile string) (*Signer, error) {
 func Build(cfg Config, files KeyFiles, gen *Generated) (*Signer, error) {
 	var signer crypto.Signer
 	var err error
+	alg := cfg.Algorithm
 	if files.Active != "" {
 		signer, err = readSigningKey(files.Active)
 	} else {
-		signer, err = gen.key(cfg.Algorithm)
+		if alg == "" {
+			alg = DefaultAlgorithm
+		}
+		signer, err = gen.key(alg)
 	}
 	if err != nil {
 		return nil, err
 	}
-	js, err := jose.NewSigner(signer, cfg.Algorithm, "JWT")
+	js, err := jose.NewSigner(signer, alg, "JWT")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSigningKey, err)
 	}

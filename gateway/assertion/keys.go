@@ -15,9 +15,9 @@ import (
 
 func generateKey(alg string) (crypto.Signer, error) {
 	switch alg {
-	case "", "ES256":
+	case "ES256":
 		return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case "EdDSA":
+	case "", "EdDSA":
 		_, k, err := ed25519.GenerateKey(rand.Reader)
 		return k, err
 	case "RS256":

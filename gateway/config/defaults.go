@@ -69,9 +69,8 @@ func (c *Config) applyDefaults() {
 		id.Issuer = "gatehouse"
 	}
 	setDur(&id.Lifetime, DefaultIdentityLifetime)
-	if id.Algorithm == "" {
-		id.Algorithm = "ES256"
-	}
+	// id.Algorithm stays empty unless set: a key file signs with its own
+	// algorithm, a generated key is assertion.DefaultAlgorithm.
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
 	}
