@@ -38,9 +38,10 @@ type directQuery struct {
 	store    storage.Store
 	body     ast.Body
 	qc       ast.QueryCompiler
+	ref      ast.Ref // the rule whose value is the decision
 }
 
-func newDirectQuery(compiler *ast.Compiler, store storage.Store) (*directQuery, error) {
+func newDirectQuery(compiler *ast.Compiler, store storage.Store, decisionRef ast.Ref) (*directQuery, error) {
 	query := ast.NewBody(ast.Equality.Expr(ast.VarTerm("_"), ast.NewTerm(decisionRef)))
 	qc := compiler.QueryCompiler().WithStrict(false)
 	body, err := qc.Compile(query)
@@ -61,7 +62,7 @@ func newDirectQuery(compiler *ast.Compiler, store storage.Store) (*directQuery, 
 	if !found {
 		return nil, fmt.Errorf("%w: compiled decision query %v does not read %v", ErrCompile, body, decisionRef)
 	}
-	return &directQuery{compiler: compiler, store: store, body: body, qc: qc}, nil
+	return &directQuery{compiler: compiler, store: store, body: body, qc: qc, ref: decisionRef}, nil
 }
 
 // eval returns the decision term, or nil when the decision is undefined.
@@ -100,7 +101,7 @@ func (q *directQuery) eval(ctx context.Context, input ast.Value) (*ast.Term, err
 	if err != nil {
 		return nil, err
 	}
-	out, _ := cache.Get(decisionRef)
+	out, _ := cache.Get(q.ref)
 	return out, nil
 }
 

@@ -51,6 +51,9 @@ type Options struct {
 	Remote []*Source
 	// Timeout bounds one decision; 0 means no bound beyond the caller's ctx.
 	Timeout time.Duration
+	// Operations are the gateway's operations; each gets a plan (plan.go)
+	// where the policy allows one: Engine.Plans, in the same order.
+	Operations []Operation
 }
 
 // Engine is one compiled, prepared policy set.
@@ -66,6 +69,8 @@ type Engine struct {
 	mask, drop *rego.PreparedEvalQuery
 	// unmask is data.system.log.unmask (decision-log body fields to keep).
 	unmask *rego.PreparedEvalQuery
+	// plans: Options.Operations[i] → its plan (nil: the full query).
+	plans []*Plan
 	// cacheable: decisions depend only on the operation, credentials,
 	// rejections and client certificate (see cacheable.go).
 	cacheable      bool
@@ -155,10 +160,8 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 	// on this.
 	compileMu.Lock()
 	defer compileMu.Unlock()
-	compiler := ast.NewCompiler().
-		WithCapabilities(caps).
-		WithEnablePrintStatements(false)
-	compiler.Compile(modules)
+	plans := buildPlans(opts.Operations, modules, data, caps)
+	compiler := compileWithPlans(modules, plans, caps)
 	if compiler.Failed() {
 		return nil, fmt.Errorf("%w: %w", ErrCompile, compiler.Errors)
 	}
@@ -177,11 +180,14 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCompile, err)
 	}
-	direct, err := newDirectQuery(compiler, store)
+	direct, err := newDirectQuery(compiler, store, decisionRef)
 	if err != nil {
 		return nil, err
 	}
 	e := &Engine{query: pq, direct: direct, compiler: compiler, store: data, revisions: revisions, timeout: opts.Timeout}
+	if e.plans, err = preparePlans(compiler, store, plans, len(opts.Operations)); err != nil {
+		return nil, err
+	}
 	if err := e.prepareLogQueries(ctx, store, caps); err != nil {
 		return nil, err
 	}
@@ -305,20 +311,13 @@ func (e *Engine) Data() map[string]any { return e.store }
 // allocations less than plain Eval (policies/bench_test.go, BenchmarkDecide
 // here).
 func (e *Engine) Decide(ctx context.Context, input ast.Value, opts ...rego.EvalOption) (*Decision, error) {
+	if len(opts) == 0 {
+		return e.decideDirect(ctx, e.direct, input)
+	}
 	if e.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, e.timeout)
 		defer cancel()
-	}
-	if len(opts) == 0 {
-		t, err := e.direct.eval(ctx, input)
-		if err != nil {
-			return nil, evalError(ctx, err)
-		}
-		if t == nil {
-			return nil, ErrUndefined
-		}
-		return decisionFrom(t.Value)
 	}
 	var buf [4]rego.EvalOption
 	evalOpts := append(buf[:0], rego.EvalParsedInput(input), evalAsTerm, evalNoMetrics)
@@ -333,6 +332,24 @@ func (e *Engine) Decide(ctx context.Context, input ast.Value, opts ...rego.EvalO
 	t, ok := rs[0].Expressions[0].Value.(*ast.Term)
 	if !ok {
 		return nil, fmt.Errorf("%w: decision is %T, not a term", ErrEval, rs[0].Expressions[0].Value)
+	}
+	return decisionFrom(t.Value)
+}
+
+// decideDirect evaluates q (the decision query or a plan) on the direct
+// evaluator.
+func (e *Engine) decideDirect(ctx context.Context, q *directQuery, input ast.Value) (*Decision, error) {
+	if e.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, e.timeout)
+		defer cancel()
+	}
+	t, err := q.eval(ctx, input)
+	if err != nil {
+		return nil, evalError(ctx, err)
+	}
+	if t == nil {
+		return nil, ErrUndefined
 	}
 	return decisionFrom(t.Value)
 }

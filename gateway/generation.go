@@ -171,6 +171,7 @@ func BuildGeneration(ctx context.Context, cfg *config.Config, opts BuildOptions)
 	}
 	routes := pipeline.NewRoutes()
 	seenBase := map[string]string{}
+	var planned []*pipeline.Op // in Options.Operations order
 	for i, ac := range cfg.APIs {
 		ptr := fmt.Sprintf("/apis/%d", i)
 		api, err := openapi.LoadAPI(ac, cfg.File(ac.OpenAPI))
@@ -198,6 +199,7 @@ func BuildGeneration(ctx context.Context, cfg *config.Config, opts BuildOptions)
 			}
 			routes.Add(cop)
 			g.ops[op] = cop
+			planned = append(planned, cop)
 		}
 		g.APIs = append(g.APIs, ca)
 	}
@@ -238,11 +240,16 @@ func BuildGeneration(ctx context.Context, cfg *config.Config, opts BuildOptions)
 	g.jwks = authns.jwks
 	authn.WaitSources(ctx, log, authns.created)
 
+	planOps := make([]bundles.Operation, len(planned))
+	for i, op := range planned {
+		planOps[i] = bundles.Operation{API: op.Input.API, Operation: op.Input.Operation, Schemes: op.Input.Schemes}
+	}
 	eng, err := bundles.Load(ctx, bundles.Options{
-		Base:    *cfg.Policy.Base,
-		Bundles: shared.ResolvePaths(cfg.Dir, cfg.Policy.Bundles),
-		Remote:  opts.Remote,
-		Timeout: cfg.Policy.DecisionTimeout.D(),
+		Base:       *cfg.Policy.Base,
+		Bundles:    shared.ResolvePaths(cfg.Dir, cfg.Policy.Bundles),
+		Remote:     opts.Remote,
+		Timeout:    cfg.Policy.DecisionTimeout.D(),
+		Operations: planOps,
 	})
 	if err == nil {
 		err = probePolicy(ctx, g, eng)
@@ -252,6 +259,9 @@ func BuildGeneration(ctx context.Context, cfg *config.Config, opts BuildOptions)
 		return nil, err
 	}
 	g.Engine = eng
+	for i, plan := range eng.Plans() {
+		planned[i].Plan = plan
+	}
 	g.Assertions = assertion.NewCache()
 	if ok, why := eng.Cacheable(); ok {
 		g.Decisions = pipeline.NewCache()

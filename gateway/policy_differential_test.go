@@ -24,7 +24,8 @@ import (
 // (no fast paths) evaluated by OPA's rego package. This test generates inputs
 // for every operation of the quickstart and the test API definitions, under
 // the base policy alone and with each example and test bundle, and compares
-// the whole decision documents. It is a correctness test: it never times.
+// the whole decision documents, and so does each operation's plan
+// (bundles/plan.go). It is a correctness test: it never times.
 func TestPolicyDifferential(t *testing.T) {
 	apis := differentialAPIs(t)
 	// Only examples/bundles/acme has rules for the API named "shapes".
@@ -52,9 +53,35 @@ func TestPolicyDifferential(t *testing.T) {
 	for setName, dirs := range bundleSets {
 		t.Run(setName, func(t *testing.T) {
 			t.Parallel()
-			eng, err := bundles.Load(ctx, bundles.Options{Base: true, Bundles: dirs})
+			apis := unnamed
+			if setName == "acme" {
+				apis = shapes
+			}
+			// Every operation gets its plan (bundles/plan.go), as the
+			// gateway's do; the plan's decision must equal the reference too.
+			var ops []bundles.Operation
+			opIndex := map[*Operation]int{}
+			for _, api := range apis {
+				for _, op := range api.Operations {
+					opIndex[op] = len(ops)
+					ops = append(ops, bundles.Operation{API: pipeline.APIValue(api), Operation: pipeline.OperationValue(op), Schemes: pipeline.SchemesValue(op)})
+				}
+			}
+			eng, err := bundles.Load(ctx, bundles.Options{Base: true, Bundles: dirs, Operations: ops})
 			if err != nil {
 				t.Fatal(err)
+			}
+			planned := 0
+			for _, p := range eng.Plans() {
+				if p != nil {
+					planned++
+				}
+			}
+			t.Logf("%d of %d operations planned", planned, len(ops))
+			// acme's upstream headers leave no plan (the full decision
+			// carries them); every other set must plan every operation.
+			if setName != "acme" && planned != len(ops) {
+				t.Fatalf("%d of %d operations planned: the comparison would miss the rest", planned, len(ops))
 			}
 			ref, err := rego.New(
 				rego.Query("data.gatehouse.authz.full_decision"),
@@ -65,12 +92,9 @@ func TestPolicyDifferential(t *testing.T) {
 				t.Fatal(err)
 			}
 			n := 0
-			apis := unnamed
-			if setName == "acme" {
-				apis = shapes
-			}
 			for _, api := range apis {
 				for _, op := range api.Operations {
+					plan := eng.Plans()[opIndex[op]]
 					for i, in := range differentialInputs(op) {
 						if i%every != 0 {
 							continue
@@ -89,6 +113,10 @@ func TestPolicyDifferential(t *testing.T) {
 								t.Fatalf("%s %s %s (rego): %v", api.Name, op.ID, in.name, err)
 							}
 						}
+						planned, err := eng.DecidePlan(ctx, plan, in.value)
+						if err != nil {
+							t.Fatalf("%s %s %s (plan): %v", api.Name, op.ID, in.name, err)
+						}
 						rs, err := ref.Eval(ctx, rego.EvalParsedInput(in.value))
 						if err != nil || len(rs) != 1 {
 							t.Fatalf("%s %s %s (reference): %v %v", api.Name, op.ID, in.name, rs, err)
@@ -97,8 +125,8 @@ func TestPolicyDifferential(t *testing.T) {
 						if err != nil {
 							t.Fatal(err)
 						}
-						if got.Value.Compare(want) != 0 || viaRego.Value.Compare(want) != 0 {
-							t.Errorf("%s %s %s:\n decision %v\n via rego %v\n full     %v", api.Name, op.ID, in.name, got.Value, viaRego.Value, want)
+						if got.Value.Compare(want) != 0 || viaRego.Value.Compare(want) != 0 || planned.Value.Compare(want) != 0 {
+							t.Errorf("%s %s %s:\n decision %v\n via rego %v\n plan     %v\n full     %v", api.Name, op.ID, in.name, got.Value, viaRego.Value, planned.Value, want)
 						}
 					}
 				}

@@ -203,7 +203,7 @@ func BenchmarkDecision(b *testing.B) {
 
 // engineWith loads the embedded policy through bundles.Load, the way the
 // gateway does, with data as the one extra bundle.
-func engineWith(tb testing.TB, data map[string]any) *bundles.Engine {
+func engineWith(tb testing.TB, data map[string]any, ops ...bundles.Operation) *bundles.Engine {
 	tb.Helper()
 	dir := tb.TempDir()
 	raw, err := json.Marshal(data)
@@ -213,16 +213,55 @@ func engineWith(tb testing.TB, data map[string]any) *bundles.Engine {
 	if err := os.WriteFile(filepath.Join(dir, "data.json"), raw, 0o600); err != nil {
 		tb.Fatal(err)
 	}
-	e, err := bundles.Load(context.Background(), bundles.Options{Base: true, Bundles: []string{dir}})
+	e, err := bundles.Load(context.Background(), bundles.Options{Base: true, Bundles: []string{dir}, Operations: ops})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return e
 }
 
-// BenchmarkDecisionEngine is BenchmarkDecision through bundles.Engine.Decide,
-// the gateway's own evaluation path (no decision cache).
+// operationOf is the part of in a gateway fixes per operation.
+func operationOf(in ast.Value) bundles.Operation {
+	obj := in.(ast.Object)
+	return bundles.Operation{
+		API:       obj.Get(ast.StringTerm("api")),
+		Operation: obj.Get(ast.StringTerm("operation")),
+		Schemes:   obj.Get(ast.StringTerm("schemes")),
+	}
+}
+
+// BenchmarkDecisionEngine is BenchmarkDecision through bundles.Engine, the
+// gateway's own evaluation path (no decision cache): each case's operation
+// has its plan (bundles/plan.go), as the gateway's operations do.
 func BenchmarkDecisionEngine(b *testing.B) {
+	cases := benchCases()
+	ops := make([]bundles.Operation, len(cases))
+	for i, c := range cases {
+		ops[i] = operationOf(c.input)
+	}
+	e := engineWith(b, benchData(), ops...)
+	ctx := context.Background()
+	for i, c := range cases {
+		plan := e.Plans()[i]
+		if plan == nil {
+			b.Fatalf("%s: no plan", c.name)
+		}
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				d, err := e.DecidePlan(ctx, plan, c.input)
+				if err != nil || d.Allow != c.allow {
+					b.Fatal(d, err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkDecisionEngineFull is BenchmarkDecisionEngine on the full
+// decision query (no plan): what operations without a plan, and inputs
+// their plan gives way on, cost.
+func BenchmarkDecisionEngineFull(b *testing.B) {
 	e := engineWith(b, benchData())
 	ctx := context.Background()
 	for _, c := range benchCases() {

@@ -285,7 +285,11 @@ func (c *Core) evaluate(r *http.Request, requestID string, now time.Time, opts .
 	}
 	if !hit {
 		var err error
-		d, err = c.Engine.Decide(pctx, ev.policyInput(len(opts) == 0 && c.engineKeyed()), opts...)
+		if len(opts) == 0 {
+			d, err = c.Engine.DecidePlan(pctx, op.Plan, ev.policyInput(c.engineKeyed()))
+		} else {
+			d, err = c.Engine.Decide(pctx, ev.policyInput(false), opts...)
+		}
 		if err != nil {
 			if traced {
 				endPolicySpan(sp, nil, false)

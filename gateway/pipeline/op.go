@@ -8,6 +8,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/gatehouse/gatehouse/authn"
+	"github.com/gatehouse/gatehouse/bundles"
 	"github.com/gatehouse/gatehouse/gateway/assertion"
 	"github.com/gatehouse/gatehouse/gateway/edge"
 	"github.com/gatehouse/gatehouse/gateway/openapi"
@@ -57,6 +58,9 @@ type Op struct {
 	// noQueryToken: a bearer operation that refuses access_token in the
 	// query (querytoken.go).
 	noQueryToken bool
+	// Plan is the operation's specialised decision in its generation's
+	// engine (bundles/plan.go); nil: the full decision query.
+	Plan *bundles.Plan
 }
 
 // NewOp prepares op of api with the authenticators of its schemes (in

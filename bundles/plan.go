@@ -1,0 +1,345 @@
+package bundles
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// A plan is the base policy's decision specialised to one operation: what
+// OPA's partial evaluation would leave of data.gatehouse.authz.decision with
+// input.api, input.operation, input.schemes and the bundle data known, for
+// the shapes a gateway decides most (one alternative's credentials and
+// nothing else; no credential; one rejected credential). OPA does not
+// partially evaluate rules with else (topdown/eval.go saves them whole), and
+// the base decision is an else chain, so the residual is written here, at
+// generation build, as one Rego rule per operation shape:
+//
+//	decision := <allow> if { <checks of the credentials> }
+//	else := <deny> if { ... }
+//	else := data.gatehouse.authz.decision
+//
+// Every body yields exactly what data.gatehouse.authz.full_decision yields
+// for the inputs it applies to and gives way to the full decision otherwise
+// (several credentials beyond one alternative, revocation, subscription
+// validation, certificate binding, custom deny reasons, ...). The checks call
+// the base policy's own functions wherever its semantics are not a plain
+// lookup (revoked_credential, api_key_allowed, lacks_scope, unmet,
+// holds_any_scope), so a change there reaches the plans too.
+// gateway/policy_differential_test.go compares plans with full_decision on
+// generated inputs for every quickstart and test operation.
+//
+// Plans are built only when everything they take as known is known: the base
+// policy is loaded, no user module defines rules under data.gatehouse except
+// in gatehouse.custom, and the base policy's deny_reasons rules are the ones
+// listed in baseDenyReasons. User rules keep working unchanged: when
+// data.gatehouse.custom.deny is defined (rules or data) every body also
+// requires count(deny_reasons) == 0, and when custom headers, response
+// headers or request headers to remove are defined there are no plans at all
+// (the decision carries them: full_decision builds it).
+
+// Operation is the part of the policy input fixed per operation, exactly as
+// the gateway sends it: input.api, input.operation and input.schemes.
+type Operation struct {
+	API, Operation, Schemes *ast.Term
+}
+
+// Plan is an operation's specialised decision query; a nil *Plan is the full
+// query.
+type Plan struct {
+	q *directQuery
+}
+
+// planPackage is where plan modules live: under the base policy's package,
+// which user bundles may not declare (source.go, checkSources).
+const planPackage = "gatehouse.authz.plans"
+
+// baseDenyReasons counts the deny_reasons rules of each base policy file
+// that the plans' inline checks stand for (subscriptions, apikeys, binding)
+// or take as known (same_principal and binding's second rule read
+// data.gatehouse.config per API; custom reads data.gatehouse.custom.deny).
+// A base policy whose deny_reasons differ gets no plans: a new rule must be
+// mirrored in planChecks first.
+var baseDenyReasons = map[string]int{
+	"builtin:gatehouse/authz/subscriptions.rego":  1,
+	"builtin:gatehouse/authz/apikeys.rego":        1,
+	"builtin:gatehouse/authz/binding.rego":        2,
+	"builtin:gatehouse/authz/same_principal.rego": 1,
+	"builtin:gatehouse/authz/custom.rego":         2,
+}
+
+var (
+	gatehouseRef  = ast.MustParseRef("data.gatehouse")
+	customRef     = ast.MustParseRef("data.gatehouse.custom")
+	authzRef      = ast.MustParseRef("data.gatehouse.authz")
+	denyReasonsNm = ast.Var("deny_reasons")
+)
+
+// planContext is what every plan of one engine takes as known.
+type planContext struct {
+	data       map[string]any
+	customDeny bool // data.gatehouse.custom.deny may be defined
+}
+
+// newPlanContext returns the context plans are built in, or nil when the
+// modules and data leave nothing to take as known (see the package comment
+// above).
+func newPlanContext(modules map[string]*ast.Module, data map[string]any) *planContext {
+	deny := map[string]int{}
+	defined := map[string]bool{}
+	for name, m := range modules {
+		builtin := strings.HasPrefix(name, "builtin:")
+		path := m.Package.Path
+		switch {
+		case path.HasPrefix(customRef):
+			if len(path) > len(customRef) {
+				defined[string(path[len(customRef)].Value.(ast.String))] = true
+			}
+			for _, r := range m.Rules {
+				if len(path) == len(customRef) {
+					defined[r.Head.Ref()[0].Value.String()] = true
+				}
+			}
+		case path.HasPrefix(gatehouseRef) && !builtin:
+			return nil
+		case path.Equal(authzRef):
+			for _, r := range m.Rules {
+				if r.Head.Ref()[0].Value.Compare(denyReasonsNm) == 0 {
+					deny[name]++
+				}
+			}
+		}
+	}
+	if len(deny) != len(baseDenyReasons) {
+		return nil
+	}
+	for f, n := range baseDenyReasons {
+		if deny[f] != n {
+			return nil
+		}
+	}
+	if custom, ok := lookup(data, "gatehouse", "custom").(map[string]any); ok {
+		for k := range custom {
+			defined[k] = true
+		}
+	}
+	for _, shaped := range []string{"headers", "response_headers", "request_headers_to_remove"} {
+		// Quoted names: a rule head is printed as a var, a data key as is.
+		if defined[shaped] || defined[`"`+shaped+`"`] {
+			return nil
+		}
+	}
+	return &planContext{data: data, customDeny: defined["deny"] || defined[`"deny"`]}
+}
+
+// lookup walks nested maps; nil when a step is missing.
+func lookup(v any, path ...string) any {
+	for _, p := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[p]
+	}
+	return v
+}
+
+// opShape is what a plan reads of an Operation.
+type opShape struct {
+	api       string
+	public    bool
+	scopeAny  bool
+	security  []alternative
+	apiKeyish map[string]bool // schemes of OpenAPI type apiKey
+}
+
+type alternative struct {
+	schemes []string            // sorted
+	scopes  map[string][]string // scheme → required scopes, as declared
+}
+
+// shapeOf reads op, or returns false when it is not of the expected form.
+func shapeOf(op Operation) (opShape, bool) {
+	var s opShape
+	api, ok1 := op.API.Value.(ast.Object)
+	o, ok2 := op.Operation.Value.(ast.Object)
+	schemes, ok3 := op.Schemes.Value.(ast.Object)
+	if !ok1 || !ok2 || !ok3 {
+		return s, false
+	}
+	name, ok := termString(api.Get(ast.InternedTerm("name")))
+	if !ok {
+		return s, false
+	}
+	s.api = name
+	pub, ok := o.Get(ast.InternedTerm("public")).Value.(ast.Boolean)
+	if !ok {
+		return s, false
+	}
+	s.public = bool(pub)
+	mode, _ := termString(o.Get(ast.InternedTerm("scope_mode")))
+	s.scopeAny = mode == "any"
+	sec, ok := o.Get(ast.InternedTerm("security")).Value.(*ast.Array)
+	if !ok {
+		return s, false
+	}
+	for i := range sec.Len() {
+		obj, ok := sec.Elem(i).Value.(ast.Object)
+		if !ok {
+			return s, false
+		}
+		alt := alternative{scopes: map[string][]string{}}
+		for _, k := range obj.Keys() {
+			scheme, ok := termString(k)
+			arr, ok2 := obj.Get(k).Value.(*ast.Array)
+			if !ok || !ok2 {
+				return s, false
+			}
+			var scopes []string
+			for j := range arr.Len() {
+				sc, ok := termString(arr.Elem(j))
+				if !ok {
+					return s, false
+				}
+				scopes = append(scopes, sc)
+			}
+			alt.schemes = append(alt.schemes, scheme)
+			alt.scopes[scheme] = scopes
+		}
+		slices.Sort(alt.schemes)
+		s.security = append(s.security, alt)
+	}
+	s.apiKeyish = map[string]bool{}
+	for _, k := range schemes.Keys() {
+		name, _ := termString(k)
+		def, ok := schemes.Get(k).Value.(ast.Object)
+		if !ok {
+			continue
+		}
+		if t, _ := termString(def.Get(ast.InternedTerm("type"))); t == "apiKey" {
+			s.apiKeyish[name] = true
+		}
+	}
+	return s, true
+}
+
+func termString(t *ast.Term) (string, bool) {
+	if t == nil {
+		return "", false
+	}
+	s, ok := t.Value.(ast.String)
+	return string(s), ok
+}
+
+func quote(s string) string { return ast.StringTerm(s).String() }
+
+func quoteList(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = quote(s)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}
+
+// planSource is the Rego of op's plan in package pkg, or "" when no body of
+// it would apply (the operation is better served by the full query).
+func (pc *planContext) planSource(pkg string, op opShape) string {
+	// Per-API data the plans take as absent.
+	for _, k := range []string{"require_certificate_binding", "same_principal"} {
+		if m, ok := lookup(pc.data, "gatehouse", "config", k).(map[string]any); ok {
+			if _, ok := m[op.api]; ok {
+				return ""
+			}
+		}
+	}
+	var bodies []string
+	switch {
+	case op.public:
+		if len(op.security) > 0 {
+			return ""
+		}
+		bodies = append(bodies, pc.body(`{"allow": true, "reasons": [], "alternative": -1, "schemes": [], "principal": {}}`,
+			"input.credentials == {}", "input.rejections == {}"))
+	case len(op.security) == 0:
+		return ""
+	default:
+		bodies = pc.authBodies(op)
+	}
+	if len(bodies) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "package %s\n\ndecision := ", pkg)
+	for i, body := range bodies {
+		if i > 0 {
+			b.WriteString(" else := ")
+		}
+		b.WriteString(body)
+	}
+	b.WriteString(" else := data.gatehouse.authz.decision\n")
+	return b.String()
+}
+
+// body is one `value if { conds }` of the chain, with the generic deny
+// reasons check when users' deny rules may add reasons.
+func (pc *planContext) body(value string, conds ...string) string {
+	if pc.customDeny {
+		conds = append(conds, "count(data.gatehouse.authz.deny_reasons) == 0")
+	}
+	return value + " if {\n\t" + strings.Join(conds, "\n\t") + "\n}"
+}
+
+// planSet is the plan modules of one engine and which operation uses which.
+type planSet struct {
+	modules map[string]*ast.Module // by module name "plan:p<i>"
+	refs    []ast.Ref              // decision rule of p<i>
+	ofOp    []int                  // Options.Operations[i] → index in refs, or -1
+}
+
+// buildPlans writes and parses the plans of ops; operations of the same
+// shape share one. nil when there are none.
+func buildPlans(ops []Operation, modules map[string]*ast.Module, data map[string]any, caps *ast.Capabilities) *planSet {
+	if len(ops) == 0 {
+		return nil
+	}
+	pc := newPlanContext(modules, data)
+	if pc == nil {
+		return nil
+	}
+	ps := &planSet{modules: map[string]*ast.Module{}, ofOp: make([]int, len(ops))}
+	bySource := map[string]int{}
+	const placeholder = planPackage + ".p"
+	for i, op := range ops {
+		ps.ofOp[i] = -1
+		shape, ok := shapeOf(op)
+		if !ok {
+			continue
+		}
+		src := pc.planSource(placeholder, shape)
+		if src == "" {
+			continue
+		}
+		if n, ok := bySource[src]; ok {
+			ps.ofOp[i] = n
+			continue
+		}
+		n := len(ps.refs)
+		pkg := fmt.Sprintf("%s.p%d", planPackage, n)
+		name := fmt.Sprintf("plan:p%d", n)
+		m, err := ast.ParseModuleWithOpts(name, strings.Replace(src, placeholder, pkg, 1),
+			ast.ParserOptions{RegoVersion: ast.RegoV1, Capabilities: caps})
+		if err != nil {
+			continue // a scheme name Rego cannot quote: the full query serves
+		}
+		bySource[src] = n
+		ps.modules[name] = m
+		ps.refs = append(ps.refs, ast.MustParseRef("data."+pkg+".decision"))
+		ps.ofOp[i] = n
+	}
+	if len(ps.refs) == 0 {
+		return nil
+	}
+	return ps
+}

@@ -1,0 +1,195 @@
+package bundles
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// The bodies of a non-public operation's plan (plan.go), in the order the
+// evaluator tries them: an allow per alternative, insufficient_scope, then
+// the two denials without a verified credential. Each states its conditions
+// against policies/gatehouse/authz (decision.rego, requirements.rego,
+// principal.rego, revocation.rego and the deny_reasons files).
+
+func (pc *planContext) authBodies(op opShape) []string {
+	var bodies []string
+	anonymous := false
+	for k, alt := range op.security {
+		if len(alt.schemes) == 0 {
+			anonymous = true
+			continue
+		}
+		if b := pc.allowBody(op, k); b != "" {
+			bodies = append(bodies, b)
+		}
+	}
+	if len(op.security) == 1 && len(op.security[0].schemes) > 0 {
+		if b := pc.insufficientBody(op); b != "" {
+			bodies = append(bodies, b)
+		}
+	}
+	if anonymous {
+		// With {} among the alternatives, no credential is an allow (or
+		// another reason): the full decision answers.
+		return bodies
+	}
+	// No credential, nothing rejected: credentials_missing (no alternative
+	// is present; deny_reasons of the base policy all need a credential or
+	// a satisfied alternative).
+	bodies = append(bodies, pc.body(`{"allow": false, "reasons": ["credentials_missing"], "alternative": -1}`,
+		"input.credentials == {}", "input.rejections == {}"))
+	// One rejected credential of the operation and no verified one:
+	// credentials_invalid (no alternative can be satisfied, so no
+	// fallthrough), with the rejection in the challenge.
+	for _, s := range schemesOf(op) {
+		bodies = append(bodies, pc.body(
+			fmt.Sprintf(`{"allow": false, "reasons": ["credentials_invalid"], "alternative": -1, "rejected": {%s: reason}}`, quote(s)),
+			"input.credentials == {}",
+			"count(input.rejections) == 1",
+			fmt.Sprintf("reason := input.rejections[%s].reason", quote(s)),
+			`reason != "revoked"`))
+	}
+	return bodies
+}
+
+// schemesOf lists the schemes the operation's alternatives name, sorted.
+func schemesOf(op opShape) []string {
+	var out []string
+	for _, alt := range op.security {
+		for _, s := range alt.schemes {
+			if !slices.Contains(out, s) {
+				out = append(out, s)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// allowBody allows with alternative k when exactly its credentials were
+// verified, nothing was rejected, they carry the scopes, and nothing revokes
+// or denies them. Every earlier alternative that names a scheme outside
+// alternative k is then unsatisfied, so k is the minimum of satisfied; when
+// an earlier one names only schemes of k, there is no body (the full
+// decision answers).
+func (pc *planContext) allowBody(op opShape, k int) string {
+	alt := op.security[k]
+	for _, prev := range op.security[:k] {
+		if len(prev.schemes) == 0 {
+			continue
+		}
+		outside := false
+		for _, s := range prev.schemes {
+			outside = outside || !slices.Contains(alt.schemes, s)
+		}
+		if !outside {
+			return ""
+		}
+	}
+	conds := credentialBindings(alt)
+	for i, s := range alt.schemes {
+		c := fmt.Sprintf("c%d", i)
+		scopes := alt.scopes[s]
+		switch {
+		case !op.scopeAny:
+			for _, sc := range scopes {
+				conds = append(conds, fmt.Sprintf("%s in %s.scopes", quote(sc), c))
+			}
+		case len(scopes) == 1:
+			conds = append(conds, fmt.Sprintf("%s in %s.scopes", quote(scopes[0]), c))
+		case len(scopes) > 1:
+			conds = append(conds, fmt.Sprintf("data.gatehouse.authz.holds_any_scope(%s, %s)", c, quoteList(scopes)))
+		}
+	}
+	conds = append(conds, pc.credentialChecks(op, alt)...)
+	principal := "c0"
+	if len(alt.schemes) > 1 {
+		// principal.rego, primary_scheme: the lowest [rank of the
+		// credential's type, scheme name].
+		ranked := make([]string, len(alt.schemes))
+		for i, s := range alt.schemes {
+			ranked[i] = fmt.Sprintf("[object.get(data.gatehouse.authz.type_rank, c%d.type, 3), %s]", i, quote(s))
+		}
+		conds = append(conds, "primary := min({"+strings.Join(ranked, ", ")+"})",
+			"principal := input.credentials[primary[1]]")
+		principal = "principal"
+	}
+	value := fmt.Sprintf(`{"allow": true, "reasons": [], "alternative": %d, "schemes": %s, "principal": %s}`,
+		k, quoteList(alt.schemes), principal)
+	return pc.body(value, conds...)
+}
+
+// insufficientBody denies with insufficient_scope an operation of one
+// alternative when exactly its credentials were verified, nothing was
+// rejected, nothing revokes or denies them, and one lacks a scope.
+// required_scopes is then every scope of the alternative, sorted.
+func (pc *planContext) insufficientBody(op opShape) string {
+	alt := op.security[0]
+	var lacks string
+	switch {
+	case !op.scopeAny && len(alt.schemes) == 1:
+		lacks = fmt.Sprintf("data.gatehouse.authz.lacks_scope(c0, %s)", quoteList(alt.scopes[alt.schemes[0]]))
+	case !op.scopeAny:
+		parts := make([]string, len(alt.schemes))
+		for i, s := range alt.schemes {
+			parts[i] = quote(s) + ": " + quoteList(alt.scopes[s])
+		}
+		lacks = "data.gatehouse.authz.unmet({" + strings.Join(parts, ", ") + "})"
+	case len(alt.schemes) == 1:
+		lacks = fmt.Sprintf("not data.gatehouse.authz.holds_any_scope(c0, %s)", quoteList(alt.scopes[alt.schemes[0]]))
+	default:
+		return ""
+	}
+	var required []string
+	for _, s := range alt.schemes {
+		for _, sc := range alt.scopes[s] {
+			if !slices.Contains(required, sc) {
+				required = append(required, sc)
+			}
+		}
+	}
+	if len(required) == 0 {
+		return ""
+	}
+	slices.Sort(required)
+	conds := append(credentialBindings(alt), lacks)
+	conds = append(conds, pc.credentialChecks(op, alt)...)
+	return pc.body(fmt.Sprintf(`{"allow": false, "reasons": ["insufficient_scope"], "alternative": -1, "required_scopes": %s}`,
+		quoteList(required)), conds...)
+}
+
+// credentialBindings requires that nothing was rejected and exactly the
+// credentials of alt were verified, and binds c<i> to that of alt.schemes[i].
+func credentialBindings(alt alternative) []string {
+	conds := []string{"input.rejections == {}", fmt.Sprintf("count(input.credentials) == %d", len(alt.schemes))}
+	for i, s := range alt.schemes {
+		conds = append(conds, fmt.Sprintf("c%d := input.credentials[%s]", i, quote(s)))
+	}
+	return conds
+}
+
+// credentialChecks checks that no credential c<i> of alt is revoked and, unless users' deny rules make the plan count
+// deny_reasons itself, that no deny_reasons rule of the base policy fires
+// for it: no subscription validation, no certificate binding (both give way
+// to the full decision), and an API key only with api_key_allowed.
+func (pc *planContext) credentialChecks(op opShape, alt alternative) []string {
+	var conds []string
+	revocations := lookup(pc.data, "gatehouse", "revocations") != nil
+	for i, s := range alt.schemes {
+		c := fmt.Sprintf("c%d", i)
+		if revocations {
+			conds = append(conds, "not data.gatehouse.authz.revoked_credential("+c+")")
+		}
+		if pc.customDeny {
+			continue
+		}
+		conds = append(conds, "not "+c+".subscription_validation == true", "not "+c+".confirmation")
+		if op.apiKeyish[s] {
+			conds = append(conds, c+`.type == "api_key"`, "data.gatehouse.authz.api_key_allowed("+c+")")
+		} else {
+			conds = append(conds, "not "+c+`.type == "api_key"`)
+		}
+	}
+	return conds
+}

@@ -1,0 +1,69 @@
+package bundles
+
+import (
+	"context"
+	"maps"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/storage"
+)
+
+// compileWithPlans compiles modules with the plan modules. Plans are written
+// by this package, never by users: should they fail to compile, the engine is
+// built without them (every operation on the full query) rather than refused.
+func compileWithPlans(modules map[string]*ast.Module, plans *planSet, caps *ast.Capabilities) *ast.Compiler {
+	newCompiler := func() *ast.Compiler {
+		return ast.NewCompiler().WithCapabilities(caps).WithEnablePrintStatements(false)
+	}
+	if plans != nil {
+		all := maps.Clone(modules)
+		maps.Copy(all, plans.modules)
+		c := newCompiler()
+		c.Compile(all)
+		if !c.Failed() {
+			return c
+		}
+		clear(plans.refs)
+		plans.refs = plans.refs[:0]
+	}
+	c := newCompiler()
+	c.Compile(modules)
+	return c
+}
+
+// preparePlans prepares one direct query per plan and returns the plan of
+// each of the n operations.
+func preparePlans(compiler *ast.Compiler, store storage.Store, plans *planSet, n int) ([]*Plan, error) {
+	out := make([]*Plan, n)
+	if plans == nil || len(plans.refs) == 0 {
+		return out, nil
+	}
+	prepared := make([]*Plan, len(plans.refs))
+	for i, ref := range plans.refs {
+		q, err := newDirectQuery(compiler, store, ref)
+		if err != nil {
+			return nil, err
+		}
+		prepared[i] = &Plan{q: q}
+	}
+	for i, p := range plans.ofOp {
+		if p >= 0 {
+			out[i] = prepared[p]
+		}
+	}
+	return out, nil
+}
+
+// Plans returns the plan of each of Options.Operations, in order; nil
+// entries decide on the full query.
+func (e *Engine) Plans() []*Plan { return e.plans }
+
+// DecidePlan is Decide for an operation's input with the operation's plan
+// (from Plans of this engine; nil for the full query). Options (explain's
+// tracer) always take the full query.
+func (e *Engine) DecidePlan(ctx context.Context, p *Plan, input ast.Value) (*Decision, error) {
+	if p == nil {
+		return e.Decide(ctx, input)
+	}
+	return e.decideDirect(ctx, p.q, input)
+}

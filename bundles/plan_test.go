@@ -1,0 +1,104 @@
+package bundles_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/gatehouse/gatehouse/bundles"
+)
+
+// planOp is the operation of planInput: one JWT scheme with a scope.
+func planOp(public bool) bundles.Operation {
+	security := `[{"jwt": ["read"]}]`
+	if public {
+		security = `[]`
+	}
+	return bundles.Operation{
+		API:       ast.MustParseTerm(`{"name": "shapes", "version": "1", "base_path": "/shapes"}`),
+		Operation: ast.MustParseTerm(`{"id": "op", "method": "GET", "path": "/x", "public": ` + map[bool]string{true: "true", false: "false"}[public] + `, "security": ` + security + `, "scope_mode": "all"}`),
+		Schemes:   ast.MustParseTerm(`{"jwt": {"type": "http", "scheme": "bearer"}}`),
+	}
+}
+
+func planInput(op bundles.Operation, credentials string) ast.Value {
+	return ast.MustParseTerm(`{"request": {"method": "GET", "path": "/shapes/x", "headers": {"x-maintenance": "on"}, "client_ip": "192.0.2.7"},
+		"api": ` + op.API.String() + `, "operation": ` + op.Operation.String() + `, "schemes": ` + op.Schemes.String() + `,
+		"credentials": ` + credentials + `, "rejections": {}}`).Value
+}
+
+// Which operations get a plan, and that a plan decides as the full query
+// does, users' rules included: a custom deny rule still denies through the
+// plan, upstream headers leave no plan (the full decision carries them), and
+// so does per-API configuration the plans take as absent.
+func TestPlans(t *testing.T) {
+	jwt := `{"jwt": {"type": "jwt", "subject": "alice", "scopes": ["read"], "token_id": "t-1"}}`
+	cases := []struct {
+		name    string
+		files   map[string]string
+		public  bool
+		creds   string
+		planned bool
+		allow   bool
+		reasons string
+	}{
+		{name: "base allow", creds: jwt, planned: true, allow: true},
+		{name: "base missing", creds: `{}`, planned: true, reasons: `["credentials_missing"]`},
+		{name: "base public", public: true, creds: `{}`, planned: true, allow: true},
+		{name: "revoked jti", files: map[string]string{"data.json": `{"gatehouse": {"revocations": {"jti": {"t-1": false}}}}`},
+			creds: jwt, planned: true, reasons: `["revoked"]`},
+		{name: "custom deny", files: map[string]string{"custom.rego": "package gatehouse.custom\n\ndeny contains {\"reason\": \"maintenance\"} if input.request.headers[\"x-maintenance\"] == \"on\"\n"},
+			creds: jwt, planned: true, reasons: `["maintenance"]`},
+		{name: "custom deny on public", public: true, files: map[string]string{"custom.rego": "package gatehouse.custom\n\ndeny contains {\"reason\": \"maintenance\"} if input.request.headers[\"x-maintenance\"] == \"on\"\n"},
+			creds: `{}`, planned: true, reasons: `["maintenance"]`},
+		{name: "custom deny data", files: map[string]string{"data.json": `{"gatehouse": {"custom": {"deny": [{"reason": "closed"}]}}}`},
+			creds: jwt, planned: true, reasons: `["closed"]`},
+		{name: "custom headers", files: map[string]string{"custom.rego": "package gatehouse.custom\n\nheaders := {\"x-a\": \"b\"}\n"},
+			creds: jwt, allow: true},
+		{name: "response headers data", files: map[string]string{"data.json": `{"gatehouse": {"custom": {"response_headers": {"x-a": "b"}}}}`},
+			creds: jwt, allow: true},
+		{name: "same principal for the API", files: map[string]string{"data.json": `{"gatehouse": {"config": {"same_principal": {"shapes": true}}}}`},
+			creds: jwt, allow: true},
+		{name: "binding required for the API", files: map[string]string{"data.json": `{"gatehouse": {"config": {"require_certificate_binding": {"shapes": true}}}}`},
+			creds: jwt, reasons: `["binding_required"]`},
+		{name: "binding required elsewhere", files: map[string]string{"data.json": `{"gatehouse": {"config": {"require_certificate_binding": {"other": true}}}}`},
+			creds: jwt, planned: true, allow: true},
+	}
+	ctx := context.Background()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			opts := bundles.Options{Base: true, Operations: []bundles.Operation{planOp(c.public)}}
+			if c.files != nil {
+				opts.Bundles = []string{writeBundle(t, c.files)}
+			}
+			e, err := bundles.Load(ctx, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan := e.Plans()[0]
+			if (plan != nil) != c.planned {
+				t.Fatalf("planned %v, want %v", plan != nil, c.planned)
+			}
+			in := planInput(planOp(c.public), c.creds)
+			got, err := e.DecidePlan(ctx, plan, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			full, err := e.Decide(ctx, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Value.Compare(full.Value) != 0 {
+				t.Errorf("plan %v\nfull %v", got.Value, full.Value)
+			}
+			reasons := "[]"
+			if c.reasons != "" {
+				reasons = c.reasons
+			}
+			if got.Allow != c.allow || ast.MustParseTerm(reasons).Value.Compare(got.Value.(ast.Object).Get(ast.StringTerm("reasons")).Value) != 0 {
+				t.Errorf("decision %v, want allow %v reasons %s", got.Value, c.allow, reasons)
+			}
+		})
+	}
+}
