@@ -1,11 +1,5 @@
 package jose
 
-import (
-	"bytes"
-	"encoding/json"
-	"io"
-)
-
 // DecodeClaims decodes a JWT payload: one JSON object, numbers kept as
 // json.Number (so large integers survive intact), member names exact,
 // nothing after the object. Failures are *Error (Malformed).
@@ -21,13 +15,14 @@ func DecodeClaims(seg []byte) (map[string]any, error) {
 	if err := CheckJSON(raw); err != nil {
 		return nil, strictError("claims", err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil || m == nil {
+	// CheckJSON accepted raw, so it is one valid JSON value: decodeValue
+	// reads it as encoding/json's Decoder with UseNumber would.
+	v, err := decodeValue(raw)
+	if err != nil {
 		return nil, errClaims
 	}
-	if _, err := dec.Token(); err != io.EOF {
+	m, ok := v.(map[string]any)
+	if !ok {
 		return nil, errClaims
 	}
 	return m, nil

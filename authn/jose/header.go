@@ -40,8 +40,11 @@ func DecodeHeader(seg []byte) (Header, error) {
 	if err != nil {
 		return Header{}, ErrNotJOSE
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+	if !json.Valid(raw) {
+		return Header{}, ErrNotJOSE
+	}
+	m, ok := decodeMembers(raw)
+	if !ok {
 		return Header{}, ErrNotJOSE
 	}
 	if _, ok := m["alg"]; !ok {
@@ -57,11 +60,6 @@ func DecodeHeader(seg []byte) (Header, error) {
 	_, h.Crit = m["crit"]
 	_, h.B64 = m["b64"]
 	return h, nil
-}
-
-func memberString(m map[string]json.RawMessage, name string, dst *string) bool {
-	v, ok := m[name]
-	return !ok || json.Unmarshal(v, dst) == nil
 }
 
 // NormalizeTyp lowercases a typ and drops an "application/" prefix (RFC 7515
