@@ -45,9 +45,9 @@ type Identity struct {
 	// log and to correlate requests; never the credential itself.
 	CredentialID string
 	// claims holds the verified claims of a token (JWT, introspection
-	// answer, API key) as an OPA object, never the token itself: SetClaims
+	// answer, API key) as compact JSON, never the token itself: SetClaims
 	// sets it, Claims reads it (identity_claims.go).
-	claims ast.Value
+	claims []byte
 	// Certificate describes a verified client certificate.
 	Certificate *Certificate
 	// APIs restricts where the credential may be used (API keys).
@@ -66,8 +66,9 @@ type Identity struct {
 	// configuration; policies read identity.subscription_validation).
 	SubscriptionValidation bool
 
-	astOnce sync.Once
-	astVal  ast.Value
+	// value memoizes the identity's policy value and its claims' value
+	// (identity_value.go); ReleaseValue drops it.
+	value atomic.Pointer[identityValue]
 	// schemes memoizes WithScheme's copies: scheme → *Identity, made on
 	// first use (most identities never need one; an empty sync.Map in every
 	// identity cost 48 bytes).
@@ -93,6 +94,9 @@ func (id *Identity) WithScheme(scheme string) *Identity {
 	}
 	cp := id.clone()
 	cp.Scheme = scheme
+	if v := id.value.Load(); v != nil && v.claims != nil {
+		cp.value.Store(&identityValue{claims: v.claims})
+	}
 	v, _ := m.LoadOrStore(scheme, cp)
 	return v.(*Identity)
 }
@@ -231,20 +235,13 @@ func (id *Identity) cnf() map[string]any {
 // MarshalJSON renders the identity document.
 func (id *Identity) MarshalJSON() ([]byte, error) { return json.Marshal(id.Map()) }
 
-// AST returns the identity document as an OPA value, built once per Identity.
-// Cached identities therefore cost nothing to put into the next request's input.
-func (id *Identity) AST() ast.Value {
-	id.astOnce.Do(func() { id.astVal = id.buildAST() })
-	return id.astVal
-}
-
 // buildAST builds the value of Map directly, with shared key terms and
 // shared terms for the values that repeat across identities (scheme, type,
 // issuer, source, audience, scopes): a first-seen token used to pay ~60
 // allocations for Map plus its conversion, and every cached identity kept its
 // own copy of each key and repeated value (identity_ast_test.go checks the
 // result against ast.InterfaceToValue(Map())).
-func (id *Identity) buildAST() ast.Value {
+func (id *Identity) buildAST(claims ast.Value) ast.Value {
 	pairs := make([][2]*ast.Term, 0, 20)
 	str := func(k *ast.Term, v string, intern bool) {
 		if v == "" {
@@ -284,8 +281,8 @@ func (id *Identity) buildAST() ast.Value {
 			pairs = append(pairs, [2]*ast.Term{t.k, ast.NumberTerm(json.Number(strconv.FormatInt(t.v.Unix(), 10)))})
 		}
 	}
-	if id.claims != nil {
-		pairs = append(pairs, [2]*ast.Term{idKeyClaims, ast.NewTerm(id.claims)})
+	if claims != nil {
+		pairs = append(pairs, [2]*ast.Term{idKeyClaims, ast.NewTerm(claims)})
 	}
 	// The rarer members go through the generic conversion of their Map form.
 	if id.Certificate != nil || id.APIs != nil || id.Confirmation != "" || id.DPoPKey != "" {

@@ -33,7 +33,7 @@ func (s *Server) finish(rec *recorder, gen *Generation, ev *pipeline.Evaluation,
 				err = ev.Failure
 			}
 			r := decisionlog.Record{At: start, RequestID: rec.requestID, Engine: gen.Engine, Generation: gen.ID,
-				Input: in, Decision: ev.Decision, Cached: ev.CachedDecision, Err: err, Status: rec.status,
+				Input: in, Decision: ev.WholeDecision(), Cached: ev.CachedDecision, Err: err, Status: rec.status,
 				AuthnTime: ev.AuthnTime, PolicyTime: ev.PolicyTime}
 			if ev.Span != nil {
 				sc := ev.Span.SpanContext()

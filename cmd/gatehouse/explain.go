@@ -207,7 +207,7 @@ func explanation(ev *pipeline.Evaluation) map[string]any {
 		}
 	}
 	if ev.Decision != nil {
-		if v, err := ev.Decision.JSON(); err == nil {
+		if v, err := ev.WholeDecision().JSON(); err == nil {
 			out["decision"] = v
 		}
 	}

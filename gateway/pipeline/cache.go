@@ -21,16 +21,32 @@ import (
 //
 // A hit skips building the policy input and evaluating Rego, the largest
 // remaining per-request cost after credential caching (`make bench`).
+//
+// What an entry holds is kept small (cache_shared.go): a decision whose
+// principal is the document of one of the key's identities is stored
+// without it, as a template that every credential with the same answer
+// shares, and the identities' memoized policy values are released; the
+// principal is that identity's document again when someone reads it
+// (Evaluation.Principal, Evaluation.WholeDecision).
 type Cache struct {
-	seed   maphash.Seed
-	shards [decisionShards]decisionShard
-	hits   atomic.Uint64
-	misses atomic.Uint64
+	seed      maphash.Seed
+	shards    [decisionShards]decisionShard
+	templates templates
+	hits      atomic.Uint64
+	misses    atomic.Uint64
 }
 
 type decisionShard struct {
 	mu sync.RWMutex
-	m  map[Key]*bundles.Decision
+	m  map[Key]cachedDecision
+}
+
+// cachedDecision is a cache entry: the decision, or with principal >= 0 its
+// shared template (Principal nil, Value without "principal") whose principal
+// is the document of the identity at that position of the key.
+type cachedDecision struct {
+	d         *bundles.Decision
+	principal int8
 }
 
 // MaxKeySchemes bounds the schemes an operation may have for its decisions
@@ -64,8 +80,9 @@ type Key struct {
 func NewCache() *Cache {
 	c := &Cache{seed: maphash.MakeSeed()}
 	for i := range c.shards {
-		c.shards[i].m = map[Key]*bundles.Decision{}
+		c.shards[i].m = map[Key]cachedDecision{}
 	}
+	c.templates.m = map[int][]template{}
 	return c
 }
 
@@ -97,18 +114,24 @@ func (c *Cache) shard(k Key) *decisionShard {
 	return &c.shards[maphash.Comparable(c.seed, k)%uint64(len(c.shards))]
 }
 
-// Get returns the cached decision for k.
-func (c *Cache) Get(k Key) (*bundles.Decision, bool) {
+// Get returns the cached decision for k and, when the decision is a shared
+// template, the identity whose document is its principal (nil otherwise).
+// A template's Principal is nil and its Value has no "principal":
+// Evaluation.Principal and Evaluation.WholeDecision give them back.
+func (c *Cache) Get(k Key) (*bundles.Decision, *authn.Identity, bool) {
 	s := c.shard(k)
 	s.mu.RLock()
-	d, ok := s.m[k]
+	e, ok := s.m[k]
 	s.mu.RUnlock()
-	if ok {
-		c.hits.Add(1)
-	} else {
+	if !ok {
 		c.misses.Add(1)
+		return nil, nil, false
 	}
-	return d, ok
+	c.hits.Add(1)
+	if e.principal >= 0 {
+		return e.d, k.ids[e.principal], true
+	}
+	return e.d, nil, true
 }
 
 // Len is the number of cached decisions.
@@ -123,13 +146,27 @@ func (c *Cache) Len() int {
 	return n
 }
 
-// Put caches d for k.
+// Put caches d for k, the decision the engine made on the input of k's
+// identities: shared and without its principal when that is one of their
+// documents. Then it releases their memoized policy values
+// (authn.Identity.ReleaseValue): a repeated credential hits this entry.
 func (c *Cache) Put(k Key, d *bundles.Decision) {
+	e := cachedDecision{d: d, principal: -1}
+	if pos := principalPosition(k, d); pos >= 0 {
+		if t := c.templates.of(d); t != nil {
+			e = cachedDecision{d: t, principal: int8(pos)}
+		}
+	}
 	s := c.shard(k)
 	s.mu.Lock()
 	if len(s.m) >= decisionShardMax {
 		clear(s.m)
 	}
-	s.m[k] = d
+	s.m[k] = e
 	s.mu.Unlock()
+	for _, id := range k.ids {
+		if id != nil {
+			id.ReleaseValue()
+		}
+	}
 }

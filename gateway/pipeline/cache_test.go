@@ -32,7 +32,7 @@ func TestCacheBound(t *testing.T) {
 	k := Key{op: op}
 	k.rejected[0] = "again"
 	c.Put(k, d)
-	if got, ok := c.Get(k); !ok || got != d {
+	if got, _, ok := c.Get(k); !ok || got != d {
 		t.Fatal("a full cache stopped caching")
 	}
 }

@@ -60,6 +60,9 @@ type Evaluation struct {
 	Shape Shape
 	in    Input
 	input ast.Value
+	// principalOf is the identity whose document is the principal of a
+	// decision the cache shares (cache_shared.go); nil otherwise.
+	principalOf *authn.Identity
 
 	// Upstream is what an allowed request becomes upstream (upstream.go);
 	// nil until decided, and for a refused request.
@@ -281,7 +284,7 @@ func (c *Core) evaluate(r *http.Request, requestID string, now time.Time, opts .
 	var d *bundles.Decision
 	hit := false
 	if cacheable {
-		d, hit = c.Decisions.Get(key)
+		d, ev.principalOf, hit = c.Decisions.Get(key)
 	}
 	if !hit {
 		var err error
@@ -320,7 +323,7 @@ func (c *Core) evaluate(r *http.Request, requestID string, now time.Time, opts .
 // charges stage 1's buckets for what the request turned out to be.
 func finishRate(ctx context.Context, l *ratelimit.Limits, ev *Evaluation, st *ratelimit.State) {
 	if ev.Status == 0 && ev.Decision != nil && ev.Decision.Allow && ev.Op != nil {
-		if status, retry := l.Plan(ctx, ev.Op.API.Name, ev.Op.API.Version, ev.Decision.Principal); status != 0 {
+		if status, retry := l.Plan(ctx, ev.Op.API.Name, ev.Op.API.Version, ev.Principal()); status != 0 {
 			ev.Refuse(ReasonRateLimited)
 			ev.RetryAfter = retry
 			return
