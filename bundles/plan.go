@@ -75,12 +75,19 @@ var (
 	customRef     = ast.MustParseRef("data.gatehouse.custom")
 	authzRef      = ast.MustParseRef("data.gatehouse.authz")
 	denyReasonsNm = ast.Var("deny_reasons")
+	typeRankNm    = ast.Var("type_rank")
 )
 
 // planContext is what every plan of one engine takes as known.
 type planContext struct {
 	data       map[string]any
 	customDeny bool // data.gatehouse.custom.deny may be defined
+	// typesOfRank lists the identity types of each principal rank
+	// (principal.rego, type_rank), sorted.
+	typesOfRank map[int][]string
+	// revoked is the function that says a credential is revoked, and
+	// revokedSrc its Rego when the plans define it (revocationHelper).
+	revoked, revokedSrc string
 }
 
 // newPlanContext returns the context plans are built in, or nil when the
@@ -89,6 +96,7 @@ type planContext struct {
 func newPlanContext(modules map[string]*ast.Module, data map[string]any) *planContext {
 	deny := map[string]int{}
 	defined := map[string]bool{}
+	var ranks ast.Object
 	for name, m := range modules {
 		builtin := strings.HasPrefix(name, "builtin:")
 		path := m.Package.Path
@@ -108,6 +116,9 @@ func newPlanContext(modules map[string]*ast.Module, data map[string]any) *planCo
 			for _, r := range m.Rules {
 				if r.Head.Ref()[0].Value.Compare(denyReasonsNm) == 0 {
 					deny[name]++
+				}
+				if r.Head.Ref()[0].Value.Compare(typeRankNm) == 0 && r.Head.Value != nil {
+					ranks, _ = r.Head.Value.Value.(ast.Object)
 				}
 			}
 		}
@@ -131,7 +142,22 @@ func newPlanContext(modules map[string]*ast.Module, data map[string]any) *planCo
 			return nil
 		}
 	}
-	return &planContext{data: data, customDeny: defined["deny"] || defined[`"deny"`]}
+	pc := &planContext{data: data, customDeny: defined["deny"] || defined[`"deny"`], typesOfRank: map[int][]string{}}
+	if ranks != nil {
+		ranks.Foreach(func(k, v *ast.Term) {
+			t, ok1 := k.Value.(ast.String)
+			n, ok2 := v.Value.(ast.Number)
+			r, ok3 := n.Int()
+			if ok1 && ok2 && ok3 {
+				pc.typesOfRank[r] = append(pc.typesOfRank[r], string(t))
+			}
+		})
+	}
+	for _, types := range pc.typesOfRank {
+		slices.Sort(types)
+	}
+	pc.revoked, pc.revokedSrc = revocationHelper(data)
+	return pc
 }
 
 // lookup walks nested maps; nil when a step is missing.
@@ -153,6 +179,10 @@ type opShape struct {
 	scopeAny  bool
 	security  []alternative
 	apiKeyish map[string]bool // schemes of OpenAPI type apiKey
+	// rank is the principal rank (principal.rego, type_rank) of the
+	// identities each scheme verifies: 1 for client certificates, 2 for
+	// Basic, 0 for tokens and API keys.
+	rank map[string]int
 }
 
 type alternative struct {
@@ -211,15 +241,22 @@ func shapeOf(op Operation) (opShape, bool) {
 		slices.Sort(alt.schemes)
 		s.security = append(s.security, alt)
 	}
-	s.apiKeyish = map[string]bool{}
+	s.apiKeyish, s.rank = map[string]bool{}, map[string]int{}
 	for _, k := range schemes.Keys() {
 		name, _ := termString(k)
 		def, ok := schemes.Get(k).Value.(ast.Object)
 		if !ok {
 			continue
 		}
-		if t, _ := termString(def.Get(ast.InternedTerm("type"))); t == "apiKey" {
+		t, _ := termString(def.Get(ast.InternedTerm("type")))
+		h, _ := termString(def.Get(ast.InternedTerm("scheme")))
+		switch {
+		case t == "apiKey":
 			s.apiKeyish[name] = true
+		case t == "mutualTLS":
+			s.rank[name] = 1
+		case t == "http" && strings.EqualFold(h, "basic"):
+			s.rank[name] = 2
 		}
 	}
 	return s, true
@@ -279,6 +316,9 @@ func (pc *planContext) planSource(pkg string, op opShape) string {
 		b.WriteString(body)
 	}
 	b.WriteString(" else := data.gatehouse.authz.decision\n")
+	if pc.revokedSrc != "" {
+		b.WriteString("\n" + pc.revokedSrc)
+	}
 	return b.String()
 }
 

@@ -22,6 +22,11 @@ func planOp(public bool) bundles.Operation {
 	}
 }
 
+// jwtAt is a credential of source issued at issuedAt (a Rego term).
+func jwtAt(source, issuedAt string) string {
+	return `{"jwt": {"type": "jwt", "subject": "alice", "scopes": ["read"], "token_id": "t-1", "source": "` + source + `", "issued_at": ` + issuedAt + `}}`
+}
+
 func planInput(op bundles.Operation, credentials string) ast.Value {
 	return ast.MustParseTerm(`{"request": {"method": "GET", "path": "/shapes/x", "headers": {"x-maintenance": "on"}, "client_ip": "192.0.2.7"},
 		"api": ` + op.API.String() + `, "operation": ` + op.Operation.String() + `, "schemes": ` + op.Schemes.String() + `,
@@ -48,6 +53,14 @@ func TestPlans(t *testing.T) {
 		{name: "base public", public: true, creds: `{}`, planned: true, allow: true},
 		{name: "revoked jti", files: map[string]string{"data.json": `{"gatehouse": {"revocations": {"jti": {"t-1": false}}}}`},
 			creds: jwt, planned: true, reasons: `["revoked"]`},
+		{name: "issued before the cutoff of its source", files: map[string]string{"data.json": `{"gatehouse": {"revocations": {"issued_before": {"corp": 1800000000, "other": 1}}}}`},
+			creds: jwtAt("corp", "1700000000"), planned: true, reasons: `["revoked"]`},
+		{name: "issued after the cutoff of its source", files: map[string]string{"data.json": `{"gatehouse": {"revocations": {"issued_before": {"corp": 1600000000}}}}`},
+			creds: jwtAt("corp", "1700000000"), planned: true, allow: true},
+		{name: "no issued_at, source with a cutoff", files: map[string]string{"data.json": `{"gatehouse": {"revocations": {"issued_before": {"corp": 1600000000}}}}`},
+			creds: jwtAt("corp", `"soon"`), planned: true, reasons: `["revoked"]`},
+		{name: "source without a cutoff", files: map[string]string{"data.json": `{"gatehouse": {"revocations": {"issued_before": {"corp": 1800000000}}}}`},
+			creds: jwtAt("partner", "1"), planned: true, allow: true},
 		{name: "custom deny", files: map[string]string{"custom.rego": "package gatehouse.custom\n\ndeny contains {\"reason\": \"maintenance\"} if input.request.headers[\"x-maintenance\"] == \"on\"\n"},
 			creds: jwt, planned: true, reasons: `["maintenance"]`},
 		{name: "custom deny on public", public: true, files: map[string]string{"custom.rego": "package gatehouse.custom\n\ndeny contains {\"reason\": \"maintenance\"} if input.request.headers[\"x-maintenance\"] == \"on\"\n"},

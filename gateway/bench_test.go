@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -391,11 +393,23 @@ func BenchmarkPipeline(b *testing.B) {
 	e := newBenchEnv(b)
 	s := e.server(b)
 	fresh := e.serverWith(b, "1ns")
+	// bare is the floor every case shares: httputil.ReverseProxy with the
+	// gateway's upstream settings, to the same in-process upstream (whose
+	// allocations every case counts too), checking nothing.
+	target, err := url.Parse(e.upstream.URL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bare := &httputil.ReverseProxy{
+		Rewrite:   func(pr *httputil.ProxyRequest) { pr.SetURL(target) },
+		Transport: &http.Transport{MaxIdleConnsPerHost: 256},
+	}
 	cases := []struct {
 		name string
-		s    *Server
+		s    http.Handler
 		r    *http.Request
 	}{
+		{"bare-proxy", bare, benchRequest("GET", benchBase+"/pets/42", "Bearer "+e.token)},
 		{"jwt-cached", s, benchRequest("GET", benchBase+"/pets/42", "Bearer "+e.token)},
 		{"jwt-first-seen", fresh, benchRequest("GET", benchBase+"/pets/42", "Bearer "+e.token)},
 		{"public", s, benchRequest("GET", benchBase+"/health", "")},
