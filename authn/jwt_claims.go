@@ -145,7 +145,7 @@ func (is *issuer) identity(scheme, token string, claims map[string]any, t tokenT
 		Scheme:       scheme,
 		Type:         TypeJWT,
 		Subject:      claimString(claims, is.subjectClaim),
-		Issuer:       claimString(claims, "iss"),
+		Issuer:       internString(claimString(claims, "iss")),
 		Source:       is.name,
 		TokenID:      claimString(claims, "jti"),
 		IssuedAt:     t.iat,
@@ -164,17 +164,18 @@ func (is *issuer) identity(scheme, token string, claims map[string]any, t tokenT
 			}
 		}
 	}
+	id.ClientID = internString(id.ClientID)
 	if is.appClaim != "" {
-		id.Application = applicationClaim(claims[is.appClaim])
+		id.Application = internString(applicationClaim(claims[is.appClaim]))
 	}
 	if is.scopeClaim != "" {
 		id.Scopes = scopeValues(nil, claims[is.scopeClaim])
 	} else {
 		id.Scopes = scopeValues(scopeValues(nil, claims["scope"]), claims["scp"])
 	}
-	id.Scopes = SortedUnique(id.Scopes)
+	id.Scopes = internList(SortedUnique(id.Scopes))
 	if auds, err := stringOrList(claims["aud"]); err == nil && len(auds) > 0 {
-		id.Audience = SortedUnique(auds)
+		id.Audience = internList(SortedUnique(auds))
 	}
 	id.SetClaims(claims)
 	// validate has read cnf (confirmation): only known members remain.

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"net/http/httptest"
 	"strconv"
 	"testing"
 
@@ -19,7 +20,7 @@ func TestCacheBound(t *testing.T) {
 	most := 0
 	for i := range authn.DefaultCacheSize * 2 {
 		k := Key{op: op}
-		k.rejected[0] = authn.Reason(strconv.Itoa(i))
+		k.ids[0] = &authn.Identity{Subject: strconv.Itoa(i)}
 		c.Put(k, d)
 		if i%1000 == 0 {
 			most = max(most, c.Len())
@@ -30,9 +31,43 @@ func TestCacheBound(t *testing.T) {
 		t.Fatalf("decision cache held up to %d entries; its bound is %d", most, authn.DefaultCacheSize)
 	}
 	k := Key{op: op}
-	k.rejected[0] = "again"
+	k.ids[0] = &authn.Identity{Subject: "again"}
 	c.Put(k, d)
 	if got, _, ok := c.Get(k); !ok || got != d {
 		t.Fatal("a full cache stopped caching")
 	}
+}
+
+// TestCacheKeyReasons: every reason of the closed set keys apart from the
+// others, from a rejection without a reason and from no rejection; a reason
+// outside the set leaves the evaluation uncached rather than share a key.
+func TestCacheKeyReasons(t *testing.T) {
+	c := NewCache()
+	op := &OpInput{NumSchemes: 2}
+	r := httptest.NewRequest("GET", "/", nil)
+	keyOf := func(reason authn.Reason) (Key, bool) {
+		return c.Key(r, op, Outcomes{{Scheme: "b", Position: 1, Rejection: &authn.Rejection{Scheme: "b", Reason: reason}}})
+	}
+	none, ok := c.Key(r, op, nil)
+	if !ok {
+		t.Fatal("no key without outcomes")
+	}
+	seen := map[Key]authn.Reason{none: "(none)"}
+	for _, reason := range append([]authn.Reason{""}, authn.Reasons...) {
+		t.Run("ok/"+string(reason), func(t *testing.T) {
+			k, ok := keyOf(reason)
+			if !ok {
+				t.Fatal("uncacheable")
+			}
+			if other, dup := seen[k]; dup {
+				t.Fatalf("keys like %q", other)
+			}
+			seen[k] = reason
+		})
+	}
+	t.Run("fail/unknown-reason", func(t *testing.T) {
+		if _, ok := keyOf("made_up"); ok {
+			t.Fatal("a reason outside the closed set got a key")
+		}
+	})
 }
