@@ -36,9 +36,10 @@ import (
 // in gatehouse.custom, and the base policy's deny_reasons rules are the ones
 // listed in baseDenyReasons. User rules keep working unchanged: when
 // data.gatehouse.custom.deny is defined (rules or data) every body also
-// requires count(deny_reasons) == 0, and when custom headers, response
-// headers or request headers to remove are defined there are no plans at all
-// (the decision carries them: full_decision builds it).
+// requires count(deny_reasons) == 0; when custom headers, response headers
+// or request headers to remove are defined an allow adds full_decision's
+// allow_extras, and when response headers are, the plans only allow (a
+// denial carries them too: the full decision answers).
 
 // Operation is the part of the policy input fixed per operation, exactly as
 // the gateway sends it: input.api, input.operation and input.schemes.
@@ -80,11 +81,20 @@ var (
 
 // planContext is what every plan of one engine takes as known.
 type planContext struct {
-	data       map[string]any
-	customDeny bool // data.gatehouse.custom.deny may be defined
+	data map[string]any
+	// denyCheck is the condition every body adds for users' deny rules:
+	// none without any; the deny set is empty when only rules define it
+	// (they must define a set: custom.rego); else no deny reason at all
+	// (genericDeny), which makes the base policy's own checks redundant.
+	denyCheck   string
+	genericDeny bool
 	// typesOfRank lists the identity types of each principal rank
 	// (principal.rego, type_rank), sorted.
 	typesOfRank map[int][]string
+	// shapedAllow: users' headers, response headers or request headers to
+	// remove may be defined, which an allow carries (allow_extras);
+	// shapedDeny: response headers may be, which a denial carries too.
+	shapedAllow, shapedDeny bool
 	// revoked is the function that says a credential is revoked, and
 	// revokedSrc its Rego when the plans define it (revocationHelper).
 	revoked, revokedSrc string
@@ -131,18 +141,27 @@ func newPlanContext(modules map[string]*ast.Module, data map[string]any) *planCo
 			return nil
 		}
 	}
+	// Quoted names: a rule head is printed as a var, a data key as is.
+	isDefined := func(k string) bool { return defined[k] || defined[`"`+k+`"`] }
+	denyRules := isDefined("deny")
+	denyData := false
 	if custom, ok := lookup(data, "gatehouse", "custom").(map[string]any); ok {
 		for k := range custom {
 			defined[k] = true
 		}
+		_, denyData = custom["deny"]
+	}
+	pc := &planContext{data: data, typesOfRank: map[int][]string{}}
+	switch {
+	case denyData: // any value, a boolean too (custom.rego, is_true)
+		pc.denyCheck, pc.genericDeny = "count(data.gatehouse.authz.deny_reasons) == 0", true
+	case denyRules:
+		pc.denyCheck = "count(data.gatehouse.custom.deny) == 0"
 	}
 	for _, shaped := range []string{"headers", "response_headers", "request_headers_to_remove"} {
-		// Quoted names: a rule head is printed as a var, a data key as is.
-		if defined[shaped] || defined[`"`+shaped+`"`] {
-			return nil
-		}
+		pc.shapedAllow = pc.shapedAllow || isDefined(shaped)
 	}
-	pc := &planContext{data: data, customDeny: defined["deny"] || defined[`"deny"`], typesOfRank: map[int][]string{}}
+	pc.shapedDeny = isDefined("response_headers")
 	if ranks != nil {
 		ranks.Foreach(func(k, v *ast.Term) {
 			t, ok1 := k.Value.(ast.String)
@@ -297,7 +316,7 @@ func (pc *planContext) planSource(pkg string, op opShape) string {
 		if len(op.security) > 0 {
 			return ""
 		}
-		bodies = append(bodies, pc.body(`{"allow": true, "reasons": [], "alternative": -1, "schemes": [], "principal": {}}`,
+		bodies = append(bodies, pc.body(pc.allow(`{"allow": true, "reasons": [], "alternative": -1, "schemes": [], "principal": {}}`),
 			"input.credentials == {}", "input.rejections == {}"))
 	case len(op.security) == 0:
 		return ""
@@ -322,11 +341,20 @@ func (pc *planContext) planSource(pkg string, op opShape) string {
 	return b.String()
 }
 
+// allow is the value of an allowing body: full_decision's, whose extras
+// (decision.rego, allow_extras) are empty unless users shape the answer.
+func (pc *planContext) allow(value string) string {
+	if pc.shapedAllow {
+		return "object.union(" + value + ", data.gatehouse.authz.allow_extras)"
+	}
+	return value
+}
+
 // body is one `value if { conds }` of the chain, with the generic deny
 // reasons check when users' deny rules may add reasons.
 func (pc *planContext) body(value string, conds ...string) string {
-	if pc.customDeny {
-		conds = append(conds, "count(data.gatehouse.authz.deny_reasons) == 0")
+	if pc.denyCheck != "" {
+		conds = append(conds, pc.denyCheck)
 	}
 	return value + " if {\n\t" + strings.Join(conds, "\n\t") + "\n}"
 }

@@ -26,6 +26,9 @@ func (pc *planContext) authBodies(op opShape) []string {
 			bodies = append(bodies, b)
 		}
 	}
+	if pc.shapedDeny {
+		return bodies
+	}
 	if len(op.security) == 1 && len(op.security[0].schemes) > 0 {
 		if b := pc.insufficientBody(op); b != "" {
 			bodies = append(bodies, b)
@@ -131,8 +134,8 @@ func (pc *planContext) allowBody(op opShape, k int) string {
 		}
 		principal = fmt.Sprintf("c%d", best)
 	}
-	value := fmt.Sprintf(`{"allow": true, "reasons": [], "alternative": %d, "schemes": %s, "principal": %s}`,
-		k, quoteList(alt.schemes), principal)
+	value := pc.allow(fmt.Sprintf(`{"allow": true, "reasons": [], "alternative": %d, "schemes": %s, "principal": %s}`,
+		k, quoteList(alt.schemes), principal))
 	return pc.body(value, conds...)
 }
 
@@ -196,7 +199,7 @@ func (pc *planContext) credentialChecks(op opShape, alt alternative) []string {
 		if pc.revoked != "" {
 			conds = append(conds, "not "+pc.revoked+"("+c+")")
 		}
-		if pc.customDeny {
+		if pc.genericDeny {
 			continue
 		}
 		conds = append(conds, "object.get("+c+`, "subscription_validation", false) != true`, "object.get("+c+`, "confirmation", false) == false`)

@@ -2,6 +2,7 @@ package bundles_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -47,6 +48,7 @@ func TestPlans(t *testing.T) {
 		planned bool
 		allow   bool
 		reasons string
+		member  string // a member the decision must have
 	}{
 		{name: "base allow", creds: jwt, planned: true, allow: true},
 		{name: "base missing", creds: `{}`, planned: true, reasons: `["credentials_missing"]`},
@@ -68,9 +70,15 @@ func TestPlans(t *testing.T) {
 		{name: "custom deny data", files: map[string]string{"data.json": `{"gatehouse": {"custom": {"deny": [{"reason": "closed"}]}}}`},
 			creds: jwt, planned: true, reasons: `["closed"]`},
 		{name: "custom headers", files: map[string]string{"custom.rego": "package gatehouse.custom\n\nheaders := {\"x-a\": \"b\"}\n"},
-			creds: jwt, allow: true},
+			creds: jwt, planned: true, allow: true, member: "headers"},
+		{name: "custom headers, denied", files: map[string]string{"custom.rego": "package gatehouse.custom\n\nheaders := {\"x-a\": \"b\"}\n"},
+			creds: `{}`, planned: true, reasons: `["credentials_missing"]`},
 		{name: "response headers data", files: map[string]string{"data.json": `{"gatehouse": {"custom": {"response_headers": {"x-a": "b"}}}}`},
-			creds: jwt, allow: true},
+			creds: jwt, planned: true, allow: true, member: "response_headers"},
+		{name: "response headers data, denied", files: map[string]string{"data.json": `{"gatehouse": {"custom": {"response_headers": {"x-a": "b"}}}}`},
+			creds: `{}`, planned: true, reasons: `["credentials_missing"]`, member: "response_headers"},
+		{name: "headers to remove on public", public: true, files: map[string]string{"data.json": `{"gatehouse": {"custom": {"request_headers_to_remove": ["X-Debug"]}}}`},
+			creds: `{}`, planned: true, allow: true, member: "request_headers_to_remove"},
 		{name: "same principal for the API", files: map[string]string{"data.json": `{"gatehouse": {"config": {"same_principal": {"shapes": true}}}}`},
 			creds: jwt, allow: true},
 		{name: "binding required for the API", files: map[string]string{"data.json": `{"gatehouse": {"config": {"require_certificate_binding": {"shapes": true}}}}`},
@@ -109,9 +117,49 @@ func TestPlans(t *testing.T) {
 			if c.reasons != "" {
 				reasons = c.reasons
 			}
+			if c.member != "" && got.Value.(ast.Object).Get(ast.StringTerm(c.member)) == nil {
+				t.Errorf("decision %v has no %s", got.Value, c.member)
+			}
 			if got.Allow != c.allow || ast.MustParseTerm(reasons).Value.Compare(got.Value.(ast.Object).Get(ast.StringTerm("reasons")).Value) != 0 {
 				t.Errorf("decision %v, want allow %v reasons %s", got.Value, c.allow, reasons)
 			}
 		})
+	}
+}
+
+// BenchmarkPlans is an allowed JWT on the full query and on the operation's
+// plan, under the base policy alone and with users' bundles: acme's deny
+// rules and upstream headers (examples/bundles/acme), and one deny rule
+// (testdata/bundles/ok) that does not fire.
+func BenchmarkPlans(b *testing.B) {
+	op := planOp(false)
+	creds := `{"jwt": {"type": "jwt", "subject": "alice", "client_id": "c", "scopes": ["read"], "token_id": "t-1", "claims": {"tenant": "acme"}}}`
+	in := ast.MustParseTerm(strings.Replace(planInput(op, creds).String(), `"x-maintenance": "on"`, `"x-other": "on"`, 1)).Value
+	sets := []struct {
+		name string
+		dirs []string
+	}{
+		{"base", nil},
+		{"acme", []string{"../examples/bundles/acme"}},
+		{"deny_rule", []string{"../testdata/bundles/ok"}},
+	}
+	for _, set := range sets {
+		e, err := bundles.Load(context.Background(), bundles.Options{Base: true, Bundles: set.dirs, Operations: []bundles.Operation{op}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, p := range []struct {
+			name string
+			plan *bundles.Plan
+		}{{"full", nil}, {"plan", e.Plans()[0]}} {
+			b.Run(set.name+"/"+p.name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if d, err := e.DecidePlan(context.Background(), p.plan, in); err != nil || !d.Allow {
+						b.Fatal(d, err)
+					}
+				}
+			})
+		}
 	}
 }
