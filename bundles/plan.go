@@ -95,6 +95,10 @@ type planContext struct {
 	// remove may be defined, which an allow carries (allow_extras);
 	// shapedDeny: response headers may be, which a denial carries too.
 	shapedAllow, shapedDeny bool
+	// subscriptions: the bundle has subscription data, so credentials
+	// with subscription validation are checked (unsubscribedSrc) rather
+	// than left to the full decision.
+	subscriptions bool
 	// revoked is the function that says a credential is revoked, and
 	// revokedSrc its Rego when the plans define it (revocationHelper).
 	revoked, revokedSrc string
@@ -176,6 +180,7 @@ func newPlanContext(modules map[string]*ast.Module, data map[string]any) *planCo
 		slices.Sort(types)
 	}
 	pc.revoked, pc.revokedSrc = revocationHelper(data)
+	pc.subscriptions = lookup(data, "gatehouse", "subscriptions") != nil
 	return pc
 }
 
@@ -337,6 +342,9 @@ func (pc *planContext) planSource(pkg string, op opShape) string {
 	b.WriteString(" else := data.gatehouse.authz.decision\n")
 	if pc.revokedSrc != "" {
 		b.WriteString("\n" + pc.revokedSrc)
+	}
+	if pc.subscriptions {
+		b.WriteString("\n" + unsubscribedSrc)
 	}
 	return b.String()
 }

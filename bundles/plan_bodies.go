@@ -188,10 +188,12 @@ func credentialBindings(alt alternative) []string {
 	return conds
 }
 
-// credentialChecks checks that no credential c<i> of alt is revoked and, unless users' deny rules make the plan count
-// deny_reasons itself, that no deny_reasons rule of the base policy fires
-// for it: no subscription validation, no certificate binding (both give way
-// to the full decision), and an API key only with api_key_allowed.
+// credentialChecks checks that no credential c<i> of alt is revoked and,
+// unless the plan counts deny_reasons itself (genericDeny), that no
+// deny_reasons rule of the base policy fires for it: subscription
+// validation only with a subscription (without subscription data the full
+// decision answers), no certificate binding (the full decision answers),
+// and an API key only with api_key_allowed.
 func (pc *planContext) credentialChecks(op opShape, alt alternative) []string {
 	var conds []string
 	for i, s := range alt.schemes {
@@ -202,7 +204,12 @@ func (pc *planContext) credentialChecks(op opShape, alt alternative) []string {
 		if pc.genericDeny {
 			continue
 		}
-		conds = append(conds, "object.get("+c+`, "subscription_validation", false) != true`, "object.get("+c+`, "confirmation", false) == false`)
+		if pc.subscriptions {
+			conds = append(conds, "not unsubscribed("+c+")")
+		} else {
+			conds = append(conds, "object.get("+c+`, "subscription_validation", false) != true`)
+		}
+		conds = append(conds, "object.get("+c+`, "confirmation", false) == false`)
 		if op.apiKeyish[s] {
 			conds = append(conds, c+`.type == "api_key"`, "data.gatehouse.authz.api_key_allowed("+c+")")
 		} else {
@@ -260,3 +267,11 @@ func revocationHelper(data map[string]any) (call, src string) {
 	}
 	return "revoked", b.String()
 }
+
+// unsubscribedSrc is subscriptions.rego's deny_reasons rule for one
+// credential, for plans of bundles with subscription data.
+const unsubscribedSrc = `unsubscribed(cred) if {
+	cred.subscription_validation == true
+	not data.gatehouse.authz.subscribed(cred)
+}
+`

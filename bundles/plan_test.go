@@ -28,6 +28,12 @@ func jwtAt(source, issuedAt string) string {
 	return `{"jwt": {"type": "jwt", "subject": "alice", "scopes": ["read"], "token_id": "t-1", "source": "` + source + `", "issued_at": ` + issuedAt + `}}`
 }
 
+// subscriber is a credential of application app whose issuer validates
+// subscriptions.
+func subscriber(app string) string {
+	return `{"jwt": {"type": "jwt", "subject": "alice", "scopes": ["read"], "source": "corp", "application": "` + app + `", "subscription_validation": true}}`
+}
+
 func planInput(op bundles.Operation, credentials string) ast.Value {
 	return ast.MustParseTerm(`{"request": {"method": "GET", "path": "/shapes/x", "headers": {"x-maintenance": "on"}, "client_ip": "192.0.2.7"},
 		"api": ` + op.API.String() + `, "operation": ` + op.Operation.String() + `, "schemes": ` + op.Schemes.String() + `,
@@ -63,6 +69,11 @@ func TestPlans(t *testing.T) {
 			creds: jwtAt("corp", `"soon"`), planned: true, reasons: `["revoked"]`},
 		{name: "source without a cutoff", files: map[string]string{"data.json": `{"gatehouse": {"revocations": {"issued_before": {"corp": 1800000000}}}}`},
 			creds: jwtAt("partner", "1"), planned: true, allow: true},
+		{name: "subscribed", files: map[string]string{"data.json": `{"gatehouse": {"subscriptions": {"corp": {"app": [{"api": "shapes"}]}}}}`},
+			creds: subscriber("app"), planned: true, allow: true},
+		{name: "not subscribed", files: map[string]string{"data.json": `{"gatehouse": {"subscriptions": {"corp": {"app": [{"api": "shapes"}]}}}}`},
+			creds: subscriber("other-app"), planned: true, reasons: `["subscription_required"]`},
+		{name: "subscription validation, no subscription data", creds: subscriber("app"), planned: true, reasons: `["subscription_required"]`},
 		{name: "custom deny", files: map[string]string{"custom.rego": "package gatehouse.custom\n\ndeny contains {\"reason\": \"maintenance\"} if input.request.headers[\"x-maintenance\"] == \"on\"\n"},
 			creds: jwt, planned: true, reasons: `["maintenance"]`},
 		{name: "custom deny on public", public: true, files: map[string]string{"custom.rego": "package gatehouse.custom\n\ndeny contains {\"reason\": \"maintenance\"} if input.request.headers[\"x-maintenance\"] == \"on\"\n"},
