@@ -38,15 +38,30 @@ func (id *Identity) SetClaims(claims map[string]any) {
 // map[string]any, arrays []any, numbers json.Number), a new map on every
 // call; nil when the credential has none.
 func (id *Identity) Claims() map[string]any {
-	m, _ := decodeClaims(id.claims)
+	m, _ := id.decodeClaims()
 	return m
 }
 
-// decodeClaims decodes what appendClaimsJSON wrote; nil for no claims.
-func decodeClaims(raw []byte) (map[string]any, error) {
+// decodeClaims decodes the claims SetClaims or setDerivedClaims kept; nil
+// for no claims.
+func (id *Identity) decodeClaims() (map[string]any, error) {
+	raw := id.claims
 	if raw == nil {
 		return nil, nil
 	}
+	var derived uint16
+	if len(raw) >= 3 && raw[0] == derivedMark {
+		derived, raw = uint16(raw[1])|uint16(raw[2])<<8, raw[3:]
+	}
+	m, err := decodeClaimsJSON(raw)
+	if err == nil && derived != 0 {
+		id.putDerivedClaims(m, derived)
+	}
+	return m, err
+}
+
+// decodeClaimsJSON decodes what appendClaimsJSON wrote.
+func decodeClaimsJSON(raw []byte) (map[string]any, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var m map[string]any
@@ -59,11 +74,11 @@ func decodeClaims(raw []byte) (map[string]any, error) {
 	return m, nil
 }
 
-// claimsValue is the OPA object of the claims JSON; nil for no claims.
-func claimsValue(raw []byte) ast.Value {
-	m, err := decodeClaims(raw)
+// claimsValue is the OPA object of the kept claims; nil for no claims.
+func (id *Identity) claimsValue() ast.Value {
+	m, err := id.decodeClaims()
 	if m == nil || err != nil {
-		if raw != nil {
+		if id.claims != nil {
 			// Cannot happen: appendClaimsJSON wrote it. An empty object
 			// rather than a missing member keeps the document's shape.
 			return ast.NewObject()
@@ -78,15 +93,21 @@ func claimsValue(raw []byte) ast.Value {
 func claimsJSONSize(m map[string]any) int {
 	n := 2
 	for k, v := range m {
-		n += len(k) + 4
-		switch v := v.(type) {
-		case string:
-			n += len(v) + 2
-		case json.Number:
-			n += len(v)
-		default:
-			n += 16
-		}
+		n += memberJSONSize(k, v)
+	}
+	return n
+}
+
+// memberJSONSize estimates the encoded size of one member.
+func memberJSONSize(k string, v any) int {
+	n := len(k) + 4
+	switch v := v.(type) {
+	case string:
+		n += len(v) + 2
+	case json.Number:
+		n += len(v)
+	default:
+		n += 16
 	}
 	return n
 }

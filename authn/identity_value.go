@@ -22,7 +22,7 @@ type identityValue struct {
 func (id *Identity) AST() ast.Value {
 	v := id.value.Load()
 	if v == nil {
-		v = &identityValue{claims: claimsValue(id.claims)}
+		v = &identityValue{claims: id.claimsValue()}
 		id.value.Store(v)
 	} else if doc, _ := v.doc.Load().(ast.Value); doc != nil {
 		return doc

@@ -177,9 +177,9 @@ func (is *issuer) identity(scheme, token string, claims map[string]any, t tokenT
 	if auds, err := stringOrList(claims["aud"]); err == nil && len(auds) > 0 {
 		id.Audience = internList(SortedUnique(auds))
 	}
-	id.SetClaims(claims)
 	// validate has read cnf (confirmation): only known members remain.
 	id.Confirmation, id.DPoPKey, _ = confirmation(claims)
+	id.setDerivedClaims(claims) // last: it keeps what the fields give back as a mask
 	return id
 }
 
