@@ -58,13 +58,16 @@ import (
 // belongs to this authenticator and so to its fixed set of issuers: an entry
 // can only have been verified by one of them, and iss binds a token to one
 // issuer. A new configuration generation builds new authenticators and
-// caches. Failures are never cached.
+// caches. Failures are not cached, with one exception: a token whose
+// signature did not verify is remembered (forged, jwt_forged.go) so that
+// the same forged token sent again costs a lookup, not an RSA operation.
 type JWT struct {
 	scheme       string
 	issuers      []*issuer
 	byIss        map[string]*issuer
 	policy       jose.Policy // header rules: the union of the issuers' allow-lists
 	cache        *Cache[jwtEntry]
+	forged       *Cache[forgedEntry]
 	cacheTTL     time.Duration
 	now          func() time.Time
 	maxTokenSize int
@@ -122,6 +125,7 @@ func NewJWT(scheme string, issuers []*Issuer, opts ...Option) (*JWT, error) {
 	j.policy.Algorithms = SortedUnique(j.policy.Algorithms)
 	if j.cacheTTL > 0 {
 		j.cache = NewCache[jwtEntry](o.cacheSize, o.now)
+		j.forged = NewCache[forgedEntry](forgedCacheSize, o.now)
 	}
 	return j, nil
 }
@@ -164,9 +168,15 @@ func (j *JWT) Verify(ctx context.Context, token string) (*Identity, error) {
 			}
 			j.cache.Delete(key)
 		}
+		if err, ok := j.forgedAgain(key); ok {
+			return nil, err
+		}
 	}
 	id, is, vk, err := j.verify(ctx, token)
 	if err != nil {
+		if vk != nil {
+			j.rememberForged(key, is, vk, err)
+		}
 		return nil, err
 	}
 	if ttl := j.ttlFor(is); ttl > 0 {
@@ -258,7 +268,9 @@ func (j *JWT) verify(ctx context.Context, token string) (*Identity, *issuer, *Ve
 		return j.reject(ReasonInvalidSignature, "key does not allow the token's algorithm")
 	}
 	if err := tok.Verify(key.Public, hdr.Alg); err != nil {
-		return nil, nil, nil, joseRejection(j.scheme, err)
+		// The issuer and key come back with the error: Verify remembers
+		// a token this key refused (rememberForged).
+		return nil, is, key, joseRejection(j.scheme, err)
 	}
 	return is.identity(j.scheme, token, claims, times), is, key, nil
 }

@@ -16,15 +16,26 @@ import (
 
 func (pc *planContext) authBodies(op opShape) []string {
 	var bodies []string
-	anonymous := false
+	anonymous := -1
 	for k, alt := range op.security {
 		if len(alt.schemes) == 0 {
-			anonymous = true
+			if anonymous < 0 {
+				anonymous = k
+			}
 			continue
 		}
 		if b := pc.allowBody(op, k); b != "" {
 			bodies = append(bodies, b)
 		}
+	}
+	if anonymous >= 0 {
+		// No credential, nothing rejected: the first {} is the satisfied
+		// alternative (requirements.rego, alternative), with no scheme and
+		// no principal; no deny_reasons rule of the base policy fires
+		// without a credential or a scheme.
+		bodies = append(bodies, pc.body(pc.allow(fmt.Sprintf(
+			`{"allow": true, "reasons": [], "alternative": %d, "schemes": [], "principal": {}}`, anonymous)),
+			"input.credentials == {}", "input.rejections == {}"))
 	}
 	if pc.shapedDeny {
 		return bodies
@@ -34,9 +45,9 @@ func (pc *planContext) authBodies(op opShape) []string {
 			bodies = append(bodies, b)
 		}
 	}
-	if anonymous {
-		// With {} among the alternatives, no credential is an allow (or
-		// another reason): the full decision answers.
+	if anonymous >= 0 {
+		// A rejected credential may fall through to {} (allow_fallthrough):
+		// the full decision answers.
 		return bodies
 	}
 	// No credential, nothing rejected: credentials_missing (no alternative
