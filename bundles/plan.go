@@ -340,11 +340,25 @@ func (pc *planContext) planSource(pkg string, op opShape) string {
 		b.WriteString(body)
 	}
 	b.WriteString(" else := data.gatehouse.authz.decision\n")
+	return b.String()
+}
+
+// sharedSource is the module of what every plan shares, in planPackage: the
+// helper functions the bodies call, and an anchor for OPA's type checker.
+// OPA v1.22's checker (ast/check.go, isReplaced) walks every module for
+// `with` targets for each rule whose value holds an empty collection, again
+// and again as long as no `with` replaces any rule; every plan's decision
+// holds one ("reasons": []), so building 100 plans cost 200 ms. anchored
+// (never evaluated by the gateway) replaces one rule, and the checker then
+// walks the modules once.
+func (pc *planContext) sharedSource() string {
+	var b strings.Builder
+	b.WriteString("package " + planPackage + "\n\nanchor := true\n\nanchored if anchor with data." + planPackage + ".anchor as true\n\n")
 	if pc.revokedSrc != "" {
-		b.WriteString("\n" + pc.revokedSrc)
+		b.WriteString(pc.revokedSrc)
 	}
 	if pc.subscriptions {
-		b.WriteString("\n" + unsubscribedSrc)
+		b.WriteString(unsubscribedSrc)
 	}
 	return b.String()
 }
@@ -365,57 +379,4 @@ func (pc *planContext) body(value string, conds ...string) string {
 		conds = append(conds, pc.denyCheck)
 	}
 	return value + " if {\n\t" + strings.Join(conds, "\n\t") + "\n}"
-}
-
-// planSet is the plan modules of one engine and which operation uses which.
-type planSet struct {
-	modules map[string]*ast.Module // by module name "plan:p<i>"
-	refs    []ast.Ref              // decision rule of p<i>
-	ofOp    []int                  // Options.Operations[i] → index in refs, or -1
-}
-
-// buildPlans writes and parses the plans of ops; operations of the same
-// shape share one. nil when there are none.
-func buildPlans(ops []Operation, modules map[string]*ast.Module, data map[string]any, caps *ast.Capabilities) *planSet {
-	if len(ops) == 0 {
-		return nil
-	}
-	pc := newPlanContext(modules, data)
-	if pc == nil {
-		return nil
-	}
-	ps := &planSet{modules: map[string]*ast.Module{}, ofOp: make([]int, len(ops))}
-	bySource := map[string]int{}
-	const placeholder = planPackage + ".p"
-	for i, op := range ops {
-		ps.ofOp[i] = -1
-		shape, ok := shapeOf(op)
-		if !ok {
-			continue
-		}
-		src := pc.planSource(placeholder, shape)
-		if src == "" {
-			continue
-		}
-		if n, ok := bySource[src]; ok {
-			ps.ofOp[i] = n
-			continue
-		}
-		n := len(ps.refs)
-		pkg := fmt.Sprintf("%s.p%d", planPackage, n)
-		name := fmt.Sprintf("plan:p%d", n)
-		m, err := ast.ParseModuleWithOpts(name, strings.Replace(src, placeholder, pkg, 1),
-			ast.ParserOptions{RegoVersion: ast.RegoV1, Capabilities: caps})
-		if err != nil {
-			continue // a scheme name Rego cannot quote: the full query serves
-		}
-		bySource[src] = n
-		ps.modules[name] = m
-		ps.refs = append(ps.refs, ast.MustParseRef("data."+pkg+".decision"))
-		ps.ofOp[i] = n
-	}
-	if len(ps.refs) == 0 {
-		return nil
-	}
-	return ps
 }

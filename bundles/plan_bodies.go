@@ -216,7 +216,7 @@ func (pc *planContext) credentialChecks(op opShape, alt alternative) []string {
 			continue
 		}
 		if pc.subscriptions {
-			conds = append(conds, "not unsubscribed("+c+")")
+			conds = append(conds, "not data."+planPackage+".unsubscribed("+c+")")
 		} else {
 			conds = append(conds, "object.get("+c+`, "subscription_validation", false) != true`)
 		}
@@ -276,7 +276,7 @@ func revocationHelper(data map[string]any) (call, src string) {
 	if b.Len() == 0 {
 		return "", ""
 	}
-	return "revoked", b.String()
+	return "data." + planPackage + ".revoked", b.String()
 }
 
 // unsubscribedSrc is subscriptions.rego's deny_reasons rule for one

@@ -2,6 +2,7 @@ package bundles_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -172,5 +173,26 @@ func BenchmarkPlans(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkLoadPlans is building an engine with n operations of distinct
+// shapes (one plan each): what plans add to a generation build.
+func BenchmarkLoadPlans(b *testing.B) {
+	var ops []bundles.Operation
+	for i := range 100 {
+		op := planOp(false)
+		op.Operation = ast.MustParseTerm(fmt.Sprintf(`{"id": "op", "public": false, "security": [{"jwt": ["s%d"]}, {"jwt": ["a"], "key": []}], "scope_mode": "all"}`, i))
+		ops = append(ops, op)
+	}
+	for _, n := range []int{0, 10, 100} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := bundles.Load(context.Background(), bundles.Options{Base: true, Operations: ops[:n]}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
