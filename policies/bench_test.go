@@ -167,11 +167,14 @@ decision := {"allow": true, "reasons": [], "alternative": 0}`),
 	}
 }
 
-// BenchmarkDecision measures one decision the way the gateway evaluates it:
-// a prepared query and an ast input. "json" is plain Eval, which converts the
-// decision to Go values; "ast" also keeps the decision as an *ast.Term (no
-// conversion: the caller reads the few members it needs) and skips per-eval
-// metrics, the two engine options worth taking on the hot path.
+// BenchmarkDecision measures the whole base policy through OPA's rego
+// package: a prepared query and an ast input, as bundles.Engine.Decide runs
+// it with evaluation options (explain's tracer); BenchmarkFloor is that
+// path's fixed cost. The gateway itself decides on its direct evaluator and
+// the operation's plan (BenchmarkDecisionEngine). "json" is plain Eval,
+// which converts the decision to Go values; "ast" also keeps the decision as
+// an *ast.Term (no conversion: the caller reads the few members it needs)
+// and skips per-eval metrics.
 func BenchmarkDecision(b *testing.B) {
 	pq := prepare(b, benchData())
 	ctx := context.Background()
