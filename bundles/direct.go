@@ -2,8 +2,10 @@ package bundles
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/metrics"
@@ -69,7 +71,9 @@ func newDirectQuery(compiler *ast.Compiler, store storage.Store, decisionRef ast
 // The value is the one the evaluator cached for decisionRef, whether or not
 // the query succeeded: a decision whose allow is false, or missing, fails
 // the query and must still reach decisionFrom (which reads or refuses it).
-func (q *directQuery) eval(ctx context.Context, input ast.Value) (*ast.Term, error) {
+// A deadline (zero: none) bounds the evaluation without a context of its
+// own: errDeadline when it passes.
+func (q *directQuery) eval(ctx context.Context, input ast.Value, deadline time.Time) (*ast.Term, error) {
 	txn, err := q.store.NewTransaction(ctx)
 	if err != nil {
 		return nil, err
@@ -80,8 +84,9 @@ func (q *directQuery) eval(ctx context.Context, input ast.Value) (*ast.Term, err
 	defer cache.release()
 
 	var cancel topdown.Cancel
-	if done := ctx.Done(); done != nil {
-		cancel = doneCancel(done)
+	if done := ctx.Done(); done != nil || !deadline.IsZero() {
+		cache.cancel = evalCancel{done: done, deadline: deadline}
+		cancel = &cache.cancel
 	}
 
 	err = topdown.NewQuery(q.body).
@@ -99,26 +104,49 @@ func (q *directQuery) eval(ctx context.Context, input ast.Value) (*ast.Term, err
 		WithEarlyExit(true).
 		Iter(ctx, func(topdown.QueryResult) error { return nil })
 	if err != nil {
+		if cache.cancel.expired {
+			return nil, fmt.Errorf("%w: %w", errDeadline, err)
+		}
 		return nil, err
 	}
 	out, _ := cache.Get(q.ref)
 	return out, nil
 }
 
-// doneCancel cancels an evaluation once its context is done. topdown polls
-// Cancelled between steps; a non-blocking receive is cheaper than the
-// goroutine rego starts per evaluation to watch ctx.
-type doneCancel <-chan struct{}
+// evalCancel cancels an evaluation once its context is done or its
+// deadline has passed. topdown polls Cancelled before every expression; a
+// non-blocking receive is cheaper than the goroutine rego starts per
+// evaluation to watch ctx, and reading the clock every 16th poll cheaper
+// than a context with a timeout per decision (its timer, and 5 allocations
+// of BenchmarkPipeline/jwt-first-seen in gateway/bench_test.go). It lives in the pooled
+// cache, so taking its address allocates nothing.
+type evalCancel struct {
+	done     <-chan struct{}
+	deadline time.Time
+	polls    uint32
+	expired  bool
+}
 
-func (c doneCancel) Cancel() {}
+// errDeadline: an evaluation's deadline passed.
+var errDeadline = errors.New("evaluation deadline passed")
 
-func (c doneCancel) Cancelled() bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
+func (c *evalCancel) Cancel() {}
+
+func (c *evalCancel) Cancelled() bool {
+	if c.done != nil {
+		select {
+		case <-c.done:
+			return true
+		default:
+		}
 	}
+	if !c.deadline.IsZero() {
+		c.polls++
+		if c.polls%16 == 0 && !time.Now().Before(c.deadline) {
+			c.expired = true
+		}
+	}
+	return c.expired
 }
 
 // noBaseCache caches no reads of bundle data. OPA's base cache is a trie
@@ -138,6 +166,7 @@ var virtualCachePool = sync.Pool{New: func() any { return newFlatVirtualCache() 
 // ranges of the entry slice; a lookup only sees the top frame, as OPA's own
 // cache does.
 type flatVirtualCache struct {
+	cancel  evalCancel // the evaluation's, set by eval
 	entries []cacheEntry
 	index   map[int]int // ref hash → newest entry with that hash
 	frames  []int       // start of each frame in entries
@@ -172,6 +201,7 @@ func (c *flatVirtualCache) release() {
 	clear(c.arena)
 	c.arena = c.arena[:0]
 	c.frames = append(c.frames[:0], 0)
+	c.cancel = evalCancel{}
 	virtualCachePool.Put(c)
 }
 

@@ -339,12 +339,14 @@ func (e *Engine) Decide(ctx context.Context, input ast.Value, opts ...rego.EvalO
 // decideDirect evaluates q (the decision query or a plan) on the direct
 // evaluator.
 func (e *Engine) decideDirect(ctx context.Context, q *directQuery, input ast.Value) (*Decision, error) {
+	var deadline time.Time
 	if e.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, e.timeout)
-		defer cancel()
+		deadline = time.Now().Add(e.timeout)
 	}
-	t, err := q.eval(ctx, input)
+	t, err := q.eval(ctx, input, deadline)
+	if errors.Is(err, errDeadline) {
+		return nil, fmt.Errorf("%w: %w", ErrDeadline, err)
+	}
 	if err != nil {
 		return nil, evalError(ctx, err)
 	}

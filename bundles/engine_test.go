@@ -136,6 +136,35 @@ func TestDeadlineInterruptsRunawayPolicy(t *testing.T) {
 	}
 }
 
+// The engine's own timeout (the gateway's policy.decision_timeout) stops a
+// runaway decision on the direct evaluator and on an operation's plan, which
+// both bound it without a context of their own.
+func TestEngineTimeoutInterruptsRunawayPolicy(t *testing.T) {
+	dir := writeBundle(t, map[string]string{
+		".manifest":   `{"revision": "runaway", "roots": ["gatehouse/custom"]}`,
+		"custom.rego": runawayRego(t),
+	})
+	op := bundles.Operation{
+		API:       ast.MustParseTerm(`{"name": "shapes", "version": "1", "base_path": "/shapes"}`),
+		Operation: ast.MustParseTerm(`{"id": "public", "method": "GET", "path": "/x", "public": true, "security": [], "scope_mode": "all"}`),
+		Schemes:   ast.MustParseTerm(`{}`),
+	}
+	e, err := bundles.Load(context.Background(), bundles.Options{Base: true, Bundles: []string{dir}, Timeout: 200 * time.Millisecond, Operations: []bundles.Operation{op}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Plans()[0] == nil {
+		t.Fatal("the public operation has no plan")
+	}
+	for _, plan := range []*bundles.Plan{nil, e.Plans()[0]} {
+		start := time.Now()
+		_, err := e.DecidePlan(context.Background(), plan, publicInput(map[string]string{"x-runaway": "1"}))
+		if !errors.Is(err, bundles.ErrDeadline) {
+			t.Fatalf("plan %v: runaway decision: %v after %v, want ErrDeadline", plan != nil, err, time.Since(start))
+		}
+	}
+}
+
 // runawayRego is the shared runaway-policy fixture.
 func runawayRego(t *testing.T) string {
 	t.Helper()
