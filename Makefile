@@ -111,7 +111,7 @@ lint:
 bench: bench-go bench-load bench-proxies
 
 bench-go:
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./authn/ ./authn/keymanager/ ./gateway/ ./gateway/frontdoor/ ./policies/ ./bundles/
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./authn/ ./authn/jose/ ./authn/keymanager/ ./gateway/ ./gateway/assertion/ ./gateway/edge/ ./gateway/frontdoor/ ./policies/ ./bundles/
 
 bench-load: tools
 	$(GO) run ./cmd/loadbench -wrk $(WRK)
