@@ -321,8 +321,8 @@ func (is *apiKeyIssuer) identity(scheme, key string, claims map[string]any, t to
 		Subject:      claimString(claims, "sub"),
 		Issuer:       is.iss,
 		Source:       is.name,
-		Application:  applicationClaim(claims["application"]),
-		Plan:         claimString(claims, "plan"),
+		Application:  internString(applicationClaim(claims["application"])),
+		Plan:         internString(claimString(claims, "plan")),
 		TokenID:      claimString(claims, "jti"),
 		IssuedAt:     t.iat,
 		NotBefore:    t.nbf,
@@ -330,9 +330,9 @@ func (is *apiKeyIssuer) identity(scheme, key string, claims map[string]any, t to
 		CredentialID: CredentialID(key),
 		APIs:         apis,
 	}
-	id.SetClaims(claims)
 	id.ClientID = id.Application
-	id.Scopes = SortedUnique(scopeValues(nil, claims["scope"]))
+	id.Scopes = internList(SortedUnique(scopeValues(nil, claims["scope"])))
+	id.setDerivedClaims(claims) // last: it keeps what the fields give back as a mask
 	return id
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"testing"
+	"time"
 )
 
 // derivedIdentity builds the identity of verified claims as the JWT
@@ -108,4 +109,49 @@ func FuzzDerivedClaims(f *testing.F) {
 		}
 		checkDerived(t, id, claims)
 	})
+}
+
+// An introspection answer's identity gives its claims back exactly too,
+// with the members its fields derive (key managers' identities are cached
+// like tokens).
+func TestDerivedIntrospectionClaims(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	tests := []struct {
+		name   string
+		answer string
+	}{
+		{"ok/typical", `{"active":true,"iss":"https://km.example/","sub":"alice","aud":"api","client_id":"app","scope":"read write","exp":1800003600,"iat":1799999000,"jti":"t-1","username":"alice@example"}`},
+		{"ok/username-subject", `{"active":true,"username":"bob","exp":1800003600,"scope":"b a"}`},
+		{"ok/aud-list", `{"active":true,"aud":["a","b"],"cnf":{"x5t#S256":"abc"}}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			claims, err := decodeClaimsJSON([]byte(tc.answer))
+			if err != nil {
+				t.Fatal(err)
+			}
+			check := &introspectionCheck{name: "km", leeway: DefaultLeeway}
+			id, rej := check.identity(claims, "credid", now)
+			if rej != nil {
+				t.Fatal(rej)
+			}
+			checkDerived(t, id, claims)
+			if cp := id.WithScheme("oauth"); !reflect.DeepEqual(cp.Claims(), claims) {
+				t.Fatalf("scheme copy's claims %#v", cp.Claims())
+			}
+		})
+	}
+}
+
+// An API key's identity gives its claims back exactly.
+func TestDerivedAPIKeyClaims(t *testing.T) {
+	claims, err := decodeClaimsJSON([]byte(`{"iss":"https://sts.example/","sub":"acme","jti":"k-1","iat":1700000000,"exp":1800000000,"scope":"read","application":"shop","plan":"gold","apis":[{"name":"pets"}],"token_use":"api_key"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var times tokenTimes
+	times.iat, _, _ = numericDate(claims, "iat")
+	times.exp, _, _ = numericDate(claims, "exp")
+	is := &apiKeyIssuer{name: "sts", iss: "https://sts.example/"}
+	checkDerived(t, is.identity("key", "raw-key", claims, times, []APIRef{{Name: "pets"}}), claims)
 }

@@ -125,8 +125,8 @@ func (c *introspectionCheck) identity(claims map[string]any, credID string, now 
 	ti := &Identity{
 		Type:         TypeOpaqueToken,
 		Source:       c.name,
-		Issuer:       iss,
-		ClientID:     claimString(claims, or(m.ClientID, "client_id")),
+		Issuer:       internString(iss),
+		ClientID:     internString(claimString(claims, or(m.ClientID, "client_id"))),
 		TokenID:      claimString(claims, "jti"),
 		IssuedAt:     iat,
 		NotBefore:    nbf,
@@ -134,7 +134,6 @@ func (c *introspectionCheck) identity(claims map[string]any, credID string, now 
 
 		SubscriptionValidation: c.subscription,
 	}
-	ti.SetClaims(claims)
 	if hasExp {
 		ti.ExpiresAt = exp
 	}
@@ -144,20 +143,21 @@ func (c *introspectionCheck) identity(claims map[string]any, credID string, now 
 		ti.Subject = claimString(claims, or(m.Username, "username"))
 	}
 	if m.Application != "" {
-		ti.Application = applicationClaim(claims[m.Application])
+		ti.Application = internString(applicationClaim(claims[m.Application]))
 	}
 	if m.Scope != "" {
 		ti.Scopes = scopeValues(nil, claims[m.Scope])
 	} else {
 		ti.Scopes = scopeValues(scopeValues(nil, claims["scope"]), claims["scp"])
 	}
-	ti.Scopes = SortedUnique(ti.Scopes)
+	ti.Scopes = internList(SortedUnique(ti.Scopes))
 	if len(auds) > 0 {
-		ti.Audience = SortedUnique(auds)
+		ti.Audience = internList(SortedUnique(auds))
 	}
 	if ti.Confirmation, ti.DPoPKey, ce = confirmation(claims); ce != nil {
 		return nil, Reject("", ce.reason, "introspection answer: "+ce.detail, nil)
 	}
+	ti.setDerivedClaims(claims) // last: it keeps what the fields give back as a mask
 	return ti, nil
 }
 
