@@ -40,15 +40,19 @@ func (pc *planContext) authBodies(op opShape) []string {
 	if pc.shapedDeny {
 		return bodies
 	}
-	if len(op.security) == 1 && len(op.security[0].schemes) > 0 {
-		if b := pc.insufficientBody(op); b != "" {
-			bodies = append(bodies, b)
-		}
-	}
 	if anonymous >= 0 {
-		// A rejected credential may fall through to {} (allow_fallthrough):
-		// the full decision answers.
+		// Unsatisfied credentials allow with {}; a rejected one may fall
+		// through to it (allow_fallthrough): the full decision answers.
 		return bodies
+	}
+	seen := map[string]bool{}
+	for k, alt := range op.security {
+		if key := strings.Join(alt.schemes, "\x00"); !seen[key] {
+			seen[key] = true
+			if b := pc.insufficientBody(op, k); b != "" {
+				bodies = append(bodies, b)
+			}
+		}
 	}
 	// No credential, nothing rejected: credentials_missing (no alternative
 	// is present; deny_reasons of the base policy all need a credential or
@@ -150,43 +154,70 @@ func (pc *planContext) allowBody(op opShape, k int) string {
 	return pc.body(value, conds...)
 }
 
-// insufficientBody denies with insufficient_scope an operation of one
-// alternative when exactly its credentials were verified, nothing was
-// rejected, nothing revokes or denies them, and one lacks a scope.
-// required_scopes is then every scope of the alternative, sorted.
-func (pc *planContext) insufficientBody(op opShape) string {
-	alt := op.security[0]
-	var lacks string
-	switch {
-	case !op.scopeAny && len(alt.schemes) == 1:
-		lacks = fmt.Sprintf("data.gatehouse.authz.lacks_scope(c0, %s)", quoteList(alt.scopes[alt.schemes[0]]))
-	case !op.scopeAny:
-		parts := make([]string, len(alt.schemes))
-		for i, s := range alt.schemes {
-			parts[i] = quote(s) + ": " + quoteList(alt.scopes[s])
+// insufficientBody denies with insufficient_scope when exactly the
+// credentials of alternative k were verified, nothing was rejected, nothing
+// revokes or denies them, and every alternative they present (those whose
+// schemes are all among k's: requirements.rego, present_alternatives) lacks
+// a scope. required_scopes is then every scope of the first of those,
+// sorted. The operation has no anonymous alternative (authBodies).
+func (pc *planContext) insufficientBody(op opShape, k int) string {
+	alt := op.security[k]
+	conds := credentialBindings(alt)
+	first := -1
+	for j, other := range op.security {
+		present := true
+		for _, s := range other.schemes {
+			present = present && slices.Contains(alt.schemes, s)
 		}
-		lacks = "data.gatehouse.authz.unmet({" + strings.Join(parts, ", ") + "})"
-	case len(alt.schemes) == 1:
-		lacks = fmt.Sprintf("not data.gatehouse.authz.holds_any_scope(c0, %s)", quoteList(alt.scopes[alt.schemes[0]]))
-	default:
-		return ""
+		if !present {
+			continue
+		}
+		if first < 0 {
+			first = j
+		}
+		lacks := pc.lacks(op, alt, other)
+		if lacks == "" {
+			return ""
+		}
+		conds = append(conds, lacks)
 	}
 	var required []string
-	for _, s := range alt.schemes {
-		for _, sc := range alt.scopes[s] {
+	for _, s := range op.security[first].schemes {
+		for _, sc := range op.security[first].scopes[s] {
 			if !slices.Contains(required, sc) {
 				required = append(required, sc)
 			}
 		}
 	}
 	if len(required) == 0 {
-		return ""
+		return "" // the first present alternative needs no scope: satisfied
 	}
 	slices.Sort(required)
-	conds := append(credentialBindings(alt), lacks)
 	conds = append(conds, pc.credentialChecks(op, alt)...)
 	return pc.body(fmt.Sprintf(`{"allow": false, "reasons": ["insufficient_scope"], "alternative": -1, "required_scopes": %s}`,
 		quoteList(required)), conds...)
+}
+
+// lacks is the condition that alternative other, whose schemes all have a
+// credential among alt's (bound to c<i> in alt.schemes order), is not
+// satisfied (requirements.rego, satisfied); "" when it cannot be written.
+func (pc *planContext) lacks(op opShape, alt, other alternative) string {
+	cred := func(s string) string { return fmt.Sprintf("c%d", slices.Index(alt.schemes, s)) }
+	switch {
+	case !op.scopeAny && len(other.schemes) == 1:
+		s := other.schemes[0]
+		return fmt.Sprintf("data.gatehouse.authz.lacks_scope(%s, %s)", cred(s), quoteList(other.scopes[s]))
+	case !op.scopeAny:
+		parts := make([]string, len(other.schemes))
+		for i, s := range other.schemes {
+			parts[i] = quote(s) + ": " + quoteList(other.scopes[s])
+		}
+		return "data.gatehouse.authz.unmet({" + strings.Join(parts, ", ") + "})"
+	case len(other.schemes) == 1:
+		s := other.schemes[0]
+		return fmt.Sprintf("not data.gatehouse.authz.holds_any_scope(%s, %s)", cred(s), quoteList(other.scopes[s]))
+	}
+	return ""
 }
 
 // credentialBindings requires that nothing was rejected and exactly the

@@ -187,13 +187,18 @@ func combinedOperations(api *API) []*Operation {
 	a := openapi.SchemeScopes{Scheme: names[0], Scopes: []string{"read:x"}}
 	b := openapi.SchemeScopes{Scheme: names[1]}
 	shapes := map[string][]openapi.Requirement{
-		"and":         {{a, b}},
-		"or":          {{a}, {b}},
-		"optional":    {{a}, {}},
-		"anon_first":  {{}, {b}},
-		"or_and":      {{b}, {a, b}},
-		"two_scopes":  {{{Scheme: names[0], Scopes: []string{"read:x", "write:x"}}}},
-		"empty_alt_3": {{a}, {b}, {}},
+		"and":        {{a, b}},
+		"or":         {{a}, {b}},
+		"optional":   {{a}, {}},
+		"anon_first": {{}, {b}},
+		"or_and":     {{b}, {a, b}},
+		"two_scopes": {{{Scheme: names[0], Scopes: []string{"read:x", "write:x"}}}},
+		// One scheme in two alternatives with other scopes, and an
+		// alternative inside another: present alternatives that are not
+		// the one the credentials were matched against.
+		"same_scheme_or": {{a}, {{Scheme: names[0], Scopes: []string{"write:x"}}}},
+		"sub_alt":        {{a}, {{Scheme: names[0], Scopes: []string{"write:x"}}, b}},
+		"empty_alt_3":    {{a}, {b}, {}},
 	}
 	if len(names) > 2 {
 		c := openapi.SchemeScopes{Scheme: names[2]}
@@ -228,9 +233,9 @@ type differentialInput struct {
 }
 
 // Per scheme of the operation: absent, a credential with every scope the
-// operation names, one with none, one revoked by jti, one carrying a
+// operation names, one with none, one with the last of them only, one revoked by jti, one carrying a
 // certificate binding or subscription validation, or a rejection.
-var schemeStates = []string{"absent", "all_scopes", "no_scopes", "revoked_jti", "bound", "subscribed", "rejected", "rejected_revoked"}
+var schemeStates = []string{"absent", "all_scopes", "no_scopes", "one_scope", "revoked_jti", "bound", "subscribed", "rejected", "rejected_revoked"}
 
 // fewStates are the states combined when an operation has three schemes.
 var fewStates = []string{"absent", "all_scopes", "no_scopes", "rejected"}
@@ -330,7 +335,11 @@ func identityType(def *SchemeDef) string {
 func differentialIdentity(scheme string, def *SchemeDef, api *API, state string, scopes []string) ast.Object {
 	typ := identityType(def)
 	var scopeTerms []*ast.Term
-	if state != "no_scopes" {
+	switch {
+	case state == "one_scope" && len(scopes) > 0:
+		// The last scope the operation names only.
+		scopeTerms = append(scopeTerms, ast.StringTerm(scopes[len(scopes)-1]))
+	case state != "no_scopes":
 		for _, s := range scopes {
 			scopeTerms = append(scopeTerms, ast.StringTerm(s))
 		}
