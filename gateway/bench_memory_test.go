@@ -132,7 +132,8 @@ func mintSubject(b *testing.B, e *benchEnv, sub string) string {
 // distinct credentials, which its caches still hold: what full caches cost
 // a cache hit, through the collector's work on the larger live heap (the
 // filled-gateway row of `make bench-load`, in process). The fill tokens are
-// dropped before the loop, so the heap is the gateway's own.
+// dropped before the loop, so the heap is the gateway's own; rss-MiB is the
+// process's resident set at the end (Linux only).
 func BenchmarkRepeatedAfterFill(b *testing.B) {
 	for _, fill := range []int{0, 100_000} {
 		b.Run(fmt.Sprintf("fill=%d", fill), func(b *testing.B) {
@@ -162,6 +163,9 @@ func BenchmarkRepeatedAfterFill(b *testing.B) {
 			runtime.ReadMemStats(&ms)
 			b.ReportMetric(live, "live-MiB")
 			b.ReportMetric(float64(ms.NumGC-gcs)/float64(b.N)*1000, "GCs/1000-requests")
+			if rss, ok := residentMiB(); ok {
+				b.ReportMetric(rss, "rss-MiB")
+			}
 		})
 	}
 }
