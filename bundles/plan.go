@@ -34,9 +34,10 @@ import (
 // Plans are built only when everything they take as known is known: the base
 // policy is loaded, no user module defines rules under data.gatehouse except
 // in gatehouse.custom, and the base policy's deny_reasons rules are the ones
-// listed in baseDenyReasons. User rules keep working unchanged: when
-// data.gatehouse.custom.deny is defined (rules or data) every body also
-// requires count(deny_reasons) == 0; when custom headers, response headers
+// listed in baseDenyReasons. User rules keep working unchanged: when users'
+// rules define data.gatehouse.custom.deny every body also requires that set
+// to be empty (and when data does, count(deny_reasons) == 0); when custom
+// headers, response headers
 // or request headers to remove are defined an allow adds full_decision's
 // allow_extras, and when response headers are, the plans only allow (a
 // denial carries them too: the full decision answers).
@@ -62,7 +63,7 @@ const planPackage = "gatehouse.authz.plans"
 // or take as known (same_principal and binding's second rule read
 // data.gatehouse.config per API; custom reads data.gatehouse.custom.deny).
 // A base policy whose deny_reasons differ gets no plans: a new rule must be
-// mirrored in planChecks first.
+// mirrored in credentialChecks (plan_bodies.go) first.
 var baseDenyReasons = map[string]int{
 	"builtin:gatehouse/authz/subscriptions.rego":  1,
 	"builtin:gatehouse/authz/apikeys.rego":        1,
@@ -228,14 +229,14 @@ func shapeOf(op Operation) (opShape, bool) {
 		return s, false
 	}
 	s.api = name
-	pub, ok := o.Get(ast.InternedTerm("public")).Value.(ast.Boolean)
+	pub, ok := memberValue(o, "public").(ast.Boolean)
 	if !ok {
 		return s, false
 	}
 	s.public = bool(pub)
 	mode, _ := termString(o.Get(ast.InternedTerm("scope_mode")))
 	s.scopeAny = mode == "any"
-	sec, ok := o.Get(ast.InternedTerm("security")).Value.(*ast.Array)
+	sec, ok := memberValue(o, "security").(*ast.Array)
 	if !ok {
 		return s, false
 	}
@@ -284,6 +285,14 @@ func shapeOf(op Operation) (opShape, bool) {
 		}
 	}
 	return s, true
+}
+
+// memberValue is obj[key], nil when absent.
+func memberValue(obj ast.Object, key string) ast.Value {
+	if t := obj.Get(ast.InternedTerm(key)); t != nil {
+		return t.Value
+	}
+	return nil
 }
 
 func termString(t *ast.Term) (string, bool) {

@@ -196,3 +196,27 @@ func BenchmarkLoadPlans(b *testing.B) {
 		})
 	}
 }
+
+// An operation the gateway did not shape (no public, no security, a scope
+// that is not a string) gets no plan, and the engine still builds.
+func TestPlanOfMalformedOperation(t *testing.T) {
+	cases := []struct{ name, op string }{
+		{"no public", `{"security": []}`},
+		{"no security", `{"public": false}`},
+		{"scope not a string", `{"public": false, "security": [{"jwt": [1]}]}`},
+		{"alternative not an object", `{"public": false, "security": ["jwt"]}`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			op := planOp(false)
+			op.Operation = ast.MustParseTerm(c.op)
+			e, err := bundles.Load(context.Background(), bundles.Options{Base: true, Operations: []bundles.Operation{op}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Plans()[0] != nil {
+				t.Error("planned")
+			}
+		})
+	}
+}
