@@ -128,10 +128,10 @@ func (pc *planContext) allowBody(op opShape, k int) string {
 		// principal.rego, primary_scheme: the lowest [rank of the
 		// credential's type, scheme name]. The rank each scheme's
 		// credentials have is known from the scheme's type; the body
-		// checks it (a type outside type_rank, or another rank, gives way)
-		// (with the types of that rank in type_rank: a plain comparison,
-		// where a lookup in type_rank cost 7 allocations) and names the
-		// principal.
+		// checks it by comparing the credential's type with the types of
+		// that rank in type_rank (a plain comparison, where a lookup in
+		// type_rank cost 7 allocations; any other type gives way) and
+		// names the principal.
 		best := 0
 		for i, s := range alt.schemes {
 			types := pc.typesOfRank[op.rank[s]]
