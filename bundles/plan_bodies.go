@@ -237,28 +237,30 @@ func credentialBindings(alt alternative) []string {
 // decision answers), no certificate binding (the full decision answers),
 // and an API key only with api_key_allowed.
 func (pc *planContext) credentialChecks(op opShape, alt alternative) []string {
-	var conds []string
+	// Comparisons first, calls after: a credential the plan gives way on
+	// (a certificate binding, say) then costs the full decision little more.
+	var cheap, calls []string
 	for i, s := range alt.schemes {
 		c := fmt.Sprintf("c%d", i)
+		if !pc.genericDeny {
+			cheap = append(cheap, "object.get("+c+`, "confirmation", false) == false`)
+			if op.apiKeyish[s] {
+				cheap = append(cheap, c+`.type == "api_key"`)
+				calls = append(calls, "data.gatehouse.authz.api_key_allowed("+c+")")
+			} else {
+				cheap = append(cheap, c+`.type != "api_key"`)
+			}
+			if pc.subscriptions {
+				calls = append(calls, "not data."+planPackage+".unsubscribed("+c+")")
+			} else {
+				cheap = append(cheap, "object.get("+c+`, "subscription_validation", false) != true`)
+			}
+		}
 		if pc.revoked != "" {
-			conds = append(conds, "not "+pc.revoked+"("+c+")")
-		}
-		if pc.genericDeny {
-			continue
-		}
-		if pc.subscriptions {
-			conds = append(conds, "not data."+planPackage+".unsubscribed("+c+")")
-		} else {
-			conds = append(conds, "object.get("+c+`, "subscription_validation", false) != true`)
-		}
-		conds = append(conds, "object.get("+c+`, "confirmation", false) == false`)
-		if op.apiKeyish[s] {
-			conds = append(conds, c+`.type == "api_key"`, "data.gatehouse.authz.api_key_allowed("+c+")")
-		} else {
-			conds = append(conds, c+`.type != "api_key"`)
+			calls = append(calls, "not "+pc.revoked+"("+c+")")
 		}
 	}
-	return conds
+	return append(cheap, calls...)
 }
 
 // maxCutoffBodies bounds the revoked bodies written per source with an
