@@ -237,6 +237,15 @@ func (b *bench) profile(ctx context.Context) error {
 	// first target is the bare proxy, which would put a TLS hop in the profile.
 	up := b.upstream
 	for _, tname := range []string{"jwt-repeated", "jwt-fresh"} {
+		var tmpl *target
+		for _, t := range b.targets {
+			if t.name == tname {
+				tmpl = t
+			}
+		}
+		if tmpl == nil {
+			continue // left out with -only
+		}
 		file, err := filepath.Abs(b.opts.cpuprofile + "-" + tname + ".pprof")
 		if err != nil {
 			return err
@@ -247,12 +256,6 @@ func (b *bench) profile(ctx context.Context) error {
 		cmd, addr, err := b.gateway("gatehouse-profile-"+tname, up, true, []string{"GATEHOUSE_CPUPROFILE=" + file})
 		if err != nil {
 			return err
-		}
-		var tmpl *target
-		for _, t := range b.targets {
-			if t.name == tname {
-				tmpl = t
-			}
 		}
 		t := *tmpl
 		t.url, t.proc = "https://"+addr+jwtPath, cmd
