@@ -5,9 +5,10 @@ import (
 	"encoding/json"
 	"math"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/gatehouse/gatehouse/internal/jsonstr"
 )
 
 // An identity keeps the claims of its token once, as compact JSON: ~250
@@ -124,7 +125,7 @@ func appendClaimsJSON(b []byte, v any) []byte {
 	case bool:
 		return strconv.AppendBool(b, v)
 	case string:
-		return appendJSONString(b, v)
+		return jsonstr.Append(b, v, false)
 	case json.Number:
 		if v == "" {
 			return append(b, '0')
@@ -151,7 +152,7 @@ func appendClaimsJSON(b []byte, v any) []byte {
 				b = append(b, ',')
 			}
 			first = false
-			b = appendJSONString(b, k)
+			b = jsonstr.Append(b, k, false)
 			b = append(b, ':')
 			b = appendClaimsJSON(b, e)
 		}
@@ -162,51 +163,6 @@ func appendClaimsJSON(b []byte, v any) []byte {
 		return append(b, "null"...)
 	}
 	return append(b, raw...)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s quoted as encoding/json quotes it (without its
-// HTML escaping, which a decoder does not need).
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, "\\ufffd"...)
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
 
 // internClaims are the claims whose values repeat across the tokens of an

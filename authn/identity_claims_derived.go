@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/jsonstr"
 )
 
 // Most claims of an access token are already the identity's own fields:
@@ -67,7 +69,7 @@ func (id *Identity) setDerivedClaims(claims map[string]any) {
 			b = append(b, ',')
 		}
 		first = false
-		b = appendJSONString(b, name)
+		b = jsonstr.Append(b, name, false)
 		b = append(b, ':')
 		b = appendClaimsJSON(b, v)
 	}

@@ -12,7 +12,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
+
+	"github.com/gatehouse/gatehouse/internal/jsonstr"
 )
 
 // Log writes the per-request audit line in exactly the JSON shape
@@ -194,31 +195,31 @@ func (a *Log) Log(r *Record) {
 // "@timestamp", then the fields alphabetically.
 func appendAuditLine(b []byte, module string, now time.Time, r *Record) []byte {
 	b = append(b, `{"@level":"info","@message":"request","@module":`...)
-	b = appendJSONString(b, module)
+	b = jsonstr.Append(b, module, true)
 	b = append(b, `,"@timestamp":"`...)
 	b = now.AppendFormat(b, TimeFormat)
 	b = append(b, `","api":`...)
-	b = appendJSONString(b, r.API)
+	b = jsonstr.Append(b, r.API, true)
 	b = append(b, `,"bundle_revision":`...)
-	b = appendJSONString(b, r.BundleRevision)
+	b = jsonstr.Append(b, r.BundleRevision, true)
 	b = append(b, `,"credential_ids":`...)
 	b = appendJSONStrings(b, r.CredentialIDs)
 	b = append(b, `,"decision":`...)
-	b = appendJSONString(b, r.Decision)
+	b = jsonstr.Append(b, r.Decision, true)
 	b = append(b, `,"duration_ms":`...)
 	b = appendJSONFloat(b, r.DurationMS)
 	b = append(b, `,"generation":`...)
 	b = strconv.AppendUint(b, r.Generation, 10)
 	b = append(b, `,"method":`...)
-	b = appendJSONString(b, r.Method)
+	b = jsonstr.Append(b, r.Method, true)
 	b = append(b, `,"operation":`...)
-	b = appendJSONString(b, r.Operation)
+	b = jsonstr.Append(b, r.Operation, true)
 	b = append(b, `,"outcomes":`...)
 	b = appendJSONStrings(b, r.Outcomes)
 	b = append(b, `,"reasons":`...)
 	b = appendJSONStrings(b, r.Reasons)
 	b = append(b, `,"request_id":`...)
-	b = appendJSONString(b, r.RequestID)
+	b = jsonstr.Append(b, r.RequestID, true)
 	b = append(b, `,"schemes":`...)
 	b = appendJSONStrings(b, r.Schemes)
 	if r.Traced() {
@@ -246,66 +247,9 @@ func appendJSONStrings(b []byte, ss []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, s)
+		b = jsonstr.Append(b, s, true)
 	}
 	return append(b, ']')
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString escapes like encoding/json with HTML escaping on (its
-// default, and so hclog's): control characters, quote, backslash, <, >, &,
-// U+2028, U+2029, and invalid UTF-8 as U+FFFD.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
 
 // appendJSONFloat formats like encoding/json does for float64.
