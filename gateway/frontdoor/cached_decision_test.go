@@ -2,14 +2,10 @@ package frontdoor_test
 
 import (
 	"context"
-	"crypto/x509"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/gatehouse/gatehouse/gateway"
-	"github.com/gatehouse/gatehouse/gateway/config"
 	"github.com/gatehouse/gatehouse/gateway/pipeline"
 )
 
@@ -21,29 +17,16 @@ import (
 // read it, exactly the engine's decision on the whole input.
 func TestCachedDecisionIsWhole(t *testing.T) {
 	q := startQuickstart(t)
-	cfg, err := config.Load(filepath.Join(q.dir, "gatehouse.yaml"))
-	must(t, err)
-	gen, err := gateway.BuildGeneration(context.Background(), cfg, gateway.BuildOptions{})
-	must(t, err)
-	t.Cleanup(func() { _ = gen.Close() })
+	gen := q.generation(t)
 	if gen.Decisions == nil {
 		t.Fatal("the quickstart policy is not cacheable: nothing to check")
 	}
 	cached := 0
 	for i, c := range quickstartCases {
 		t.Run(c.name, func(t *testing.T) {
-			facts := pipeline.Facts{Method: c.method, Target: c.path, Host: "localhost", RemoteAddr: "127.0.0.1:40000"}
-			if c.header != nil {
-				facts.Header = c.header(q)
-			}
-			if c.cert {
-				facts.Certificates = []*x509.Certificate{q.client.Certificate}
-			}
 			var ev *pipeline.Evaluation
 			for round := range 2 {
-				r, err := facts.Request()
-				must(t, err)
-				ev = gen.Evaluate(r, fmt.Sprintf("cached%d-%d", i, round), time.Now())
+				ev = gen.Evaluate(q.request(t, c), fmt.Sprintf("cached%d-%d", i, round), time.Now())
 			}
 			if ev.Decision == nil || !ev.CachedDecision {
 				return // refused before the policy, or not cacheable

@@ -1,18 +1,11 @@
 package frontdoor_test
 
 import (
-	"context"
-	"crypto/x509"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
-
-	"github.com/gatehouse/gatehouse/gateway"
-	"github.com/gatehouse/gatehouse/gateway/config"
-	"github.com/gatehouse/gatehouse/gateway/pipeline"
 )
 
 // TestExplainMatchesProxy: for every quickstart curl case
@@ -25,11 +18,7 @@ import (
 func TestExplainMatchesProxy(t *testing.T) {
 	q := startQuickstart(t)
 	proxy, proxyCert := q.httpClient(false, ""), q.httpClient(true, "")
-	cfg, err := config.Load(filepath.Join(q.dir, "gatehouse.yaml"))
-	must(t, err)
-	gen, err := gateway.BuildGeneration(context.Background(), cfg, gateway.BuildOptions{})
-	must(t, err)
-	t.Cleanup(func() { _ = gen.Close() })
+	gen := q.generation(t)
 
 	for i, c := range quickstartCases {
 		t.Run(c.name, func(t *testing.T) {
@@ -41,16 +30,7 @@ func TestExplainMatchesProxy(t *testing.T) {
 			got := q.viaProxy(t, pc, c, rid)
 
 			// What explainCmd does with --method, --url, -H, --cert.
-			facts := pipeline.Facts{Method: c.method, Target: c.path, Host: "localhost", RemoteAddr: "127.0.0.1:40000"}
-			if c.header != nil {
-				facts.Header = c.header(q)
-			}
-			if c.cert {
-				facts.Certificates = []*x509.Certificate{q.client.Certificate}
-			}
-			r, err := facts.Request()
-			must(t, err)
-			ev := gen.Evaluate(r, rid, time.Now())
+			ev := gen.Evaluate(q.request(t, c), rid, time.Now())
 
 			status := ev.Status
 			if status == 0 {

@@ -2,15 +2,9 @@ package frontdoor_test
 
 import (
 	"context"
-	"crypto/x509"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/gatehouse/gatehouse/gateway"
-	"github.com/gatehouse/gatehouse/gateway/config"
-	"github.com/gatehouse/gatehouse/gateway/pipeline"
 )
 
 // TestKeyedInputDecidesAlike: the core decides a cache miss on the keyed
@@ -21,27 +15,14 @@ import (
 // records (Evaluation.Input) as the core reached on the keyed one.
 func TestKeyedInputDecidesAlike(t *testing.T) {
 	q := startQuickstart(t)
-	cfg, err := config.Load(filepath.Join(q.dir, "gatehouse.yaml"))
-	must(t, err)
-	gen, err := gateway.BuildGeneration(context.Background(), cfg, gateway.BuildOptions{})
-	must(t, err)
-	t.Cleanup(func() { _ = gen.Close() })
+	gen := q.generation(t)
 	if ok, why := gen.Engine.Cacheable(); !ok {
 		t.Fatalf("the quickstart policy is not cacheable (%s): the keyed input is never used", why)
 	}
 	decided := 0
 	for i, c := range quickstartCases {
 		t.Run(c.name, func(t *testing.T) {
-			facts := pipeline.Facts{Method: c.method, Target: c.path, Host: "localhost", RemoteAddr: "127.0.0.1:40000"}
-			if c.header != nil {
-				facts.Header = c.header(q)
-			}
-			if c.cert {
-				facts.Certificates = []*x509.Certificate{q.client.Certificate}
-			}
-			r, err := facts.Request()
-			must(t, err)
-			ev := gen.Evaluate(r, fmt.Sprintf("keyed%d", i), time.Now())
+			ev := gen.Evaluate(q.request(t, c), fmt.Sprintf("keyed%d", i), time.Now())
 			if ev.Decision == nil {
 				return // refused before the policy (route, edge, body)
 			}
