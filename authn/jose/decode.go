@@ -66,28 +66,38 @@ func (d *decoder) value() (any, error) {
 }
 
 func (d *decoder) object() (map[string]any, error) {
-	d.i++ // {
 	m := make(map[string]any, 8)
+	err := d.members(func(k string) error {
+		v, err := d.value()
+		m[k] = v
+		return err
+	})
+	return m, err
+}
+
+// members reads the object at d.i, calling member for each member name
+// with the decoder at the start of its value, which member must consume.
+func (d *decoder) members(member func(name string) error) error {
+	d.i++ // {
 	d.ws()
 	if d.i < len(d.b) && d.b[d.i] == '}' {
 		d.i++
-		return m, nil
+		return nil
 	}
 	for {
 		d.ws()
 		k, err := d.str()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		d.ws()
 		d.i++ // :
-		v, err := d.value()
-		if err != nil {
-			return nil, err
+		d.ws()
+		if err := member(k); err != nil {
+			return err
 		}
-		m[k] = v
 		if done, err := d.next('}'); done || err != nil {
-			return m, err
+			return err
 		}
 	}
 }
@@ -252,32 +262,16 @@ func decodeMembers(b []byte) (members map[string]json.RawMessage, ok bool) {
 	if d.i >= len(b) || b[d.i] != '{' {
 		return nil, false
 	}
-	d.i++
 	m := make(map[string]json.RawMessage, 4)
-	d.ws()
-	if d.i < len(b) && b[d.i] == '}' {
-		return m, true
-	}
-	for {
-		d.ws()
-		k, err := d.str()
-		if err != nil {
-			return nil, false
-		}
-		d.ws()
-		d.i++ // :
-		d.ws()
+	err := d.members(func(k string) error {
 		start := d.i
 		if _, err := d.value(); err != nil {
-			return nil, false
+			return err
 		}
 		m[k] = json.RawMessage(b[start:d.i])
-		if done, err := d.next('}'); err != nil {
-			return nil, false
-		} else if done {
-			return m, true
-		}
-	}
+		return nil
+	})
+	return m, err == nil
 }
 
 // memberString reads a header member that must be a string: absent, a
