@@ -3,8 +3,10 @@ package audit
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -81,6 +83,53 @@ func TestAuditLogBatchesWholeLines(t *testing.T) {
 	}
 	if lines != 2000 {
 		t.Fatalf("%d lines written, want 2000 (nothing lost at Close)", lines)
+	}
+}
+
+// TestAuditLogReusesBatchesSafely: batches are written and their buffers
+// reused (Log.recycle) while other goroutines log and flush: every line
+// arrives once, whole.
+func TestAuditLogReusesBatchesSafely(t *testing.T) {
+	var out chunkRecorder
+	a := New("audit", &out)
+	const writers, perWriter = 8, 3000
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWriter {
+				a.Log(&Record{RequestID: fmt.Sprintf("w%d-%d-%s", w, i, strings.Repeat("p", i%300)), Schemes: []string{}, Outcomes: []string{}, CredentialIDs: []string{}, Reasons: []string{}})
+			}
+		}()
+	}
+	flushing := make(chan struct{})
+	go func() {
+		defer close(flushing)
+		for range 200 {
+			a.Flush()
+		}
+	}()
+	wg.Wait()
+	<-flushing
+	a.Close()
+	seen := map[string]int{}
+	for _, c := range out.chunks {
+		for _, line := range bytes.Split(bytes.TrimSuffix(c, []byte("\n")), []byte("\n")) {
+			var m map[string]any
+			if err := json.Unmarshal(line, &m); err != nil {
+				t.Fatalf("line %q: %v", line, err)
+			}
+			seen[m["request_id"].(string)]++
+		}
+	}
+	if len(seen) != writers*perWriter {
+		t.Fatalf("%d distinct lines, want %d", len(seen), writers*perWriter)
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Fatalf("line %s written %d times", id, n)
+		}
 	}
 }
 
