@@ -1,7 +1,6 @@
 package authn
 
 import (
-	"crypto/sha256"
 	"encoding/hex"
 
 	"github.com/gatehouse/gatehouse/internal/redact"
@@ -16,8 +15,10 @@ type Redacted = redact.Redacted
 
 // CredentialID returns a short, log-safe identifier of a raw credential: the
 // first 12 hex digits of its SHA-256. It identifies a credential across log
-// lines without revealing it.
+// lines without revealing it. The digest is CacheKeyOf's, which hashes the
+// string without copying it (a bearer token is ~700 bytes, copied once per
+// first-seen token before).
 func CredentialID(raw string) string {
-	sum := sha256.Sum256([]byte(raw))
+	sum := CacheKeyOf(raw)
 	return hex.EncodeToString(sum[:6])
 }
