@@ -12,17 +12,12 @@ import (
 type (
 	// APIKeysConfig is the api_keys section.
 	APIKeysConfig = apikeys.SectionConfig
-	// APIKeyEndpointConfig is api_keys.endpoint.
-	APIKeyEndpointConfig = apikeys.EndpointConfig
 )
 
 // Defaults of the api_keys section.
 const (
-	DefaultAPIKeysName       = apikeys.DefaultSectionName
-	DefaultAPIKeyValidity    = apikeys.DefaultValidity
-	DefaultAPIKeyMaxValidity = apikeys.DefaultMaxValidity
-	DefaultAPIKeyGroup       = apikeys.DefaultGroup
-	APIKeyListenAdmin        = apikeys.ListenAdmin
+	DefaultAPIKeysName = apikeys.DefaultSectionName
+	APIKeyListenAdmin  = apikeys.ListenAdmin
 	// APIKeyPath is where the issuing endpoint answers.
 	APIKeyPath = apikeys.Path
 	// APIKeyJWKSPath is where the verification keys are published.

@@ -143,18 +143,10 @@ type (
 	LimitsConfig = edge.LimitsConfig
 	// RequestHeadersConfig is request_headers (gateway/edge/config.go).
 	RequestHeadersConfig = edge.RequestHeadersConfig
-	// CORSConfig is an API's cors block (gateway/edge/cors.go).
-	CORSConfig = edge.CORSConfig
 	// APIConfig is one entry of apis (gateway/openapi/config.go).
 	APIConfig = openapi.APIConfig
-	// APIMTLSConfig is an API's mtls block (gateway/openapi/config.go).
-	APIMTLSConfig = openapi.MTLSConfig
 	// RateLimitsConfig is rate_limits (gateway/ratelimit/config.go).
 	RateLimitsConfig = ratelimit.Config
-	// RateConfig is a token bucket of rate_limits.
-	RateConfig = ratelimit.Rate
-	// RateRedisConfig is rate_limits.redis.
-	RateRedisConfig = ratelimit.RedisConfig
 	// TracingConfig is tracing (gateway/tracing/config.go).
 	TracingConfig = tracing.Config
 )

@@ -13,9 +13,7 @@ type InternalKeyManagerConfig = keymanager.SectionConfig
 
 // Defaults and limits of internal_key_manager.
 const (
-	MaxInternalKMCacheTTL   = keymanager.MaxCacheTTL
-	InternalKMListenAdmin   = keymanager.ListenAdmin
-	DefaultInternalKMFormat = keymanager.DefaultFormat
+	InternalKMListenAdmin = keymanager.ListenAdmin
 )
 
 func (c *Config) applyInternalKMDefaults() {
