@@ -223,7 +223,7 @@ func (a *APIKey) Verify(ctx context.Context, key string) (*Identity, error) {
 	if a.issuer == nil {
 		return nil, Reject(a.scheme, ReasonInvalidCredentials, "unknown API key", nil)
 	}
-	id, err := a.verifyJWT(ctx, key)
+	id, err := a.verifyJWT(ctx, key, digest)
 	if err != nil {
 		return nil, err
 	}
@@ -241,7 +241,7 @@ func (a *APIKey) reject(reason Reason, detail string) (*Identity, error) {
 	return nil, Reject(a.scheme, reason, detail, nil)
 }
 
-func (a *APIKey) verifyJWT(ctx context.Context, key string) (*Identity, error) {
+func (a *APIKey) verifyJWT(ctx context.Context, key string, digest CacheKey) (*Identity, error) {
 	is := a.issuer
 	tok, err := is.policy.Parse([]byte(key))
 	switch {
@@ -283,7 +283,7 @@ func (a *APIKey) verifyJWT(ctx context.Context, key string) (*Identity, error) {
 	if err != nil {
 		return a.reject(ReasonMalformed, "apis claim: "+err.Error())
 	}
-	id := is.identity(a.scheme, key, claims, t, apis)
+	id := is.identity(a.scheme, digest, claims, t, apis)
 	id.SubscriptionValidation = a.subVal
 	return id, nil
 }
@@ -314,7 +314,7 @@ func (is *apiKeyIssuer) validateTimes(claims map[string]any, now time.Time) (tok
 	return t, nil
 }
 
-func (is *apiKeyIssuer) identity(scheme, key string, claims map[string]any, t tokenTimes, apis []APIRef) *Identity {
+func (is *apiKeyIssuer) identity(scheme string, digest CacheKey, claims map[string]any, t tokenTimes, apis []APIRef) *Identity {
 	id := &Identity{
 		Scheme:       scheme,
 		Type:         TypeAPIKey,
@@ -327,7 +327,7 @@ func (is *apiKeyIssuer) identity(scheme, key string, claims map[string]any, t to
 		IssuedAt:     t.iat,
 		NotBefore:    t.nbf,
 		ExpiresAt:    t.exp,
-		CredentialID: CredentialID(key),
+		CredentialID: digest.CredentialID(),
 		APIs:         apis,
 	}
 	id.ClientID = id.Application

@@ -24,7 +24,7 @@ func derivedIdentity(claims map[string]any) (*Identity, bool) {
 		return nil, false
 	}
 	is := &issuer{name: "corp", subjectClaim: "sub"}
-	return is.identity("oauth", "token", claims, times), true
+	return is.identity("oauth", CacheKeyOf("token"), claims, times), true
 }
 
 // TestDerivedClaims: the claims a JWT identity keeps as a mask come back
@@ -153,5 +153,5 @@ func TestDerivedAPIKeyClaims(t *testing.T) {
 	times.iat, _, _ = numericDate(claims, "iat")
 	times.exp, _, _ = numericDate(claims, "exp")
 	is := &apiKeyIssuer{name: "sts", iss: "https://sts.example/"}
-	checkDerived(t, is.identity("key", "raw-key", claims, times, []APIRef{{Name: "pets"}}), claims)
+	checkDerived(t, is.identity("key", CacheKeyOf("raw-key"), claims, times, []APIRef{{Name: "pets"}}), claims)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -329,7 +328,7 @@ func (k *Introspection) introspect(ctx context.Context, token string, key CacheK
 		return kmEntry{}, err
 	}
 	now := k.now()
-	credID := hex.EncodeToString(key[:6])
+	credID := key.CredentialID()
 	if !active {
 		e := kmEntry{rej: Reject("", ReasonInactiveToken, "key manager "+k.cfg.Name+": token is not active", nil)}
 		k.putNegative(key, e, now)

@@ -156,9 +156,10 @@ func (j *JWT) Verify(ctx context.Context, token string) (*Identity, error) {
 	if len(token) > j.maxTokenSize {
 		return nil, Reject(j.scheme, ReasonMalformed, "token too long", nil)
 	}
-	var key CacheKey
+	// The digest keys the caches and is the identity's credential id, so
+	// it is computed once, cache or not.
+	key := CacheKeyOf(token)
 	if j.cache != nil {
-		key = CacheKeyOf(token)
 		if e, ok := j.cache.Get(key); ok {
 			// A rotating source (remote JWKS) must still hold the key
 			// that verified the token: a key removed from the JWKS stops
@@ -172,7 +173,7 @@ func (j *JWT) Verify(ctx context.Context, token string) (*Identity, error) {
 			return nil, err
 		}
 	}
-	id, is, vk, err := j.verify(ctx, token)
+	id, is, vk, err := j.verify(ctx, token, key)
 	if err != nil {
 		if vk != nil {
 			j.rememberForged(key, is, vk, err)
@@ -221,7 +222,7 @@ func (j *JWT) notJWT(token string) (*Identity, *issuer, *VerificationKey, error)
 	return j.reject(ReasonMalformed, "not a token68")
 }
 
-func (j *JWT) verify(ctx context.Context, token string) (*Identity, *issuer, *VerificationKey, error) {
+func (j *JWT) verify(ctx context.Context, token string, digest CacheKey) (*Identity, *issuer, *VerificationKey, error) {
 	// The header rules (the union of the issuers' algorithms, crit, b64)
 	// are jose's; the issuer's own allow-list is checked once iss picks it.
 	tok, err := j.policy.Parse([]byte(token))
@@ -272,7 +273,7 @@ func (j *JWT) verify(ctx context.Context, token string) (*Identity, *issuer, *Ve
 		// a token this key refused (rememberForged).
 		return nil, is, key, joseRejection(j.scheme, err)
 	}
-	return is.identity(j.scheme, token, claims, times), is, key, nil
+	return is.identity(j.scheme, digest, claims, times), is, key, nil
 }
 
 // Challenge is the WWW-Authenticate value for this scheme without error

@@ -140,7 +140,7 @@ func stringOrList(v any) ([]string, error) {
 }
 
 // identity builds the identity document of a verified token.
-func (is *issuer) identity(scheme, token string, claims map[string]any, t tokenTimes) *Identity {
+func (is *issuer) identity(scheme string, key CacheKey, claims map[string]any, t tokenTimes) *Identity {
 	id := &Identity{
 		Scheme:       scheme,
 		Type:         TypeJWT,
@@ -151,7 +151,7 @@ func (is *issuer) identity(scheme, token string, claims map[string]any, t tokenT
 		IssuedAt:     t.iat,
 		NotBefore:    t.nbf,
 		ExpiresAt:    t.exp,
-		CredentialID: CredentialID(token),
+		CredentialID: key.CredentialID(),
 
 		SubscriptionValidation: is.subscription,
 	}

@@ -18,7 +18,9 @@ type Redacted = redact.Redacted
 // lines without revealing it. The digest is CacheKeyOf's, which hashes the
 // string without copying it (a bearer token is ~700 bytes, copied once per
 // first-seen token before).
-func CredentialID(raw string) string {
-	sum := CacheKeyOf(raw)
-	return hex.EncodeToString(sum[:6])
-}
+func CredentialID(raw string) string { return CacheKeyOf(raw).CredentialID() }
+
+// CredentialID is the log-safe identifier of the credential k was computed
+// from: verifiers that already hold a credential's CacheKey take its id
+// from it rather than hashing the credential a second time.
+func (k CacheKey) CredentialID() string { return hex.EncodeToString(k[:6]) }
