@@ -145,24 +145,33 @@ func appendClaimsJSON(b []byte, v any) []byte {
 		}
 		return append(b, ']')
 	case map[string]any:
-		b = append(b, '{')
-		first := true
-		for k, e := range v {
-			if !first {
-				b = append(b, ',')
-			}
-			first = false
-			b = jsonstr.Append(b, k, false)
-			b = append(b, ':')
-			b = appendClaimsJSON(b, e)
-		}
-		return append(b, '}')
+		return appendClaimsObject(b, v, nil)
 	}
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return append(b, "null"...)
 	}
 	return append(b, raw...)
+}
+
+// appendClaimsObject appends m as a JSON object, leaving out the members
+// skip reports (nil: none).
+func appendClaimsObject(b []byte, m map[string]any, skip func(name string, v any) bool) []byte {
+	b = append(b, '{')
+	first := true
+	for k, e := range m {
+		if skip != nil && skip(k, e) {
+			continue
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = jsonstr.Append(b, k, false)
+		b = append(b, ':')
+		b = appendClaimsJSON(b, e)
+	}
+	return append(b, '}')
 }
 
 // internClaims are the claims whose values repeat across the tokens of an

@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/gatehouse/gatehouse/internal/jsonstr"
 )
 
 // Most claims of an access token are already the identity's own fields:
@@ -59,21 +57,7 @@ func (id *Identity) setDerivedClaims(claims map[string]any) {
 	}
 	b := make([]byte, 3, size)
 	b[0], b[1], b[2] = derivedMark, byte(mask), byte(mask>>8)
-	b = append(b, '{')
-	first := true
-	for name, v := range claims {
-		if id.derives(name, v) != 0 {
-			continue
-		}
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
-		b = jsonstr.Append(b, name, false)
-		b = append(b, ':')
-		b = appendClaimsJSON(b, v)
-	}
-	id.claims = append(b, '}')
+	id.claims = appendClaimsObject(b, claims, func(name string, v any) bool { return id.derives(name, v) != 0 })
 	id.value.Store(&identityValue{claims: claimsObject(claims, 0)})
 }
 
