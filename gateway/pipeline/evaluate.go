@@ -89,22 +89,16 @@ func (e *Evaluation) Input() ast.Value {
 	return e.input
 }
 
-// policyInput is the input the engine decides on: the keyed input
-// (Input.KeyedValue) when the policy reads nothing else and no evaluation
-// option (explain's tracer) wants to see the whole document, otherwise the
-// whole input (kept for the decision log).
-func (e *Evaluation) policyInput(keyed bool) ast.Value {
-	if keyed && e.in.Op != nil && e.in.Body == nil {
+// policyInput is the input a decision without evaluation options is made
+// on: the keyed input (Input.KeyedValue) when the engine's policy reads
+// nothing else (bundles.Engine.Cacheable, decided once per engine build),
+// otherwise the whole input, which is then kept for the decision log.
+// Evaluation options (explain's tracer) always get the whole input.
+func (e *Evaluation) policyInput(eng *bundles.Engine) ast.Value {
+	if keyed, _ := eng.Cacheable(); keyed {
 		return e.in.KeyedValue()
 	}
 	return e.Input()
-}
-
-// engineKeyed reports whether the policy reads only what Input.KeyedValue
-// holds: bundles.Engine.Cacheable, decided once per engine build.
-func (c *Core) engineKeyed() bool {
-	ok, _ := c.Engine.Cacheable()
-	return ok
 }
 
 // Operation returns the matched operation, or nil.
@@ -289,9 +283,9 @@ func (c *Core) evaluate(r *http.Request, requestID string, now time.Time, opts .
 	if !hit {
 		var err error
 		if len(opts) == 0 {
-			d, err = c.Engine.DecidePlan(pctx, op.Plan, ev.policyInput(c.engineKeyed()))
+			d, err = c.Engine.DecidePlan(pctx, op.Plan, ev.policyInput(c.Engine))
 		} else {
-			d, err = c.Engine.Decide(pctx, ev.policyInput(false), opts...)
+			d, err = c.Engine.Decide(pctx, ev.Input(), opts...)
 		}
 		if err != nil {
 			if traced {
