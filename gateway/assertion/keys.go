@@ -17,7 +17,7 @@ func generateKey(alg string) (crypto.Signer, error) {
 	switch alg {
 	case "ES256":
 		return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case "", "EdDSA":
+	case "EdDSA":
 		_, k, err := ed25519.GenerateKey(rand.Reader)
 		return k, err
 	case "RS256":
