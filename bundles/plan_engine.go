@@ -83,8 +83,7 @@ func compileWithPlans(modules map[string]*ast.Module, plans *planSet, caps *ast.
 		if !c.Failed() {
 			return c
 		}
-		clear(plans.refs)
-		plans.refs = plans.refs[:0]
+		plans.refs = nil // preparePlans then gives every operation the full query
 	}
 	c := newCompiler()
 	c.Compile(modules)
